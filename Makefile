@@ -1,0 +1,39 @@
+# Top-level entry points. `make` builds into build/ (binaries in build/bin/).
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all setup test test-unit test-asan demo bench clean format
+
+all: setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+setup:
+	@bash scripts/setup.sh
+
+setup-test:
+	@bash scripts/setup.sh --test
+
+# Every test: the normal build (unit + integration), then the unit tests
+# again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: setup-test all test-asan
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+test-unit: all
+	cd $(BUILD) && ctest --output-on-failure -L unit -j 2
+
+test-asan: setup
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTZ_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  TZ_SANITIZED=1 ctest --output-on-failure -L unit -j 2
+
+demo: all
+	bash scripts/demo.sh
+
+bench: all
+	bash scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
