@@ -1,0 +1,84 @@
+/* Rollup node client for the Octez durable-state RPC (ROLLUP_STATE.md).
+ *
+ * One tz_rpc owns a libcurl multi handle and a connection pool that lives
+ * as long as the client (reuse across a whole sync and across watch rounds).
+ * Never more TCP connections than `concurrency`. Every read names a block
+ * (a pinned `B…` hash from tz_rpc_head_hash); nothing re-resolves `head`
+ * behind the caller's back. Errors carry the URL and HTTP status.
+ *
+ * Not thread-safe: one thread drives a client at a time. */
+#ifndef TZ_RPC_RPC_H
+#define TZ_RPC_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/felt.h"
+#include "core/status.h"
+
+#define TZ_RPC_MAX_CONCURRENCY 128
+#define TZ_RPC_MAX_VALUE (4u << 20)     /* values above 4 MiB are refused */
+#define TZ_BLOCK_HASH_MAX 64
+#define TZ_STATE_PREFIX "/tzel/v1/state/"
+
+typedef struct tz_rpc tz_rpc;
+
+typedef struct tz_rpc_stats {
+    uint64_t requests;          /* HTTP requests completed */
+    uint64_t connections;       /* TCP connections opened */
+} tz_rpc_stats;
+
+/* Creates a client for `base_url` (e.g. "http://127.0.0.1:8932") with up to
+ * `concurrency` (1..128) requests in flight. Returns NULL and fills err on
+ * failure. The caller owns the client; release with tz_rpc_free(). */
+tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err);
+void tz_rpc_free(tz_rpc *c);
+
+/* Asynchronous cancel flag: when *flag becomes true, in-flight transfers
+ * are abandoned (not awaited) and the current call returns TZ_ECANCEL. */
+void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag);
+
+void tz_rpc_get_stats(const tz_rpc *c, tz_rpc_stats *out);
+
+/* Pins the head: writes the `B…` block hash into out (NUL-terminated). */
+tz_status tz_rpc_head_hash(tz_rpc *c, char out[TZ_BLOCK_HASH_MAX], tz_error *err) TZ_WUR;
+
+/* Reads the durable value at `key` (full path, e.g.
+ * "/tzel/v1/state/tree/size") at `block`. On success *out is a malloc'd
+ * buffer of *len bytes owned by the caller. An absent key (null or 404) is
+ * TZ_ENOTFOUND with *out untouched. Accepts 0x-prefixed and bare hex. */
+tz_status tz_rpc_read_value(tz_rpc *c, const char *block, const char *key,
+                            uint8_t **out, size_t *len, tz_error *err) TZ_WUR;
+
+/* Convenience readers for fixed-size values: u64le, felt. An absent key is
+ * TZ_ENOTFOUND; a value of the wrong length is TZ_EPARSE. */
+tz_status tz_rpc_read_u64(tz_rpc *c, const char *block, const char *key,
+                          uint64_t *out, tz_error *err) TZ_WUR;
+tz_status tz_rpc_read_felt(tz_rpc *c, const char *block, const char *key,
+                           tz_felt *out, tz_error *err) TZ_WUR;
+
+/* Reads many felts / u64 values concurrently (keys[i] -> out[i]); absent
+ * keys set present[i] = false (present may be NULL: then absent is an
+ * error). */
+tz_status tz_rpc_read_felts(tz_rpc *c, const char *block, const char *const *keys,
+                            size_t n, tz_felt *out, bool *present, tz_error *err) TZ_WUR;
+tz_status tz_rpc_read_u64s(tz_rpc *c, const char *block, const char *const *keys,
+                           size_t n, uint64_t *out, bool *present, tz_error *err) TZ_WUR;
+
+/* Called from the thread driving tz_rpc_fetch_notes for every complete
+ * note, in completion order (not leaf order). `bytes` is valid only during
+ * the call. Returning non-zero stops the fetch (in-flight requests are
+ * dropped) and tz_rpc_fetch_notes returns TZ_ECANCEL. The callback may
+ * block for back-pressure. */
+typedef int (*tz_rpc_note_cb)(void *ctx, uint64_t index, const uint8_t *bytes, size_t len);
+
+/* Fetches PublishedNote bytes for every index in [start, end) at `block`,
+ * keeping up to `concurrency` requests in flight, at most 5 requests per
+ * chunked note (2 when the node serves `values`). A note that is absent
+ * while the range says it exists is an error. On error, in-flight requests
+ * are cancelled and the message names the URL and status. */
+tz_status tz_rpc_fetch_notes(tz_rpc *c, const char *block, uint64_t start, uint64_t end,
+                             tz_rpc_note_cb cb, void *ctx, tz_error *err) TZ_WUR;
+
+#endif

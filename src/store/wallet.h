@@ -1,0 +1,120 @@
+/* The reference-compatible wallet file (WALLET_FILE.md).
+ *
+ * A tz_wallet owns the parsed JSON document (`doc`) and typed copies of the
+ * fields sync and the CLI work with. Fields this project does not manage
+ * (bds, wots_key_indices, pending_spends' extra keys, anything unknown) stay
+ * in `doc` untouched; tz_wallet_save() writes the typed fields back into
+ * `doc` and serializes it, so every unknown field survives byte-for-value.
+ * u64 amounts above 2^63 survive a load and a save.
+ *
+ * Ownership: tz_wallet_load() allocates; tz_wallet_free() releases and wipes
+ * the secrets. Nothing here takes the lock: see lock.h. */
+#ifndef TZ_STORE_WALLET_H
+#define TZ_STORE_WALLET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/felt.h"
+#include "core/status.h"
+
+typedef struct tz_wallet_address {
+    uint32_t index;
+    tz_felt d_j, auth_root, auth_pub_seed, nk_tag;
+} tz_wallet_address;
+
+typedef struct tz_wallet_note {
+    tz_felt nk_spend, nk_tag, auth_root, d_j;
+    uint64_t v;
+    tz_felt rseed, cm;
+    uint64_t index;      /* leaf position */
+    uint32_t addr_index;
+} tz_wallet_note;
+
+typedef struct tz_pending_spend {
+    tz_felt *nullifiers;
+    size_t n_nullifiers;
+    json_t *obj;          /* the original object (description, operation_hash, ...) */
+} tz_pending_spend;
+
+typedef struct tz_pending_deposit {
+    tz_felt pubkey_hash, blind, auth_domain;
+    uint32_t address_index;
+    uint64_t amount;
+    bool has_shielded_cm;
+    tz_felt shielded_cm;
+    json_t *obj;          /* the original object (operation_hash, unknown keys) */
+} tz_pending_deposit;
+
+/* Sync state this project adds, stored under "tzel_c_sync" (a key the
+ * reference ignores). Reset together with `scanned`. */
+typedef struct tz_sync_state {
+    bool has_frontier;          /* frontier below `scanned` is known */
+    uint64_t frontier_size;     /* == scanned when has_frontier */
+    tz_felt frontier[48];       /* append frontier, see core/merkle.h */
+    uint64_t nullifiers_checked;/* nullifiers/index/[0, n) already applied */
+    tz_felt *observed_cms;      /* pending deposits' shielded_cm seen as leaves */
+    size_t n_observed_cms;
+} tz_sync_state;
+
+typedef struct tz_wallet {
+    char *path;                 /* as given to load/create */
+    json_t *doc;                /* the whole document, owner of unknown fields */
+    tz_felt master_sk;
+    uint32_t addr_counter;
+    uint64_t scanned;
+    uint64_t deposit_nonce;
+    tz_wallet_address *addresses; size_t n_addresses;
+    tz_wallet_note *notes;        size_t n_notes;
+    tz_pending_spend *spends;     size_t n_spends;
+    tz_pending_deposit *deposits; size_t n_deposits;
+    tz_sync_state sync;
+} tz_wallet;
+
+/* Loads and validates `path`. On success *out owns a new wallet. Errors:
+ * TZ_ENOTFOUND (no file), TZ_EIO, TZ_EPARSE (empty, truncated, not JSON, a
+ * field of the wrong type or a felt of the wrong length), TZ_ESTATE (behind
+ * its xmss-floor). *out is untouched on failure. Warns through `warn`
+ * (may be NULL) when the file is readable by group or others. */
+tz_status tz_wallet_load(const char *path, tz_wallet **out, tz_error *err,
+                         void (*warn)(const char *msg)) TZ_WUR;
+
+/* Creates an in-memory wallet for master_sk with no addresses. */
+tz_status tz_wallet_new(const char *path, const tz_felt *master_sk, tz_wallet **out,
+                        tz_error *err) TZ_WUR;
+
+/* Atomic durable save of the whole wallet (temp 0600 in the same folder,
+ * fsync, rename, fsync folder), then the xmss-floor. On failure the old file
+ * is intact and the temp file removed. */
+tz_status tz_wallet_save(tz_wallet *w, tz_error *err) TZ_WUR;
+
+/* Appends a copy of `n` to the notes (kept in append order). */
+tz_status tz_wallet_add_note(tz_wallet *w, const tz_wallet_note *n) TZ_WUR;
+
+/* Appends an address record (bds left as an empty object). */
+tz_status tz_wallet_add_address(tz_wallet *w, const tz_wallet_address *a) TZ_WUR;
+
+/* Removes notes[i]. */
+void tz_wallet_remove_note(tz_wallet *w, size_t i);
+
+/* Removes spends[i] / deposits[i]. */
+void tz_wallet_remove_spend(tz_wallet *w, size_t i);
+void tz_wallet_remove_deposit(tz_wallet *w, size_t i);
+
+/* Appends a pending deposit (copied; obj may be NULL). */
+tz_status tz_wallet_add_deposit(tz_wallet *w, const tz_pending_deposit *d) TZ_WUR;
+
+/* Records an observed cm (deduplicated). */
+tz_status tz_wallet_observe_cm(tz_wallet *w, const tz_felt *cm) TZ_WUR;
+bool tz_wallet_cm_observed(const tz_wallet *w, const tz_felt *cm);
+
+/* Resets the sync cursor to `scanned` and forgets the frontier (unless a
+ * frontier is given, whose size must equal scanned) and the nullifier cursor. */
+void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48]);
+
+/* Releases everything and wipes master_sk. NULL is a no-op. */
+void tz_wallet_free(tz_wallet *w);
+
+#endif
