@@ -1,0 +1,40 @@
+/* The tzel-wallet command table: each subcommand lives in its own
+ * cmd_<name>.c and exports one const tz_cmd descriptor, collected in
+ * commands.c. */
+#ifndef TZ_CLI_COMMAND_H
+#define TZ_CLI_COMMAND_H
+
+#include <stdbool.h>
+
+/* Exit codes, documented in `tzel-wallet --help` and docs/json-output.md. */
+enum tz_exit {
+    TZ_EXIT_OK = 0,
+    TZ_EXIT_FAILURE = 1,
+    TZ_EXIT_USAGE = 2,
+    TZ_EXIT_WALLET = 3,
+    TZ_EXIT_LOCKED = 4,
+    TZ_EXIT_NETWORK = 5,
+    TZ_EXIT_CHAIN = 6,
+    TZ_EXIT_IO = 7,
+};
+
+/* Global options, parsed by main before the subcommand. */
+typedef struct tz_cli {
+    const char *wallet_path;       /* -w/--wallet, default "wallet.json" */
+    const char *rollup_node_url;   /* --rollup-node-url, or NULL */
+    bool json;                     /* --json */
+    const char *command;           /* the subcommand's name */
+} tz_cli;
+
+typedef struct tz_cmd {
+    const char *name;
+    const char *summary;           /* one line for the command list */
+    const char *usage;             /* full --help text of the subcommand */
+    bool mutating;                 /* takes the wallet lock */
+    /* argv[0] is the subcommand name; returns an enum tz_exit value. */
+    int (*run)(tz_cli *cli, int argc, char **argv);
+} tz_cmd;
+
+extern const tz_cmd *const tz_commands[];  /* NULL-terminated */
+
+#endif
