@@ -50,6 +50,10 @@ void tz_mlkem_seed(uint8_t out[TZ_KEM_SEED_BYTES], const tz_felt *root,
 void tz_nk_spend(tz_felt *out, const tz_felt *nk, const tz_felt *d_j);
 void tz_nk_tag(tz_felt *out, const tz_felt *nk_spend);
 
+/* auth_pub_seed_j = H(tag xmss-ps || ask_j): the address auth tree's public
+ * seed (same value as tz_addr_keys.auth_pub_seed). */
+void tz_auth_pub_seed(tz_felt *out, const tz_felt *ask_j);
+
 /* H(master_sk): the wallet fingerprint used by the xmss-floor file. */
 void tz_wallet_fingerprint(tz_felt *out, const tz_felt *master_sk);
 
