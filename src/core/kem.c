@@ -1,0 +1,65 @@
+/* ML-KEM-768 through PQClean's clean implementation. The detection fast
+ * path reuses PQClean's own IND-CPA decryption and hash G; nothing here
+ * does lattice arithmetic. */
+#include "core/kem.h"
+
+#include <sodium.h>
+#include <string.h>
+
+/* PQClean headers (angle brackets: this directory also has a kem.h). */
+#include <indcpa.h>
+#include <kem.h>
+#include <params.h>
+#include <randombytes.h>
+#include <symmetric.h>
+
+_Static_assert(KYBER_PUBLICKEYBYTES == TZ_KEM_EK_BYTES, "ek size");
+_Static_assert(KYBER_SECRETKEYBYTES == TZ_KEM_DK_BYTES, "dk size");
+_Static_assert(KYBER_CIPHERTEXTBYTES == TZ_KEM_CT_BYTES, "ct size");
+_Static_assert(KYBER_SSBYTES == TZ_KEM_SS_BYTES, "ss size");
+_Static_assert(2 * KYBER_SYMBYTES == TZ_KEM_SEED_BYTES, "seed size");
+
+/* PQClean's non-derand entry points need this symbol; we never call them,
+ * but they share an object file with the ones we do call. */
+int PQCLEAN_randombytes(uint8_t *output, size_t n)
+{
+    randombytes_buf(output, n);
+    return 0;
+}
+
+void tz_kem_keygen(tz_kem_keypair *kp, const uint8_t seed[TZ_KEM_SEED_BYTES])
+{
+    (void)PQCLEAN_MLKEM768_CLEAN_crypto_kem_keypair_derand(kp->ek, kp->dk, seed);
+}
+
+void tz_kem_encaps(uint8_t ct[TZ_KEM_CT_BYTES], uint8_t ss[TZ_KEM_SS_BYTES],
+                   const uint8_t ek[TZ_KEM_EK_BYTES], const uint8_t coins[32])
+{
+    (void)PQCLEAN_MLKEM768_CLEAN_crypto_kem_enc_derand(ct, ss, ek, coins);
+}
+
+void tz_kem_decaps(uint8_t ss[TZ_KEM_SS_BYTES], const uint8_t ct[TZ_KEM_CT_BYTES],
+                   const uint8_t dk[TZ_KEM_DK_BYTES])
+{
+    (void)PQCLEAN_MLKEM768_CLEAN_crypto_kem_dec(ss, ct, dk);
+}
+
+void tz_kem_decaps_detect(uint8_t ss[TZ_KEM_SS_BYTES], const uint8_t ct[TZ_KEM_CT_BYTES],
+                          const uint8_t dk[TZ_KEM_DK_BYTES])
+{
+    /* dk = dk_pke || ek || H(ek) || z; G(m || H(ek)) = K || r. */
+    uint8_t buf[2 * KYBER_SYMBYTES];
+    uint8_t kr[2 * KYBER_SYMBYTES];
+
+    PQCLEAN_MLKEM768_CLEAN_indcpa_dec(buf, ct, dk);
+    memcpy(buf + KYBER_SYMBYTES, dk + KYBER_SECRETKEYBYTES - 2 * KYBER_SYMBYTES, KYBER_SYMBYTES);
+    hash_g(kr, buf, 2 * KYBER_SYMBYTES);
+    memcpy(ss, kr, KYBER_SSBYTES);
+    sodium_memzero(buf, sizeof buf);
+    sodium_memzero(kr, sizeof kr);
+}
+
+void tz_kem_keypair_wipe(tz_kem_keypair *kp)
+{
+    sodium_memzero(kp, sizeof *kp);
+}
