@@ -25,8 +25,10 @@
 typedef struct tz_rpc tz_rpc;
 
 typedef struct tz_rpc_stats {
-    uint64_t requests;          /* HTTP requests completed */
+    uint64_t requests;          /* HTTP requests completed or abandoned */
     uint64_t connections;       /* TCP connections opened */
+    uint64_t bytes;             /* response body bytes received */
+    int values_route;           /* -1 not probed yet, 0 not served, 1 served */
 } tz_rpc_stats;
 
 /* Creates a client for `base_url` (e.g. "http://127.0.0.1:8932") with up to
@@ -39,7 +41,14 @@ void tz_rpc_free(tz_rpc *c);
  * are abandoned (not awaited) and the current call returns TZ_ECANCEL. */
 void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag);
 
+/* Copies the counters accumulated since tz_rpc_new into *out. */
 void tz_rpc_get_stats(const tz_rpc *c, tz_rpc_stats *out);
+
+/* Allows (default) or forbids the `values` route in tz_rpc_fetch_notes.
+ * Forbidding it makes every note cost `len` + chunks (bench, tests). Once a
+ * node answered `values` with 401 or 404, the client never asks again,
+ * whatever this says. */
+void tz_rpc_set_use_values(tz_rpc *c, bool use);
 
 /* Pins the head: writes the `B…` block hash into out (NUL-terminated). */
 tz_status tz_rpc_head_hash(tz_rpc *c, char out[TZ_BLOCK_HASH_MAX], tz_error *err) TZ_WUR;
@@ -66,6 +75,33 @@ tz_status tz_rpc_read_felts(tz_rpc *c, const char *block, const char *const *key
 tz_status tz_rpc_read_u64s(tz_rpc *c, const char *block, const char *const *keys,
                            size_t n, uint64_t *out, bool *present, tz_error *err) TZ_WUR;
 
+/* Reads many raw values concurrently: keys[i] -> out[i] (malloc'd, at
+ * least one byte allocated even for an empty value) and lens[i]. An absent
+ * key leaves out[i] = NULL, lens[i] = 0, present[i] = false; an EMPTY value
+ * is present[i] = true with lens[i] = 0 (deposit pools may read either way).
+ * present may be NULL: then absent is TZ_ENOTFOUND. On success the caller
+ * frees every out[i]; on failure every out[i] is NULL. */
+tz_status tz_rpc_read_blobs(tz_rpc *c, const char *block, const char *const *keys,
+                            size_t n, uint8_t **out, size_t *lens, bool *present,
+                            tz_error *err) TZ_WUR;
+
+/* `length` route: the byte length of the value at `key` (a JSON string of
+ * decimal digits, or a JSON number). Absent: TZ_ENOTFOUND. */
+tz_status tz_rpc_read_length(tz_rpc *c, const char *block, const char *key,
+                             uint64_t *out, tz_error *err) TZ_WUR;
+
+/* `subkeys` route: the names of the children of `key` (unsorted, as the
+ * node lists them; "" for the node's own value). On success *names is a
+ * malloc'd array of *n malloc'd strings: release with tz_rpc_free_names().
+ * An absent key is an empty list. */
+tz_status tz_rpc_read_subkeys(tz_rpc *c, const char *block, const char *key,
+                              char ***names, size_t *n, tz_error *err) TZ_WUR;
+void tz_rpc_free_names(char **names, size_t n);
+
+/* `/global/block/<block>/level`: the rollup block's level. */
+tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out,
+                             tz_error *err) TZ_WUR;
+
 /* Called from the thread driving tz_rpc_fetch_notes for every complete
  * note, in completion order (not leaf order). `bytes` is valid only during
  * the call. Returning non-zero stops the fetch (in-flight requests are
@@ -77,7 +113,15 @@ typedef int (*tz_rpc_note_cb)(void *ctx, uint64_t index, const uint8_t *bytes, s
  * keeping up to `concurrency` requests in flight, at most 5 requests per
  * chunked note (2 when the node serves `values`). A note that is absent
  * while the range says it exists is an error. On error, in-flight requests
- * are cancelled and the message names the URL and status. */
+ * are cancelled and the message names the URL and status.
+ *
+ * Window: requests for notes already started are issued before new notes
+ * are started, lowest index first, so completion stays close to leaf order
+ * and at most about 2 x concurrency notes are held at once, whatever the
+ * range. The first call on a client whose `values` support is unknown
+ * sends one probe request alone before opening the window. Each note is
+ * delivered exactly once; nothing is delivered after an error. To stop at a
+ * given index, pass it as `end`, or return non-zero from the callback. */
 tz_status tz_rpc_fetch_notes(tz_rpc *c, const char *block, uint64_t start, uint64_t end,
                              tz_rpc_note_cb cb, void *ctx, tz_error *err) TZ_WUR;
 
