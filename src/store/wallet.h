@@ -71,6 +71,11 @@ typedef struct tz_wallet {
     tz_pending_spend *spends;     size_t n_spends;
     tz_pending_deposit *deposits; size_t n_deposits;
     tz_sync_state sync;
+    /* Private to wallet.c: the JSON object behind addresses[i] / notes[i]
+     * (owned references, NULL for records added since the load). They carry
+     * the fields this project does not manage (bds, unknown keys). */
+    json_t **addr_objs;
+    json_t **note_objs;
 } tz_wallet;
 
 /* Loads and validates `path`. On success *out owns a new wallet. Errors:
@@ -96,12 +101,26 @@ tz_status tz_wallet_add_note(tz_wallet *w, const tz_wallet_note *n) TZ_WUR;
 /* Appends an address record (bds left as an empty object). */
 tz_status tz_wallet_add_address(tz_wallet *w, const tz_wallet_address *a) TZ_WUR;
 
+/* Replaces the `bds` object of addresses[i] with `bds` (reference stolen,
+ * also on failure). Returns TZ_EINVAL for a bad index or a non-object. */
+tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds) TZ_WUR;
+
+/* The next one-time key index the file records for address `addr_index`:
+ * wots_key_indices[addr_index], else that address's bds.next_index, else 0
+ * (the reference's rule). */
+uint32_t tz_wallet_wots_next(const tz_wallet *w, uint32_t addr_index);
+
 /* Removes notes[i]. */
 void tz_wallet_remove_note(tz_wallet *w, size_t i);
 
 /* Removes spends[i] / deposits[i]. */
 void tz_wallet_remove_spend(tz_wallet *w, size_t i);
 void tz_wallet_remove_deposit(tz_wallet *w, size_t i);
+
+/* Appends a pending spend: a copy of the nullifiers, `description`, and
+ * `operation_hash` when non-NULL. */
+tz_status tz_wallet_add_spend(tz_wallet *w, const tz_felt *nullifiers, size_t n,
+                              const char *description, const char *operation_hash) TZ_WUR;
 
 /* Appends a pending deposit (copied; obj may be NULL). */
 tz_status tz_wallet_add_deposit(tz_wallet *w, const tz_pending_deposit *d) TZ_WUR;

@@ -1,0 +1,25 @@
+/* Atomic durable replacement of a file (WALLET_FILE.md "Writing it"). */
+#ifndef TZ_STORE_ATOMIC_H
+#define TZ_STORE_ATOMIC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/status.h"
+
+/* Replaces `path` with `len` bytes of `data`: creates a private temp file
+ * `.<name>.tmp.<pid>.<nanos>.<n>` (O_CREAT|O_EXCL, 0600) in the same folder,
+ * writes everything, sets `mode` (when not 0600), fsyncs, closes (checked),
+ * renames it over `path` and fsyncs the folder. All steps go through the
+ * fsys table. Returns TZ_OK, TZ_EIO (message names the step, the path and
+ * strerror) or TZ_ENOMEM. On failure before the rename the old file is
+ * untouched and the temp file removed; if only the final folder fsync
+ * fails the new content is in place but may not be durable yet. */
+tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
+                          tz_error *err) TZ_WUR;
+
+/* Splits `path` into a newly allocated folder ("." when none) and a pointer
+ * to the base name inside `path`. Returns NULL on allocation failure. */
+char *tz_path_dirname(const char *path, const char **base);
+
+#endif

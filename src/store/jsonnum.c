@@ -1,0 +1,276 @@
+#include "store/jsonnum.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define MARK "tzel-c-number:"
+#define MARK_LEN (sizeof(MARK) - 1)
+/* The marker as it appears in jansson's output: "\u0000tzel-c-number:" */
+#define MARK_OUT "\\u0000" MARK
+#define MARK_OUT_LEN (sizeof(MARK_OUT) - 1)
+
+/* A growable byte buffer whose old storage is wiped when it moves. */
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} buf;
+
+static void buf_put(buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < b->n + n + 1)
+            ncap *= 2;
+        char *np = malloc(ncap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        if (b->p) {
+            memcpy(np, b->p, b->n);
+            sodium_memzero(b->p, b->cap);
+            free(b->p);
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void buf_wipe(buf *b)
+{
+    if (b->p) {
+        sodium_memzero(b->p, b->cap);
+        free(b->p);
+    }
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Length of a valid JSON number literal at s[0..n), 0 if none. Sets
+ * *is_int when it has neither fraction nor exponent. */
+static size_t number_len(const char *s, size_t n, bool *is_int)
+{
+    size_t i = 0;
+    *is_int = true;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n || !is_digit(s[i]))
+        return 0;
+    if (s[i] == '0') {
+        i++;
+    } else {
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && s[i] == '.') {
+        *is_int = false;
+        i++;
+        if (i >= n || !is_digit(s[i]))
+            return 0;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        *is_int = false;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            return 0;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    return i;
+}
+
+/* True when the integer literal s[0..n) fits in int64. */
+static bool fits_int64(const char *s, size_t n)
+{
+    bool neg = s[0] == '-';
+    const char *d = s + neg;
+    size_t dn = n - neg;
+    const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
+    if (dn != 19)
+        return dn < 19;
+    return memcmp(d, lim, 19) <= 0;
+}
+
+/* Length of the string token starting at s[0] == '"' (quotes included),
+ * or 0 when it does not end within n. */
+static size_t string_len(const char *s, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+tz_status tz_json_load_exact(const char *text, size_t len, const char *what, json_t **out,
+                             tz_error *err)
+{
+    buf b = {0};
+    size_t i = 0;
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            size_t sl = string_len(text + i, len - i);
+            if (!sl) { /* unterminated: let the parser report it */
+                buf_put(&b, text + i, len - i);
+                break;
+            }
+            buf_put(&b, text + i, sl);
+            i += sl;
+        } else if (c == '-' || is_digit(c)) {
+            bool is_int;
+            size_t nl = number_len(text + i, len - i, &is_int);
+            if (nl == 0) {
+                buf_put(&b, text + i, 1);
+                i++;
+                continue;
+            }
+            if (is_int && fits_int64(text + i, nl)) {
+                buf_put(&b, text + i, nl);
+            } else {
+                buf_put(&b, "\"" MARK_OUT, 1 + MARK_OUT_LEN);
+                buf_put(&b, text + i, nl);
+                buf_put(&b, "\"", 1);
+            }
+            i += nl;
+        } else {
+            size_t j = i;
+            while (j < len && text[j] != '"' && text[j] != '-' && !is_digit(text[j]))
+                j++;
+            buf_put(&b, text + i, j - i);
+            i = j;
+        }
+    }
+    if (b.oom) {
+        buf_wipe(&b);
+        return tz_error_set(err, TZ_ENOMEM, "%s: out of memory", what);
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+    buf_wipe(&b);
+    if (!doc) {
+        if (len == 0)
+            return tz_error_set(err, TZ_EPARSE, "%s: empty file", what);
+        return tz_error_set(err, TZ_EPARSE, "%s: not valid JSON (truncated or corrupt?): %s at line %d column %d",
+                            what, jerr.text, jerr.line, jerr.column);
+    }
+    *out = doc;
+    return TZ_OK;
+}
+
+static int dump_cb(const char *s, size_t n, void *data)
+{
+    buf *b = data;
+    buf_put(b, s, n);
+    return b->oom ? -1 : 0;
+}
+
+tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_error *err)
+{
+    buf raw = {0}, res = {0};
+    tz_status st = TZ_OK;
+    if (json_dump_callback(doc, dump_cb, &raw,
+                           JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) != 0 ||
+        raw.oom) {
+        st = tz_error_set(err, TZ_ENOMEM, "serialize JSON: out of memory");
+        goto out;
+    }
+    size_t i = 0;
+    while (i < raw.n) {
+        const char *s = raw.p + i;
+        if (*s == '"') {
+            size_t sl = string_len(s, raw.n - i);
+            if (!sl)
+                sl = raw.n - i;
+            bool is_int;
+            size_t inner = sl >= 2 ? sl - 2 : 0;
+            if (inner > MARK_OUT_LEN && memcmp(s + 1, MARK_OUT, MARK_OUT_LEN) == 0 &&
+                number_len(s + 1 + MARK_OUT_LEN, inner - MARK_OUT_LEN, &is_int) ==
+                    inner - MARK_OUT_LEN)
+                buf_put(&res, s + 1 + MARK_OUT_LEN, inner - MARK_OUT_LEN);
+            else
+                buf_put(&res, s, sl);
+            i += sl;
+        } else {
+            size_t j = i;
+            while (j < raw.n && raw.p[j] != '"')
+                j++;
+            buf_put(&res, s, j - i);
+            i = j;
+        }
+    }
+    if (res.oom || !res.p) {
+        st = tz_error_set(err, TZ_ENOMEM, "serialize JSON: out of memory");
+        goto out;
+    }
+    *out = res.p;
+    *len = res.n;
+    res.p = NULL;
+out:
+    buf_wipe(&raw);
+    buf_wipe(&res);
+    return st;
+}
+
+bool tz_json_get_u64(const json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0)
+            return false;
+        *out = (uint64_t)i;
+        return true;
+    }
+    if (!json_is_string(v))
+        return false;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n <= 1 + MARK_LEN || s[0] != '\0' || memcmp(s + 1, MARK, MARK_LEN) != 0)
+        return false;
+    const char *d = s + 1 + MARK_LEN;
+    size_t dn = n - 1 - MARK_LEN;
+    if (dn > 20)
+        return false;
+    uint64_t acc = 0;
+    for (size_t k = 0; k < dn; k++) {
+        if (!is_digit(d[k]))
+            return false;
+        unsigned dig = (unsigned)(d[k] - '0');
+        if (acc > (UINT64_MAX - dig) / 10)
+            return false;
+        acc = acc * 10 + dig;
+    }
+    if (dn > 1 && d[0] == '0')
+        return false;
+    *out = acc;
+    return true;
+}
+
+json_t *tz_json_u64(uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char tmp[1 + MARK_LEN + 21];
+    tmp[0] = '\0';
+    memcpy(tmp + 1, MARK, MARK_LEN);
+    int k = snprintf(tmp + 1 + MARK_LEN, 21, "%llu", (unsigned long long)v);
+    return json_stringn(tmp, 1 + MARK_LEN + (size_t)k);
+}

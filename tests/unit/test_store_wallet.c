@@ -1,0 +1,650 @@
+/* Wallet file: load/save round trips (unknown fields, u64 max, reference
+ * fixture), refusal of bad files, permission warning, xmss floor, our
+ * sync state. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "store/fsys.h"
+#include "store/jsonnum.h"
+#include "store/wallet.h"
+#include "tz_test.h"
+
+static char dir[256];
+
+static void path_in(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+    chmod(path, 0600);
+}
+
+static char *get_file(const char *path)
+{
+    char *t = NULL;
+    size_t n;
+    if (tz_read_file(path, 1 << 26, &t, &n, NULL) != TZ_OK)
+        return NULL;
+    return t;
+}
+
+static int warn_calls;
+static char warn_last[1024];
+static void warn_cb(const char *msg)
+{
+    warn_calls++;
+    snprintf(warn_last, sizeof warn_last, "%s", msg);
+}
+
+static const char *felt_a = "1111111111111111111111111111111111111111111111111111111111111101";
+static const char *felt_b = "2222222222222222222222222222222222222222222222222222222222222202";
+
+/* A small wallet with unknown fields at several depths and u64 max values. */
+static char *make_wallet_text(const char *v, const char *extra_top)
+{
+    static char buf[8192];
+    snprintf(buf, sizeof buf,
+             "{\n"
+             "  \"master_sk\": \"%s\",\n"
+             "  \"addresses\": [\n"
+             "    {\n"
+             "      \"index\": 0,\n"
+             "      \"d_j\": \"%s\",\n"
+             "      \"auth_root\": \"%s\",\n"
+             "      \"auth_pub_seed\": \"%s\",\n"
+             "      \"nk_tag\": \"%s\",\n"
+             "      \"bds\": {\n"
+             "        \"next_index\": 3,\n"
+             "        \"auth_path\": [\n"
+             "          \"%s\"\n"
+             "        ],\n"
+             "        \"keep\": [\n"
+             "          {\n"
+             "            \"present\": false,\n"
+             "            \"value\": \"%s\"\n"
+             "          }\n"
+             "        ],\n"
+             "        \"treehash\": [],\n"
+             "        \"retain\": [\n"
+             "          {\n"
+             "            \"nodes\": [],\n"
+             "            \"next\": 0\n"
+             "          }\n"
+             "        ],\n"
+             "        \"future_bds_field\": 1.50\n"
+             "      },\n"
+             "      \"label\": \"savings\"\n"
+             "    }\n"
+             "  ],\n"
+             "  \"addr_counter\": 1,\n"
+             "  \"notes\": [\n"
+             "    {\n"
+             "      \"nk_spend\": \"%s\",\n"
+             "      \"nk_tag\": \"%s\",\n"
+             "      \"auth_root\": \"%s\",\n"
+             "      \"d_j\": \"%s\",\n"
+             "      \"v\": %s,\n"
+             "      \"rseed\": \"%s\",\n"
+             "      \"cm\": \"%s\",\n"
+             "      \"index\": 7,\n"
+             "      \"addr_index\": 0,\n"
+             "      \"memo_hint\": \"héllo \\\"quoted\\\" \\u0001\"\n"
+             "    }\n"
+             "  ],\n"
+             "  \"scanned\": 18446744073709551615,\n"
+             "  \"wots_key_indices\": {\n"
+             "    \"0\": 3\n"
+             "  },\n"
+             "  \"pending_spends\": [],\n"
+             "  \"pending_deposits\": [\n"
+             "    {\n"
+             "      \"pubkey_hash\": \"%s\",\n"
+             "      \"blind\": \"%s\",\n"
+             "      \"address_index\": 0,\n"
+             "      \"auth_domain\": \"%s\",\n"
+             "      \"amount\": 18446744073709551615,\n"
+             "      \"operation_hash\": null,\n"
+             "      \"shielded_cm\": \"%s\"\n"
+             "    }\n"
+             "  ],\n"
+             "  \"deposit_nonce\": 18446744073709551615,\n"
+             "  \"future\": {\n"
+             "    \"nested\": [\n"
+             "      1,\n"
+             "      -5,\n"
+             "      2.50,\n"
+             "      1e400,\n"
+             "      123456789012345678901234567890,\n"
+             "      {\n"
+             "        \"x\": null,\n"
+             "        \"y\": true\n"
+             "      }\n"
+             "    ],\n"
+             "    \"s\": \"tzel\"\n"
+             "  }%s\n"
+             "}",
+             felt_a, felt_b, felt_a, felt_b, felt_a, felt_b, felt_a, felt_b, felt_a, felt_b,
+             felt_a, v, felt_b, felt_a, felt_a, felt_b, felt_a, felt_b, extra_top);
+    return buf;
+}
+
+static json_t *parse_exact(const char *text)
+{
+    json_t *doc = NULL;
+    if (tz_json_load_exact(text, strlen(text), "test", &doc, NULL) != TZ_OK)
+        return NULL;
+    return doc;
+}
+
+static int count_temps(void)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".tmp."))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_round_trip_unknown_and_u64(void)
+{
+    char path[512];
+    path_in(path, sizeof path, "rt.json");
+    const char *orig = make_wallet_text("18446744073709551615", "");
+    put_file(path, orig);
+
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    tz_status st = tz_wallet_load(path, &w, &err, warn_cb);
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    if (st)
+        return;
+    CHECK(w->n_notes == 1 && w->notes[0].v == UINT64_MAX);
+    CHECK(w->scanned == UINT64_MAX);
+    CHECK(w->deposit_nonce == UINT64_MAX);
+    CHECK(w->n_deposits == 1 && w->deposits[0].amount == UINT64_MAX);
+    CHECK(w->deposits[0].has_shielded_cm);
+    CHECK(w->n_addresses == 1 && w->addresses[0].index == 0);
+    CHECK(w->notes[0].index == 7);
+    CHECK(tz_wallet_wots_next(w, 0) == 3);
+
+    /* Several save/load cycles: the text is identical to the original
+     * (same layout as serde's pretty printer), unknown fields included. */
+    for (int cycle = 0; cycle < 3; cycle++) {
+        st = tz_wallet_save(w, &err);
+        CHECK_MSG(st == TZ_OK, "%s", err.msg);
+        tz_wallet_free(w);
+        w = NULL;
+        char *now = get_file(path);
+        CHECK_MSG(now && strcmp(now, orig) == 0, "cycle %d:\n%s", cycle, now ? now : "(null)");
+        free(now);
+        st = tz_wallet_load(path, &w, &err, NULL);
+        CHECK_MSG(st == TZ_OK, "%s", err.msg);
+        if (st)
+            return;
+        CHECK(w->notes[0].v == UINT64_MAX && w->deposits[0].amount == UINT64_MAX);
+    }
+    /* Mutating typed fields keeps the unknown keys of the same objects. */
+    w->notes[0].v = 5;
+    w->deposits[0].amount = (uint64_t)INT64_MAX + 1;
+    w->scanned = 9;
+    st = tz_wallet_save(w, &err);
+    CHECK(st == TZ_OK);
+    char *now = get_file(path);
+    json_t *doc = now ? parse_exact(now) : NULL;
+    json_t *ref = parse_exact(orig);
+    CHECK(doc && ref);
+    if (doc && ref) {
+        json_t *n0 = json_array_get(json_object_get(doc, "notes"), 0);
+        CHECK(json_integer_value(json_object_get(n0, "v")) == 5);
+        CHECK(json_equal(json_object_get(n0, "memo_hint"),
+                         json_object_get(json_array_get(json_object_get(ref, "notes"), 0),
+                                         "memo_hint")));
+        CHECK(json_equal(json_object_get(doc, "future"), json_object_get(ref, "future")));
+        CHECK(json_equal(json_object_get(doc, "addresses"), json_object_get(ref, "addresses")));
+        CHECK(json_integer_value(json_object_get(doc, "scanned")) == 9);
+    }
+    CHECK(now && strstr(now, "\"amount\": 9223372036854775808,"));
+    CHECK(now && strstr(now, "1e400") && strstr(now, "2.50") &&
+          strstr(now, "123456789012345678901234567890"));
+    json_decref(doc);
+    json_decref(ref);
+    free(now);
+    tz_wallet_free(w);
+}
+
+static void test_reference_fixture(void)
+{
+    const char *src = getenv("TZ_SOURCE_DIR");
+    char fix[512], path[512];
+    snprintf(fix, sizeof fix, "%s/tests/data/wallet_ref_bds.json", src ? src : ".");
+    char *orig = get_file(fix);
+    CHECK_MSG(orig != NULL, "fixture %s missing", fix);
+    if (!orig)
+        return;
+    path_in(path, sizeof path, "ref.json");
+    put_file(path, orig);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    tz_status st = tz_wallet_load(path, &w, &err, NULL);
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    if (st) {
+        free(orig);
+        return;
+    }
+    CHECK(w->n_addresses == 2 && w->addr_counter == 2);
+    CHECK(w->n_notes == 2 && w->notes[0].v == 1000000 && w->notes[1].index == 17 &&
+          w->notes[1].addr_index == 1);
+    CHECK(w->scanned == 42 && w->deposit_nonce == 2);
+    CHECK(w->n_spends == 2 && w->spends[0].n_nullifiers == 2 && w->spends[1].n_nullifiers == 1);
+    CHECK(w->n_deposits == 2 && w->deposits[0].has_shielded_cm &&
+          !w->deposits[1].has_shielded_cm && w->deposits[1].amount == 70);
+    CHECK(tz_wallet_wots_next(w, 0) == 2 && tz_wallet_wots_next(w, 1) == 0);
+    CHECK(!w->sync.has_frontier && w->sync.nullifiers_checked == 0);
+    char hex[65];
+    tz_felt_to_hex(hex, &w->notes[0].nk_tag);
+    CHECK(strstr(orig, hex) != NULL);
+
+    /* Saving without changes reproduces the reference's bytes. */
+    st = tz_wallet_save(w, &err);
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    char *now = get_file(path);
+    CHECK(now && strcmp(now, orig) == 0);
+    free(now);
+
+    /* Removing a note, a spend and a deposit keeps the others intact. */
+    tz_wallet_remove_note(w, 0);
+    tz_wallet_remove_spend(w, 0);
+    tz_wallet_remove_deposit(w, 1);
+    st = tz_wallet_save(w, &err);
+    CHECK(st == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+    st = tz_wallet_load(path, &w, &err, NULL);
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(w->n_notes == 1 && w->notes[0].index == 17);
+        CHECK(w->n_spends == 1 && w->spends[0].n_nullifiers == 1);
+        CHECK(w->n_deposits == 1 && w->deposits[0].has_shielded_cm);
+        json_t *sp = json_array_get(json_object_get(w->doc, "pending_spends"), 0);
+        CHECK(!strcmp(json_string_value(json_object_get(sp, "description")), "unshield 10"));
+        CHECK(json_object_get(sp, "operation_hash") == NULL);
+        json_t *a0 = json_array_get(json_object_get(w->doc, "addresses"), 0);
+        CHECK(json_array_size(json_object_get(json_object_get(a0, "bds"), "auth_path")) == 16);
+    }
+    tz_wallet_free(w);
+    free(orig);
+}
+
+static void expect_refused(const char *name, const char *text, tz_status want,
+                           const char *needle)
+{
+    char path[512];
+    path_in(path, sizeof path, name);
+    if (text)
+        put_file(path, text);
+    tz_error err = {0};
+    tz_wallet *w = (tz_wallet *)0x1;
+    tz_status st = tz_wallet_load(path, &w, &err, NULL);
+    CHECK_MSG(st == want, "%s: got %d (%s)", name, st, err.msg);
+    CHECK_MSG(w == (tz_wallet *)0x1, "%s: out touched", name);
+    CHECK_MSG(strstr(err.msg, path) != NULL, "%s: message lacks path: %s", name, err.msg);
+    if (needle)
+        CHECK_MSG(strstr(err.msg, needle) != NULL, "%s: message lacks '%s': %s", name, needle,
+                  err.msg);
+    if (text) {
+        char *after = get_file(path);
+        CHECK_MSG(after && !strcmp(after, text), "%s: file changed", name);
+        free(after);
+    }
+}
+
+static char *replace_once(const char *s, const char *from, const char *to)
+{
+    static char buf[16384];
+    const char *p = strstr(s, from);
+    if (!p) {
+        fprintf(stderr, "replace_once: '%s' not found\n", from);
+        exit(2);
+    }
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+    return buf;
+}
+
+static void test_bad_files(void)
+{
+    char good[8192];
+    snprintf(good, sizeof good, "%s", make_wallet_text("10", ""));
+    expect_refused("missing.json", NULL, TZ_ENOTFOUND, "not found");
+    expect_refused("empty.json", "", TZ_EPARSE, "empty");
+    expect_refused("blank.json", "  \n\n", TZ_EPARSE, "empty");
+    char half[4096];
+    snprintf(half, sizeof half, "%.*s", (int)(strlen(good) / 2), good);
+    expect_refused("torn.json", half, TZ_EPARSE, "not valid JSON");
+    expect_refused("text.json", "this is not json", TZ_EPARSE, "not valid JSON");
+    expect_refused("array.json", "[1, 2]", TZ_EPARSE, "object");
+
+    char shortfelt[96];
+    snprintf(shortfelt, sizeof shortfelt, "\"cm\": \"%.63s\"", felt_a);
+    char longfelt[96];
+    snprintf(longfelt, sizeof longfelt, "\"cm\": \"%s0\"", felt_a);
+    char cmfield[96];
+    snprintf(cmfield, sizeof cmfield, "\"cm\": \"%s\"", felt_a);
+    expect_refused("short.json", replace_once(good, cmfield, shortfelt), TZ_EPARSE,
+                   "notes[0].cm");
+    expect_refused("long.json", replace_once(good, cmfield, longfelt), TZ_EPARSE, "notes[0].cm");
+    char nonhex[96];
+    snprintf(nonhex, sizeof nonhex, "\"cm\": \"%.63sg\"", felt_a);
+    expect_refused("nonhex.json", replace_once(good, cmfield, nonhex), TZ_EPARSE, "notes[0].cm");
+    expect_refused("prefixed.json",
+                   replace_once(good, "\"master_sk\": \"11", "\"master_sk\": \"0x"), TZ_EPARSE,
+                   "master_sk");
+    expect_refused("type.json", replace_once(good, "\"addr_counter\": 1", "\"addr_counter\": \"1\""),
+                   TZ_EPARSE, "addr_counter");
+    expect_refused("neg.json", replace_once(good, "\"v\": 10", "\"v\": -10"), TZ_EPARSE,
+                   "notes[0].v");
+    expect_refused("big.json", replace_once(good, "\"v\": 10", "\"v\": 18446744073709551616"),
+                   TZ_EPARSE, "notes[0].v");
+    expect_refused("real.json", replace_once(good, "\"v\": 10", "\"v\": 10.0"), TZ_EPARSE,
+                   "notes[0].v");
+    expect_refused("u32.json", replace_once(good, "\"addr_counter\": 1", "\"addr_counter\": 4294967296"),
+                   TZ_EPARSE, "addr_counter");
+    expect_refused("nomaster.json", replace_once(good, "\"master_sk\"", "\"master_sk_\""),
+                   TZ_EPARSE, "master_sk");
+    expect_refused("notesobj.json", replace_once(good, "\"notes\": [", "\"notes\": {\"x\": ["),
+                   TZ_EPARSE, NULL);
+    expect_refused("dup.json", replace_once(good, "\"addr_counter\": 1", "\"addr_counter\": 1, \"addr_counter\": 2"),
+                   TZ_EPARSE, NULL);
+    expect_refused("wots.json", replace_once(good, "\"0\": 3", "\"x\": 3"), TZ_EPARSE,
+                   "wots_key_indices");
+    expect_refused("deposit.json",
+                   replace_once(good, "\"operation_hash\": null", "\"operation_hash\": 5"),
+                   TZ_EPARSE, "pending_deposits[0].operation_hash");
+    expect_refused("sync.json", replace_once(good, "\"future\"", "\"tzel_c_sync\": {\"frontier\": [\"00\"]}, \"future\""),
+                   TZ_EPARSE, "tzel_c_sync.frontier");
+}
+
+static void test_permission_warning(void)
+{
+    char path[512];
+    path_in(path, sizeof path, "perm.json");
+    put_file(path, make_wallet_text("1", ""));
+    tz_error err;
+    tz_wallet *w = NULL;
+    warn_calls = 0;
+    CHECK(tz_wallet_load(path, &w, &err, warn_cb) == TZ_OK);
+    CHECK(warn_calls == 0);
+    tz_wallet_free(w);
+    chmod(path, 0644);
+    w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, warn_cb) == TZ_OK);
+    CHECK(warn_calls == 1 && strstr(warn_last, path) && strstr(warn_last, "644"));
+    /* A save makes it private again. */
+    CHECK(w && tz_wallet_save(w, &err) == TZ_OK);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    tz_wallet_free(w);
+}
+
+static void test_new_wallet_layout(void)
+{
+    char path[512];
+    path_in(path, sizeof path, "new.json");
+    tz_felt sk;
+    CHECK(tz_felt_from_hex(&sk, felt_a) == TZ_OK);
+    tz_wallet *w = NULL;
+    tz_error err;
+    CHECK(tz_wallet_new(path, &sk, &w, &err) == TZ_OK);
+    if (!w)
+        return;
+    tz_wallet_address a = {.index = 0};
+    CHECK(tz_felt_from_hex(&a.d_j, felt_b) == TZ_OK);
+    a.auth_root = a.auth_pub_seed = a.nk_tag = a.d_j;
+    CHECK(tz_wallet_add_address(w, &a) == TZ_OK);
+    w->addr_counter = 1;
+    tz_wallet_note n = {.v = 42, .index = 3, .addr_index = 0};
+    n.cm = a.d_j;
+    CHECK(tz_wallet_add_note(w, &n) == TZ_OK);
+    tz_pending_deposit d = {.address_index = 0, .amount = UINT64_MAX};
+    CHECK(tz_wallet_add_deposit(w, &d) == TZ_OK);
+    tz_felt nf[2] = {a.d_j, sk};
+    CHECK(tz_wallet_add_spend(w, nf, 2, "send", "opHash") == TZ_OK);
+    w->deposit_nonce = 1;
+    CHECK_MSG(tz_wallet_save(w, &err) == TZ_OK, "%s", err.msg);
+    tz_wallet_free(w);
+
+    char *text = get_file(path);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    /* The reference's key order and serde's pretty layout. */
+    const char *order[] = {"\"master_sk\"", "\"addresses\"", "\"addr_counter\"", "\"notes\"",
+                           "\"scanned\"", "\"wots_key_indices\"", "\"pending_spends\"",
+                           "\"pending_deposits\"", "\"deposit_nonce\""};
+    const char *prev = text;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const char *p = strstr(text, order[i]);
+        CHECK_MSG(p && p >= prev, "key %s out of order", order[i]);
+        if (p)
+            prev = p;
+    }
+    CHECK(!strncmp(text, "{\n  \"master_sk\": \"", 18));
+    CHECK(text[strlen(text) - 1] == '}');
+    CHECK(strstr(text, "\"bds\": {}"));
+    CHECK(strstr(text, "\"wots_key_indices\": {\n    \"0\": 0\n  }"));
+    CHECK(strstr(text, "\"amount\": 18446744073709551615,\n      \"operation_hash\": null"));
+    CHECK(strstr(text, "\"description\": \"send\",\n      \"operation_hash\": \"opHash\""));
+    CHECK(!strstr(text, "tzel_c_sync"));
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    free(text);
+
+    /* The floor file records H(master_sk). */
+    char fpath[600];
+    snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
+    char *floor = get_file(fpath);
+    tz_felt fp;
+    char hex[65];
+    tz_hash(&fp, sk.b, 32);
+    tz_felt_to_hex(hex, &fp);
+    CHECK(floor && strstr(floor, hex) && strstr(floor, "\"addr_counter\": 1"));
+    CHECK(stat(fpath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    free(floor);
+}
+
+static void test_floor(void)
+{
+    char path[512], fpath[600];
+    path_in(path, sizeof path, "floor.json");
+    snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
+    char v1[8192];
+    snprintf(v1, sizeof v1, "%s", make_wallet_text("1", ""));
+    put_file(path, v1);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    if (!w)
+        return;
+    /* The wallet moves on: one more address, address 0 used a key. */
+    w->addr_counter = 2;
+    json_object_set_new(json_object_get(w->doc, "wots_key_indices"), "0", json_integer(4));
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+
+    /* Restoring the old backup is refused: addr_counter behind. */
+    put_file(path, v1);
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_ESTATE);
+    CHECK_MSG(strstr(err.msg, "stale backup") && strstr(err.msg, "addr_counter"), "%s", err.msg);
+    CHECK(w == NULL);
+
+    /* addr_counter caught up but the one-time key index is behind. */
+    put_file(path, replace_once(v1, "\"addr_counter\": 1", "\"addr_counter\": 2"));
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_ESTATE);
+    CHECK_MSG(strstr(err.msg, "stale backup") && strstr(err.msg, "address 0"), "%s", err.msg);
+
+    /* Another wallet's floor is not enforced. */
+    put_file(path, replace_once(v1, "\"master_sk\": \"11", "\"master_sk\": \"33"));
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+
+    /* A malformed floor refuses the load. */
+    put_file(path, v1);
+    put_file(fpath, "{\"wallet_fingerprint\": 5}");
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_EPARSE);
+    CHECK(strstr(err.msg, "xmss floor") != NULL);
+    unlink(fpath);
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    tz_wallet_free(w);
+}
+
+static void test_sync_state(void)
+{
+    char path[512];
+    path_in(path, sizeof path, "sync.json");
+    put_file(path, replace_once(make_wallet_text("1", ""), "\"scanned\": 18446744073709551615",
+                                "\"scanned\": 5"));
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    if (!w)
+        return;
+    tz_felt fr[48];
+    for (int i = 0; i < 48; i++)
+        tz_felt_from_u32(&fr[i], (uint32_t)i * 7 + 1);
+    tz_wallet_reset_cursor(w, 100, fr);
+    w->sync.nullifiers_checked = (uint64_t)INT64_MAX + 5;
+    tz_felt cm1, cm2;
+    tz_felt_from_u32(&cm1, 11);
+    tz_felt_from_u32(&cm2, 12);
+    CHECK(tz_wallet_observe_cm(w, &cm1) == TZ_OK);
+    CHECK(tz_wallet_observe_cm(w, &cm1) == TZ_OK);
+    CHECK(tz_wallet_observe_cm(w, &cm2) == TZ_OK);
+    CHECK(w->sync.n_observed_cms == 2);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    if (!w)
+        return;
+    CHECK(w->scanned == 100 && w->sync.has_frontier && w->sync.frontier_size == 100);
+    CHECK(memcmp(w->sync.frontier, fr, sizeof fr) == 0);
+    CHECK(w->sync.nullifiers_checked == (uint64_t)INT64_MAX + 5);
+    CHECK(tz_wallet_cm_observed(w, &cm1) && tz_wallet_cm_observed(w, &cm2));
+    CHECK(json_is_string(json_object_get(json_object_get(w->doc, "future"), "s")));
+    /* Another program moved `scanned` without knowing our key: the
+     * frontier no longer matches the cursor and is dropped. */
+    tz_wallet_free(w);
+    w = NULL;
+    char *text = get_file(path);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    put_file(path, replace_once(text, "\"scanned\": 100", "\"scanned\": 120"));
+    free(text);
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    if (!w)
+        return;
+    CHECK(!w->sync.has_frontier && w->scanned == 120);
+    CHECK(tz_wallet_cm_observed(w, &cm2));
+    tz_wallet_reset_cursor(w, 0, NULL);
+    CHECK(w->scanned == 0 && !w->sync.has_frontier && w->sync.nullifiers_checked == 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    text = get_file(path);
+    CHECK(text && !strstr(text, "\"frontier\"") && strstr(text, "\"frontier_size\": 0"));
+    free(text);
+    tz_wallet_free(w);
+}
+
+static int fail_rename(const char *from, const char *to)
+{
+    (void)from;
+    (void)to;
+    errno = ENOSPC;
+    return -1;
+}
+
+static void test_save_failure_keeps_old(void)
+{
+    /* Full failure-injection coverage lives in test_store_atomic; here the
+     * wallet-level contract: a failed save leaves file and floor as they
+     * were and no temp file. */
+    char path[512], fpath[600];
+    path_in(path, sizeof path, "fail.json");
+    snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
+    const char *orig = make_wallet_text("77", "");
+    put_file(path, orig);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    if (!w)
+        return;
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    char *floor_before = get_file(fpath);
+    w->addr_counter = 9;
+    w->notes[0].v = 1;
+    tz_fsys t = *tz_fsys_default();
+    t.rename = fail_rename;
+    tz_fsys_set(&t);
+    tz_status st = tz_wallet_save(w, &err);
+    tz_fsys_set(NULL);
+    CHECK(st == TZ_EIO);
+    CHECK_MSG(strstr(err.msg, "rename") && strstr(err.msg, strerror(ENOSPC)), "%s", err.msg);
+    char *now = get_file(path);
+    char *floor_now = get_file(fpath);
+    CHECK(now && !strcmp(now, orig));
+    CHECK(floor_before && floor_now && !strcmp(floor_before, floor_now));
+    CHECK(count_temps() == 0);
+    free(now);
+    free(floor_now);
+    /* The same wallet object saves fine once the disk recovers. */
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    now = get_file(path);
+    CHECK(now && strstr(now, "\"addr_counter\": 9"));
+    free(now);
+    tz_wallet_free(w);
+    free(floor_before);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/tz-unit-store-wallet-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_round_trip_unknown_and_u64();
+    test_reference_fixture();
+    test_bad_files();
+    test_permission_warning();
+    test_new_wallet_layout();
+    test_floor();
+    test_sync_state();
+    test_save_failure_keeps_old();
+    CHECK(count_temps() == 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return tz_test_done("store_wallet");
+}
