@@ -6,7 +6,7 @@
 
 #include <sodium.h>
 
-#include "core/hash.h"
+#include "core/keys.h"
 #include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/jsonnum.h"
@@ -22,10 +22,9 @@ static char *floor_path(const char *wallet_path)
     return p;
 }
 
-/* H(master_sk), the same value as tz_wallet_fingerprint() in core/keys.h. */
 static void fingerprint(tz_felt *out, const tz_wallet *w)
 {
-    tz_hash(out, w->master_sk.b, TZ_FELT_BYTES);
+    tz_wallet_fingerprint(out, &w->master_sk);
 }
 
 /* Sets m[key] = max(m[key], v). */

@@ -1,0 +1,349 @@
+/* Atomic durable save under injected failures and simulated crashes at
+ * every file-system step (through the fsys table). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/atomic.h"
+#include "store/fsys.h"
+#include "store/wallet.h"
+#include "tz_test.h"
+
+static char dir[256];
+
+/* ---- an fsys table that fails or crashes at call number `target` ---- */
+static int calls, target, fail_errno, crash_mode;
+static const char *last_step;
+static int wallet_renamed; /* the rename onto the wallet path succeeded */
+static char wallet_path[512];
+static int short_writes, zero_write, eexist_left;
+static char opened[8][512];
+static int n_opened;
+static mode_t opened_mode[8];
+static int opened_flags[8];
+
+static char trace[512];
+
+static int hook(const char *step)
+{
+    calls++;
+    last_step = step;
+    if (strlen(trace) + strlen(step) + 2 < sizeof trace) {
+        strcat(trace, step);
+        strcat(trace, " ");
+    }
+    if (calls != target)
+        return 0;
+    if (crash_mode)
+        _exit(0); /* the process dies before this step happens */
+    errno = fail_errno;
+    return -1;
+}
+
+static int f_open(const char *p, int flags, mode_t mode)
+{
+    if (hook("open"))
+        return -1;
+    if (eexist_left > 0) {
+        eexist_left--;
+        errno = EEXIST;
+        return -1;
+    }
+    if (n_opened < 8) {
+        snprintf(opened[n_opened], sizeof opened[0], "%s", p);
+        opened_mode[n_opened] = mode;
+        opened_flags[n_opened] = flags;
+        n_opened++;
+    }
+    return tz_fsys_default()->open(p, flags, mode);
+}
+static ssize_t f_write(int fd, const void *b, size_t n)
+{
+    if (hook("write"))
+        return -1;
+    if (zero_write)
+        return 0;
+    if (short_writes && n > 3)
+        n = 3;
+    return tz_fsys_default()->write(fd, b, n);
+}
+static int f_fsync(int fd) { return hook("fsync") ? -1 : tz_fsys_default()->fsync(fd); }
+static int f_fchmod(int fd, mode_t m) { return hook("fchmod") ? -1 : tz_fsys_default()->fchmod(fd, m); }
+static int f_close(int fd)
+{
+    if (hook("close")) {
+        tz_fsys_default()->close(fd); /* the descriptor is gone anyway */
+        errno = fail_errno;
+        return -1;
+    }
+    return tz_fsys_default()->close(fd);
+}
+static int f_rename(const char *a, const char *b)
+{
+    if (hook("rename"))
+        return -1;
+    int rc = tz_fsys_default()->rename(a, b);
+    if (rc == 0 && !strcmp(b, wallet_path))
+        wallet_renamed = 1;
+    return rc;
+}
+static int f_unlink(const char *p) { return hook("unlink") ? -1 : tz_fsys_default()->unlink(p); }
+static int f_fsync_dir(const char *d) { return hook("fsync_dir") ? -1 : tz_fsys_default()->fsync_dir(d); }
+
+static void install(int tgt, int err_no, int crash)
+{
+    static const tz_fsys t = {f_open, f_write, f_fsync, f_fchmod,
+                              f_close, f_rename, f_unlink, f_fsync_dir};
+    calls = 0;
+    target = tgt;
+    fail_errno = err_no;
+    crash_mode = crash;
+    wallet_renamed = 0;
+    short_writes = zero_write = eexist_left = 0;
+    n_opened = 0;
+    last_step = NULL;
+    trace[0] = '\0';
+    tz_fsys_set(&t);
+}
+
+/* ---- helpers ---- */
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+    chmod(path, 0600);
+}
+
+static char *get_file(const char *path)
+{
+    char *t = NULL;
+    size_t n;
+    if (tz_read_file(path, 1 << 24, &t, &n, NULL) != TZ_OK)
+        return NULL;
+    return t;
+}
+
+static int count_temps(int remove)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strstr(e->d_name, ".tmp.")) {
+            n++;
+            if (remove) {
+                char p[600];
+                snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+                unlink(p);
+            }
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static const char *old_text =
+    "{\n"
+    "  \"master_sk\": \"0500000000000000000000000000000000000000000000000000000000000000\",\n"
+    "  \"addr_counter\": 0,\n"
+    "  \"notes\": [],\n"
+    "  \"scanned\": 3,\n"
+    "  \"keep_me\": {\n"
+    "    \"deep\": [\n"
+    "      18446744073709551615\n"
+    "    ]\n"
+    "  }\n"
+    "}";
+
+/* Loads the old wallet, changes it, and returns it ready to save. */
+static tz_wallet *changed_wallet(void)
+{
+    put_file(wallet_path, old_text);
+    char fpath[600];
+    snprintf(fpath, sizeof fpath, "%s.xmss-floor", wallet_path);
+    unlink(fpath);
+    tz_wallet *w = NULL;
+    tz_error err;
+    if (tz_wallet_load(wallet_path, &w, &err, NULL) != TZ_OK) {
+        fprintf(stderr, "load: %s\n", err.msg);
+        exit(2);
+    }
+    w->scanned = 1000;
+    w->addr_counter = 1;
+    return w;
+}
+
+static void test_atomic_basics(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/plain.txt", dir);
+    tz_error err;
+    install(0, 0, 0);
+    CHECK(tz_atomic_write(path, "hello", 5, 0644, &err) == TZ_OK);
+    tz_fsys_set(NULL);
+    char *t = get_file(path);
+    CHECK(t && !strcmp(t, "hello"));
+    free(t);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644);
+    /* The temp file: same folder, private, exclusive, reference naming. */
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%s/.plain.txt.tmp.%ld.", dir, (long)getpid());
+    CHECK_MSG(n_opened == 1 && !strncmp(opened[0], prefix, strlen(prefix)), "%s", opened[0]);
+    CHECK(opened_mode[0] == 0600);
+    CHECK((opened_flags[0] & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL));
+
+    /* Name collisions are retried with another name. */
+    install(0, 0, 0);
+    eexist_left = 2;
+    CHECK(tz_atomic_write(path, "again", 5, 0600, &err) == TZ_OK);
+    tz_fsys_set(NULL);
+    t = get_file(path);
+    CHECK(t && !strcmp(t, "again"));
+    free(t);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+
+    /* Short writes are completed; a write of zero bytes is ENOSPC. */
+    install(0, 0, 0);
+    short_writes = 1;
+    CHECK(tz_atomic_write(path, "0123456789abcdef", 16, 0600, &err) == TZ_OK);
+    tz_fsys_set(NULL);
+    t = get_file(path);
+    CHECK(t && !strcmp(t, "0123456789abcdef"));
+    free(t);
+    install(0, 0, 0);
+    zero_write = 1;
+    CHECK(tz_atomic_write(path, "xyz", 3, 0600, &err) == TZ_EIO);
+    tz_fsys_set(NULL);
+    CHECK(strstr(err.msg, strerror(ENOSPC)) != NULL);
+    t = get_file(path);
+    CHECK(t && !strcmp(t, "0123456789abcdef"));
+    free(t);
+    CHECK(count_temps(0) == 0);
+
+    /* A folder that does not exist: EIO naming the path, nothing created. */
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/nope/x.json", dir);
+    CHECK(tz_atomic_write(missing, "x", 1, 0600, &err) == TZ_EIO);
+    CHECK(strstr(err.msg, missing) != NULL);
+}
+
+/* A save failing at each file-system call in turn (EIO and ENOSPC). */
+static void test_fail_every_step(void)
+{
+    tz_error err;
+    tz_wallet *w = changed_wallet();
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    int total = calls;
+    tz_fsys_set(NULL);
+    char *new_text = get_file(wallet_path);
+    tz_wallet_free(w);
+    /* The durable sequence, for the wallet and then for its floor. */
+    CHECK_MSG(!strcmp(trace, "open write fsync close rename fsync_dir "
+                             "open write fsync close rename fsync_dir "),
+              "%s", trace);
+
+    int seen_steps = 0;
+    for (int k = 1; k <= total; k++) {
+        for (int e = 0; e < 2; e++) {
+            w = changed_wallet();
+            install(k, e ? ENOSPC : EIO, 0);
+            tz_status st = tz_wallet_save(w, &err);
+            const char *step = last_step;
+            int renamed = wallet_renamed;
+            tz_fsys_set(NULL);
+            /* The failing call is the k-th; every later call is cleanup. */
+            CHECK_MSG(st == TZ_EIO, "step %d: status %d", k, st);
+            CHECK_MSG(strstr(err.msg, strerror(e ? ENOSPC : EIO)) != NULL, "step %d: %s", k,
+                      err.msg);
+            char *now = get_file(wallet_path);
+            if (renamed)
+                CHECK_MSG(now && new_text && !strcmp(now, new_text), "step %d (%s)", k, step);
+            else
+                CHECK_MSG(now && !strcmp(now, old_text), "step %d (%s): old file changed", k,
+                          step);
+            free(now);
+            CHECK_MSG(count_temps(1) == 0, "step %d: temp file left", k);
+            /* Whatever failed, the wallet still loads. */
+            tz_wallet *again = NULL;
+            CHECK_MSG(tz_wallet_load(wallet_path, &again, &err, NULL) == TZ_OK, "step %d: %s",
+                      k, err.msg);
+            tz_wallet_free(again);
+            tz_wallet_free(w);
+            seen_steps++;
+        }
+    }
+    CHECK(seen_steps == 2 * total);
+    free(new_text);
+}
+
+/* A crash before each file-system call: the wallet is the old file or the
+ * new one, never a mix, and it loads. */
+static void test_crash_every_step(void)
+{
+    tz_error err;
+    tz_wallet *w = changed_wallet();
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    int total = calls;
+    tz_fsys_set(NULL);
+    char *new_text = get_file(wallet_path);
+    tz_wallet_free(w);
+    int saw_old = 0, saw_new = 0;
+    for (int k = 1; k <= total + 1; k++) {
+        w = changed_wallet();
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            install(k, 0, 1);
+            tz_status st = tz_wallet_save(w, &err);
+            _exit(st == TZ_OK ? 0 : 3);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        char *now = get_file(wallet_path);
+        int is_old = now && !strcmp(now, old_text);
+        int is_new = now && new_text && !strcmp(now, new_text);
+        CHECK_MSG(is_old || is_new, "crash before call %d: neither old nor new", k);
+        saw_old += is_old;
+        saw_new += is_new;
+        free(now);
+        tz_wallet *again = NULL;
+        CHECK_MSG(tz_wallet_load(wallet_path, &again, &err, NULL) == TZ_OK, "crash %d: %s", k,
+                  err.msg);
+        tz_wallet_free(again);
+        tz_wallet_free(w);
+        count_temps(1); /* a crash may leave a temp file: that is expected */
+    }
+    CHECK(saw_old > 0 && saw_new > 0);
+    free(new_text);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/tz-unit-store-atomic-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    snprintf(wallet_path, sizeof wallet_path, "%s/wallet.json", dir);
+    test_atomic_basics();
+    test_fail_every_step();
+    test_crash_every_step();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return tz_test_done("store_atomic");
+}
