@@ -1,0 +1,239 @@
+#include "addr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/commit.h"
+#include "core/keys.h"
+#include "core/note.h"
+#include "core/xmss.h"
+
+static tz_status get_hex(const json_t *o, const char *name, uint8_t *out, size_t n, tz_error *err)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    if (!s)
+        return tz_error_set(err, TZ_EPARSE, "address: missing string field \"%s\"", name);
+    size_t got = 0;
+    if (tz_hex_decode(out, n, &got, s, strlen(s)) != TZ_OK || got != n)
+        return tz_error_set(err, TZ_EPARSE, "address: \"%s\" is not %zu bytes of hex", name, n);
+    return TZ_OK;
+}
+
+static const json_t *find_address_object(const json_t *o)
+{
+    if (!json_is_object(o))
+        return NULL;
+    if (json_object_get(o, "d_j"))
+        return o;
+    const json_t *a = json_object_get(o, "address");
+    if (json_is_object(a) && json_object_get(a, "d_j"))
+        return a;
+    const json_t *r = json_object_get(o, "result");
+    if (json_is_object(r))
+        return find_address_object(r);
+    return NULL;
+}
+
+tz_status sim_addr_from_json(tz_payment_address *a, const json_t *root, tz_error *err)
+{
+    const json_t *o = find_address_object(root);
+    if (!o)
+        return tz_error_set(err, TZ_EPARSE, "address: no object with d_j found");
+    tz_status st;
+    if ((st = get_hex(o, "d_j", a->d_j.b, 32, err)) ||
+        (st = get_hex(o, "auth_root", a->auth_root.b, 32, err)) ||
+        (st = get_hex(o, "auth_pub_seed", a->auth_pub_seed.b, 32, err)) ||
+        (st = get_hex(o, "nk_tag", a->nk_tag.b, 32, err)) ||
+        (st = get_hex(o, "ek_v", a->ek_v, TZ_KEM_EK_BYTES, err)) ||
+        (st = get_hex(o, "ek_d", a->ek_d, TZ_KEM_EK_BYTES, err)))
+        return st;
+    return TZ_OK;
+}
+
+tz_status sim_addr_from_file(tz_payment_address *a, const char *path, tz_error *err)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    if (!o)
+        return tz_error_set(err, TZ_EPARSE, "%s: %s (line %d)", path, je.text, je.line);
+    tz_status st = sim_addr_from_json(a, o, err);
+    json_decref(o);
+    if (st != TZ_OK)
+        tz_error_prefix(err, "%s", path);
+    return st;
+}
+
+static void set_hex(json_t *o, const char *name, const uint8_t *b, size_t n)
+{
+    char *h = malloc(2 * n + 1);
+    if (!h)
+        return;
+    tz_hex_encode(h, b, n);
+    json_object_set_new(o, name, json_string(h));
+    free(h);
+}
+
+/* Parses "MASTER_SK_HEX:J[:AUTH_ROOT_HEX]". */
+static bool parse_spec(const char *spec, tz_felt *msk, uint32_t *j, tz_felt *auth_root,
+                       bool want_root)
+{
+    const char *c1 = strchr(spec, ':');
+    if (!c1 || c1 - spec != 64)
+        return false;
+    char hx[65];
+    memcpy(hx, spec, 64);
+    hx[64] = '\0';
+    if (tz_felt_from_hex(msk, hx) != TZ_OK)
+        return false;
+    char *end;
+    unsigned long jj = strtoul(c1 + 1, &end, 10);
+    if (end == c1 + 1 || jj > UINT32_MAX)
+        return false;
+    *j = (uint32_t)jj;
+    if (!want_root)
+        return *end == '\0';
+    if (*end != ':' || strlen(end + 1) != 64)
+        return false;
+    return tz_felt_from_hex(auth_root, end + 1) == TZ_OK;
+}
+
+int sim_make_address_main(const char *spec)
+{
+    tz_felt msk, ar;
+    uint32_t j;
+    if (!parse_spec(spec, &msk, &j, &ar, false)) {
+        fprintf(stderr, "tzel-rollup-sim: --make-address wants MASTER_SK_HEX(64):J\n");
+        return 2;
+    }
+    tz_keys keys;
+    tz_addr_keys ak;
+    tz_keys_derive(&keys, &msk);
+    tz_addr_keys_derive(&ak, &keys, j);
+    if (tz_xmss_auth_root(&ar, &ak.ask_j, &ak.auth_pub_seed, 0, NULL, NULL) != TZ_OK) {
+        fprintf(stderr, "tzel-rollup-sim: auth root failed\n");
+        return 1;
+    }
+    tz_note_receiver *r = malloc(sizeof *r);
+    if (!r || tz_note_receiver_init(r, &keys, j, &ar) != TZ_OK) {
+        free(r);
+        fprintf(stderr, "tzel-rollup-sim: receiver init failed\n");
+        return 1;
+    }
+    tz_payment_address *pa = malloc(sizeof *pa);
+    if (!pa) {
+        free(r);
+        return 1;
+    }
+    tz_note_receiver_address(r, pa);
+    json_t *o = json_object();
+    json_object_set_new(o, "index", json_integer(j));
+    set_hex(o, "d_j", pa->d_j.b, 32);
+    set_hex(o, "auth_root", pa->auth_root.b, 32);
+    set_hex(o, "auth_pub_seed", pa->auth_pub_seed.b, 32);
+    set_hex(o, "nk_tag", pa->nk_tag.b, 32);
+    set_hex(o, "ek_v", pa->ek_v, TZ_KEM_EK_BYTES);
+    set_hex(o, "ek_d", pa->ek_d, TZ_KEM_EK_BYTES);
+    set_hex(o, "nk_spend", r->nk_spend.b, 32);
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(o);
+    tz_note_receiver_wipe(r);
+    free(r);
+    free(pa);
+    tz_keys_wipe(&keys);
+    tz_addr_keys_wipe(&ak);
+    sodium_memzero(&msk, sizeof msk);
+    return 0;
+}
+
+static void decode_note(tz_published_note *pn, const uint8_t *b)
+{
+    const uint8_t *p = b;
+    memcpy(pn->cm.b, p, 32);
+    p += 32;
+    memcpy(pn->enc.ct_d, p, TZ_KEM_CT_BYTES);
+    p += TZ_KEM_CT_BYTES;
+    pn->enc.tag = tz_get_u16le(p);
+    p += 2;
+    memcpy(pn->enc.ct_v, p, TZ_KEM_CT_BYTES);
+    p += TZ_KEM_CT_BYTES;
+    memcpy(pn->enc.nonce, p, TZ_NOTE_NONCE_BYTES);
+    p += TZ_NOTE_NONCE_BYTES;
+    memcpy(pn->enc.encrypted_data, p, TZ_NOTE_DATA_BYTES);
+    p += TZ_NOTE_DATA_BYTES;
+    memcpy(pn->enc.outgoing_ct, p, TZ_NOTE_OUT_BYTES);
+}
+
+int sim_check_note_main(const char *spec)
+{
+    tz_felt msk, ar;
+    uint32_t j;
+    if (!parse_spec(spec, &msk, &j, &ar, true)) {
+        fprintf(stderr, "tzel-rollup-sim: --check-note wants MASTER_SK_HEX:J:AUTH_ROOT_HEX\n");
+        return 2;
+    }
+    /* Read the note hex from stdin. */
+    size_t cap = 2 * TZ_PUBLISHED_NOTE_BYTES + 64, n = 0;
+    char *hex = malloc(cap + 1);
+    if (!hex)
+        return 1;
+    int ch;
+    while ((ch = getchar()) != EOF) {
+        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
+            continue;
+        if (n == cap)
+            break;
+        hex[n++] = (char)ch;
+    }
+    hex[n] = '\0';
+    uint8_t *bytes = malloc(TZ_PUBLISHED_NOTE_BYTES);
+    size_t got = 0;
+    if (!bytes || tz_hex_decode(bytes, TZ_PUBLISHED_NOTE_BYTES, &got, hex, n) != TZ_OK ||
+        got != TZ_PUBLISHED_NOTE_BYTES) {
+        fprintf(stderr, "tzel-rollup-sim: stdin is not %d bytes of hex\n",
+                TZ_PUBLISHED_NOTE_BYTES);
+        free(hex);
+        free(bytes);
+        return 2;
+    }
+    free(hex);
+    tz_published_note *pn = malloc(sizeof *pn);
+    tz_note_receiver *r = malloc(sizeof *r);
+    tz_keys keys;
+    tz_keys_derive(&keys, &msk);
+    int rc = 1;
+    if (pn && r && tz_note_receiver_init(r, &keys, j, &ar) == TZ_OK) {
+        decode_note(pn, bytes);
+        tz_note_plain plain;
+        bool detected = tz_note_detect(r, &pn->enc);
+        tz_status st = tz_note_open(r, &pn->cm, &pn->enc, &plain);
+        json_t *o = json_object();
+        json_object_set_new(o, "detected", json_boolean(detected));
+        json_object_set_new(o, "accepted", json_boolean(st == TZ_OK && detected));
+        json_object_set_new(o, "open_status", json_string(tz_status_name(st)));
+        if (st == TZ_OK) {
+            json_object_set_new(o, "v", json_integer((json_int_t)plain.v));
+            set_hex(o, "rseed", plain.rseed.b, 32);
+        }
+        set_hex(o, "cm", pn->cm.b, 32);
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        sodium_memzero(&plain, sizeof plain);
+        tz_note_receiver_wipe(r);
+        rc = 0;
+    }
+    free(pn);
+    free(r);
+    free(bytes);
+    tz_keys_wipe(&keys);
+    sodium_memzero(&msk, sizeof msk);
+    return rc;
+}

@@ -1,0 +1,16 @@
+/* Base58check (Bitcoin alphabet, double-SHA-256 checksum) for the
+ * Tezos-shaped identifiers the simulator serves: block hashes (B...),
+ * the rollup address (sr1...) and the ticketer (KT1...). */
+#ifndef TZ_SIM_B58_H
+#define TZ_SIM_B58_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Encodes prefix[plen] || payload[len] || checksum[4] into out (NUL
+ * terminated). Returns the number of characters, or 0 when out[cap] is too
+ * small or the input exceeds 128 bytes. */
+size_t sim_b58check(char *out, size_t cap, const uint8_t *prefix, size_t plen,
+                    const uint8_t *payload, size_t len);
+
+#endif

@@ -1,0 +1,32 @@
+/* The simulator's HTTP front: the Octez rollup-node routes over a
+ * sim_chain, the /sim/ control API, fault injection, latency and counters.
+ * libmicrohttpd with an internal epoll thread pool; latency is served by
+ * suspending connections and resuming them from one timer thread. */
+#ifndef TZ_SIM_SERVER_H
+#define TZ_SIM_SERVER_H
+
+#include <stdbool.h>
+
+#include "chain.h"
+
+typedef struct sim_server_opts {
+    unsigned port;            /* 0: any free port */
+    unsigned max_connections; /* MHD_OPTION_CONNECTION_LIMIT */
+    unsigned latency_ms;
+    unsigned http_threads;    /* MHD thread pool size (>= 1) */
+    bool no_values;           /* `values` answers 404 (Octez < 21.3) */
+    bool acl_secure;          /* `subkeys` and `values` answer 401 */
+} sim_server_opts;
+
+typedef struct sim_server sim_server;
+
+/* Starts serving chain c (borrowed; must outlive the server) on
+ * 127.0.0.1. Writes the bound port into *port. Returns TZ_OK, or an error
+ * with err filled (*out NULL). */
+tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts *o,
+                           unsigned *port, tz_error *err) TZ_WUR;
+
+/* Resumes delayed connections, stops the daemon and frees the server. */
+void sim_server_stop(sim_server *s);
+
+#endif
