@@ -66,9 +66,16 @@ bool tz_pid_alive(pid_t pid, unsigned long long starttime_or_0)
     if (starttime_or_0 == 0)
         return true;
     unsigned long long st;
-    if (tz_proc_starttime(pid, &st) != TZ_OK)
-        return false;
-    return st == starttime_or_0;
+    tz_status rc = tz_proc_starttime(pid, &st);
+    if (rc == TZ_OK)
+        return st == starttime_or_0;
+    /* No start time to compare. If this system has no readable /proc we
+     * cannot tell a recycled PID apart: keep the conservative answer (the
+     * process exists). Otherwise the process vanished meanwhile. */
+    unsigned long long self;
+    if (tz_proc_starttime(getpid(), &self) != TZ_OK)
+        return kill(pid, 0) == 0 || errno == EPERM;
+    return false;
 }
 
 static bool parse_ull(const char **p, unsigned long long *out)

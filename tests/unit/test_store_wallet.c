@@ -626,6 +626,50 @@ static void test_save_failure_keeps_old(void)
     free(floor_before);
 }
 
+static void test_exact_numbers(void)
+{
+    const char *in = "{\n"
+                     "  \"a\": -99999999999999999999,\n"
+                     "  \"b\": 0.1,\n"
+                     "  \"c\": \"x\\\"\\u0000tzel-c-number:5\\\"y\",\n"
+                     "  \"d\": 9223372036854775807,\n"
+                     "  \"e\": 9223372036854775808,\n"
+                     "  \"f\": -9223372036854775808,\n"
+                     "  \"g\": -9223372036854775809,\n"
+                     "  \"h\": 1E+2\n"
+                     "}";
+    json_t *doc = NULL;
+    tz_error err;
+    CHECK(tz_json_load_exact(in, strlen(in), "t", &doc, &err) == TZ_OK);
+    if (!doc)
+        return;
+    uint64_t v = 0;
+    CHECK(json_is_integer(json_object_get(doc, "d")));
+    CHECK(tz_json_get_u64(json_object_get(doc, "d"), &v) && v == (uint64_t)INT64_MAX);
+    CHECK(tz_json_get_u64(json_object_get(doc, "e"), &v) && v == (uint64_t)INT64_MAX + 1);
+    CHECK(!tz_json_get_u64(json_object_get(doc, "a"), &v));
+    CHECK(!tz_json_get_u64(json_object_get(doc, "b"), &v));
+    CHECK(!tz_json_get_u64(json_object_get(doc, "f"), &v));
+    CHECK(!tz_json_get_u64(json_object_get(doc, "c"), &v));
+    char *out = NULL;
+    size_t len = 0;
+    CHECK(tz_json_dump_exact(doc, &out, &len, &err) == TZ_OK);
+    CHECK_MSG(out && !strcmp(out, in), "%s", out ? out : "(null)");
+    free(out);
+    json_decref(doc);
+    json_t *m = tz_json_u64(UINT64_MAX);
+    CHECK(tz_json_get_u64(m, &v) && v == UINT64_MAX);
+    json_decref(m);
+    m = tz_json_u64(7);
+    CHECK(json_is_integer(m) && tz_json_get_u64(m, &v) && v == 7);
+    json_decref(m);
+    /* Leading zeros and 2^64 are not numbers we accept. */
+    CHECK(tz_json_load_exact("[01]", 4, "t", &doc, &err) == TZ_EPARSE);
+    m = json_stringn("\0tzel-c-number:18446744073709551616", 35);
+    CHECK(!tz_json_get_u64(m, &v));
+    json_decref(m);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tz-unit-store-wallet-XXXXXX");
@@ -633,6 +677,7 @@ int main(void)
         perror("mkdtemp");
         return 2;
     }
+    test_exact_numbers();
     test_round_trip_unknown_and_u64();
     test_reference_fixture();
     test_bad_files();
