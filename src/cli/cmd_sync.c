@@ -1,0 +1,370 @@
+/* `tzel-wallet sync`: the cooperative-yield sync (docs/sync.md), once or
+ * in a --watch loop. Rendering of the engine's events lives here: a TTY
+ * progress bar and human lines, or JSON lines on stderr with --json
+ * (docs/json-output.md). */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "output.h"
+#include "store/jsonnum.h"
+#include "store/lock.h"
+#include "sync/sync.h"
+
+#define DEFAULT_INTERVAL_SECS 10
+
+static const char usage[] =
+    "Usage: tzel-wallet [-w PATH] sync [--checkpoint-every K] [--concurrency N]\n"
+    "                   [--threads T] [--watch [--interval-secs S]] [--no-values-route]\n"
+    "\n"
+    "Scans the leaves [scanned, tree/size) at one pinned block for this wallet's notes,\n"
+    "saving a checkpoint every K leaves, then removes spent notes, settles pending\n"
+    "spends and deposits and checks the commitment tree root.\n"
+    "\n"
+    "  --checkpoint-every K  leaves per checkpoint (else $TZEL_SYNC_CHECKPOINT_EVERY,\n"
+    "                        else 250); must be a positive integer\n"
+    "  --concurrency N       HTTP requests in flight, 1..128 (else $TZEL_SYNC_CONCURRENCY,\n"
+    "                        else 4); above 96 a warning: nodes stop near 100 connections\n"
+    "  --threads T           trial-decryption threads (else $TZEL_SYNC_THREADS, else\n"
+    "                        the online cores)\n"
+    "  --watch               repeat: a new round every S seconds at a newly pinned head,\n"
+    "                        the lock released between rounds; SIGINT/SIGTERM ends it\n"
+    "  --interval-secs S     seconds between watch rounds (default 10)\n"
+    "  --no-values-route     fetch each note with `len` + chunks (benchmarks)\n"
+    "\n"
+    "Cooperative yield: when <wallet>.yield names a live process (or holds anything\n"
+    "that is not a PID), sync saves what it finished and exits 0 so that process gets\n"
+    "the lock; the next sync resumes from the saved cursor. A sentinel left by a dead\n"
+    "process is removed with a warning.\n";
+
+static volatile int g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct view {
+    const tz_cli *cli;
+    tz_progress *bar;
+    uint64_t bar_base;
+} view;
+
+static void json_line(json_t *o)
+{
+    if (!o)
+        return;
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) {
+        fprintf(stderr, "%s\n", s);
+        fflush(stderr);
+        free(s);
+    }
+    json_decref(o);
+}
+
+static json_t *pid_json(long pid)
+{
+    return pid > 0 ? json_integer(pid) : json_null();
+}
+
+static void on_event(void *ctx, const tz_sync_event *ev)
+{
+    view *v = ctx;
+    const tz_cli *cli = v->cli;
+    if (cli->json) {
+        json_t *o = NULL;
+        switch (ev->type) {
+        case TZ_SYNC_EV_START:
+            o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:i, s:i}", "event", "start", "scanned",
+                          tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
+                          "block", ev->block, "checkpoint_every",
+                          tz_json_u64(ev->config->checkpoint_every), "concurrency",
+                          (int)ev->config->concurrency, "threads", (int)ev->config->threads);
+            break;
+        case TZ_SYNC_EV_PROGRESS:
+            o = json_pack("{s:s, s:o, s:o, s:o, s:f, s:o}", "event", "progress", "scanned",
+                          tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
+                          "found", tz_json_u64(ev->found), "leaves_per_sec",
+                          ev->leaves_per_sec, "eta_secs",
+                          ev->eta_secs < 0 ? json_null() : json_real(ev->eta_secs));
+            break;
+        case TZ_SYNC_EV_CHECKPOINT:
+            o = json_pack("{s:s, s:o}", "event", "checkpoint", "scanned",
+                          tz_json_u64(ev->scanned));
+            break;
+        case TZ_SYNC_EV_YIELD:
+            o = json_pack("{s:s, s:o}", "event", "yield", "pid", pid_json(ev->pid));
+            break;
+        case TZ_SYNC_EV_STALE_SENTINEL:
+            o = json_pack("{s:s, s:o}", "event", "stale_sentinel", "pid", pid_json(ev->pid));
+            break;
+        case TZ_SYNC_EV_WARNING:
+            o = json_pack("{s:s, s:s}", "event", "warning", "message", ev->message);
+            break;
+        }
+        json_line(o);
+        return;
+    }
+    switch (ev->type) {
+    case TZ_SYNC_EV_START:
+        tz_out_info(cli, "sync: block %s, leaves [%" PRIu64 ", %" PRIu64 ") to scan", ev->block,
+                    ev->scanned, ev->tree_size);
+        if (ev->scanned < ev->tree_size) {
+            v->bar_base = ev->scanned;
+            v->bar = tz_progress_start(cli, "sync", ev->tree_size - ev->scanned, "leaves");
+        }
+        break;
+    case TZ_SYNC_EV_PROGRESS:
+    case TZ_SYNC_EV_CHECKPOINT:
+        if (ev->scanned >= v->bar_base)
+            tz_progress_update(v->bar, ev->scanned - v->bar_base);
+        break;
+    case TZ_SYNC_EV_YIELD:
+        tz_progress_finish(v->bar);
+        v->bar = NULL;
+        if (ev->pid > 0)
+            tz_out_info(cli, "sync: yielding the wallet to process %ld (sentinel %s.yield); "
+                             "progress saved at leaf %" PRIu64,
+                        ev->pid, cli->wallet_path, ev->scanned);
+        else
+            tz_out_info(cli, "sync: yielding the wallet (sentinel %s.yield holds no PID); "
+                             "progress saved at leaf %" PRIu64,
+                        cli->wallet_path, ev->scanned);
+        break;
+    case TZ_SYNC_EV_STALE_SENTINEL:
+        break; /* the warning event that follows says it */
+    case TZ_SYNC_EV_WARNING:
+        tz_out_warn(cli, "%s", ev->message);
+        break;
+    }
+}
+
+static int exit_for(tz_status st)
+{
+    switch (st) {
+    case TZ_EIO:
+        return TZ_EXIT_IO;
+    case TZ_ENOMEM:
+    case TZ_ECANCEL:
+        return TZ_EXIT_FAILURE;
+    default:
+        return tz_exit_for_node_status(st);
+    }
+}
+
+/* Totals over the rounds of a watch. */
+typedef struct totals {
+    uint64_t found, spent, rounds;
+    tz_sync_result last;
+    bool have_last;
+} totals;
+
+static json_t *result_json(const totals *t)
+{
+    const tz_sync_result *r = &t->last;
+    char root[TZ_FELT_HEX + 1];
+    if (r->verified)
+        tz_felt_to_hex(root, &r->root);
+    return json_pack("{s:o, s:o, s:o, s:o, s:s, s:b, s:o, s:o, s:o}", "found",
+                     tz_json_u64(t->found), "spent", tz_json_u64(t->spent), "scanned",
+                     tz_json_u64(r->scanned), "tree_size", tz_json_u64(r->tree_size), "block",
+                     r->block, "yielded", r->yielded, "yielded_to_pid",
+                     r->yielded ? pid_json(r->yielded_to_pid) : json_null(), "verified_root",
+                     r->verified ? json_string(root) : json_null(), "rounds",
+                     tz_json_u64(t->rounds));
+}
+
+static void round_text(const tz_cli *cli, const tz_sync_result *r)
+{
+    char root[TZ_FELT_HEX + 1];
+    if (r->yielded) {
+        tz_out_text(cli, "yielded at leaf %" PRIu64 " of %" PRIu64 " (block %s): %" PRIu64
+                         " new notes so far",
+                    r->scanned, r->tree_size, r->block, r->found);
+        return;
+    }
+    tz_out_text(cli, "synced %" PRIu64 " leaves at block %s: %" PRIu64 " new notes, %" PRIu64
+                     " spent",
+                r->scanned, r->block, r->found, r->spent);
+    if (r->spends_dropped || r->deposits_pruned)
+        tz_out_text(cli, "settled %" PRIu64 " pending spends, %" PRIu64 " pending deposits",
+                    r->spends_dropped, r->deposits_pruned);
+    if (r->verified) {
+        tz_felt_to_hex(root, &r->root);
+        tz_out_text(cli, "tree root verified: %s", root);
+    } else {
+        tz_out_text(cli, "tree root not verified (the wallet's cursor started without a "
+                         "frontier: `init --at-head` or a sync from leaf 0 gives one)");
+    }
+}
+
+/* Sleeps `secs` seconds or until a signal asks to stop. */
+static void nap(unsigned secs)
+{
+    for (unsigned i = 0; i < secs * 10 && !g_stop; i++) {
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* One round: lock, load, run, release. Returns -1 to continue (watch), or
+ * an exit code. *skipped is set when the lock was busy (watch rounds after
+ * the first only). */
+static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, bool tolerate_lock,
+                     totals *t, bool *skipped)
+{
+    *skipped = false;
+    tz_lock *lock = NULL;
+    tz_error err = {0};
+    tz_status st = tz_lock_acquire(cli->wallet_path, &lock, &err);
+    if (st == TZ_ELOCKED && tolerate_lock) {
+        view v = {.cli = cli};
+        tz_sync_event ev = {.type = TZ_SYNC_EV_WARNING, .message = err.msg, .pid = -1};
+        on_event(&v, &ev);
+        *skipped = true;
+        return -1;
+    }
+    if (st == TZ_ELOCKED)
+        return tz_out_fail(cli, TZ_EXIT_LOCKED, "%s", err.msg);
+    if (st != TZ_OK)
+        return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
+
+    tz_wallet *w = NULL;
+    int rc = tz_cli_load_wallet(cli, &w);
+    if (rc) {
+        tz_lock_release(lock);
+        return rc;
+    }
+    view v = {.cli = cli};
+    tz_sync_hooks hooks = {.on_event = on_event, .ctx = &v, .stop = &g_stop};
+    tz_sync_result res;
+    st = tz_sync_run(w, rpc, cfg, &hooks, &res, &err);
+    tz_progress_finish(v.bar);
+    tz_wallet_free(w);
+    tz_lock_release(lock);
+    t->rounds++;
+    t->found += res.found;
+    t->spent += res.spent;
+    t->last = res;
+    t->have_last = true;
+    if (st == TZ_ECANCEL && g_stop)
+        return -2; /* stopped by a signal, prefix saved */
+    if (st != TZ_OK)
+        return tz_out_fail(cli, exit_for(st), "%s", err.msg);
+    round_text(cli, &res);
+    return -1;
+}
+
+static int run(tz_cli *cli, int argc, char **argv)
+{
+    const char *k_s = NULL, *conc_s = NULL, *thr_s = NULL, *interval_s = NULL;
+    bool watch = false, no_values = false;
+    tz_opt opts[] = {
+        {"checkpoint-every", TZ_OPT_VALUE, &k_s}, {"concurrency", TZ_OPT_VALUE, &conc_s},
+        {"threads", TZ_OPT_VALUE, &thr_s},        {"watch", TZ_OPT_FLAG, &watch},
+        {"interval-secs", TZ_OPT_VALUE, &interval_s},
+        {"no-values-route", TZ_OPT_FLAG, &no_values},
+    };
+    int rc = tz_cli_parse_args(cli, &tz_cmd_sync, argc, argv, opts, sizeof opts / sizeof *opts);
+    if (rc >= 0)
+        return rc;
+
+    /* Validation first: nothing touches the network or the wallet before. */
+    tz_sync_config cfg;
+    tz_error err = {0};
+    if (tz_sync_config_resolve(k_s, conc_s, thr_s, &cfg, &err) != TZ_OK)
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "%s", err.msg);
+    uint64_t interval = DEFAULT_INTERVAL_SECS;
+    if (interval_s) {
+        if ((rc = tz_cli_parse_u64(cli, "--interval-secs", interval_s, &interval)))
+            return rc;
+        if (interval == 0 || interval > 86400)
+            return tz_out_fail(cli, TZ_EXIT_USAGE,
+                               "--interval-secs must be between 1 and 86400 (got %s)",
+                               interval_s);
+        if (!watch)
+            return tz_out_fail(cli, TZ_EXIT_USAGE, "--interval-secs needs --watch");
+    }
+
+    char *url = NULL;
+    if ((rc = tz_cli_node_url(cli, &url)))
+        return rc;
+    tz_rpc *rpc = tz_rpc_new(url, cfg.concurrency, &err);
+    if (!rpc) {
+        rc = tz_out_fail(cli, err.code == TZ_EINVAL ? TZ_EXIT_USAGE : TZ_EXIT_NETWORK,
+                         "rollup node %s: %s", url, err.msg);
+        free(url);
+        return rc;
+    }
+    free(url);
+    if (no_values)
+        tz_rpc_set_use_values(rpc, false);
+
+    if (!cli->json)
+        tz_out_info(cli, "sync: checkpoint every %" PRIu64 " leaves, concurrency %u, %u threads%s",
+                    cfg.checkpoint_every, cfg.concurrency, cfg.threads,
+                    watch ? ", watching" : "");
+    if (cfg.warn_concurrency) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "concurrency %u is above %u: Octez rollup nodes stop accepting connections "
+                 "near 100",
+                 cfg.concurrency, (unsigned)TZ_SYNC_WARN_CONCURRENCY);
+        view v = {.cli = cli};
+        tz_sync_event ev = {.type = TZ_SYNC_EV_WARNING, .message = msg, .pid = -1};
+        on_event(&v, &ev);
+    }
+
+    install_signals();
+    totals t = {0};
+    for (;;) {
+        bool skipped = false;
+        rc = one_round(cli, rpc, &cfg, watch && t.rounds > 0, &t, &skipped);
+        if (rc == -2) { /* a signal: the prefix is saved */
+            if (!watch) {
+                rc = tz_out_fail(cli, TZ_EXIT_FAILURE,
+                                 "sync interrupted by a signal; progress saved at leaf %" PRIu64,
+                                 t.last.scanned);
+                break;
+            }
+            rc = -1;
+            break;
+        }
+        if (rc >= 0)
+            break;
+        if (!watch || g_stop)
+            break;
+        nap((unsigned)interval);
+        if (g_stop)
+            break;
+    }
+    tz_rpc_free(rpc);
+    if (rc >= 0)
+        return rc;
+    return tz_out_result(cli, result_json(&t));
+}
+
+const tz_cmd tz_cmd_sync = {
+    .name = "sync",
+    .summary = "scan the chain for this wallet's notes (checkpoints, cooperative yield)",
+    .usage = usage,
+    .mutating = true,
+    .run = run,
+};

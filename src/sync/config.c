@@ -1,0 +1,105 @@
+/* Tunables of a sync run: flag, then environment, then default. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sync/sync.h"
+
+/* Parses a positive decimal integer (surrounding blanks allowed). Values
+ * above UINT64_MAX saturate: a huge K is a big batch, not an error. */
+static bool parse_positive(const char *s, uint64_t *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '+')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    uint64_t v = 0;
+    bool sat = false;
+    for (; isdigit((unsigned char)*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            sat = true;
+        else
+            v = v * 10 + d;
+    }
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s)
+        return false;
+    *out = sat ? UINT64_MAX : v;
+    return *out > 0;
+}
+
+/* Picks flag, else env, else nothing; `what` names the source for messages. */
+static const char *pick(const char *flag, const char *flag_name, const char *env,
+                        const char **what)
+{
+    if (flag) {
+        *what = flag_name;
+        return flag;
+    }
+    const char *e = getenv(env);
+    if (e && *e) {
+        *what = env;
+        return e;
+    }
+    return NULL;
+}
+
+uint64_t tz_sync_batch_end(uint64_t cursor, uint64_t k, uint64_t limit)
+{
+    uint64_t end = (k > UINT64_MAX - cursor) ? UINT64_MAX : cursor + k;
+    return end < limit ? end : limit;
+}
+
+tz_status tz_sync_config_resolve(const char *k_flag, const char *conc_flag,
+                                 const char *threads_flag, tz_sync_config *out,
+                                 tz_error *err)
+{
+    tz_sync_config c = {.checkpoint_every = TZ_SYNC_DEFAULT_CHECKPOINT_EVERY,
+                        .concurrency = TZ_SYNC_DEFAULT_CONCURRENCY};
+    const char *what = NULL;
+    uint64_t v;
+
+    const char *s = pick(k_flag, "--checkpoint-every", "TZEL_SYNC_CHECKPOINT_EVERY", &what);
+    if (s) {
+        if (!parse_positive(s, &v))
+            return tz_error_set(err, TZ_EINVAL,
+                                "%s must be a positive integer (got \"%s\")", what, s);
+        c.checkpoint_every = v;
+    }
+
+    s = pick(conc_flag, "--concurrency", "TZEL_SYNC_CONCURRENCY", &what);
+    if (s) {
+        if (!parse_positive(s, &v))
+            return tz_error_set(err, TZ_EINVAL,
+                                "%s must be a positive integer (got \"%s\")", what, s);
+        if (v > TZ_RPC_MAX_CONCURRENCY)
+            return tz_error_set(err, TZ_EINVAL,
+                                "%s is %s, above the limit of %u requests in flight "
+                                "(rollup nodes stop accepting connections near 100)",
+                                what, s, (unsigned)TZ_RPC_MAX_CONCURRENCY);
+        c.concurrency = (unsigned)v;
+    }
+    c.warn_concurrency = c.concurrency > TZ_SYNC_WARN_CONCURRENCY;
+
+    s = pick(threads_flag, "--threads", "TZEL_SYNC_THREADS", &what);
+    if (s) {
+        if (!parse_positive(s, &v))
+            return tz_error_set(err, TZ_EINVAL,
+                                "%s must be a positive integer (got \"%s\")", what, s);
+        if (v > TZ_SYNC_MAX_THREADS)
+            return tz_error_set(err, TZ_EINVAL, "%s is %s, above the limit of %u threads",
+                                what, s, (unsigned)TZ_SYNC_MAX_THREADS);
+        c.threads = (unsigned)v;
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.threads = n < 1 ? 1 : n > TZ_SYNC_MAX_THREADS ? TZ_SYNC_MAX_THREADS : (unsigned)n;
+    }
+    *out = c;
+    return TZ_OK;
+}

@@ -1,0 +1,49 @@
+/* End of a sync run (docs/sync.md "Finalize"): with every leaf below the
+ * pinned tree size scanned, check the frontier root, apply the nullifiers
+ * published since the last finalize, drop pending spends whose nullifiers
+ * are all on chain and prune drained pending deposits, every read at the
+ * same pinned block. */
+#ifndef TZ_SYNC_FINALIZE_H
+#define TZ_SYNC_FINALIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/merkle.h"
+#include "core/status.h"
+#include "rpc/rpc.h"
+#include "store/wallet.h"
+
+#define TZ_FINALIZE_MAX_WARNINGS 4
+#define TZ_FINALIZE_NF_CHUNK 1024   /* nullifiers read per round trip batch */
+
+typedef struct tz_finalize_in {
+    tz_wallet *w;                /* scanned == tree_size */
+    tz_rpc *rpc;
+    const char *block;           /* the pinned block of the run */
+    uint64_t tree_size;
+    const tz_frontier *frontier; /* of leaves [0, tree_size), or NULL when unknown */
+} tz_finalize_in;
+
+typedef struct tz_finalize_out {
+    uint64_t spent, spends_dropped, deposits_pruned, nullifiers_read;
+    bool verified;               /* frontier root == tree/root at block */
+    tz_felt root;                /* that root when verified */
+    char warnings[TZ_FINALIZE_MAX_WARNINGS][512];
+    size_t n_warnings;
+} tz_finalize_out;
+
+/* Reads at in->block: tree/root (when a frontier is given), then
+ * nullifiers/count and nullifiers/index/[w->sync.nullifiers_checked,
+ * count), then deposits/balance/<pubkey_hash> of every pending deposit
+ * whose shielded_cm was observed. Updates the wallet in memory only:
+ * removes spent notes and spent pending spends, prunes drained observed
+ * deposits, sets nullifiers_checked = count (restarting from 0, with a
+ * warning, when the chain has fewer nullifiers than already checked). The
+ * caller saves. Returns TZ_OK; TZ_EMISMATCH when the roots differ (message
+ * names both; the wallet is not modified); TZ_EHTTP, TZ_EPARSE, TZ_ENOMEM
+ * (the wallet may hold part of the changes: do not save it). *out is always
+ * initialised. */
+tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err) TZ_WUR;
+
+#endif

@@ -1,0 +1,381 @@
+/* Sync engine pieces that need no rollup node: tunables (K, concurrency,
+ * threads; flag > env > default; stable refusals; saturating cursor), and
+ * the pipeline against an in-process leaf source delivering real notes out
+ * of order: results in leaf order, the same with 1 and 4 workers, memory
+ * bounded by the window, errors surfacing at once, malformed leaves
+ * refused in turn, cancellation. */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/keys.h"
+#include "core/note.h"
+#include "core/wire.h"
+#include "sync/pipeline.h"
+#include "sync/sync.h"
+#include "tz_test.h"
+
+/* ---- tunables ------------------------------------------------------------ */
+
+static void test_config(void)
+{
+    tz_sync_config c;
+    tz_error e = {0};
+    unsetenv("TZEL_SYNC_CHECKPOINT_EVERY");
+    unsetenv("TZEL_SYNC_CONCURRENCY");
+    unsetenv("TZEL_SYNC_THREADS");
+
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_OK);
+    CHECK(c.checkpoint_every == 250 && c.concurrency == 4 && c.threads >= 1);
+    CHECK(!c.warn_concurrency);
+
+    memset(&c, 0x5a, sizeof c);
+    tz_sync_config before = c;
+    CHECK(tz_sync_config_resolve("0", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK_MSG(!strcmp(e.msg, "--checkpoint-every must be a positive integer (got \"0\")"), "%s",
+              e.msg);
+    CHECK(!memcmp(&c, &before, sizeof c)); /* untouched on failure */
+    CHECK(tz_sync_config_resolve("ten", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(strstr(e.msg, "--checkpoint-every must be a positive integer") != NULL);
+    CHECK(tz_sync_config_resolve("-5", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("7x", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("", NULL, NULL, &c, &e) == TZ_EINVAL);
+
+    CHECK(tz_sync_config_resolve("7", NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 7);
+    /* Far above u64: saturates, a big batch and not an error. */
+    CHECK(tz_sync_config_resolve("99999999999999999999999", NULL, NULL, &c, &e) == TZ_OK);
+    CHECK(c.checkpoint_every == UINT64_MAX);
+
+    setenv("TZEL_SYNC_CHECKPOINT_EVERY", "0", 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK_MSG(!strcmp(e.msg, "TZEL_SYNC_CHECKPOINT_EVERY must be a positive integer (got \"0\")"),
+              "%s", e.msg);
+    CHECK(tz_sync_config_resolve("11", NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 11);
+    setenv("TZEL_SYNC_CHECKPOINT_EVERY", "33", 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 33);
+    unsetenv("TZEL_SYNC_CHECKPOINT_EVERY");
+
+    CHECK(tz_sync_config_resolve(NULL, "0", NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, "129", NULL, &c, &e) == TZ_EINVAL);
+    CHECK(strstr(e.msg, "128") != NULL);
+    CHECK(tz_sync_config_resolve(NULL, "128", NULL, &c, &e) == TZ_OK && c.concurrency == 128);
+    CHECK(c.warn_concurrency);
+    CHECK(tz_sync_config_resolve(NULL, "96", NULL, &c, &e) == TZ_OK && !c.warn_concurrency);
+    CHECK(tz_sync_config_resolve(NULL, "97", NULL, &c, &e) == TZ_OK && c.warn_concurrency);
+    setenv("TZEL_SYNC_CONCURRENCY", "200", 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(strstr(e.msg, "TZEL_SYNC_CONCURRENCY") != NULL);
+    CHECK(tz_sync_config_resolve(NULL, "16", NULL, &c, &e) == TZ_OK && c.concurrency == 16);
+    unsetenv("TZEL_SYNC_CONCURRENCY");
+
+    setenv("TZEL_SYNC_THREADS", "3", 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_OK && c.threads == 3);
+    CHECK(tz_sync_config_resolve(NULL, NULL, "1", &c, &e) == TZ_OK && c.threads == 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, "0", &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, NULL, "100000", &c, &e) == TZ_EINVAL);
+    unsetenv("TZEL_SYNC_THREADS");
+
+    CHECK(tz_sync_batch_end(0, 250, 1000) == 250);
+    CHECK(tz_sync_batch_end(900, 250, 1000) == 1000);
+    CHECK(tz_sync_batch_end(10, UINT64_MAX, 1000) == 1000);
+    CHECK(tz_sync_batch_end(UINT64_MAX - 1, 5, UINT64_MAX) == UINT64_MAX);
+    CHECK(tz_sync_batch_end(5, UINT64_MAX - 2, UINT64_MAX) == UINT64_MAX);
+}
+
+/* ---- an in-process chain ------------------------------------------------- */
+
+#define N_LEAVES 160
+
+typedef struct chain {
+    uint8_t (*bytes)[TZ_WIRE_PUBLISHED_NOTE_BYTES];
+    tz_felt cm[N_LEAVES];
+    bool mine[N_LEAVES];
+    size_t which[N_LEAVES];
+    uint64_t value[N_LEAVES];
+} chain;
+
+typedef struct fake_src {
+    const chain *ch;
+    unsigned shuffle;        /* permute within blocks of this size */
+    int64_t fail_at;         /* return TZ_EHTTP on reaching this index, -1 never */
+    int64_t bad_at;          /* deliver a truncated note here, -1 never */
+    unsigned delay_us;       /* per note */
+    uint64_t delivered;
+    volatile int *cancel;
+} fake_src;
+
+static tz_status fake_fetch(void *src, uint64_t start, uint64_t end, tz_rpc_note_cb cb,
+                            void *cb_ctx, tz_error *err)
+{
+    fake_src *s = src;
+    unsigned blk = s->shuffle ? s->shuffle : 1;
+    uint64_t order[64];
+    for (uint64_t b = start; b < end; b += blk) {
+        uint64_t n = end - b < blk ? end - b : blk;
+        for (uint64_t i = 0; i < n; i++)
+            order[i] = b + i;
+        for (uint64_t i = n; i > 1; i--) { /* reverse-ish deterministic shuffle */
+            uint64_t j = (i * 7 + b) % i;
+            uint64_t t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t idx = order[i];
+            if (s->cancel && *s->cancel)
+                return tz_error_set(err, TZ_ECANCEL, "cancelled");
+            if ((int64_t)idx == s->fail_at)
+                return tz_error_set(err, TZ_EHTTP, "GET http://fake/notes/%llu: HTTP 503",
+                                    (unsigned long long)idx);
+            if (s->delay_us) {
+                struct timespec ts = {0, (long)s->delay_us * 1000};
+                nanosleep(&ts, NULL);
+            }
+            size_t len = (int64_t)idx == s->bad_at ? 100 : TZ_WIRE_PUBLISHED_NOTE_BYTES;
+            if (cb(cb_ctx, idx, s->ch->bytes[idx], len))
+                return tz_error_set(err, TZ_ECANCEL, "stopped by callback");
+            s->delivered++;
+        }
+    }
+    return TZ_OK;
+}
+
+static void make_chain(chain *ch, tz_note_receiver *rs, size_t n_rs, tz_note_receiver *other)
+{
+    ch->bytes = malloc(N_LEAVES * sizeof *ch->bytes);
+    tz_payment_address *pa = malloc(sizeof *pa);
+    for (size_t i = 0; i < N_LEAVES; i++) {
+        const tz_note_receiver *to = other;
+        ch->mine[i] = (i % 9 == 4) || i == 0 || i == N_LEAVES - 1;
+        ch->which[i] = i % n_rs;
+        if (ch->mine[i])
+            to = &rs[ch->which[i]];
+        tz_note_receiver_address(to, pa);
+        tz_published_note pn;
+        tz_felt rseed;
+        uint8_t cd[32], cv[32];
+        randombytes_buf(rseed.b, 32);
+        tz_felt_truncate(&rseed);
+        randombytes_buf(cd, 32);
+        randombytes_buf(cv, 32);
+        ch->value[i] = 1000 + i;
+        if (tz_note_encrypt(&pn.enc, &pn.cm, pa, ch->value[i], &rseed, NULL, cd, cv, NULL) ||
+            tz_wire_encode_published_note(ch->bytes[i], &pn)) {
+            fprintf(stderr, "cannot build the test chain\n");
+            exit(2);
+        }
+        ch->cm[i] = pn.cm;
+    }
+    free(pa);
+}
+
+typedef struct collected {
+    uint64_t n;
+    bool in_order;
+    uint64_t n_mine;
+    bool mine_ok;
+} collected;
+
+static tz_status drain(tz_pipeline *p, const chain *ch, uint64_t start, collected *c,
+                       tz_error *err)
+{
+    c->n = 0;
+    c->in_order = true;
+    c->n_mine = 0;
+    c->mine_ok = true;
+    for (;;) {
+        tz_leaf_result l;
+        bool got = false;
+        tz_status st = tz_pipeline_next(p, 50, &l, &got, err);
+        if (st)
+            return st;
+        if (!got) {
+            if (tz_pipeline_done(p))
+                return TZ_OK;
+            continue;
+        }
+        if (l.index != start + c->n)
+            c->in_order = false;
+        if (!tz_felt_eq(&l.cm, &ch->cm[l.index]))
+            c->in_order = false;
+        if (l.mine != ch->mine[l.index])
+            c->mine_ok = false;
+        if (l.mine) {
+            c->n_mine++;
+            if (l.which != ch->which[l.index] || l.plain.v != ch->value[l.index])
+                c->mine_ok = false;
+        }
+        sodium_memzero(&l.plain, sizeof l.plain);
+        c->n++;
+    }
+}
+
+static void test_pipeline(const chain *ch, tz_note_receiver *rs, size_t n_rs)
+{
+    uint64_t expect_mine = 0;
+    for (size_t i = 0; i < N_LEAVES; i++)
+        expect_mine += ch->mine[i];
+
+    /* Out-of-order delivery, 1 and 4 workers, small windows: every leaf
+     * once, in order, the same notes found. */
+    unsigned threads[] = {1, 4};
+    for (size_t t = 0; t < 2; t++) {
+        volatile int cancel = 0;
+        fake_src s = {.ch = ch, .shuffle = 16, .fail_at = -1, .bad_at = -1, .cancel = &cancel};
+        tz_pipeline_cfg pc = {.source = fake_fetch, .source_ctx = &s, .start = 0,
+                              .end = N_LEAVES, .receivers = rs, .n_receivers = n_rs,
+                              .threads = threads[t], .window = 8, .cancel_flag = &cancel};
+        tz_pipeline *p = NULL;
+        tz_error e = {0};
+        CHECK(tz_pipeline_start(&pc, &p, &e) == TZ_OK);
+        collected c;
+        CHECK_MSG(drain(p, ch, 0, &c, &e) == TZ_OK, "%s", e.msg);
+        CHECK(c.n == N_LEAVES && c.in_order);
+        CHECK(c.mine_ok && c.n_mine == expect_mine);
+        /* window 8 plus at most one shuffle block out of order */
+        CHECK_MSG(tz_pipeline_peak_held(p) <= 8 + 16, "peak %zu", tz_pipeline_peak_held(p));
+        tz_pipeline_free(p);
+    }
+
+    /* A sub-range. */
+    {
+        fake_src s = {.ch = ch, .shuffle = 4, .fail_at = -1, .bad_at = -1};
+        tz_pipeline_cfg pc = {.source = fake_fetch, .source_ctx = &s, .start = 37, .end = 90,
+                              .receivers = rs, .n_receivers = n_rs, .threads = 2,
+                              .window = 32};
+        tz_pipeline *p = NULL;
+        tz_error e = {0};
+        CHECK(tz_pipeline_start(&pc, &p, &e) == TZ_OK);
+        collected c;
+        CHECK(drain(p, ch, 37, &c, &e) == TZ_OK);
+        CHECK(c.n == 53 && c.in_order && c.mine_ok);
+        tz_pipeline_free(p);
+    }
+
+    /* An empty range finishes at once. */
+    {
+        fake_src s = {.ch = ch, .fail_at = -1, .bad_at = -1};
+        tz_pipeline_cfg pc = {.source = fake_fetch, .source_ctx = &s, .start = 5, .end = 5,
+                              .receivers = rs, .n_receivers = n_rs, .threads = 2, .window = 4};
+        tz_pipeline *p = NULL;
+        tz_error e = {0};
+        CHECK(tz_pipeline_start(&pc, &p, &e) == TZ_OK);
+        collected c;
+        CHECK(drain(p, ch, 5, &c, &e) == TZ_OK && c.n == 0);
+        tz_pipeline_free(p);
+    }
+
+    /* The source fails at leaf 100: the error comes out (with its message)
+     * even though earlier leaves are still buffered, and fewer than 100
+     * leaves were handed out in order before it. */
+    {
+        volatile int cancel = 0;
+        fake_src s = {.ch = ch, .shuffle = 8, .fail_at = 100, .bad_at = -1, .cancel = &cancel};
+        tz_pipeline_cfg pc = {.source = fake_fetch, .source_ctx = &s, .start = 0,
+                              .end = N_LEAVES, .receivers = rs, .n_receivers = n_rs,
+                              .threads = 2, .window = 64, .cancel_flag = &cancel};
+        tz_pipeline *p = NULL;
+        tz_error e = {0};
+        CHECK(tz_pipeline_start(&pc, &p, &e) == TZ_OK);
+        collected c;
+        tz_status st = drain(p, ch, 0, &c, &e);
+        CHECK(st == TZ_EHTTP);
+        CHECK(strstr(e.msg, "503") != NULL && strstr(e.msg, "http://fake/notes/100") != NULL);
+        CHECK(c.n <= 100 && c.in_order);
+        CHECK(cancel == 1); /* the rpc client's flag was raised */
+        tz_pipeline_free(p);
+    }
+
+    /* A malformed leaf is refused when its turn comes, naming it. */
+    {
+        fake_src s = {.ch = ch, .shuffle = 1, .fail_at = -1, .bad_at = 42};
+        tz_pipeline_cfg pc = {.source = fake_fetch, .source_ctx = &s, .start = 0,
+                              .end = N_LEAVES, .receivers = rs, .n_receivers = n_rs,
+                              .threads = 2, .window = 16};
+        tz_pipeline *p = NULL;
+        tz_error e = {0};
+        CHECK(tz_pipeline_start(&pc, &p, &e) == TZ_OK);
+        collected c;
+        CHECK(drain(p, ch, 0, &c, &e) == TZ_EPARSE);
+        CHECK(c.n == 42 && c.in_order);
+        CHECK_MSG(strstr(e.msg, "leaf 42") != NULL, "%s", e.msg);
+        tz_pipeline_free(p);
+    }
+
+    /* Cancel mid-stream with a slow source: next reports TZ_ECANCEL and
+     * free returns promptly without the source finishing. */
+    {
+        volatile int cancel = 0;
+        fake_src s = {.ch = ch, .shuffle = 1, .fail_at = -1, .bad_at = -1, .delay_us = 2000,
+                      .cancel = &cancel};
+        tz_pipeline_cfg pc = {.source = fake_fetch, .source_ctx = &s, .start = 0,
+                              .end = N_LEAVES, .receivers = rs, .n_receivers = n_rs,
+                              .threads = 2, .window = 16, .cancel_flag = &cancel};
+        tz_pipeline *p = NULL;
+        tz_error e = {0};
+        CHECK(tz_pipeline_start(&pc, &p, &e) == TZ_OK);
+        uint64_t got_n = 0;
+        while (got_n < 5) {
+            tz_leaf_result l;
+            bool got = false;
+            if (tz_pipeline_next(p, 100, &l, &got, &e) != TZ_OK)
+                break;
+            got_n += got;
+        }
+        CHECK(got_n == 5);
+        tz_pipeline_cancel(p);
+        tz_leaf_result l;
+        bool got = true;
+        tz_status st = tz_pipeline_next(p, 10, &l, &got, &e);
+        /* leaves already finished may still come out; then the cancel */
+        while (st == TZ_OK && got)
+            st = tz_pipeline_next(p, 10, &l, &got, &e);
+        CHECK(st == TZ_ECANCEL);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        tz_pipeline_free(p);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        CHECK_MSG(ms < 100, "free took %.1f ms", ms);
+        CHECK(s.delivered < N_LEAVES);
+    }
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 2;
+    test_config();
+
+    tz_felt sk, other_sk, auth_root;
+    memset(&sk, 0x11, sizeof sk);
+    memset(&other_sk, 0x22, sizeof other_sk);
+    memset(&auth_root, 0x33, sizeof auth_root);
+    tz_felt_truncate(&sk);
+    tz_felt_truncate(&other_sk);
+    tz_felt_truncate(&auth_root);
+    tz_keys *keys = malloc(sizeof *keys);
+    tz_note_receiver *rs = malloc(3 * sizeof *rs);
+    tz_keys_derive(keys, &sk);
+    for (uint32_t j = 0; j < 2; j++)
+        if (tz_note_receiver_init(&rs[j], keys, j, &auth_root))
+            return 2;
+    tz_keys_derive(keys, &other_sk);
+    if (tz_note_receiver_init(&rs[2], keys, 0, &auth_root))
+        return 2;
+
+    chain *ch = calloc(1, sizeof *ch);
+    make_chain(ch, rs, 2, &rs[2]);
+    test_pipeline(ch, rs, 2);
+
+    for (int j = 0; j < 3; j++)
+        tz_note_receiver_wipe(&rs[j]);
+    tz_keys_wipe(keys);
+    free(keys);
+    free(rs);
+    free(ch->bytes);
+    free(ch);
+    return tz_test_done("sync");
+}
