@@ -1289,9 +1289,9 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, xfer *x, tz_error *err)
             char lk[128];
             note_key(lk, sizeof lk, n->index, "/len");
             return tz_error_set(err, TZ_ENOTFOUND,
-                                "GET %s: note %" PRIu64 " absent (neither %s nor this key holds "
-                                "a value) although the tree holds it",
-                                x->url, n->index, lk);
+                                "GET %s: note %" PRIu64 " absent%s (neither %s nor this key "
+                                "holds a value) although the tree holds it",
+                                x->url, n->index, x->http == 404 ? " (HTTP 404)" : "", lk);
         }
         uint8_t *b = NULL;
         size_t bl = 0;
@@ -1303,8 +1303,8 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, xfer *x, tz_error *err)
     case P_CHUNKS:
         if (is_null)
             return tz_error_set(err, TZ_ENOTFOUND,
-                                "GET %s: chunk %" PRIu32 " of note %" PRIu64 " absent", x->url,
-                                x->chunk, n->index);
+                                "GET %s: chunk %" PRIu32 " of note %" PRIu64 " absent%s", x->url,
+                                x->chunk, n->index, x->http == 404 ? " (HTTP 404)" : "");
         if ((st = put_chunk(x, n, x->chunk, hex, hexlen, err)))
             return st;
         if (++n->chunks_done == n->nchunks)

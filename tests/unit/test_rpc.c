@@ -1109,6 +1109,39 @@ static void test_window(void)
     srv_stop(&s);
 }
 
+/* The window keeps the pipe full: with latency L and concurrency C, R
+ * requests take about R x L / C (one note at a time would take 2 x L per
+ * note). */
+static void test_throughput(bool values)
+{
+    const uint64_t N = 200;
+    const unsigned C = 16;
+    const int L = 20;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = L;
+    tz_rpc *c = client(&s, C);
+    tz_rpc_set_use_values(c, values);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    CHECK(tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err) == TZ_OK);
+    double el = now_s() - t0;
+    CHECK(exactly_once(&k) && k.bad == 0);
+    tz_rpc_stats rs;
+    tz_rpc_get_stats(c, &rs);
+    double bound = (double)rs.requests * L / 1000.0 / C;
+    printf("throughput (%s): %" PRIu64 " requests in %.2f s, bound %.2f s, ratio %.2f, "
+           "%.1f leaves/s\n",
+           values ? "values" : "value", rs.requests, el, bound, el / bound, (double)N / el);
+    CHECK_MSG(el < 1.6 * bound + 0.1, "%.2f s against a bound of %.2f s", el, bound);
+    CHECK(rs.connections <= C);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
 /* Runs one test and prints how long it took. */
 #define STEP(call)                                                     \
     do {                                                               \
@@ -1131,5 +1164,7 @@ int main(void)
     STEP(test_fetch_503());
     STEP(test_cancel());
     STEP(test_window());
+    STEP(test_throughput(false));
+    STEP(test_throughput(true));
     return tz_test_done("rpc");
 }
