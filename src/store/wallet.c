@@ -148,13 +148,26 @@ static void deposit_clear(tz_pending_deposit *d)
     sodium_memzero(d, sizeof *d);
 }
 
-/* Overwrites a JSON string's bytes in place before the document is freed:
- * jansson frees without wiping and master_sk lives in the document. */
-static void wipe_json_string(json_t *v)
+/* Overwrites every string of a JSON tree in place before it is freed:
+ * jansson frees without wiping, and master_sk, nk_spend, rseed and blinds
+ * live in the document. Depth-limited (wallet documents are shallow). */
+static void wipe_json(json_t *v, int depth)
 {
+    if (!v || depth > 64)
+        return;
     if (json_is_string(v)) {
         char *s = (char *)json_string_value(v);
         sodium_memzero(s, json_string_length(v));
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            wipe_json(json_array_get(v, i), depth + 1);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e)
+        {
+            wipe_json(e, depth + 1);
+        }
     }
 }
 
@@ -164,16 +177,20 @@ void tz_wallet_free(tz_wallet *w)
         return;
     for (size_t i = 0; i < w->n_addresses; i++)
         json_decref(w->addr_objs ? w->addr_objs[i] : NULL);
-    for (size_t i = 0; i < w->n_notes; i++)
-        json_decref(w->note_objs ? w->note_objs[i] : NULL);
+    for (size_t i = 0; i < w->n_notes; i++) {
+        if (w->note_objs) {
+            wipe_json(w->note_objs[i], 0);
+            json_decref(w->note_objs[i]);
+        }
+    }
     for (size_t i = 0; i < w->n_spends; i++)
         spend_clear(&w->spends[i]);
-    for (size_t i = 0; i < w->n_deposits; i++)
+    for (size_t i = 0; i < w->n_deposits; i++) {
+        wipe_json(w->deposits[i].obj, 0);
         deposit_clear(&w->deposits[i]);
-    if (w->doc) {
-        wipe_json_string(json_object_get(w->doc, "master_sk"));
-        json_decref(w->doc);
     }
+    wipe_json(w->doc, 0);
+    json_decref(w->doc);
     if (w->notes)
         sodium_memzero(w->notes, w->n_notes * sizeof *w->notes);
     free(w->addresses);
