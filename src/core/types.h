@@ -19,7 +19,7 @@
 #define TZ_NOTE_OUT_BYTES 185     /* AEAD(169-byte outgoing plaintext) + 16 */
 #define TZ_NOTE_TAG_LIMIT 1024    /* detection tag < 2^10 */
 
-#define TZ_PAYMENT_ADDRESS_BYTES 4992
+#define TZ_PAYMENT_ADDRESS_BYTES 2496  /* 4,992 hex characters */
 #define TZ_ENC_NOTE_BYTES 3455
 #define TZ_PUBLISHED_NOTE_BYTES 3487
 #define TZ_NOTE_MEMO_WIRE_BYTES (8 + TZ_PUBLISHED_NOTE_BYTES)
