@@ -1135,7 +1135,10 @@ static void test_throughput(bool values)
     printf("throughput (%s): %" PRIu64 " requests in %.2f s, bound %.2f s, ratio %.2f, "
            "%.1f leaves/s\n",
            values ? "values" : "value", rs.requests, el, bound, el / bound, (double)N / el);
-    CHECK_MSG(el < 1.6 * bound + 0.1, "%.2f s against a bound of %.2f s", el, bound);
+    /* one note at a time would be about 6x the bound here; leave room for
+     * a loaded machine and the sanitizer build's slower server */
+    double slack = tz_test_sanitized() ? 4.0 : 2.0;
+    CHECK_MSG(el < slack * bound + 0.1, "%.2f s against a bound of %.2f s", el, bound);
     CHECK(rs.connections <= C);
     free(k.seen);
     tz_rpc_free(c);
