@@ -1,0 +1,15 @@
+/* The daemon's settings, from the command line (main.c). */
+#ifndef TZ_DAEMON_CONFIG_H
+#define TZ_DAEMON_CONFIG_H
+
+typedef struct tz_wd_config {
+    const char *wallet_path;     /* --wallet */
+    const char *wallet_bin;      /* --wallet-bin, else tzel-wallet next to us */
+    int interval_secs;           /* --interval-secs: pause once at the head (10) */
+    int job_timeout_secs;        /* --job-timeout-secs: a job's child is stopped after (300) */
+    int lock_timeout_secs;       /* --lock-timeout-secs: a job waits this long for the lock (60) */
+    int yield_timeout_secs;      /* --yield-timeout-secs: the sync child is stopped if it has not
+                                    yielded this long after a job raised the sentinel (60) */
+} tz_wd_config;
+
+#endif

@@ -1,0 +1,162 @@
+#include "fast.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "jobs.h"
+#include "runner.h"
+
+#define READ_TIMEOUT_MS 20000
+
+typedef struct file_key {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool valid;
+} file_key;
+
+typedef struct cache_entry {
+    const char *subcommand;
+    file_key key;
+    json_t *body;
+} cache_entry;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static cache_entry cache[2] = {{"balance", {0}, NULL}, {"addresses", {0}, NULL}};
+static file_key summary_key;
+static json_t *summary;
+
+static bool key_of(const char *path, file_key *k)
+{
+    struct stat sb;
+    memset(k, 0, sizeof *k);
+    if (stat(path, &sb) != 0)
+        return false;
+    k->dev = sb.st_dev;
+    k->ino = sb.st_ino;
+    k->size = sb.st_size;
+    k->mtime = sb.st_mtim;
+    k->valid = true;
+    return true;
+}
+
+static bool key_eq(const file_key *a, const file_key *b)
+{
+    return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static cache_entry *entry_for(const char *subcommand)
+{
+    for (size_t i = 0; i < sizeof cache / sizeof cache[0]; i++)
+        if (strcmp(cache[i].subcommand, subcommand) == 0)
+            return &cache[i];
+    return NULL;
+}
+
+int tz_fast_read(const tz_wd_config *cfg, const char *subcommand, json_t **body)
+{
+    file_key before;
+    key_of(cfg->wallet_path, &before);
+    cache_entry *ce = entry_for(subcommand);
+    pthread_mutex_lock(&cache_mu);
+    if (ce && ce->body && key_eq(&ce->key, &before)) {
+        *body = json_incref(ce->body);
+        pthread_mutex_unlock(&cache_mu);
+        return 200;
+    }
+    pthread_mutex_unlock(&cache_mu);
+
+    char *argv[] = {(char *)cfg->wallet_bin, "-w", (char *)cfg->wallet_path, "--json",
+                    (char *)subcommand, NULL};
+    tz_run_opts o = {.bin = cfg->wallet_bin, .argv = argv, .timeout_ms = READ_TIMEOUT_MS};
+    tz_run_result r = {0};
+    tz_error e = {0};
+    tz_status st = tz_run(&o, &r, &e);
+    const json_t *result = r.envelope ? json_object_get(r.envelope, "result") : NULL;
+    int http;
+    if (st == TZ_OK && r.exit_code == 0 && result) {
+        *body = json_incref((json_t *)result);
+        http = 200;
+        /* Cache only when the file did not change under the run. */
+        file_key after;
+        key_of(cfg->wallet_path, &after);
+        if (ce && key_eq(&before, &after)) {
+            pthread_mutex_lock(&cache_mu);
+            json_decref(ce->body);
+            ce->body = json_incref(*body);
+            ce->key = before;
+            pthread_mutex_unlock(&cache_mu);
+        }
+    } else {
+        const char *code = "FAILURE";
+        char *msg = st ? strdup(e.msg)
+                       : tz_job_explain(r.exit_code, r.term_signal, r.timed_out,
+                                        READ_TIMEOUT_MS / 1000, r.envelope, r.err.data, 0, &code);
+        if (st)
+            code = "EXEC";
+        *body = json_pack("{s:{s:s, s:s, s:i, s:s}}", "error", "code", code, "message",
+                          msg ? msg : "tzel-wallet failed", "exit", r.exit_code, "stderr",
+                          r.err.data ? r.err.data : "");
+        free(msg);
+        http = 502;
+    }
+    tz_run_result_free(&r);
+    return http;
+}
+
+json_t *tz_fast_wallet_summary(const tz_wd_config *cfg)
+{
+    file_key k;
+    if (!key_of(cfg->wallet_path, &k))
+        return NULL;
+    pthread_mutex_lock(&cache_mu);
+    if (summary && key_eq(&summary_key, &k)) {
+        json_t *s = json_incref(summary);
+        pthread_mutex_unlock(&cache_mu);
+        return s;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    /* Amounts may exceed int64: read integers as reals, we only need
+     * counts and the cursor. */
+    json_error_t je;
+    json_t *w = json_load_file(cfg->wallet_path, JSON_DECODE_INT_AS_REAL, &je);
+    if (!w || !json_is_object(w)) {
+        json_decref(w);
+        return NULL;
+    }
+    json_t *scanned = json_object_get(w, "scanned");
+    json_t *notes = json_object_get(w, "notes");
+    json_t *addrs = json_object_get(w, "addresses");
+    json_t *s = json_pack("{s:o, s:I, s:I, s:I}", "scanned",
+                          json_is_number(scanned) ? json_integer((json_int_t)json_number_value(scanned))
+                                                  : json_null(),
+                          "notes", (json_int_t)json_array_size(notes), "addresses",
+                          (json_int_t)json_array_size(addrs), "mtime_ms",
+                          (json_int_t)k.mtime.tv_sec * 1000 + k.mtime.tv_nsec / 1000000);
+    json_decref(w);
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&cache_mu);
+    json_decref(summary);
+    summary = json_incref(s);
+    summary_key = k;
+    pthread_mutex_unlock(&cache_mu);
+    return s;
+}
+
+void tz_fast_cleanup(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (size_t i = 0; i < sizeof cache / sizeof cache[0]; i++) {
+        json_decref(cache[i].body);
+        cache[i].body = NULL;
+    }
+    json_decref(summary);
+    summary = NULL;
+    pthread_mutex_unlock(&cache_mu);
+}

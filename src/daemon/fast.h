@@ -1,0 +1,26 @@
+/* Fast lane: answers that never wait for the wallet lock. Balance and
+ * addresses come from `tzel-wallet --json balance|addresses` runs (read-only
+ * commands take no lock and see the old or the new wallet file, never a
+ * mix), cached until the wallet file changes. The status summary parses
+ * the wallet file itself. */
+#ifndef TZ_DAEMON_FAST_H
+#define TZ_DAEMON_FAST_H
+
+#include <jansson.h>
+
+#include "config.h"
+
+/* Runs (or answers from cache) the read-only `subcommand`. Returns the
+ * HTTP status and sets *body (new reference): 200 with the command's
+ * result, or 502 with {"error":{"code","message","exit","stderr"}}. Thread-safe. */
+int tz_fast_read(const tz_wd_config *cfg, const char *subcommand, json_t **body);
+
+/* {"scanned":N,"addresses":N,"notes":N,"mtime_ms":T} from the wallet file
+ * (re-parsed only when it changed), or NULL when it cannot be read. New
+ * reference. Thread-safe. */
+json_t *tz_fast_wallet_summary(const tz_wd_config *cfg);
+
+/* Releases the caches (at exit). */
+void tz_fast_cleanup(void);
+
+#endif

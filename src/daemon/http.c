@@ -1,0 +1,295 @@
+#include "http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fast.h"
+#include "jobs.h"
+#include "status_page.h"
+#include "util.h"
+
+#define BODY_MAX (64u << 10)
+#define CONNECTIONS_MAX 64
+
+struct tz_http {
+    struct MHD_Daemon *mhd;
+    const tz_wd_config *cfg;
+    tz_lanes *lanes;
+    const char *token;
+    atomic_bool quiesced;
+};
+
+/* Per-request state: the POST body gathered across calls. */
+typedef struct request {
+    tz_buf body;
+    bool too_large;
+} request;
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *text, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"tzel-walletd\"");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Sends `body` (reference stolen) as JSON. */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!s) {
+        static const char nomem[] = "{\"error\":{\"code\":\"NOMEM\",\"message\":\"out of memory\"}}";
+        return send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", nomem,
+                         sizeof nomem - 1);
+    }
+    enum MHD_Result ret = send_text(c, status, "application/json", s, strlen(s));
+    free(s);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+                                  const char *message)
+{
+    return send_json(c, status,
+                     json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+}
+
+static enum MHD_Result submit(tz_http *h, struct MHD_Connection *c, tz_job *job)
+{
+    if (!job)
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "NOMEM", "out of memory");
+    if (atomic_load(&h->quiesced)) {
+        tz_job_free(job);
+        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "STOPPING",
+                          "the daemon is stopping and accepts no new jobs");
+    }
+    long id;
+    tz_status st = tz_lanes_submit(h->lanes, job, &id);
+    if (st == TZ_ECANCEL)
+        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "STOPPING",
+                          "the daemon is stopping and accepts no new jobs");
+    if (st)
+        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
+                          "too many jobs are queued; wait for some to finish");
+    return send_json(c, MHD_HTTP_ACCEPTED,
+                     json_pack("{s:I, s:s}", "job", (json_int_t)id, "phase", "queued"));
+}
+
+/* Parses the request body as a JSON object ({} when empty). */
+static json_t *body_json(const request *rq, char *why, size_t cap)
+{
+    if (!rq->body.len)
+        return json_object();
+    json_error_t je;
+    json_t *v = json_loadb(rq->body.data, rq->body.len, 0, &je);
+    if (!v) {
+        snprintf(why, cap, "the request body is not JSON: %s", je.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        snprintf(why, cap, "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+static enum MHD_Result handle_api(tz_http *h, struct MHD_Connection *c, const char *url,
+                                  const char *method, request *rq)
+{
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    const char *path = url + 4; /* after "/api" */
+
+    if (strcmp(path, "/status") == 0) {
+        if (!get)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
+        return send_json(c, MHD_HTTP_OK, tz_lanes_status_json(h->lanes));
+    }
+    if (strcmp(path, "/balance") == 0 || strcmp(path, "/addresses") == 0) {
+        if (!get)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
+        json_t *body = NULL;
+        int status = tz_fast_read(h->cfg, path + 1, &body);
+        return send_json(c, (unsigned)status, body);
+    }
+    if (strcmp(path, "/receive") == 0) {
+        if (!post)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use POST");
+        const char *args[] = {"receive"};
+        return submit(h, c, tz_job_new("receive", args, 1));
+    }
+    if (strcmp(path, "/deposit") == 0) {
+        if (!post)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use POST");
+        char why[256];
+        json_t *b = body_json(rq, why, sizeof why);
+        if (!b)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", why);
+        json_t *amount = json_object_get(b, "amount");
+        char num[32] = "";
+        if (json_is_integer(amount) && json_integer_value(amount) > 0)
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(amount));
+        else if (json_is_string(amount)) {
+            /* u64 amounts above 2^63 travel as decimal strings. */
+            const char *s = json_string_value(amount);
+            size_t n = strlen(s);
+            bool digits = n > 0 && n < 21;
+            for (size_t i = 0; digits && i < n; i++)
+                digits = s[i] >= '0' && s[i] <= '9';
+            if (digits)
+                snprintf(num, sizeof num, "%s", s);
+        }
+        json_decref(b);
+        if (!num[0])
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+                              "\"amount\" must be a positive integer (or a decimal string)");
+        const char *args[] = {"deposit", "--amount", num, "--prepare-only"};
+        return submit(h, c, tz_job_new("deposit", args, 4));
+    }
+    if (strcmp(path, "/jobs") == 0) {
+        if (get)
+            return send_json(c, MHD_HTTP_OK, tz_lanes_jobs_json(h->lanes, 50));
+        if (!post)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET or POST");
+        char why[256];
+        json_t *b = body_json(rq, why, sizeof why);
+        if (!b)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", why);
+        tz_job *job = NULL;
+        tz_error e = {0};
+        tz_status st = tz_job_from_args_json(json_object_get(b, "args"), &job, &e);
+        json_decref(b);
+        if (st)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", e.msg);
+        return submit(h, c, job);
+    }
+    if (strncmp(path, "/jobs/", 6) == 0) {
+        if (!get)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
+        char *end;
+        errno = 0;
+        long id = strtol(path + 6, &end, 10);
+        if (errno || end == path + 6 || *end || id <= 0)
+            return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such job");
+        json_t *j = tz_lanes_job_json(h->lanes, id);
+        if (!j)
+            return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such job");
+        return send_json(c, MHD_HTTP_OK, j);
+    }
+    return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such API route");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+    tz_http *h = cls;
+    request *rq = *req_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        rq->body.cap = BODY_MAX;
+        *req_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!tz_buf_append(&rq->body, upload_data, *upload_data_size))
+            return MHD_NO;
+        if (rq->body.dropped)
+            rq->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    if (strcmp(url, "/api") == 0 || strncmp(url, "/api/", 5) == 0) {
+        const char *auth =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!tz_token_check(auth, h->token))
+            return send_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
+                              auth ? "wrong bearer token"
+                                   : "missing bearer token: send \"Authorization: Bearer <token>\" "
+                                     "with the token from the daemon's token file");
+        if (rq->too_large)
+            return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "TOO_LARGE",
+                              "the request body is larger than 64 KiB");
+        return handle_api(h, c, url, method, rq);
+    }
+    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
+        return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", tz_status_page_html,
+                         tz_status_page_len);
+    }
+    return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such page");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    request *rq = *req_cls;
+    if (rq) {
+        tz_buf_free(&rq->body);
+        free(rq);
+        *req_cls = NULL;
+    }
+}
+
+tz_status tz_http_start(const tz_wd_config *cfg, tz_lanes *lanes,
+                        const char token[TZ_TOKEN_HEX_LEN + 1], const struct sockaddr *addr,
+                        tz_http **out, uint16_t *port, tz_error *err)
+{
+    tz_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return tz_error_set(err, TZ_ENOMEM, "out of memory");
+    h->cfg = cfg;
+    h->lanes = lanes;
+    h->token = token;
+    atomic_init(&h->quiesced, false);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (addr->sa_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    if (!h->mhd) {
+        free(h);
+        return tz_error_set(err, TZ_EIO, "cannot listen on the requested address: %s",
+                            errno ? strerror(errno) : "libmicrohttpd refused it");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    *port = info ? info->port : 0;
+    *out = h;
+    return TZ_OK;
+}
+
+void tz_http_quiesce(tz_http *h)
+{
+    if (h)
+        atomic_store(&h->quiesced, true);
+}
+
+void tz_http_stop(tz_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->mhd);
+    free(h);
+}

@@ -1,0 +1,302 @@
+/* tzel-walletd: keeps one wallet synced in the background and runs the
+ * operations a user asks for over a local HTTP API, preempting the sync
+ * through the cooperative-yield sentinel (docs/daemon.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fast.h"
+#include "http.h"
+#include "lanes.h"
+#include "token.h"
+
+enum {
+    EXIT_OK_ = 0,
+    EXIT_FAIL = 1,
+    EXIT_USAGE = 2,
+    EXIT_WALLET = 3,
+};
+
+static const char usage[] =
+    "usage: tzel-walletd --wallet PATH [options]\n"
+    "\n"
+    "Keeps the wallet synced in the background (tzel-wallet sync) and serves a\n"
+    "local HTTP API and status page; operations that need the wallet lock make\n"
+    "the sync yield (cooperative-yield sentinel <wallet>.yield).\n"
+    "\n"
+    "options:\n"
+    "  -w, --wallet PATH          the wallet file (required)\n"
+    "  --listen HOST:PORT         address to serve on (default 127.0.0.1:8933;\n"
+    "                             port 0 picks a free port)\n"
+    "  --allow-remote             allow a non-loopback --listen address\n"
+    "  --token-file FILE          bearer token file, created 0600 on first start\n"
+    "                             (default <wallet>.walletd-token)\n"
+    "  --interval-secs N          pause between syncs once at the head (default 10)\n"
+    "  --wallet-bin PATH          tzel-wallet to run (default: next to tzel-walletd)\n"
+    "  --job-timeout-secs N       stop a job's command after N s (default 300)\n"
+    "  --lock-timeout-secs N      a job waits at most N s for the wallet lock (default 60)\n"
+    "  --yield-timeout-secs N     stop a sync that has not yielded N s after a job\n"
+    "                             asked it to (default 60)\n"
+    "  -h, --help                 this text\n"
+    "\n"
+    "The environment (TZEL_ROLLUP_NODE_URL, TZEL_SYNC_CHECKPOINT_EVERY,\n"
+    "TZEL_SYNC_CONCURRENCY, TZEL_SYNC_THREADS) is passed to tzel-wallet.\n"
+    "SIGTERM or SIGINT: stop accepting jobs, stop the sync, exit 0.\n"
+    "\n"
+    "exit codes: 0 stopped cleanly, 1 failure, 2 usage, 3 wallet or token file\n";
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+/* "HOST:PORT" or "[V6]:PORT"; HOST a numeric address or "localhost". */
+static bool parse_listen(const char *spec, struct sockaddr_storage *ss, char *host_out,
+                         size_t host_cap, char *why, size_t why_cap)
+{
+    char host[256];
+    const char *port_s;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':') {
+            snprintf(why, why_cap, "expected [ADDRESS]:PORT");
+            return false;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(close - spec - 1), spec + 1);
+        port_s = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (!colon) {
+            snprintf(why, why_cap, "expected HOST:PORT");
+            return false;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
+        port_s = colon + 1;
+    }
+    int port;
+    if (!parse_int(port_s, 0, 65535, &port)) {
+        snprintf(why, why_cap, "the port must be a number from 0 to 65535");
+        return false;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
+        snprintf(why, why_cap, "\"%.64s\" is not a numeric IP address", host);
+        return false;
+    }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+    snprintf(host_out, host_cap, "%s", host);
+    return true;
+}
+
+static char *default_wallet_bin(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = '\0';
+    char *dir = dirname(self);
+    char *out = NULL;
+    if (asprintf(&out, "%s/tzel-wallet", dir) < 0)
+        return NULL;
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    tz_wd_config cfg = {.interval_secs = 10,
+                        .job_timeout_secs = 300,
+                        .lock_timeout_secs = 60,
+                        .yield_timeout_secs = 60};
+    const char *listen_spec = "127.0.0.1:8933";
+    const char *token_file = NULL;
+    bool allow_remote = false;
+    enum { O_LISTEN = 256, O_TOKEN, O_INTERVAL, O_REMOTE, O_BIN, O_JOBT, O_LOCKT, O_YIELDT };
+    static const struct option longopts[] = {
+        {"wallet", required_argument, NULL, 'w'},
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"token-file", required_argument, NULL, O_TOKEN},
+        {"interval-secs", required_argument, NULL, O_INTERVAL},
+        {"allow-remote", no_argument, NULL, O_REMOTE},
+        {"wallet-bin", required_argument, NULL, O_BIN},
+        {"job-timeout-secs", required_argument, NULL, O_JOBT},
+        {"lock-timeout-secs", required_argument, NULL, O_LOCKT},
+        {"yield-timeout-secs", required_argument, NULL, O_YIELDT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+w:h", longopts, NULL)) != -1) {
+        int *target = NULL;
+        const char *what = NULL;
+        switch (opt) {
+        case 'w': cfg.wallet_path = optarg; break;
+        case O_LISTEN: listen_spec = optarg; break;
+        case O_TOKEN: token_file = optarg; break;
+        case O_REMOTE: allow_remote = true; break;
+        case O_BIN: cfg.wallet_bin = optarg; break;
+        case O_INTERVAL: target = &cfg.interval_secs; what = "--interval-secs"; break;
+        case O_JOBT: target = &cfg.job_timeout_secs; what = "--job-timeout-secs"; break;
+        case O_LOCKT: target = &cfg.lock_timeout_secs; what = "--lock-timeout-secs"; break;
+        case O_YIELDT: target = &cfg.yield_timeout_secs; what = "--yield-timeout-secs"; break;
+        case 'h': fputs(usage, stdout); return EXIT_OK_;
+        default:
+            fprintf(stderr, "tzel-walletd: error: unknown or incomplete option %s\n%s",
+                    argv[optind - 1], usage);
+            return EXIT_USAGE;
+        }
+        if (target && !parse_int(optarg, target == &cfg.interval_secs ? 0 : 1, 86400, target)) {
+            fprintf(stderr, "tzel-walletd: error: %s must be a whole number of seconds, got \"%s\"\n",
+                    what, optarg);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tzel-walletd: error: unexpected argument \"%s\"\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!cfg.wallet_path) {
+        fprintf(stderr, "tzel-walletd: error: --wallet PATH is required\n%s", usage);
+        return EXIT_USAGE;
+    }
+
+    struct sockaddr_storage ss;
+    char host[256], why[256];
+    if (!parse_listen(listen_spec, &ss, host, sizeof host, why, sizeof why)) {
+        fprintf(stderr, "tzel-walletd: error: --listen %s: %s\n", listen_spec, why);
+        return EXIT_USAGE;
+    }
+    if (!is_loopback(&ss) && !allow_remote) {
+        fprintf(stderr,
+                "tzel-walletd: error: refusing to listen on %s: not a loopback address; the API "
+                "controls a wallet, so expose it only on purpose with --allow-remote\n",
+                host);
+        return EXIT_USAGE;
+    }
+
+    struct stat sb;
+    if (stat(cfg.wallet_path, &sb) != 0) {
+        fprintf(stderr,
+                "tzel-walletd: error: no wallet at %s (%s); create one with `tzel-wallet -w %s "
+                "init`\n",
+                cfg.wallet_path, strerror(errno), cfg.wallet_path);
+        return EXIT_WALLET;
+    }
+    char *bin_owned = NULL;
+    if (!cfg.wallet_bin) {
+        bin_owned = default_wallet_bin();
+        cfg.wallet_bin = bin_owned;
+    }
+    if (!cfg.wallet_bin || access(cfg.wallet_bin, X_OK) != 0) {
+        fprintf(stderr,
+                "tzel-walletd: error: cannot execute tzel-wallet at %s; pass --wallet-bin PATH\n",
+                cfg.wallet_bin ? cfg.wallet_bin : "(unknown: /proc/self/exe unreadable)");
+        free(bin_owned);
+        return EXIT_FAIL;
+    }
+
+    char *token_owned = NULL;
+    if (!token_file) {
+        if (asprintf(&token_owned, "%s.walletd-token", cfg.wallet_path) < 0) {
+            free(bin_owned);
+            return EXIT_FAIL;
+        }
+        token_file = token_owned;
+    }
+    static char token[TZ_TOKEN_HEX_LEN + 1];
+    tz_error err = {0};
+    if (tz_token_load_or_create(token_file, token, &err) != TZ_OK) {
+        fprintf(stderr, "tzel-walletd: error: %s\n", err.msg);
+        free(token_owned);
+        free(bin_owned);
+        return EXIT_WALLET;
+    }
+
+    /* Signals are taken synchronously by this thread; every thread created
+     * from here on inherits the mask (children get it cleared). */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = EXIT_OK_;
+    tz_lanes *lanes = NULL;
+    tz_http *http = NULL;
+    uint16_t port = 0;
+    if (tz_lanes_start(&cfg, &lanes, &err) != TZ_OK ||
+        tz_http_start(&cfg, lanes, token, (const struct sockaddr *)&ss, &http, &port, &err) !=
+            TZ_OK) {
+        fprintf(stderr, "tzel-walletd: error: %s (--listen %s)\n", err.msg, listen_spec);
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    fprintf(stderr, "tzel-walletd: wallet %s, tzel-wallet %s, token in %s\n", cfg.wallet_path,
+            cfg.wallet_bin, token_file);
+    if (ss.ss_family == AF_INET6)
+        fprintf(stderr, "tzel-walletd listening on http://[%s]:%u\n", host, (unsigned)port);
+    else
+        fprintf(stderr, "tzel-walletd listening on http://%s:%u\n", host, (unsigned)port);
+    fflush(stderr);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    fprintf(stderr, "tzel-walletd: %s received, stopping\n", strsignal(sig));
+    tz_http_quiesce(http);
+
+out:
+    if (lanes)
+        tz_lanes_stop(lanes);
+    tz_http_stop(http);
+    tz_lanes_free(lanes);
+    tz_fast_cleanup();
+    if (rc == EXIT_OK_)
+        fprintf(stderr, "tzel-walletd: stopped\n");
+    free(token_owned);
+    free(bin_owned);
+    return rc;
+}

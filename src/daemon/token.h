@@ -1,0 +1,27 @@
+/* The daemon's bearer token: 32 random bytes as 64 hex characters, kept in
+ * a 0600 file (default `<wallet>.walletd-token`) so the user can read it
+ * once and paste it into the status page or a client. */
+#ifndef TZ_DAEMON_TOKEN_H
+#define TZ_DAEMON_TOKEN_H
+
+#include <stdbool.h>
+
+#include "core/status.h"
+
+#define TZ_TOKEN_HEX_LEN 64
+
+/* Reads the token from `path`, or when the file does not exist creates it
+ * (O_EXCL, mode 0600) with a fresh token from libsodium's randombytes.
+ * Writes the NUL-terminated hex into `out`. Errors: TZ_EIO (cannot read
+ * or create; message names the path), TZ_EPARSE (the file does not hold
+ * 64 hex characters), TZ_EINVAL (the file is readable by group or others:
+ * refused, the message says how to fix it). `out` is wiped on failure. */
+tz_status tz_token_load_or_create(const char *path, char out[TZ_TOKEN_HEX_LEN + 1],
+                                  tz_error *err) TZ_WUR;
+
+/* True when the HTTP Authorization header value is "Bearer <token>" with
+ * exactly this token; compared in constant time (sodium_memcmp). A NULL
+ * header is false. */
+bool tz_token_check(const char *authorization, const char token[TZ_TOKEN_HEX_LEN + 1]);
+
+#endif
