@@ -9,6 +9,7 @@
 #include "core/commit.h"
 #include "core/keys.h"
 #include "core/note.h"
+#include "core/wire.h"
 #include "core/xmss.h"
 
 static tz_status get_hex(const json_t *o, const char *name, uint8_t *out, size_t n, tz_error *err)
@@ -76,9 +77,10 @@ static void set_hex(json_t *o, const char *name, const uint8_t *b, size_t n)
     free(h);
 }
 
-/* Parses "MASTER_SK_HEX:J[:AUTH_ROOT_HEX]". */
+/* Parses "MASTER_SK_HEX:J[:AUTH_ROOT_HEX]"; *has_root tells whether the
+ * root was given (required when has_root is NULL). */
 static bool parse_spec(const char *spec, tz_felt *msk, uint32_t *j, tz_felt *auth_root,
-                       bool want_root)
+                       bool *has_root)
 {
     const char *c1 = strchr(spec, ':');
     if (!c1 || c1 - spec != 64)
@@ -93,8 +95,11 @@ static bool parse_spec(const char *spec, tz_felt *msk, uint32_t *j, tz_felt *aut
     if (end == c1 + 1 || jj > UINT32_MAX)
         return false;
     *j = (uint32_t)jj;
-    if (!want_root)
-        return *end == '\0';
+    if (has_root) {
+        *has_root = *end != '\0';
+        if (!*has_root)
+            return true;
+    }
     if (*end != ':' || strlen(end + 1) != 64)
         return false;
     return tz_felt_from_hex(auth_root, end + 1) == TZ_OK;
@@ -104,15 +109,18 @@ int sim_make_address_main(const char *spec)
 {
     tz_felt msk, ar;
     uint32_t j;
-    if (!parse_spec(spec, &msk, &j, &ar, false)) {
-        fprintf(stderr, "tzel-rollup-sim: --make-address wants MASTER_SK_HEX(64):J\n");
+    bool has_root = false;
+    if (!parse_spec(spec, &msk, &j, &ar, &has_root)) {
+        fprintf(stderr,
+                "tzel-rollup-sim: --make-address wants MASTER_SK_HEX(64):J[:AUTH_ROOT_HEX]\n");
         return 2;
     }
     tz_keys keys;
     tz_addr_keys ak;
     tz_keys_derive(&keys, &msk);
     tz_addr_keys_derive(&ak, &keys, j);
-    if (tz_xmss_auth_root(&ar, &ak.ask_j, &ak.auth_pub_seed, 0, NULL, NULL) != TZ_OK) {
+    if (!has_root &&
+        tz_xmss_auth_root(&ar, &ak.ask_j, &ak.auth_pub_seed, 0, NULL, NULL) != TZ_OK) {
         fprintf(stderr, "tzel-rollup-sim: auth root failed\n");
         return 1;
     }
@@ -151,68 +159,19 @@ int sim_make_address_main(const char *spec)
     return 0;
 }
 
-static void decode_note(tz_published_note *pn, const uint8_t *b)
+/* Prints one JSON line for the note in hex[0..n). */
+static void check_one(const tz_note_receiver *r, const char *hex, size_t n, uint8_t *bytes,
+                      tz_published_note *pn)
 {
-    const uint8_t *p = b;
-    memcpy(pn->cm.b, p, 32);
-    p += 32;
-    memcpy(pn->enc.ct_d, p, TZ_KEM_CT_BYTES);
-    p += TZ_KEM_CT_BYTES;
-    pn->enc.tag = tz_get_u16le(p);
-    p += 2;
-    memcpy(pn->enc.ct_v, p, TZ_KEM_CT_BYTES);
-    p += TZ_KEM_CT_BYTES;
-    memcpy(pn->enc.nonce, p, TZ_NOTE_NONCE_BYTES);
-    p += TZ_NOTE_NONCE_BYTES;
-    memcpy(pn->enc.encrypted_data, p, TZ_NOTE_DATA_BYTES);
-    p += TZ_NOTE_DATA_BYTES;
-    memcpy(pn->enc.outgoing_ct, p, TZ_NOTE_OUT_BYTES);
-}
-
-int sim_check_note_main(const char *spec)
-{
-    tz_felt msk, ar;
-    uint32_t j;
-    if (!parse_spec(spec, &msk, &j, &ar, true)) {
-        fprintf(stderr, "tzel-rollup-sim: --check-note wants MASTER_SK_HEX:J:AUTH_ROOT_HEX\n");
-        return 2;
-    }
-    /* Read the note hex from stdin. */
-    size_t cap = 2 * TZ_PUBLISHED_NOTE_BYTES + 64, n = 0;
-    char *hex = malloc(cap + 1);
-    if (!hex)
-        return 1;
-    int ch;
-    while ((ch = getchar()) != EOF) {
-        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-            continue;
-        if (n == cap)
-            break;
-        hex[n++] = (char)ch;
-    }
-    hex[n] = '\0';
-    uint8_t *bytes = malloc(TZ_PUBLISHED_NOTE_BYTES);
     size_t got = 0;
-    if (!bytes || tz_hex_decode(bytes, TZ_PUBLISHED_NOTE_BYTES, &got, hex, n) != TZ_OK ||
-        got != TZ_PUBLISHED_NOTE_BYTES) {
-        fprintf(stderr, "tzel-rollup-sim: stdin is not %d bytes of hex\n",
-                TZ_PUBLISHED_NOTE_BYTES);
-        free(hex);
-        free(bytes);
-        return 2;
-    }
-    free(hex);
-    tz_published_note *pn = malloc(sizeof *pn);
-    tz_note_receiver *r = malloc(sizeof *r);
-    tz_keys keys;
-    tz_keys_derive(&keys, &msk);
-    int rc = 1;
-    if (pn && r && tz_note_receiver_init(r, &keys, j, &ar) == TZ_OK) {
-        decode_note(pn, bytes);
+    json_t *o = json_object();
+    if (tz_hex_decode(bytes, TZ_PUBLISHED_NOTE_BYTES, &got, hex, n) != TZ_OK ||
+        tz_wire_decode_published_note(pn, bytes, got) != TZ_OK) {
+        json_object_set_new(o, "error", json_string("not a PublishedNote in hex"));
+    } else {
         tz_note_plain plain;
         bool detected = tz_note_detect(r, &pn->enc);
         tz_status st = tz_note_open(r, &pn->cm, &pn->enc, &plain);
-        json_t *o = json_object();
         json_object_set_new(o, "detected", json_boolean(detected));
         json_object_set_new(o, "accepted", json_boolean(st == TZ_OK && detected));
         json_object_set_new(o, "open_status", json_string(tz_status_name(st)));
@@ -221,12 +180,41 @@ int sim_check_note_main(const char *spec)
             set_hex(o, "rseed", plain.rseed.b, 32);
         }
         set_hex(o, "cm", pn->cm.b, 32);
-        char *s = json_dumps(o, JSON_COMPACT);
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(o);
         sodium_memzero(&plain, sizeof plain);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+int sim_check_note_main(const char *spec)
+{
+    tz_felt msk, ar;
+    uint32_t j;
+    if (!parse_spec(spec, &msk, &j, &ar, NULL)) {
+        fprintf(stderr, "tzel-rollup-sim: --check-note wants MASTER_SK_HEX:J:AUTH_ROOT_HEX\n");
+        return 2;
+    }
+    tz_published_note *pn = malloc(sizeof *pn);
+    tz_note_receiver *r = malloc(sizeof *r);
+    uint8_t *bytes = malloc(TZ_PUBLISHED_NOTE_BYTES);
+    tz_keys keys;
+    tz_keys_derive(&keys, &msk);
+    int rc = 1;
+    if (pn && r && bytes && tz_note_receiver_init(r, &keys, j, &ar) == TZ_OK) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+                               line[len - 1] == ' '))
+                len--;
+            if (len > 0)
+                check_one(r, line, (size_t)len, bytes, pn);
+        }
+        free(line);
         tz_note_receiver_wipe(r);
         rc = 0;
     }

@@ -17,14 +17,17 @@ tz_status sim_addr_from_json(tz_payment_address *a, const json_t *o, tz_error *e
 /* Same, reading the JSON file at path. */
 tz_status sim_addr_from_file(tz_payment_address *a, const char *path, tz_error *err) TZ_WUR;
 
-/* --make-address MASTER_SK_HEX:J: prints the payment address of address J
+/* --make-address MASTER_SK_HEX:J[:AUTH_ROOT_HEX]: prints the payment address of address J
  * as JSON on stdout (plus nk_spend, for tests that compute nullifiers).
- * Returns a process exit code. */
+ * With AUTH_ROOT_HEX the slow auth-tree computation is skipped and that
+ * root is used. Returns a process exit code. */
 int sim_make_address_main(const char *spec);
 
-/* --check-note MASTER_SK_HEX:J:AUTH_ROOT_HEX: reads a PublishedNote in hex
- * from stdin and prints {"detected":b,"accepted":b,"v":..,"rseed":..} on
- * stdout. Returns a process exit code (0 also when not accepted). */
+/* --check-note MASTER_SK_HEX:J:AUTH_ROOT_HEX: reads PublishedNotes in hex
+ * from stdin, one per line, and prints one JSON line per note:
+ * {"detected":b,"accepted":b,"open_status":..,"v":..,"rseed":..,"cm":..}
+ * (or {"error":..} for a line that is not a note). Returns a process exit
+ * code (0 also when notes are not accepted). */
 int sim_check_note_main(const char *spec);
 
 #endif

@@ -17,6 +17,7 @@
 #include "core/hash.h"
 #include "core/kem.h"
 #include "core/note.h"
+#include "core/wire.h"
 
 #define CACHE_MAGIC "TZSIMCH1"
 #define CACHE_HEADER 64
@@ -46,20 +47,11 @@ static void derive_felt(tz_felt *out, const sim_chain *c, const char *label, uin
 
 static void serialize_note(uint8_t out[SIM_NOTE_BYTES], const tz_felt *cm, const tz_enc_note *e)
 {
-    uint8_t *p = out;
-    memcpy(p, cm->b, 32);
-    p += 32;
-    memcpy(p, e->ct_d, TZ_KEM_CT_BYTES);
-    p += TZ_KEM_CT_BYTES;
-    tz_put_u16le(p, e->tag);
-    p += 2;
-    memcpy(p, e->ct_v, TZ_KEM_CT_BYTES);
-    p += TZ_KEM_CT_BYTES;
-    memcpy(p, e->nonce, TZ_NOTE_NONCE_BYTES);
-    p += TZ_NOTE_NONCE_BYTES;
-    memcpy(p, e->encrypted_data, TZ_NOTE_DATA_BYTES);
-    p += TZ_NOTE_DATA_BYTES;
-    memcpy(p, e->outgoing_ct, TZ_NOTE_OUT_BYTES);
+    tz_published_note pn;
+    pn.cm = *cm;
+    pn.enc = *e;
+    if (tz_wire_encode_published_note(out, &pn) != TZ_OK)
+        memset(out, 0, SIM_NOTE_BYTES); /* tag >= 2^10: cannot come out of tz_note_encrypt */
 }
 
 /* Per-leaf randomness, bound to the recipient when it is not a stranger. */
