@@ -553,6 +553,32 @@ out:
     return st;
 }
 
+tz_status tz_rpc_rollup_address(tz_rpc *c, char out[TZ_ROLLUP_ADDRESS_MAX], tz_error *err)
+{
+    char url[URL_MAX];
+    snprintf(url, sizeof url, "%s/global/smart_rollup_address", c->base);
+    single s;
+    tz_status st = get1(c, url, &s, err);
+    if (st)
+        return st;
+    if (s.copy.http != 200) {
+        st = http_error(&s.copy, err);
+        goto out;
+    }
+    json_t *j = body_json(&s.copy, err, &st);
+    if (!j)
+        goto out;
+    const char *a = json_string_value(j);
+    if (!a || strncmp(a, "sr1", 3) != 0 || strlen(a) >= TZ_ROLLUP_ADDRESS_MAX || !block_ok(a))
+        st = tz_error_set(err, TZ_EPARSE, "GET %s: expected an sr1... address", url);
+    else
+        snprintf(out, TZ_ROLLUP_ADDRESS_MAX, "%s", a);
+    json_decref(j);
+out:
+    free(s.copy.body);
+    return st;
+}
+
 tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out, tz_error *err)
 {
     tz_status st = check_args(block, NULL, err);

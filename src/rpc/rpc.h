@@ -98,6 +98,11 @@ tz_status tz_rpc_read_subkeys(tz_rpc *c, const char *block, const char *key,
                               char ***names, size_t *n, tz_error *err) TZ_WUR;
 void tz_rpc_free_names(char **names, size_t n);
 
+/* `/global/smart_rollup_address`: the `sr1…` address (NUL-terminated). */
+#define TZ_ROLLUP_ADDRESS_MAX 64
+tz_status tz_rpc_rollup_address(tz_rpc *c, char out[TZ_ROLLUP_ADDRESS_MAX],
+                                tz_error *err) TZ_WUR;
+
 /* `/global/block/<block>/level`: the rollup block's level. */
 tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out,
                              tz_error *err) TZ_WUR;
@@ -106,7 +111,8 @@ tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out,
  * note, in completion order (not leaf order). `bytes` is valid only during
  * the call. Returning non-zero stops the fetch (in-flight requests are
  * dropped) and tz_rpc_fetch_notes returns TZ_ECANCEL. The callback may
- * block for back-pressure. */
+ * block for back-pressure (transfers pause meanwhile) but must not call
+ * back into the same client. */
 typedef int (*tz_rpc_note_cb)(void *ctx, uint64_t index, const uint8_t *bytes, size_t len);
 
 /* Fetches PublishedNote bytes for every index in [start, end) at `block`,

@@ -202,6 +202,10 @@ static int handle(srv *s, const char *target, sbuf *body, int *delay_ms)
         sb_str(body, "\"" BLOCK "\"\n");
         return 200;
     }
+    if (strcmp(target, "/global/smart_rollup_address") == 0) {
+        sb_str(body, "\"sr1TestRollupAddressxxxxxxxxxxxxxx\"\n");
+        return 200;
+    }
     if (strcmp(target, "/global/block/" BLOCK "/level") == 0) {
         sb_str(body, "4242\n");
         return 200;
@@ -577,6 +581,9 @@ static void test_values_and_tolerance(void)
     char head[TZ_BLOCK_HASH_MAX];
     CHECK(tz_rpc_head_hash(c, head, &err) == TZ_OK);
     CHECK(strcmp(head, BLOCK) == 0);
+    char addr[TZ_ROLLUP_ADDRESS_MAX];
+    CHECK(tz_rpc_rollup_address(c, addr, &err) == TZ_OK);
+    CHECK(strcmp(addr, "sr1TestRollupAddressxxxxxxxxxxxxxx") == 0);
     int64_t level = 0;
     CHECK(tz_rpc_block_level(c, BLOCK, &level, &err) == TZ_OK && level == 4242);
 
