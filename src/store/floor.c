@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -39,7 +40,7 @@ static int raise_entry(json_t *m, uint32_t index, uint64_t v)
     return json_object_set_new(m, key, json_integer((json_int_t)v));
 }
 
-tz_status tz_floor_write(const tz_wallet *w, tz_error *err)
+tz_status tz_floor_write(tz_wallet *w, tz_error *err)
 {
     tz_status st = TZ_OK;
     char *path = floor_path(w->path), *text = NULL;
@@ -77,7 +78,20 @@ tz_status tz_floor_write(const tz_wallet *w, tz_error *err)
     }
     if ((st = tz_json_dump_exact(doc, &text, &len, err)))
         goto out;
+    /* Unchanged since our last write and still there: nothing to do. */
+    uint8_t digest[32];
+    struct stat sb;
+    crypto_generichash(digest, sizeof digest, (const unsigned char *)text, len, NULL, 0);
+    if (w->floor_len == len && sodium_memcmp(digest, w->floor_digest, sizeof digest) == 0 &&
+        stat(path, &sb) == 0 && (size_t)sb.st_size == len)
+        goto out;
     st = tz_atomic_write(path, text, len, 0600, err);
+    if (st == TZ_OK) {
+        memcpy(w->floor_digest, digest, sizeof digest);
+        w->floor_len = len;
+    } else {
+        w->floor_len = 0;
+    }
 out:
     free(text);
     json_decref(m);

@@ -10,9 +10,11 @@
 /* Writes `<w->path>.xmss-floor` atomically (mode 0600):
  * {"wallet_fingerprint": H(master_sk), "addr_counter": n,
  *  "wots_key_indices": {...}} where each index is the larger of the file's
- * wots_key_indices entry and that address's bds.next_index. Returns TZ_OK,
- * TZ_EIO or TZ_ENOMEM; on failure the old floor file is intact. */
-tz_status tz_floor_write(const tz_wallet *w, tz_error *err) TZ_WUR;
+ * wots_key_indices entry and that address's bds.next_index. Skips the
+ * write when the content equals what this wallet object last wrote and the
+ * file is still there with that size. Returns TZ_OK, TZ_EIO or TZ_ENOMEM;
+ * on failure the old floor file is intact. */
+tz_status tz_floor_write(tz_wallet *w, tz_error *err) TZ_WUR;
 
 /* Checks `w` against `<w->path>.xmss-floor`. No floor file, or a floor of
  * another wallet (fingerprint differs): TZ_OK. Wallet behind the floor

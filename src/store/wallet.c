@@ -783,6 +783,19 @@ tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds)
             return TZ_ENOMEM;
         }
     }
+    /* Like the reference after it materializes addresses, the recorded
+     * next one-time key index follows the traversal state. */
+    uint64_t next;
+    json_t *ni = json_object_get(bds, "next_index");
+    if (ni && tz_json_get_u64(ni, &next) && next <= UINT32_MAX) {
+        json_t *wots = json_object_get(w->doc, "wots_key_indices");
+        char key[16];
+        snprintf(key, sizeof key, "%u", (unsigned)w->addresses[i].index);
+        if (json_is_object(wots) && json_object_set_new(wots, key, json_integer((json_int_t)next))) {
+            json_decref(bds);
+            return TZ_ENOMEM;
+        }
+    }
     return json_object_set_new(o, "bds", bds) ? TZ_ENOMEM : TZ_OK;
 }
 

@@ -76,6 +76,10 @@ typedef struct tz_wallet {
      * the fields this project does not manage (bds, unknown keys). */
     json_t **addr_objs;
     json_t **note_objs;
+    /* Private to floor.c: digest and size of the floor file last written,
+     * so an unchanged floor is not rewritten (and fsynced) on every save. */
+    uint8_t floor_digest[32];
+    size_t floor_len;
 } tz_wallet;
 
 /* Loads and validates `path`. On success *out owns a new wallet. Errors:
@@ -102,7 +106,9 @@ tz_status tz_wallet_add_note(tz_wallet *w, const tz_wallet_note *n) TZ_WUR;
 tz_status tz_wallet_add_address(tz_wallet *w, const tz_wallet_address *a) TZ_WUR;
 
 /* Replaces the `bds` object of addresses[i] with `bds` (reference stolen,
- * also on failure). Returns TZ_EINVAL for a bad index or a non-object. */
+ * also on failure) and, when bds has a next_index, sets
+ * wots_key_indices[index] to it (as the reference does on load). Returns
+ * TZ_EINVAL for a bad index or a non-object, TZ_ENOMEM. */
 tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds) TZ_WUR;
 
 /* The next one-time key index the file records for address `addr_index`:

@@ -330,6 +330,46 @@ static void test_crash_every_step(void)
     free(new_text);
 }
 
+/* An unchanged floor is not rewritten; a changed or missing one is. */
+static void test_floor_skip(void)
+{
+    tz_error err;
+    char fpath[600];
+    snprintf(fpath, sizeof fpath, "%s.xmss-floor", wallet_path);
+    tz_wallet *w = changed_wallet();
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    CHECK(calls == 12);
+    w->scanned++;
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    CHECK_MSG(!strcmp(trace, "open write fsync close rename fsync_dir "), "%s", trace);
+    w->addr_counter++; /* the floor changes */
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    CHECK(calls == 12);
+    unlink(fpath); /* someone removed it */
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    CHECK(calls == 12);
+    tz_fsys_set(NULL);
+    char *t = get_file(fpath);
+    CHECK(t && strstr(t, "\"addr_counter\": 2"));
+    free(t);
+    /* A failed floor write is retried by the next save. */
+    w->addr_counter++;
+    install(9, EIO, 0); /* the floor's fsync (call 9) */
+    CHECK(tz_wallet_save(w, &err) == TZ_EIO);
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    CHECK(calls == 12);
+    tz_fsys_set(NULL);
+    t = get_file(fpath);
+    CHECK(t && strstr(t, "\"addr_counter\": 3"));
+    free(t);
+    tz_wallet_free(w);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tz-unit-store-atomic-XXXXXX");
@@ -341,6 +381,7 @@ int main(void)
     test_atomic_basics();
     test_fail_every_step();
     test_crash_every_step();
+    test_floor_skip();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
