@@ -417,7 +417,15 @@ static void test_new_wallet_layout(void)
     CHECK(tz_felt_from_hex(&a.d_j, felt_b) == TZ_OK);
     a.auth_root = a.auth_pub_seed = a.nk_tag = a.d_j;
     CHECK(tz_wallet_add_address(w, &a) == TZ_OK);
-    w->addr_counter = 1;
+    tz_wallet_address b = a;
+    b.index = 1;
+    CHECK(tz_wallet_add_address(w, &b) == TZ_OK);
+    CHECK(tz_wallet_set_address_bds(w, 1, json_pack("{s:i, s:[]}", "next_index", 5,
+                                                    "auth_path")) == TZ_OK);
+    CHECK(tz_wallet_wots_next(w, 1) == 5 && tz_wallet_wots_next(w, 0) == 0);
+    CHECK(tz_wallet_set_address_bds(w, 7, json_object()) == TZ_EINVAL);
+    CHECK(tz_wallet_set_address_bds(w, 0, json_array()) == TZ_EINVAL);
+    w->addr_counter = 2;
     tz_wallet_note n = {.v = 42, .index = 3, .addr_index = 0};
     n.cm = a.d_j;
     CHECK(tz_wallet_add_note(w, &n) == TZ_OK);
@@ -447,7 +455,9 @@ static void test_new_wallet_layout(void)
     CHECK(!strncmp(text, "{\n  \"master_sk\": \"", 18));
     CHECK(text[strlen(text) - 1] == '}');
     CHECK(strstr(text, "\"bds\": {}"));
-    CHECK(strstr(text, "\"wots_key_indices\": {\n    \"0\": 0\n  }"));
+    CHECK(strstr(text, "\"nk_tag\": \"2222222222222222222222222222222222222222222222222222222222222202\",\n"
+                       "      \"bds\": {\n        \"next_index\": 5,\n        \"auth_path\": []\n      }"));
+    CHECK(strstr(text, "\"wots_key_indices\": {\n    \"0\": 0,\n    \"1\": 5\n  }"));
     CHECK(strstr(text, "\"amount\": 18446744073709551615,\n      \"operation_hash\": null"));
     CHECK(strstr(text, "\"description\": \"send\",\n      \"operation_hash\": \"opHash\""));
     CHECK(!strstr(text, "tzel_c_sync"));
@@ -463,7 +473,8 @@ static void test_new_wallet_layout(void)
     char hex[65];
     tz_hash(&fp, sk.b, 32);
     tz_felt_to_hex(hex, &fp);
-    CHECK(floor && strstr(floor, hex) && strstr(floor, "\"addr_counter\": 1"));
+    CHECK(floor && strstr(floor, hex) && strstr(floor, "\"addr_counter\": 2") &&
+          strstr(floor, "\"1\": 5"));
     CHECK(stat(fpath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
     free(floor);
 }
