@@ -1,0 +1,86 @@
+/* `tzel-wallet balance`: what the wallet file says it owns. Read-only and
+ * offline (`check` reads the pools on chain). */
+#include <stdlib.h>
+
+#include "common.h"
+#include "core/commit.h"
+#include "output.h"
+#include "store/jsonnum.h"
+
+static const char usage[] =
+    "Usage: tzel-wallet [-w PATH] balance\n"
+    "\n"
+    "Shows the private balance tracked in the wallet file: available (notes not in a\n"
+    "pending spend), pending outgoing (notes in a pending spend), the tracked total,\n"
+    "and the pending deposits (count, mutez sent, pools already shielded). Read-only\n"
+    "and offline: does not take the lock; `check` reads the pool balances on chain.\n"
+    "--json result: {private_available, private_tracked_total, private_pending_outgoing,\n"
+    "tracked_notes, pending_operations, pending_deposits, pending_deposits_mutez,\n"
+    "pending_deposits_shielded}.\n";
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static bool in_spends(const tz_wallet *w, const tz_felt *nf)
+{
+    for (size_t s = 0; s < w->n_spends; s++)
+        for (size_t k = 0; k < w->spends[s].n_nullifiers; k++)
+            if (tz_felt_eq(nf, &w->spends[s].nullifiers[k]))
+                return true;
+    return false;
+}
+
+static int run(tz_cli *cli, int argc, char **argv)
+{
+    int rc = tz_cli_parse_args(cli, &tz_cmd_balance, argc, argv, NULL, 0);
+    if (rc >= 0)
+        return rc;
+    tz_wallet *w = NULL;
+    if ((rc = tz_cli_load_wallet(cli, &w)))
+        return rc;
+    uint64_t total = 0, avail = 0, pending = 0, dep_amount = 0;
+    size_t shielded = 0;
+    for (size_t i = 0; i < w->n_notes; i++) {
+        const tz_wallet_note *n = &w->notes[i];
+        tz_felt nf;
+        tz_note_nullifier(&nf, &n->nk_spend, &n->cm, n->index);
+        total = sat_add(total, n->v);
+        if (w->n_spends && in_spends(w, &nf))
+            pending = sat_add(pending, n->v);
+        else
+            avail = sat_add(avail, n->v);
+    }
+    for (size_t i = 0; i < w->n_deposits; i++) {
+        dep_amount = sat_add(dep_amount, w->deposits[i].amount);
+        shielded += w->deposits[i].has_shielded_cm;
+    }
+    tz_out_text(cli, "Private available: %llu", (unsigned long long)avail);
+    tz_out_text(cli, "Private tracked total: %llu", (unsigned long long)total);
+    tz_out_text(cli, "Private pending outgoing: %llu", (unsigned long long)pending);
+    tz_out_text(cli, "Tracked notes: %zu", w->n_notes);
+    tz_out_text(cli, "Pending operations: %zu", w->n_spends);
+    tz_out_text(cli, "Pending deposits: %zu (%llu mutez sent, %zu already shielded)",
+                w->n_deposits, (unsigned long long)dep_amount, shielded);
+    json_t *res = json_object();
+    json_object_set_new(res, "private_available", tz_json_u64(avail));
+    json_object_set_new(res, "private_tracked_total", tz_json_u64(total));
+    json_object_set_new(res, "private_pending_outgoing", tz_json_u64(pending));
+    json_object_set_new(res, "tracked_notes", json_integer((json_int_t)w->n_notes));
+    json_object_set_new(res, "pending_operations", json_integer((json_int_t)w->n_spends));
+    json_object_set_new(res, "pending_deposits", json_integer((json_int_t)w->n_deposits));
+    json_object_set_new(res, "pending_deposits_mutez", tz_json_u64(dep_amount));
+    json_object_set_new(res, "pending_deposits_shielded", json_integer((json_int_t)shielded));
+    json_object_set_new(res, "scanned", tz_json_u64(w->scanned));
+    tz_wallet_free(w);
+    return tz_out_result(cli, res);
+}
+
+const tz_cmd tz_cmd_balance = {
+    .name = "balance",
+    .summary = "show available, pending-outgoing and pending-deposit amounts",
+    .usage = usage,
+    .mutating = false,
+    .run = run,
+};

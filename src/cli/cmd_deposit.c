@@ -1,0 +1,264 @@
+/* `tzel-wallet deposit --amount N --prepare-only`: a fresh deposit pool
+ * and the L1 bridge call that funds it (signed and sent by someone else). */
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "core/commit.h"
+#include "core/keys.h"
+#include "derive.h"
+#include "output.h"
+#include "store/jsonnum.h"
+
+static const char usage[] =
+    "Usage: tzel-wallet [-w PATH] [--rollup-node-url URL] deposit --amount N --prepare-only\n"
+    "\n"
+    "Allocates a fresh address, derives the deposit blind from the master secret, the\n"
+    "address index and the wallet's deposit nonce, computes the pool id pubkey_hash\n"
+    "with the chain's auth_domain (read at a pinned head), saves the pending deposit,\n"
+    "then prints the bridge call: contract (bridge_ticketer), entrypoint `mint`, and\n"
+    "the Michelson parameters Pair 0x<\"deposit:<hex pubkey_hash>\"> \"<sr1 rollup>\".\n"
+    "The caller signs and broadcasts it; this wallet never sends L1 operations.\n"
+    "\n"
+    "  --amount N       mutez to credit to the pool (positive)\n"
+    "  --prepare-only   required: print the call instead of sending it\n"
+    "\n"
+    "bridge_ticketer and rollup_address come from <wallet>.network.json when present,\n"
+    "else from the chain (bridge/ticketer at the pinned block, and the node's\n"
+    "/global/smart_rollup_address).\n";
+
+struct buf {
+    char *p;
+    size_t n;
+};
+
+static size_t on_data(char *d, size_t sz, size_t nm, void *ctx)
+{
+    struct buf *b = ctx;
+    size_t add = sz * nm;
+    if (b->n + add > 4096)
+        return 0;
+    char *q = realloc(b->p, b->n + add + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->n, d, add);
+    b->p = q;
+    b->n += add;
+    b->p[b->n] = '\0';
+    return add;
+}
+
+/* GET <url>/global/smart_rollup_address: a JSON string. Returns a malloc'd
+ * copy, or NULL with *why set. */
+static char *fetch_rollup_address(const char *base, char *why, size_t cap)
+{
+    char url[1024];
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    snprintf(url, sizeof url, "%.*s/global/smart_rollup_address", (int)bl, base);
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(why, cap, "curl_easy_init failed");
+        return NULL;
+    }
+    struct buf b = {0};
+    long http = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
+    curl_easy_cleanup(c);
+    char *out = NULL;
+    if (cc != CURLE_OK) {
+        snprintf(why, cap, "GET %.900s: %s", url, curl_easy_strerror(cc));
+    } else if (http != 200) {
+        snprintf(why, cap, "GET %.900s: HTTP %ld", url, http);
+    } else {
+        json_t *v = b.p ? json_loads(b.p, JSON_DECODE_ANY, NULL) : NULL;
+        if (json_is_string(v) && !strncmp(json_string_value(v), "sr1", 3))
+            out = strdup(json_string_value(v));
+        else
+            snprintf(why, cap, "GET %.900s: not a JSON sr1... string", url);
+        json_decref(v);
+    }
+    free(b.p);
+    return out;
+}
+
+static const char *profile_str(const tz_profile *p, const char *key)
+{
+    json_t *v = p ? json_object_get(p->doc, key) : NULL;
+    return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
+}
+
+static int run(tz_cli *cli, int argc, char **argv)
+{
+    const char *amount_str = NULL;
+    bool prepare_only = false;
+    const tz_opt opts[] = {
+        {"amount", TZ_OPT_VALUE, &amount_str},
+        {"prepare-only", TZ_OPT_FLAG, &prepare_only},
+    };
+    int rc = tz_cli_parse_args(cli, &tz_cmd_deposit, argc, argv, opts, 2);
+    if (rc >= 0)
+        return rc;
+    uint64_t amount = 0;
+    if (!amount_str)
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "deposit: --amount N is required");
+    if ((rc = tz_cli_parse_u64(cli, "amount", amount_str, &amount)))
+        return rc;
+    if (amount == 0)
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "deposit: --amount must be positive");
+    if (!prepare_only)
+        return tz_out_fail(cli, TZ_EXIT_USAGE,
+                           "deposit: only --prepare-only is supported (this wallet does not "
+                           "sign or send L1 operations)");
+
+    tz_lock *lock = NULL;
+    tz_wallet *w = NULL;
+    tz_rpc *rpc = NULL;
+    tz_profile *prof = NULL;
+    char *url = NULL, *rollup_addr = NULL, *ticketer = NULL;
+    char block[TZ_BLOCK_HASH_MAX];
+    tz_keys keys;
+    memset(&keys, 0, sizeof keys);
+    tz_error err = {0};
+    tz_status st;
+    tz_felt auth_domain, blind;
+    memset(&blind, 0, sizeof blind);
+    size_t pos = 0;
+
+    if ((rc = tz_cli_lock(cli, &lock)) || (rc = tz_cli_load_wallet(cli, &w)) ||
+        (rc = tz_cli_load_profile(cli, &prof)) || (rc = tz_cli_node_url(cli, &url)) ||
+        (rc = tz_cli_connect(cli, 4, &rpc, block)))
+        goto out;
+    if ((st = tz_rpc_read_felt(rpc, block, TZ_STATE_PREFIX "auth_domain", &auth_domain, &err))) {
+        err.code = st;
+        rc = tz_cli_node_fail(cli, "reading auth_domain", &err);
+        goto out;
+    }
+    const char *t = profile_str(prof, "bridge_ticketer");
+    if (t) {
+        ticketer = strdup(t);
+    } else {
+        uint8_t *v = NULL;
+        size_t len = 0;
+        st = tz_rpc_read_value(rpc, block, TZ_STATE_PREFIX "bridge/ticketer", &v, &len, &err);
+        if (st == TZ_OK) {
+            ticketer = malloc(len + 1);
+            if (ticketer) {
+                memcpy(ticketer, v, len);
+                ticketer[len] = '\0';
+            }
+            free(v);
+        } else if (st != TZ_ENOTFOUND) {
+            err.code = st;
+            rc = tz_cli_node_fail(cli, "reading bridge/ticketer", &err);
+            goto out;
+        }
+    }
+    const char *ra = profile_str(prof, "rollup_address");
+    if (ra) {
+        rollup_addr = strdup(ra);
+    } else {
+        char why[1024];
+        if (!(rollup_addr = fetch_rollup_address(url, why, sizeof why))) {
+            rc = tz_out_fail(cli, TZ_EXIT_NETWORK, "rollup address: %s", why);
+            goto out;
+        }
+    }
+    if (!ticketer) {
+        rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
+                         "no bridge ticketer: neither the profile nor the chain names one");
+        goto out;
+    }
+
+    tz_keys_derive(&keys, &w->master_sk);
+    if ((rc = tz_cli_alloc_address(cli, w, &keys, &pos)))
+        goto out;
+    const tz_wallet_address *a = &w->addresses[pos];
+    if (w->deposit_nonce == UINT64_MAX) {
+        rc = tz_out_fail(cli, TZ_EXIT_WALLET, "deposit nonce overflow");
+        goto out;
+    }
+    uint64_t nonce = w->deposit_nonce++;
+    tz_deposit_blind(&blind, &w->master_sk, a->index, nonce);
+    tz_pending_deposit d;
+    memset(&d, 0, sizeof d);
+    tz_deposit_pubkey_hash(&d.pubkey_hash, &auth_domain, &a->auth_root, &a->auth_pub_seed,
+                           &blind);
+    d.blind = blind;
+    d.auth_domain = auth_domain;
+    d.address_index = a->index;
+    d.amount = amount;
+    if (tz_wallet_add_deposit(w, &d) != TZ_OK) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+        goto out;
+    }
+    sodium_memzero(&d.blind, sizeof d.blind);
+    /* The pool's blind is only in this file: saved before the call is shown. */
+    if ((rc = tz_cli_save(cli, w)))
+        goto out;
+
+    char recipient[TZ_DEPOSIT_RECIPIENT_CHARS], ph_hex[TZ_FELT_HEX + 1];
+    char rec_hex[2 * TZ_DEPOSIT_RECIPIENT_CHARS];
+    tz_deposit_recipient(recipient, &d.pubkey_hash);
+    tz_felt_to_hex(ph_hex, &d.pubkey_hash);
+    tz_hex_encode(rec_hex, (const uint8_t *)recipient, strlen(recipient));
+    json_t *params = json_pack("{s:s, s:[{s:s}, {s:s}]}", "prim", "Pair", "args", "bytes",
+                               rec_hex, "string", rollup_addr);
+    char *params_s = params ? json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    tz_out_text(cli, "Prepared bridge deposit of %" PRIu64 " mutez for pool %s (not submitted)",
+                amount, ph_hex);
+    tz_out_text(cli, "bridge_contract: %s", ticketer);
+    tz_out_text(cli, "entrypoint:      mint");
+    tz_out_text(cli, "params:          %s", params_s ? params_s : "?");
+    tz_out_text(cli, "recipient:       %s", recipient);
+    tz_out_text(cli, "Sign and broadcast this call; the pool is saved as a pending deposit "
+                     "(address #%u).",
+                (unsigned)d.address_index);
+    free(params_s);
+
+    json_t *res = json_object();
+    json_object_set_new(res, "bridge_contract", json_string(ticketer));
+    json_object_set_new(res, "entrypoint", json_string("mint"));
+    json_object_set_new(res, "params", params);
+    json_object_set_new(res, "pubkey_hash", json_string(ph_hex));
+    json_object_set_new(res, "amount", tz_json_u64(amount));
+    json_object_set_new(res, "pending_saved", json_true());
+    json_object_set_new(res, "recipient", json_string(recipient));
+    json_object_set_new(res, "rollup_address", json_string(rollup_addr));
+    json_object_set_new(res, "address_index", json_integer(d.address_index));
+    json_object_set_new(res, "deposit_nonce", tz_json_u64(nonce));
+    json_object_set_new(res, "auth_domain", tz_felt_json(&auth_domain));
+    json_object_set_new(res, "block", json_string(block));
+    rc = tz_out_result(cli, res);
+out:
+    sodium_memzero(&blind, sizeof blind);
+    tz_keys_wipe(&keys);
+    free(url);
+    free(rollup_addr);
+    free(ticketer);
+    tz_profile_free(prof);
+    tz_rpc_free(rpc);
+    tz_wallet_free(w);
+    tz_lock_release(lock);
+    return rc;
+}
+
+const tz_cmd tz_cmd_deposit = {
+    .name = "deposit",
+    .summary = "prepare an L1 bridge deposit into a fresh pool (--prepare-only)",
+    .usage = usage,
+    .mutating = true,
+    .run = run,
+};

@@ -1,0 +1,90 @@
+/* tzel-wallet: global options, then one subcommand from tz_commands[]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.h"
+#include "output.h"
+
+static void print_help(FILE *f)
+{
+    fputs("Usage: tzel-wallet [-w PATH] [--json] [--rollup-node-url URL] <command> [options]\n"
+          "\n"
+          "TzEL shielded-pool wallet (reads and writes the reference wallet files).\n"
+          "\n"
+          "Global options (also accepted after the command):\n"
+          "  -w, --wallet PATH        wallet file (default wallet.json)\n"
+          "      --json               print one JSON envelope on stdout; human text goes to stderr\n"
+          "      --rollup-node-url U  rollup node (else $TZEL_ROLLUP_NODE_URL, else\n"
+          "                           rollup_node_url in <wallet>.network.json)\n"
+          "  -h, --help               this help; `tzel-wallet <command> --help` for a command\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (const tz_cmd *const *c = tz_commands; *c; c++)
+        fprintf(f, "  %-16s %s\n", (*c)->name, (*c)->summary);
+    fputs("\n"
+          "Exit codes:\n"
+          "  0 OK       success\n"
+          "  1 FAILURE  generic failure\n"
+          "  2 USAGE    unknown command or option, bad argument value\n"
+          "  3 WALLET   wallet file missing, unreadable, invalid, stale backup, or already\n"
+          "             there (init without --force)\n"
+          "  4 LOCKED   the wallet lock is held by a live process\n"
+          "  5 NETWORK  the rollup node could not be reached or answered an HTTP error\n"
+          "  6 CHAIN    the chain's data is malformed or fails verification\n"
+          "  7 IO       a file could not be written\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    tz_cli cli = {.wallet_path = "wallet.json"};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-')
+            break;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            print_help(stdout);
+            return TZ_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            cli.json = true;
+        } else if (!strcmp(a, "-w") || !strcmp(a, "--wallet") ||
+                   !strcmp(a, "--rollup-node-url")) {
+            if (i + 1 >= argc)
+                return tz_out_fail(&cli, TZ_EXIT_USAGE, "option %s needs a value", a);
+            if (!strcmp(a, "--rollup-node-url"))
+                cli.rollup_node_url = argv[++i];
+            else
+                cli.wallet_path = argv[++i];
+        } else if (!strncmp(a, "--wallet=", 9)) {
+            cli.wallet_path = a + 9;
+        } else if (!strncmp(a, "--rollup-node-url=", 18)) {
+            cli.rollup_node_url = a + 18;
+        } else {
+            return tz_out_fail(&cli, TZ_EXIT_USAGE,
+                               "unknown option '%s' (see tzel-wallet --help)", a);
+        }
+    }
+    if (i >= argc) {
+        print_help(stderr);
+        return tz_out_fail(&cli, TZ_EXIT_USAGE, "no command given");
+    }
+    const char *name = argv[i];
+    if (!strcmp(name, "help")) {
+        print_help(stdout);
+        return TZ_EXIT_OK;
+    }
+    for (const tz_cmd *const *c = tz_commands; *c; c++) {
+        if (strcmp((*c)->name, name))
+            continue;
+        cli.command = (*c)->name;
+        int rc = (*c)->run(&cli, argc - i, argv + i);
+        if (fflush(stdout) && rc == TZ_EXIT_OK)
+            rc = TZ_EXIT_IO;
+        return rc;
+    }
+    return tz_out_fail(&cli, TZ_EXIT_USAGE, "unknown command '%s' (see tzel-wallet --help)",
+                       name);
+}
