@@ -370,6 +370,56 @@ static void test_floor_skip(void)
     tz_wallet_free(w);
 }
 
+/* A reader process loading the wallet throughout many saves always gets a
+ * complete wallet (old or new), never a parse error. */
+static void test_concurrent_reader(void)
+{
+    tz_error err;
+    tz_wallet *w = changed_wallet();
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    int saves = tz_test_sanitized() ? 60 : 200;
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    fflush(NULL);
+    pid_t r = fork();
+    if (r == 0) {
+        close(pfd[1]);
+        int flags = fcntl(pfd[0], F_GETFL);
+        fcntl(pfd[0], F_SETFL, flags | O_NONBLOCK);
+        long loads = 0;
+        for (;;) {
+            tz_wallet *rw = NULL;
+            tz_error rerr;
+            if (tz_wallet_load(wallet_path, &rw, &rerr, NULL) != TZ_OK) {
+                fprintf(stderr, "reader: %s\n", rerr.msg);
+                _exit(3);
+            }
+            if (rw->scanned < 1000) {
+                fprintf(stderr, "reader: scanned %llu\n", (unsigned long long)rw->scanned);
+                _exit(4);
+            }
+            tz_wallet_free(rw);
+            loads++;
+            char c;
+            if (read(pfd[0], &c, 1) == 0) /* writer done */
+                _exit(loads > 0 ? 0 : 5);
+        }
+    }
+    close(pfd[0]);
+    for (int i = 0; i < saves; i++) {
+        w->scanned = 1000 + (uint64_t)i;
+        if (tz_wallet_save(w, &err) != TZ_OK) {
+            CHECK_MSG(0, "save %d: %s", i, err.msg);
+            break;
+        }
+    }
+    close(pfd[1]);
+    int status = 0;
+    waitpid(r, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader status %d", status);
+    tz_wallet_free(w);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tz-unit-store-atomic-XXXXXX");
@@ -382,6 +432,7 @@ int main(void)
     test_fail_every_step();
     test_crash_every_step();
     test_floor_skip();
+    test_concurrent_reader();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
