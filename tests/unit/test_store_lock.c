@@ -251,10 +251,10 @@ static void test_lock_wait(void)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK(tz_lock_acquire_wait(wallet, 0, &l, &err) == TZ_ELOCKED); /* one attempt */
-    CHECK(ms_since(&t0) < 200);
+    CHECK(ms_since(&t0) < 1500); /* no waiting (generous bound for loaded machines) */
     CHECK_MSG(tz_lock_acquire_wait(wallet, 5000, &l, &err) == TZ_OK, "%s", err.msg);
     long waited = ms_since(&t0);
-    CHECK_MSG(waited >= 150 && waited < 2000, "waited %ld ms", waited);
+    CHECK_MSG(waited >= 150 && waited < 10000, "waited %ld ms", waited);
     int status;
     waitpid(c, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -269,7 +269,7 @@ static void test_lock_wait(void)
     l = NULL;
     CHECK(tz_lock_acquire_wait(wallet, 250, &l, &err) == TZ_ELOCKED);
     waited = ms_since(&t0);
-    CHECK_MSG(waited >= 240 && waited < 1500, "waited %ld ms", waited);
+    CHECK_MSG(waited >= 240 && waited < 10000, "waited %ld ms", waited);
     CHECK(l == NULL);
     reap(h);
     unlink(lockp);
