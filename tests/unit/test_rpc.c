@@ -831,6 +831,30 @@ static void test_fetch_plain(void)
               err.msg);
     CHECK(k3.seen[3] == 0);
     free(k3.seen);
+
+    /* a chunk of the wrong size, or not hex, is refused naming its URL */
+    s.hole = UINT64_MAX;
+    static const kv faults[] = {
+        {"/tzel/v1/state/notes/0000000000000005/chunk/00000001", "\"abcd\"\n"},
+        {"/tzel/v1/state/notes/0000000000000009/chunk/00000003", "\"zz\"\n"},
+    };
+    s.table = faults;
+    s.ntable = 1;
+    collect_init(&k3, &s, 0, 8);
+    st = tz_rpc_fetch_notes(c, BLOCK, 0, 8, on_note, &k3, &err);
+    CHECK_MSG(st == TZ_EPARSE && strstr(err.msg, "notes/0000000000000005/chunk/00000001") &&
+                  strstr(err.msg, "expected 1024"),
+              "%d %s", st, err.msg);
+    CHECK(k3.seen[5] == 0 && k3.bad == 0);
+    free(k3.seen);
+    s.table = faults + 1;
+    collect_init(&k3, &s, 8, 4);
+    st = tz_rpc_fetch_notes(c, BLOCK, 8, 12, on_note, &k3, &err);
+    CHECK_MSG(st == TZ_EPARSE && strstr(err.msg, "notes/0000000000000009/chunk/00000003"),
+              "%d %s", st, err.msg);
+    free(k3.seen);
+    s.table = NULL;
+    s.ntable = 0;
     free(k.seen);
     tz_rpc_free(c);
     srv_stop(&s);
