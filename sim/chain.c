@@ -203,6 +203,8 @@ static void gen_run(gen_job *j, unsigned threads)
     }
     for (unsigned t = 0; t < started; t++)
         pthread_join(th[t], NULL);
+    if (j->verbose && j->n >= 2000)
+        fprintf(stderr, "tzel-rollup-sim: generated %" PRIu64 " notes\n", j->n);
 }
 
 /* ------------------------------------------------------------ leaf storage */

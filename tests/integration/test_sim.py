@@ -509,9 +509,38 @@ def test_cache(cache, pay_arg):
     check(not any(".tmp." in f for f in os.listdir(cache)), "no temp files left")
     sim = Sim("--leaves", "40", "--seed", "t1", "--pay", pay_arg, "--chain-cache", cache)
     try:
-        return sim.value(STATE + "/tree/root"), read_note(sim, 11)
+        got = sim.value(STATE + "/tree/root"), read_note(sim, 11)
     finally:
         sim.stop()
+    # generation does not depend on the thread count
+    sim = Sim("--leaves", "40", "--seed", "t1", "--pay", pay_arg, "--threads", "1")
+    try:
+        check(sim.value(STATE + "/tree/root") == got[0], "one thread: same chain")
+    finally:
+        sim.stop()
+    sim = Sim("--leaves", "40", "--seed", "t2", "--pay", pay_arg, "--threads", "1")
+    try:
+        check(sim.value(STATE + "/tree/root") != got[0], "another seed: another chain")
+    finally:
+        sim.stop()
+    return got
+
+
+def test_bad_args(tmp):
+    def run(*args):
+        return subprocess.run([BIN, "--port", "0", "--quiet", *args], capture_output=True,
+                              text=True, timeout=60)
+    r = run("--pay", os.path.join(tmp, "missing.json") + ":2")
+    check(r.returncode != 0 and "missing.json" in r.stderr, "missing --pay file refused")
+    bad = os.path.join(tmp, "bad.json")
+    with open(bad, "w") as f:
+        json.dump({"d_j": "00"}, f)
+    r = run("--pay", bad + ":1")
+    check(r.returncode != 0 and "d_j" in r.stderr, "malformed address refused: %r" % r.stderr)
+    r = run("--leaves", "2", "--pay", os.path.join(tmp, "a0.json") + ":3")
+    check(r.returncode != 0 and "--leaves" in r.stderr, "more paid notes than leaves refused")
+    r = run("--latency-ms", "abc")
+    check(r.returncode == 2, "bad number refused")
 
 
 def main():
@@ -550,6 +579,7 @@ def main():
         check(croot == root and cnote == note11, "cached chain serves the same state")
         test_max_connections()
         test_acl_and_blocks(cache)
+        test_bad_args(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("test_sim: %d passed, %d failed" % (PASS, FAIL))
