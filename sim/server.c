@@ -1167,6 +1167,9 @@ tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts
         s->o.http_threads = 2;
     if (s->o.max_connections == 0)
         s->o.max_connections = 100;
+    /* MHD splits the limit across the pool: each worker needs one slot. */
+    if (s->o.http_threads > s->o.max_connections)
+        s->o.http_threads = s->o.max_connections;
     atomic_store(&s->latency_ms, o->latency_ms);
     pthread_mutex_init(&s->f.mu, NULL);
     pthread_mutex_init(&s->tmu, NULL);
@@ -1189,14 +1192,13 @@ tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->d) {
         sim_server_stop(s);
         return tz_error_set(err, TZ_EIO, "cannot listen on 127.0.0.1:%u", o->port);
