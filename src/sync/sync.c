@@ -208,7 +208,7 @@ static tz_status prepare_receivers(run *r, tz_error *err)
     tz_wallet *w = r->w;
     if (w->n_addresses == 0)
         return TZ_OK;
-    r->rs = sodium_malloc(w->n_addresses * sizeof *r->rs);
+    r->rs = calloc(w->n_addresses, sizeof *r->rs);
     if (!r->rs)
         return tz_error_set(err, TZ_ENOMEM, "sync: out of memory for %zu address keys",
                             w->n_addresses);
@@ -235,8 +235,7 @@ static void free_receivers(run *r)
 {
     for (size_t i = 0; i < r->n_rs; i++)
         tz_note_receiver_wipe(&r->rs[i]);
-    if (r->rs)
-        sodium_free(r->rs);
+    free(r->rs);
     r->rs = NULL;
     r->n_rs = 0;
 }

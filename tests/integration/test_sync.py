@@ -1,0 +1,747 @@
+#!/usr/bin/env python3
+"""Integration tests of `tzel-wallet sync` against the real tzel-rollup-sim.
+
+Each test runs the real binaries as a user (or the daemon) would, and asserts
+on the wallet file, exit codes, the sentinel file and the simulator's
+counters. One wallet (one address) is created per run of this module and
+copied for each test; chains are small and cached.
+
+Run all: python3 test_sync.py; some: python3 test_sync.py k7 tampered ...
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+
+BIN = os.path.abspath(os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bin")))
+WALLET_BIN = os.path.join(BIN, "tzel-wallet")
+SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
+
+TMP = tempfile.mkdtemp(prefix="tz-it-sync-")
+CACHE = os.path.join(TMP, "chain-cache")
+FIXTURE = os.path.join(TMP, "fixture")
+K0_MSG = '--checkpoint-every must be a positive integer (got "0")'
+
+
+# ---------------------------------------------------------------- helpers
+
+class Sim:
+    """A tzel-rollup-sim process on a free port."""
+
+    def __init__(self, leaves, seed, pay=None, latency_ms=0, extra=()):
+        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
+                "--chain-cache", CACHE, "--threads", "2"]
+        if pay:
+            args += ["--pay", pay]
+        if latency_ms:
+            args += ["--latency-ms", str(latency_ms)]
+        args += list(extra)
+        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
+        self.url = None
+        self.log = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = self.p.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            if "listening on " in line:
+                self.url = line.strip().split("listening on ")[1]
+                break
+        if not self.url:
+            self.p.kill()
+            raise RuntimeError("simulator did not start: " + "".join(self.log))
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.p.stderr:
+            self.log.append(line)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def post(self, op, body=None):
+        data = json.dumps(body or {}).encode()
+        req = urllib.request.Request(self.url + "/sim/" + op, data=data, method="POST",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def counters(self):
+        return self.get("/sim/counters")
+
+    def reset(self):
+        self.post("counters/reset")
+
+    def chain(self):
+        return self.get("/sim/chain")
+
+    def paid(self):
+        return self.get("/sim/paid")["paid"]
+
+    def value_at(self, block, key):
+        return self.get("/global/block/%s/durable/wasm_2_0_0/value?key=%s" % (block, key))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def rpc_requests(c):
+    """Rollup RPC requests (everything but the control API) in a counters dict."""
+    return sum(v for k, v in c["requests"].items() if k != "sim")
+
+
+def wallet_cmd(wallet, url, *args, json_mode=True):
+    cmd = [WALLET_BIN, "-w", wallet]
+    if url:
+        cmd += ["--rollup-node-url", url]
+    if json_mode:
+        cmd.append("--json")
+    return cmd + list(args)
+
+
+def run_wallet(wallet, url, *args, json_mode=True, env=None, timeout=180):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(wallet_cmd(wallet, url, *args, json_mode=json_mode), env=e,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def events(stderr):
+    out = []
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def envelope(stdout):
+    return json.loads(stdout)
+
+
+def load(wallet):
+    with open(wallet) as f:
+        return json.load(f)
+
+
+def note_set(w):
+    return sorted((n["index"], n["cm"], n["v"], n["rseed"], n["nk_spend"]) for n in w.get("notes", []))
+
+
+def new_wallet_dir(name):
+    d = os.path.join(TMP, name)
+    os.makedirs(d)
+    path = os.path.join(d, "wallet.json")
+    shutil.copy2(os.path.join(FIXTURE, "wallet.json"), path)
+    return path
+
+
+def sentinel(wallet):
+    return wallet + ".yield"
+
+
+def dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def sync_ok(wallet, url, *args, env=None):
+    r = run_wallet(wallet, url, "sync", *args, env=env)
+    check(r.returncode == 0, "sync failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+    return r, envelope(r.stdout)["result"]
+
+
+def make_fixture():
+    os.makedirs(FIXTURE)
+    w = os.path.join(FIXTURE, "wallet.json")
+    r = subprocess.run([WALLET_BIN, "-w", w, "init", "--addresses", "0"], capture_output=True,
+                       text=True, timeout=300)
+    check(r.returncode == 0, "init failed: " + r.stderr)
+    r = subprocess.run([WALLET_BIN, "-w", w, "receive", "--out",
+                        os.path.join(FIXTURE, "addr.json")], capture_output=True, text=True,
+                       timeout=600)
+    check(r.returncode == 0, "receive failed: " + r.stderr)
+
+
+ADDR = lambda: os.path.join(FIXTURE, "addr.json")  # noqa: E731
+
+
+# ------------------------------------------------------------------ tests
+
+def test_k0_refused():
+    """K = 0 or a non-number is refused before any request, with a stable message."""
+    sim = Sim(40, "k0", pay=ADDR() + ":2")
+    try:
+        w = new_wallet_dir("k0")
+        before = open(w, "rb").read()
+        sim.reset()
+        for args, env, msg in [
+            (["--checkpoint-every", "0"], {}, K0_MSG),
+            (["--checkpoint-every", "abc"], {}, '--checkpoint-every must be a positive integer (got "abc")'),
+            ([], {"TZEL_SYNC_CHECKPOINT_EVERY": "0"},
+             'TZEL_SYNC_CHECKPOINT_EVERY must be a positive integer (got "0")'),
+            (["--concurrency", "129"], {}, "--concurrency is 129, above the limit of 128"),
+            (["--concurrency", "0"], {}, "--concurrency must be a positive integer"),
+        ]:
+            r = run_wallet(w, sim.url, "sync", *args, env=env)
+            check(r.returncode == 2, "exit %d for %s %s" % (r.returncode, args, env))
+            check(msg in r.stderr, "message %r not in %r" % (msg, r.stderr))
+            err = envelope(r.stdout)["error"]
+            check(err["exit"] == 2 and msg in err["message"], "envelope %r" % err)
+        c = sim.counters()
+        check(rpc_requests(c) == 0, "requests were made: %r" % c["requests"])
+        # the only connection accepted since the reset is this counters request
+        check(c["connections_accepted"] <= 1, "connections were opened: %r" % c)
+        check(open(w, "rb").read() == before, "wallet file changed")
+        check(not os.path.exists(w + ".lock"), "lock left behind")
+    finally:
+        sim.stop()
+
+
+def test_k7_honoured():
+    """--checkpoint-every 7 saves at 7, 14, ..., the end; the env var is honoured too."""
+    sim = Sim(100, "k7", pay=ADDR() + ":3")
+    try:
+        w = new_wallet_dir("k7")
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "7")
+        cps = [e["scanned"] for e in events(r.stderr) if e["event"] == "checkpoint"]
+        expect = list(range(7, 100, 7)) + [100, 100]  # the last one is finalize's save
+        check(cps == expect, "checkpoints %r" % cps)
+        check(res["scanned"] == 100 and res["tree_size"] == 100, "result %r" % res)
+        check(res["found"] == 3 and res["verified_root"] == sim.chain()["root"], "result %r" % res)
+        check(load(w)["scanned"] == 100, "scanned not saved")
+        start = [e for e in events(r.stderr) if e["event"] == "start"][0]
+        check(start["checkpoint_every"] == 7, "start event %r" % start)
+
+        w2 = new_wallet_dir("k7env")
+        r, res = sync_ok(w2, sim.url, env={"TZEL_SYNC_CHECKPOINT_EVERY": "30"})
+        cps = [e["scanned"] for e in events(r.stderr) if e["event"] == "checkpoint"]
+        check(cps == [30, 60, 90, 100, 100], "env checkpoints %r" % cps)
+        # the flag beats the environment
+        w3 = new_wallet_dir("k7flag")
+        r, res = sync_ok(w3, sim.url, "--checkpoint-every", "50",
+                         env={"TZEL_SYNC_CHECKPOINT_EVERY": "30"})
+        cps = [e["scanned"] for e in events(r.stderr) if e["event"] == "checkpoint"]
+        check(cps == [50, 100, 100], "flag checkpoints %r" % cps)
+        check(note_set(load(w)) == note_set(load(w2)) == note_set(load(w3)), "notes differ")
+    finally:
+        sim.stop()
+
+
+def test_preexisting_live_sentinel():
+    """A live sentinel present at start: the first batch runs, then exit 0, sentinel kept."""
+    sim = Sim(200, "live", pay=ADDR() + ":4")
+    try:
+        w = new_wallet_dir("live")
+        content = "%d\n" % os.getpid()
+        open(sentinel(w), "w").write(content)
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "10")
+        check(load(w)["scanned"] == 10, "scanned %r" % load(w)["scanned"])
+        check(res["yielded"] is True and res["yielded_to_pid"] == os.getpid(), "result %r" % res)
+        check(res["scanned"] == 10, "result %r" % res)
+        check(open(sentinel(w)).read() == content, "sentinel changed or removed")
+        ys = [e for e in events(r.stderr) if e["event"] == "yield"]
+        check(len(ys) == 1 and ys[0]["pid"] == os.getpid(), "yield events %r" % ys)
+        check(not os.path.exists(w + ".lock"), "lock not released")
+        r2 = run_wallet(w, sim.url, "sync", "--checkpoint-every", "10", json_mode=False)
+        check(r2.returncode == 0 and str(os.getpid()) in r2.stderr,
+              "human yield line should name the PID: %r" % r2.stderr)
+        check(load(w)["scanned"] == 20, "second run should make one batch of progress")
+        os.unlink(sentinel(w))
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "10")
+        check(res["scanned"] == 200 and not res["yielded"], "result %r" % res)
+        check(len(load(w)["notes"]) == 4, "notes %d" % len(load(w)["notes"]))
+    finally:
+        sim.stop()
+
+
+def test_legacy_sentinel_content():
+    """Sentinel content that is not a PID is live and never removed."""
+    sim = Sim(60, "legacy", pay=ADDR() + ":1")
+    try:
+        w = new_wallet_dir("legacy")
+        open(sentinel(w), "wb").write(b"yield")
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "7")
+        check(res["yielded"] is True and res["yielded_to_pid"] is None, "result %r" % res)
+        check(load(w)["scanned"] == 7, "scanned %r" % load(w)["scanned"])
+        check(open(sentinel(w), "rb").read() == b"yield", "legacy sentinel touched")
+        ys = [e for e in events(r.stderr) if e["event"] == "yield"]
+        check(len(ys) == 1 and ys[0]["pid"] is None, "yield events %r" % ys)
+    finally:
+        sim.stop()
+
+
+def test_stale_sentinel_reaped_child():
+    """A sentinel naming a reaped child: removed with a warning naming it, scan completes."""
+    sim = Sim(80, "stale", pay=ADDR() + ":2")
+    try:
+        w = new_wallet_dir("stale")
+        pid = dead_pid()
+        open(sentinel(w), "w").write("%d\n" % pid)
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "10")
+        check(not os.path.exists(sentinel(w)), "stale sentinel not removed")
+        check(res["scanned"] == 80 and not res["yielded"], "result %r" % res)
+        ev = events(r.stderr)
+        st = [e for e in ev if e["event"] == "stale_sentinel"]
+        check(len(st) == 1 and st[0]["pid"] == pid, "stale events %r" % st)
+        warn = [e for e in ev if e["event"] == "warning" and str(pid) in e["message"]]
+        check(warn, "no warning naming PID %d: %r" % (pid, ev))
+        # human mode says it on stderr too
+        w2 = new_wallet_dir("stale-human")
+        pid2 = dead_pid()
+        open(sentinel(w2), "w").write("%d\n" % pid2)
+        r = run_wallet(w2, sim.url, "sync", json_mode=False)
+        check(r.returncode == 0 and ("warning" in r.stderr and str(pid2) in r.stderr),
+              "human warning missing: %r" % r.stderr)
+    finally:
+        sim.stop()
+
+
+def watch_events(proc, on_event, deadline):
+    """Feeds JSON events from proc.stderr to on_event until it returns True."""
+    for line in proc.stderr:
+        line = line.strip()
+        if line.startswith("{"):
+            if on_event(json.loads(line)):
+                return True
+        if time.time() > deadline:
+            break
+    return False
+
+
+def test_sentinel_mid_scan_then_resume():
+    """A sentinel raised mid-batch: prefix checkpointed at once (< K), quick exit, resume finds the rest."""
+    sim = Sim(600, "mid", pay=ADDR() + ":8", latency_ms=3)
+    try:
+        paid = sorted(p["index"] for p in sim.paid())
+        w = new_wallet_dir("mid")
+        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "100000",
+                                        "--concurrency", "2"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        target = paid[len(paid) // 2] + 1  # past at least half the paid notes
+        raised = {}
+
+        def on_event(e):
+            if e["event"] == "progress" and e["scanned"] >= target and not raised:
+                open(sentinel(w), "w").write("%d\n" % os.getpid())
+                raised["t"] = time.time()
+                raised["at"] = e["scanned"]
+                return True
+            return False
+
+        check(watch_events(p, on_event, time.time() + 120), "never reached leaf %d" % target)
+        out, err = p.communicate(timeout=60)
+        took = time.time() - raised["t"]
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
+        res = envelope(out)["result"]
+        s = load(w)["scanned"]
+        check(res["yielded"] and res["yielded_to_pid"] == os.getpid(), "result %r" % res)
+        check(raised["at"] <= s < 600, "cursor %d (sentinel at %d)" % (s, raised["at"]))
+        check(took < 1.5, "yield took %.2fs" % took)
+        notes1 = note_set(load(w))
+        check([n[0] for n in notes1] == [i for i in paid if i < s],
+              "notes before yield %r, paid %r, cursor %d" % (notes1, paid, s))
+        check(len(notes1) > 0, "no note found before the yield")
+        check(os.path.exists(sentinel(w)), "sentinel removed")
+        os.unlink(sentinel(w))
+        r, res2 = sync_ok(w, sim.url)
+        notes2 = note_set(load(w))
+        check([n[0] for n in notes2] == paid, "after resume %r vs %r" % (notes2, paid))
+        check(res2["found"] == len(paid) - len(notes1) > 0, "second run found %r" % res2)
+    finally:
+        sim.stop()
+
+
+def test_reader_parses_throughout():
+    """A reader process parsing the wallet during a many-checkpoint sync never sees a torn file."""
+    sim = Sim(400, "reader", pay=ADDR() + ":5", latency_ms=1)
+    try:
+        w = new_wallet_dir("reader")
+        stop = os.path.join(TMP, "reader-stop")
+        reader = subprocess.Popen([sys.executable, "-c", r"""
+import json, os, sys
+path, stop = sys.argv[1], sys.argv[2]
+ok = bad = 0; last = -1; back = 0; seen = set()
+while not os.path.exists(stop):
+    try:
+        with open(path) as f:
+            w = json.load(f)
+        ok += 1
+        if w["scanned"] < last: back += 1
+        last = w["scanned"]; seen.add(last)
+    except Exception as e:
+        bad += 1; print("BAD", repr(e), file=sys.stderr)
+print(json.dumps({"ok": ok, "bad": bad, "back": back, "distinct": len(seen)}))
+""", w, stop], stdout=subprocess.PIPE, text=True)
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "5", "--concurrency", "2")
+        open(stop, "w").close()
+        out, _ = reader.communicate(timeout=30)
+        st = json.loads(out)
+        cps = [e for e in events(r.stderr) if e["event"] == "checkpoint"]
+        check(len(cps) >= 80, "only %d checkpoints" % len(cps))
+        check(st["bad"] == 0 and st["back"] == 0, "reader saw %r" % st)
+        check(st["ok"] > 20 and st["distinct"] > 5, "reader did not overlap the sync: %r" % st)
+    finally:
+        sim.stop()
+
+
+def test_http_503_keeps_last_checkpoint():
+    """A 503 on leaf 15 with K = 10: exit 5 naming URL and status, cursor 10, fewer requests."""
+    sim = Sim(300, "e503", pay=ADDR() + ":2")
+    try:
+        full = new_wallet_dir("e503-full")
+        sim.reset()
+        sync_ok(full, sim.url, "--checkpoint-every", "10")
+        full_reqs = sim.counters()["durable_reads"]
+
+        w = new_wallet_dir("e503")
+        sim.post("fault", {"status": 503, "note_index": 15})
+        sim.reset()
+        r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "10")
+        served = sim.counters()["durable_reads"]
+        check(r.returncode == 5, "exit %d: %s" % (r.returncode, r.stderr))
+        err = envelope(r.stdout)["error"]
+        check("503" in err["message"] and sim.url in err["message"]
+              and "000000000000000f" in err["message"], "message %r" % err["message"])
+        check(load(w)["scanned"] == 10, "cursor %r" % load(w)["scanned"])
+        check(not os.path.exists(sentinel(w)), "sync created a sentinel")
+        check(not os.path.exists(w + ".lock"), "lock left behind")
+        check(served < full_reqs / 2, "served %d requests, a full run makes %d" % (served, full_reqs))
+        sim.post("fault/clear")
+        sync_ok(w, sim.url, "--checkpoint-every", "10")
+        check(note_set(load(w)) == note_set(load(full)), "resume differs from a full sync")
+        # unreachable node: exit 5 too
+        r = run_wallet(w, "http://127.0.0.1:1", "sync")
+        check(r.returncode == 5, "unreachable node exit %d" % r.returncode)
+    finally:
+        sim.stop()
+
+
+def test_sigkill_mid_batch_then_resume():
+    """SIGKILL mid-batch, then resume: exactly the notes (and frontier) of an uninterrupted sync."""
+    sim = Sim(700, "kill", pay=ADDR() + ":9", latency_ms=2)
+    try:
+        ref = new_wallet_dir("kill-ref")
+        sim.post("latency", {"ms": 0})
+        sync_ok(ref, sim.url, "--checkpoint-every", "50")
+        sim.post("latency", {"ms": 2})
+        w = new_wallet_dir("kill")
+        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "50",
+                                        "--concurrency", "2"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = {}
+
+        def on_event(e):
+            if e["event"] == "checkpoint" and e["scanned"] >= 150:
+                seen["cp"] = e["scanned"]
+                return True
+            return False
+
+        check(watch_events(p, on_event, time.time() + 120), "no checkpoint at 150")
+        time.sleep(0.05)  # mid-batch
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30)
+        wk = load(w)
+        check(wk["scanned"] % 50 == 0 and 150 <= wk["scanned"] < 700, "cursor %r" % wk["scanned"])
+        check([n[0] for n in note_set(wk)] == [n[0] for n in note_set(load(ref)) if n[0] < wk["scanned"]],
+              "notes at the checkpoint are not the prefix")
+        check(os.path.exists(w + ".lock"), "the killed run should leave its lock behind")
+        sim.post("latency", {"ms": 0})
+        sync_ok(w, sim.url, "--checkpoint-every", "50")
+        a, b = load(w), load(ref)
+        check(note_set(a) == note_set(b), "notes differ after resume")
+        check(a["scanned"] == b["scanned"] == 700, "cursor")
+        check(a.get("tzel_c_sync") == b.get("tzel_c_sync"), "frontier/sync state differs")
+    finally:
+        sim.stop()
+
+
+def test_watch_k0_aborts():
+    """--watch with K = 0 fails at once (no sleep, no request)."""
+    sim = Sim(20, "wk0")
+    try:
+        w = new_wallet_dir("wk0")
+        sim.reset()
+        t = time.time()
+        r = run_wallet(w, sim.url, "sync", "--watch", "--interval-secs", "30",
+                       "--checkpoint-every", "0", timeout=20)
+        check(r.returncode == 2 and K0_MSG in r.stderr, "exit %d %r" % (r.returncode, r.stderr))
+        check(time.time() - t < 5, "watch slept before failing")
+        check(rpc_requests(sim.counters()) == 0, "requests made")
+    finally:
+        sim.stop()
+
+
+def test_watch_yields_twice_then_finishes():
+    """Watch under a live sentinel: one batch per round, then finishes once it is gone."""
+    sim = Sim(200, "watch", pay=ADDR() + ":4")
+    try:
+        w = new_wallet_dir("watch")
+        open(sentinel(w), "w").write("%d\n" % os.getpid())
+        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--watch", "--interval-secs", "1",
+                                        "--checkpoint-every", "20"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        state = {"yields": 0, "cursor_at_yield": []}
+
+        def on_event(e):
+            if e["event"] == "yield":
+                state["yields"] += 1
+                state["cursor_at_yield"].append(load(w)["scanned"])
+                # the lock goes right after the yield event
+                t = time.time() + 2
+                while os.path.exists(w + ".lock") and time.time() < t:
+                    time.sleep(0.01)
+                check(not os.path.exists(w + ".lock"), "lock held after a yield")
+                if state["yields"] == 2:
+                    os.unlink(sentinel(w))
+            if e["event"] == "checkpoint" and e["scanned"] == 200 and state["yields"] == 2:
+                return True
+            return False
+
+        check(watch_events(p, on_event, time.time() + 60), "watch never finished")
+        check(state["cursor_at_yield"] == [20, 40], "cursor at yields %r" % state["cursor_at_yield"])
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
+        res = envelope(out)["result"]
+        check(res["rounds"] >= 3 and res["found"] == 4, "result %r" % res)
+        check(load(w)["scanned"] == 200 and len(load(w)["notes"]) == 4, "wallet")
+        check(res["verified_root"] == sim.chain()["root"], "root %r" % res)
+        check(not os.path.exists(w + ".lock"), "lock left")
+    finally:
+        sim.stop()
+
+
+def test_pool_reads_pinned():
+    """Finalize reads pools at the pinned block even when the head moves (a drain lands mid-sync);
+    the companion run at the new head shows the same fixture does evict."""
+    sim = Sim(300, "pool", pay=ADDR() + ":2", latency_ms=2)
+    try:
+        w = new_wallet_dir("pool")
+        paid = sim.paid()
+        cm_hex = paid[-1]["cm"]  # observed late in the scan
+        pkh = "11" * 31 + "00"
+        doc = load(w)
+        doc["pending_deposits"] = [{
+            "pubkey_hash": pkh, "blind": "22" * 31 + "00", "address_index": 0,
+            "auth_domain": "33" * 31 + "00", "amount": 5000, "operation_hash": None,
+            "shielded_cm": cm_hex}]
+        json.dump(doc, open(w, "w"))
+        os.chmod(w, 0o600)
+        sim.post("deposit", {"pubkey_hash": pkh, "amount": 5000})
+        sim.reset()
+        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--concurrency", "2"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pinned = {}
+
+        def on_event(e):
+            if e["event"] == "start":
+                pinned["block"] = e["block"]
+            if e["event"] == "progress" and e["scanned"] > 30:
+                return True
+            return False
+
+        check(watch_events(p, on_event, time.time() + 60), "sync did not progress")
+        drained = sim.post("deposit", {"pubkey_hash": pkh, "drain": True})
+        out, err = p.communicate(timeout=120)
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
+        res = envelope(out)["result"]
+        check(res["block"] == pinned["block"] != drained["head"], "head did not move past the pin")
+        key = "/tzel/v1/state/deposits/balance/" + pkh
+        check(sim.value_at(pinned["block"], key), "pool not funded at the pinned block")
+        check(sim.value_at("head", key) in (None, ""), "pool not drained at head")
+        check(sim.counters()["requests"]["hash"] == 1, "head resolved more than once")
+        doc = load(w)
+        check(len(doc.get("pending_deposits", [])) == 1, "deposit evicted by a read past the pin")
+        check(cm_hex in [n["cm"] for n in doc["notes"]], "shielded cm not observed")
+
+        # Companion: the same fixture at the moved head (what a head-resolving
+        # read would have seen) evicts the deposit, with nothing rescanned:
+        # the observation is remembered.
+        r, res2 = sync_ok(w, sim.url)
+        check(res2["block"] == drained["head"] or res2["block"] != pinned["block"], "not re-pinned")
+        check(len(load(w).get("pending_deposits", [])) == 0, "drained, observed deposit not pruned")
+    finally:
+        sim.stop()
+
+
+def test_concurrency_and_threads_identical():
+    """Concurrency 1 vs 32 and 1 thread vs all give identical wallets."""
+    sim = Sim(500, "conc", pay=ADDR() + ":6")
+    try:
+        outs = {}
+        for name, args, env in [("c1", ["--concurrency", "1"], {}),
+                                ("c32", ["--concurrency", "32"], {}),
+                                ("t1", ["--threads", "1"], {}),
+                                ("tall", [], {"TZEL_SYNC_THREADS": str(os.cpu_count() or 2)})]:
+            w = new_wallet_dir("conc-" + name)
+            r, res = sync_ok(w, sim.url, "--checkpoint-every", "64", *args, env=env)
+            doc = load(w)
+            check(len(doc["notes"]) == 6, "%s found %d" % (name, len(doc["notes"])))
+            outs[name] = doc
+        check(outs["c1"] == outs["c32"], "concurrency 1 and 32 differ")
+        check(outs["t1"] == outs["tall"], "1 thread and all threads differ")
+        check(outs["c1"] == outs["t1"], "runs differ")
+    finally:
+        sim.stop()
+
+
+def test_connections_bounded():
+    """Never more TCP connections than the concurrency."""
+    sim = Sim(300, "conn", latency_ms=1)
+    try:
+        for conc in (1, 3, 8):
+            w = new_wallet_dir("conn-%d" % conc)
+            sim.reset()
+            sync_ok(w, sim.url, "--concurrency", str(conc))
+            c = sim.counters()
+            # minus one: the counters request itself is a connection
+            wallet_conns = c["connections_accepted"] - 1
+            check(1 <= wallet_conns <= conc and c["peak_connections"] <= conc + 1,
+                  "concurrency %d: %r" % (conc, c))
+    finally:
+        sim.stop()
+
+
+def test_tampered_leaf_trips_root_check():
+    """A leaf whose cm does not match the tree: exit 6 naming both roots, no verified root."""
+    sim = Sim(120, "tamper", pay=ADDR() + ":2")
+    try:
+        w = new_wallet_dir("tamper")
+        sim.post("fault", {"tamper_note": 33})
+        r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "50")
+        check(r.returncode == 6, "exit %d: %s" % (r.returncode, r.stderr))
+        err = envelope(r.stdout)["error"]
+        root = sim.chain()["root"]
+        msg = err["message"]
+        check("root mismatch" in msg and root in msg, "message %r" % msg)
+        others = [t for t in re.findall(r"\b[0-9a-f]{64}\b", msg) if t != root]
+        check(len(others) == 1, "the wallet's root is not named: %r" % msg)
+        check("result" not in envelope(r.stdout), "a result was reported")
+        doc = load(w)
+        check(doc.get("tzel_c_sync", {}).get("nullifiers_checked", 0) == 0,
+              "finalize results were saved")
+        r = run_wallet(w, sim.url, "sync")
+        check(r.returncode == 6, "second run exit %d" % r.returncode)
+    finally:
+        sim.stop()
+
+
+def test_spends_observed_after_restore():
+    """Nullifiers published after a backup: the restored backup (older nullifier cursor) sees them;
+    pending spends whose nullifiers are all on chain are dropped, others kept."""
+    sim = Sim(150, "restore", pay=ADDR() + ":4")
+    try:
+        w = new_wallet_dir("restore")
+        sync_ok(w, sim.url)
+        doc = load(w)
+        check(len(doc["notes"]) == 4, "notes %d" % len(doc["notes"]))
+        backup = w + ".bak"
+        shutil.copy2(w, backup)
+        spent = doc["notes"][:2]
+        pub = sim.post("nullifiers", {"notes": [{"index": n["index"], "nk_spend": n["nk_spend"]}
+                                                for n in spent]})["published"]
+        r, res = sync_ok(w, sim.url)
+        check(res["spent"] == 2 and len(load(w)["notes"]) == 2, "result %r" % res)
+        checked = load(w)["tzel_c_sync"]["nullifiers_checked"]
+        # restore the backup, with a pending spend for the published nullifiers and
+        # one for a nullifier that is not on chain
+        shutil.copy2(backup, w)
+        doc = load(w)
+        doc["pending_spends"] = [
+            {"nullifiers": pub, "description": "landed"},
+            {"nullifiers": ["44" * 31 + "00"], "description": "not landed"}]
+        json.dump(doc, open(w, "w"))
+        os.chmod(w, 0o600)
+        check(load(w)["tzel_c_sync"].get("nullifiers_checked", 0) < checked, "backup cursor")
+        r, res = sync_ok(w, sim.url)
+        doc = load(w)
+        check(res["spent"] == 2, "restored run spent %r" % res)
+        check(sorted(n["index"] for n in doc["notes"]) ==
+              sorted(n["index"] for n in load(backup)["notes"][2:]), "wrong notes left")
+        check([s["description"] for s in doc["pending_spends"]] == ["not landed"],
+              "pending spends %r" % doc["pending_spends"])
+        check(doc["tzel_c_sync"]["nullifiers_checked"] == checked, "nullifier cursor")
+        # a second run reads no nullifier again and changes nothing
+        sim.reset()
+        r, res = sync_ok(w, sim.url)
+        check(res["spent"] == 0 and load(w)["notes"] == doc["notes"], "not idempotent")
+    finally:
+        sim.stop()
+
+
+TESTS = [
+    ("k0", test_k0_refused),
+    ("k7", test_k7_honoured),
+    ("live", test_preexisting_live_sentinel),
+    ("legacy", test_legacy_sentinel_content),
+    ("stale", test_stale_sentinel_reaped_child),
+    ("mid", test_sentinel_mid_scan_then_resume),
+    ("reader", test_reader_parses_throughout),
+    ("e503", test_http_503_keeps_last_checkpoint),
+    ("kill", test_sigkill_mid_batch_then_resume),
+    ("wk0", test_watch_k0_aborts),
+    ("watch", test_watch_yields_twice_then_finishes),
+    ("pool", test_pool_reads_pinned),
+    ("conc", test_concurrency_and_threads_identical),
+    ("conn", test_connections_bounded),
+    ("tamper", test_tampered_leaf_trips_root_check),
+    ("restore", test_spends_observed_after_restore),
+]
+
+
+def main():
+    want = set(sys.argv[1:])
+    t0 = time.time()
+    make_fixture()
+    print("fixture wallet: %.1fs" % (time.time() - t0), flush=True)
+    failed = []
+    for name, fn in TESTS:
+        if want and name not in want:
+            continue
+        t = time.time()
+        try:
+            fn()
+            print("ok   %-8s %-40s %.1fs" % (name, fn.__name__, time.time() - t), flush=True)
+        except Exception:
+            failed.append(name)
+            print("FAIL %-8s %s" % (name, fn.__name__), flush=True)
+            traceback.print_exc()
+    print("%d run, %d failed, %.1fs" % (len([n for n, _ in TESTS if not want or n in want]),
+                                        len(failed), time.time() - t0))
+    if not failed:
+        shutil.rmtree(TMP, ignore_errors=True)
+    else:
+        print("kept " + TMP)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
