@@ -197,12 +197,6 @@ int main(int argc, char **argv)
     gp.pays = pays;
     gp.npays = npays;
 
-    /* Signals are handled synchronously by this thread only. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     sim_chain *chain = malloc(sizeof *chain);
@@ -216,6 +210,13 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    /* From here on, signals are handled synchronously by this thread only
+     * (before, during generation, they keep their default action). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     sim_server *srv = NULL;
     unsigned port = 0;
     if (sim_server_start(&srv, chain, &so, &port, &err) != TZ_OK) {
