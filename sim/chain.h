@@ -119,6 +119,9 @@ typedef struct sim_gen_params {
  * with err filled (c is then released). Release with sim_chain_free. */
 tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err) TZ_WUR;
 
+/* Releases everything sim_chain_init made (unmaps a cached chain, frees
+ * the note segments, nullifiers, blocks and balance tables) and zeroes *c.
+ * No server may still be using c. */
 void sim_chain_free(sim_chain *c);
 
 /* Pointer to leaf i's PublishedNote bytes; caller holds the read or write
