@@ -1,6 +1,5 @@
 /* `tzel-wallet deposit --amount N --prepare-only`: a fresh deposit pool
  * and the L1 bridge call that funds it (signed and sent by someone else). */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -30,68 +29,6 @@ static const char usage[] =
     "bridge_ticketer and rollup_address come from <wallet>.network.json when present,\n"
     "else from the chain (bridge/ticketer at the pinned block, and the node's\n"
     "/global/smart_rollup_address).\n";
-
-struct buf {
-    char *p;
-    size_t n;
-};
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ctx)
-{
-    struct buf *b = ctx;
-    size_t add = sz * nm;
-    if (b->n + add > 4096)
-        return 0;
-    char *q = realloc(b->p, b->n + add + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, d, add);
-    b->p = q;
-    b->n += add;
-    b->p[b->n] = '\0';
-    return add;
-}
-
-/* GET <url>/global/smart_rollup_address: a JSON string. Returns a malloc'd
- * copy, or NULL with *why set. */
-static char *fetch_rollup_address(const char *base, char *why, size_t cap)
-{
-    char url[1024];
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/')
-        bl--;
-    snprintf(url, sizeof url, "%.*s/global/smart_rollup_address", (int)bl, base);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(why, cap, "curl_easy_init failed");
-        return NULL;
-    }
-    struct buf b = {0};
-    long http = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
-    curl_easy_cleanup(c);
-    char *out = NULL;
-    if (cc != CURLE_OK) {
-        snprintf(why, cap, "GET %.900s: %s", url, curl_easy_strerror(cc));
-    } else if (http != 200) {
-        snprintf(why, cap, "GET %.900s: HTTP %ld", url, http);
-    } else {
-        json_t *v = b.p ? json_loads(b.p, JSON_DECODE_ANY, NULL) : NULL;
-        if (json_is_string(v) && !strncmp(json_string_value(v), "sr1", 3))
-            out = strdup(json_string_value(v));
-        else
-            snprintf(why, cap, "GET %.900s: not a JSON sr1... string", url);
-        json_decref(v);
-    }
-    free(b.p);
-    return out;
-}
 
 static const char *profile_str(const tz_profile *p, const char *key)
 {
@@ -126,7 +63,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_wallet *w = NULL;
     tz_rpc *rpc = NULL;
     tz_profile *prof = NULL;
-    char *url = NULL, *rollup_addr = NULL, *ticketer = NULL;
+    char *rollup_addr = NULL, *ticketer = NULL;
     char block[TZ_BLOCK_HASH_MAX];
     tz_keys keys;
     memset(&keys, 0, sizeof keys);
@@ -137,7 +74,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     size_t pos = 0;
 
     if ((rc = tz_cli_lock(cli, &lock)) || (rc = tz_cli_load_wallet(cli, &w)) ||
-        (rc = tz_cli_load_profile(cli, &prof)) || (rc = tz_cli_node_url(cli, &url)) ||
+        (rc = tz_cli_load_profile(cli, &prof)) ||
         (rc = tz_cli_connect(cli, 4, &rpc, block)))
         goto out;
     if ((st = tz_rpc_read_felt(rpc, block, TZ_STATE_PREFIX "auth_domain", &auth_domain, &err))) {
@@ -169,11 +106,17 @@ static int run(tz_cli *cli, int argc, char **argv)
     if (ra) {
         rollup_addr = strdup(ra);
     } else {
-        char why[1024];
-        if (!(rollup_addr = fetch_rollup_address(url, why, sizeof why))) {
-            rc = tz_out_fail(cli, TZ_EXIT_NETWORK, "rollup address: %s", why);
+        char sr1[TZ_ROLLUP_ADDRESS_MAX];
+        if ((st = tz_rpc_rollup_address(rpc, sr1, &err))) {
+            err.code = st;
+            rc = tz_cli_node_fail(cli, "reading the smart rollup address", &err);
             goto out;
         }
+        rollup_addr = strdup(sr1);
+    }
+    if (!rollup_addr) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+        goto out;
     }
     if (!ticketer) {
         rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
@@ -245,7 +188,6 @@ static int run(tz_cli *cli, int argc, char **argv)
 out:
     sodium_memzero(&blind, sizeof blind);
     tz_keys_wipe(&keys);
-    free(url);
     free(rollup_addr);
     free(ticketer);
     tz_profile_free(prof);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/note.h"
 #include "core/wire.h"
@@ -163,10 +164,33 @@ int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out)
     return tz_out_fail(cli, TZ_EXIT_WALLET, "%s", err.msg);
 }
 
+/* True when `<wallet>.lock` exists and does not (yet) hold a PID line. */
+static bool lock_without_pid(const char *wallet_path)
+{
+    char path[4096], *text = NULL;
+    size_t len = 0;
+    pid_t pid;
+    unsigned long long start;
+    snprintf(path, sizeof path, "%s.lock", wallet_path);
+    if (tz_read_file(path, 4096, &text, &len, NULL) != TZ_OK)
+        return false;
+    bool r = !tz_parse_pid_line(text, &pid, &start);
+    free(text);
+    return r;
+}
+
 int tz_cli_lock(const tz_cli *cli, tz_lock **out)
 {
     tz_error err = {0};
     tz_status st = tz_lock_acquire(cli->wallet_path, out, &err);
+    /* A holder writes its PID just after creating the file: a lock seen
+     * in between is looked at again for a moment, so the error can name
+     * the holder. */
+    for (int i = 0; st == TZ_ELOCKED && i < 10 && lock_without_pid(cli->wallet_path); i++) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        st = tz_lock_acquire(cli->wallet_path, out, &err);
+    }
     if (st == TZ_OK)
         return TZ_EXIT_OK;
     if (st == TZ_ELOCKED)

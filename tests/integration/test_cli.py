@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""Integration tests of the everyday tzel-wallet commands that need no rollup
+node: init (restore), receive, addresses, balance, export-*, the wallet file
+round trip, the lock, crash safety of saves, bad input, --help and --json.
+
+Auth-tree derivation costs seconds of CPU per address, so only the restore
+test derives one; every other test starts from a wallet file built here from
+the protocol vectors, whose address records are already present (receive then
+reuses the record at position addr_counter, as the reference does).
+
+Run all: python3 test_cli.py; some: python3 test_cli.py restore lock ...
+"""
+import copy
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+SHARED = os.environ.get("TZ_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
+WALLET_BIN = os.path.join(BIN, "tzel-wallet")
+TMP = tempfile.mkdtemp(prefix="tz-it-cli-")
+
+with open(os.path.join(SHARED, "vectors", "protocol_v1.json")) as f:
+    PV = json.load(f)
+with open(os.path.join(SHARED, "vectors", "canonical_wire_v1.json")) as f:
+    CW = json.load(f)
+KH = PV["key_hierarchy"]
+MASTER = KH["master_sk"]
+
+U64_BIG = 18446744073709551615  # above 2^63: must survive load and save
+
+
+# ---------------------------------------------------------------- helpers
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def H(data, person=b""):
+    d = bytearray(hashlib.blake2s(data, person=person).digest())
+    d[31] &= 7
+    return bytes(d)
+
+
+def nullifier(nk_spend_hex, cm_hex, pos):
+    inner = H(bytes.fromhex(cm_hex) + pos.to_bytes(8, "little") + bytes(24), b"nulfSP__")
+    return H(bytes.fromhex(nk_spend_hex) + inner, b"nulfSP__").hex()
+
+
+def felt(rng):
+    b = bytearray(rng.getrandbits(8) for _ in range(32))
+    b[31] &= 7
+    return b.hex()
+
+
+def run(*args, wallet=None, json_mode=False, timeout=300, env=None):
+    cmd = [WALLET_BIN]
+    if wallet:
+        cmd += ["-w", wallet]
+    if json_mode:
+        cmd.append("--json")
+    e = dict(os.environ)
+    e.pop("TZEL_ROLLUP_NODE_URL", None)
+    e.update(env or {})
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=e)
+
+
+def envelope(r, command):
+    check(r.stdout.count("\n") == 1, "one envelope line expected, got %r" % r.stdout[:300])
+    env = json.loads(r.stdout)
+    check(env.get("schema_version") == 1 and env.get("command") == command,
+          "bad envelope head: %r" % r.stdout[:200])
+    return env
+
+
+def ok_json(command, *args, wallet=None, **kw):
+    r = run(command, *args, wallet=wallet, json_mode=True, **kw)
+    check(r.returncode == 0, "%s failed (%d): %s" % (command, r.returncode, r.stderr[-1500:]))
+    env = envelope(r, command)
+    check("result" in env and "error" not in env, "no result: %r" % env)
+    return env["result"]
+
+
+def fails(expected_exit, *args, wallet=None, json_mode=False, **kw):
+    """Runs a command that must fail with expected_exit and one error line."""
+    r = run(*args, wallet=wallet, json_mode=json_mode, **kw)
+    check(r.returncode == expected_exit, "%r: exit %d, expected %d; stderr %r" %
+          (args, r.returncode, expected_exit, r.stderr[-800:]))
+    errs = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
+    check(len(errs) == 1, "%r: expected one error line, got %r" % (args, r.stderr[-800:]))
+    check(len(errs[0]) > 15, "error line too terse: %r" % errs[0])
+    if json_mode:
+        env = json.loads(r.stdout)
+        check(env["error"]["exit"] == expected_exit and env["error"]["message"],
+              "bad error envelope %r" % env)
+    return r
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_wallet(path, doc):
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+    os.chmod(path, 0o600)
+
+
+def new_dir(name):
+    d = os.path.join(TMP, name)
+    os.makedirs(d)
+    return d
+
+
+def fixture_wallet(rng=None, n_extra=0, unknown=False):
+    """A wallet for the vector master secret with the 3 vector addresses
+    already derived (addr_counter 0), optionally n_extra more records with
+    random public fields and lots of unknown fields."""
+    rng = rng or random.Random(7)
+    addrs = []
+    for a in PV["addresses"]:
+        addrs.append({"index": a["j"], "d_j": a["d_j"], "auth_root": a["auth_root"],
+                      "auth_pub_seed": a["auth_pub_seed"], "nk_tag": a["nk_tag"],
+                      "bds": {"next_index": 0, "auth_path": [felt(rng) for _ in range(2)]}})
+    for j in range(3, 3 + n_extra):
+        addrs.append({"index": j, "d_j": felt(rng), "auth_root": felt(rng),
+                      "auth_pub_seed": felt(rng), "nk_tag": felt(rng), "bds": {"next_index": 0}})
+    w = {"master_sk": MASTER, "addresses": addrs, "addr_counter": 0, "notes": [], "scanned": 0,
+         "wots_key_indices": {}, "pending_spends": [], "pending_deposits": [],
+         "deposit_nonce": 0}
+    if unknown:
+        a0 = PV["addresses"][0]
+        w["notes"] = [
+            {"nk_spend": a0["nk_spend"], "nk_tag": a0["nk_tag"], "auth_root": a0["auth_root"],
+             "d_j": a0["d_j"], "v": U64_BIG, "rseed": felt(rng), "cm": felt(rng), "index": 3,
+             "addr_index": 0, "note_extra": {"x": [1, None, "y"]}}]
+        w["addresses"][0]["addr_extra"] = {"deep": [1.5, True, None]}
+        w["addresses"][1]["bds"] = {"next_index": 5, "keep": [{"present": True, "value": felt(rng)}],
+                                    "weird": 1e300}
+        w["wots_key_indices"] = {"1": 5}
+        w["pending_spends"] = [{"nullifiers": [felt(rng)], "description": "d",
+                                "operation_hash": "oo123", "spend_extra": 12}]
+        w["pending_deposits"] = [{"pubkey_hash": felt(rng), "blind": felt(rng), "address_index": 1,
+                                  "auth_domain": felt(rng), "amount": U64_BIG,
+                                  "operation_hash": None, "dep_extra": "kept"}]
+        w["zz_top_unknown"] = {"list": [1, 2, 3], "float": 0.1, "big": 123456789012345678901234567890}
+        w["deposit_nonce"] = 9
+    return w
+
+
+# ------------------------------------------------------------------ tests
+
+def test_help_and_usage():
+    """--help everywhere, the command list with exit codes, and usage errors."""
+    r = run("--help")
+    check(r.returncode == 0 and "Exit codes" in r.stdout, "top-level --help: %r" % r.stdout)
+    for name in ["init", "receive", "addresses", "balance", "sync", "check", "deposit",
+                 "export-view", "export-detect", "export-outgoing"]:
+        check(("  " + name + " ") in r.stdout, "--help does not list " + name)
+        h = run(name, "--help")
+        check(h.returncode == 0 and "Usage: tzel-wallet" in h.stdout,
+              "%s --help: %d %r" % (name, h.returncode, h.stdout[:200]))
+    fails(2)                                   # no command
+    fails(2, "frobnicate")                     # unknown command
+    fails(2, "--frobnicate", "balance")        # unknown global flag
+    fails(2, "balance", "--frobnicate")        # unknown command flag
+    fails(2, "receive", "--out")               # missing value
+    fails(2, "balance", "extra")               # positional argument
+    r = fails(2, "frobnicate", json_mode=True)
+    check(json.loads(r.stdout)["error"]["code"] == "USAGE", "error code name")
+
+
+def test_restore_reproduces_vector_address():
+    """init --master-sk derives the vector's address 0 exactly, with a BDS
+    state shaped like the reference's fresh XmssBdsState."""
+    d = new_dir("restore")
+    w = os.path.join(d, "wallet.json")
+    res = ok_json("init", "--master-sk", MASTER, "--addresses", "1", wallet=w)
+    check(res["created"] and res["restored"] and res["address_count"] == 1, "result %r" % res)
+    doc = load(w)
+    check(os.stat(w).st_mode & 0o777 == 0o600, "wallet mode")
+    check(doc["master_sk"] == MASTER and doc["addr_counter"] == 1 and doc["scanned"] == 0,
+          "header fields")
+    check(list(doc.keys())[:9] == ["master_sk", "addresses", "addr_counter", "notes", "scanned",
+                                   "wots_key_indices", "pending_spends", "pending_deposits",
+                                   "deposit_nonce"], "reference field order: %r" % list(doc))
+    a, v = doc["addresses"][0], PV["addresses"][0]
+    for k in ["d_j", "auth_root", "auth_pub_seed", "nk_tag"]:
+        check(a[k] == v[k], "address 0 %s: %s != %s" % (k, a[k], v[k]))
+    b = a["bds"]
+    check(list(b.keys()) == ["next_index", "auth_path", "keep", "treehash", "retain"], "bds keys")
+    check(b["next_index"] == 0 and len(b["auth_path"]) == 16, "auth_path")
+    check(all(k == {"present": False, "value": "0" * 64} for k in b["keep"]) and
+          len(b["keep"]) == 16, "keep")
+    check(len(b["treehash"]) == 14, "treehash levels")
+    for h, t in enumerate(b["treehash"]):
+        check(t["target_height"] == h and t["finished"] and not t["initialized"] and
+              t["node"]["present"] and t["node_start_idx"] == 3 << h and
+              t["next_idx"] == 3 << h and t["node_height"] == h and t["stack"] == [],
+              "treehash[%d] = %r" % (h, t))
+    check(len(b["retain"]) == 16 and [len(x["nodes"]) for x in b["retain"]] ==
+          [0] * 14 + [1, 0], "retain")
+    check(doc["wots_key_indices"] == {"0": 0}, "wots_key_indices %r" % doc["wots_key_indices"])
+    fl = load(w + ".xmss-floor")
+    check(fl["addr_counter"] == 1, "floor written")
+    # a second init refuses to overwrite
+    before = read_bytes(w)
+    fails(3, "init", "--addresses", "0", wallet=w)
+    check(read_bytes(w) == before, "refused init changed the wallet")
+
+
+def test_receive_canonical_wire_vector():
+    """receive prints the vector's payment address and canonical encoding."""
+    d = new_dir("wire")
+    w = os.path.join(d, "wallet.json")
+    pa = CW["payment_address"]
+    write_wallet(w, {"master_sk": CW["inputs"]["master_sk"],
+                     "addresses": [{"index": 0, "d_j": pa["d_j"], "auth_root": pa["auth_root"],
+                                    "auth_pub_seed": pa["auth_pub_seed"], "nk_tag": pa["nk_tag"],
+                                    "bds": {}}],
+                     "addr_counter": 0, "notes": [], "scanned": 0})
+    out = os.path.join(d, "addr.json")
+    res = ok_json("receive", "--out", out, wallet=w)
+    check(res["index"] == 0 and res["wrote"] and res["path"] == out, "result %r" % res)
+    for k in ["d_j", "auth_root", "auth_pub_seed", "nk_tag", "ek_v", "ek_d"]:
+        check(res["address"][k] == pa[k], "address field %s differs from the vector" % k)
+    check(res["address_wire_hex"] == pa["canonical_hex"], "canonical wire hex differs")
+    check(load(out) == res["address"], "--out file differs from the printed address")
+    check(list(load(out).keys()) == ["d_j", "auth_root", "auth_pub_seed", "nk_tag", "ek_v", "ek_d"],
+          "address JSON keys")
+    check(os.stat(out).st_mode & 0o777 == 0o600, "--out mode")
+    check(load(w)["addr_counter"] == 1, "addr_counter not advanced")
+
+
+def test_receive_human_stdout_is_address_json():
+    """Without --json, stdout is exactly the payment address JSON."""
+    d = new_dir("human")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    r = run("receive", wallet=w)
+    check(r.returncode == 0, r.stderr)
+    a = json.loads(r.stdout)
+    check(a["d_j"] == PV["addresses"][0]["d_j"] and len(a["ek_v"]) == 2368, "stdout address")
+    check("Address #0" in r.stderr, "stderr names the address")
+    r = run("receive", wallet=w)
+    check(json.loads(r.stdout)["d_j"] == PV["addresses"][1]["d_j"], "second receive: address 1")
+
+
+def test_unknown_fields_round_trip():
+    """Every field the wallet does not manage survives receives, exactly."""
+    d = new_dir("unknown")
+    w = os.path.join(d, "wallet.json")
+    orig = fixture_wallet(unknown=True)
+    write_wallet(w, orig)
+    for i in range(2):
+        ok_json("receive", wallet=w)
+    with open(w) as f:
+        text = f.read()
+    check("18446744073709551615" in text and "123456789012345678901234567890" in text,
+          "big numbers were re-spelled")
+    got = json.loads(text)
+    exp = copy.deepcopy(orig)
+    exp["addr_counter"] = 2
+    got_cmp = copy.deepcopy(got)
+    # wots_key_indices may gain entries for the addresses handed out
+    check(all(got_cmp["wots_key_indices"].get(k) == v for k, v in exp["wots_key_indices"].items()),
+          "wots_key_indices lost entries")
+    got_cmp["wots_key_indices"] = exp["wots_key_indices"]
+    got_cmp.pop("tzel_c_sync", None)
+    check(got_cmp == exp, "round trip changed fields:\n%s\n%s" %
+          (json.dumps(exp, sort_keys=True)[:3000], json.dumps(got_cmp, sort_keys=True)[:3000]))
+
+
+def test_addresses_and_balance():
+    """Per-address balance, available and note counts; pending spends."""
+    d = new_dir("balance")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["addr_counter"] = 3
+    rng = random.Random(3)
+    notes = []
+    for (j, v, pos) in [(0, 100, 1), (0, 200, 4), (1, 50, 9), (2, 7, 12)]:
+        a = PV["addresses"][j]
+        notes.append({"nk_spend": a["nk_spend"], "nk_tag": a["nk_tag"], "auth_root": a["auth_root"],
+                      "d_j": a["d_j"], "v": v, "rseed": felt(rng), "cm": felt(rng), "index": pos,
+                      "addr_index": j})
+    doc["notes"] = notes
+    # the 200 note (address 0) is being spent
+    doc["pending_spends"] = [{"nullifiers": [nullifier(notes[1]["nk_spend"], notes[1]["cm"], 4)],
+                              "description": "send"}]
+    doc["pending_deposits"] = [{"pubkey_hash": felt(rng), "blind": felt(rng), "address_index": 2,
+                                "auth_domain": felt(rng), "amount": 5000, "operation_hash": None}]
+    write_wallet(w, doc)
+    before = read_bytes(w)
+    res = ok_json("addresses", wallet=w)
+    check(res["address_count"] == 3 and res["total"] == 357 and res["total_available"] == 157,
+          "totals %r" % {k: res[k] for k in res if k != "addresses"})
+    rows = [(e["index"], e["balance"], e["available"], e["notes"]) for e in res["addresses"]]
+    check(rows == [(0, 300, 100, 2), (1, 50, 50, 1), (2, 7, 7, 1)], "rows %r" % rows)
+    check(res["addresses"][1]["address"]["d_j"] == PV["addresses"][1]["d_j"], "payment address")
+    b = ok_json("balance", wallet=w)
+    check(b["private_available"] == 157 and b["private_pending_outgoing"] == 200 and
+          b["private_tracked_total"] == 357 and b["tracked_notes"] == 4 and
+          b["pending_operations"] == 1 and b["pending_deposits"] == 1 and
+          b["pending_deposits_mutez"] == 5000, "balance %r" % b)
+    h = run("balance", wallet=w)
+    check(h.returncode == 0 and "Private available: 157" in h.stdout, "human balance")
+    check(read_bytes(w) == before, "read-only commands changed the wallet")
+    check(not os.path.exists(w + ".lock"), "read-only command left a lock")
+    # read-only commands work while another process holds the lock
+    with open(w + ".lock", "w") as f:
+        f.write("%d\n" % os.getpid())
+    try:
+        ok_json("balance", wallet=w)
+        ok_json("addresses", wallet=w)
+        ok_json("export-view", wallet=w)
+    finally:
+        os.unlink(w + ".lock")
+
+
+def test_exports():
+    """export-view/detect/outgoing: the reference shapes, 0600 files."""
+    d = new_dir("export")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["addr_counter"] = 3
+    write_wallet(w, doc)
+    view = ok_json("export-view", wallet=w)
+    check(view["wrote"] is False, "wrote flag")
+    c = view["content"]
+    check(list(c.keys()) == ["mode", "version", "incoming_seed", "addresses"], "view keys %r" % c)
+    check(c["mode"] == "view" and c["version"] == 1 and c["incoming_seed"] == KH["incoming_seed"],
+          "view material")
+    check([list(a.keys()) for a in c["addresses"]] ==
+          [["index", "d_j", "auth_root", "auth_pub_seed", "nk_tag"]] * 3, "view address keys")
+    check([a["d_j"] for a in c["addresses"]] == [a["d_j"] for a in PV["addresses"]], "view d_j")
+    det = ok_json("export-detect", wallet=w)["content"]
+    check(det == {"mode": "detect", "version": 1, "detect_root": KH["detect_root"],
+                  "addr_count": 3} and list(det) == ["mode", "version", "detect_root", "addr_count"],
+          "detect %r" % det)
+    out = ok_json("export-outgoing", wallet=w)["content"]
+    check(out == {"mode": "outgoing", "version": 1, "outgoing_seed": KH["outgoing_seed"]},
+          "outgoing %r" % out)
+    for name, exp in [("export-view", c), ("export-detect", det), ("export-outgoing", out)]:
+        f = os.path.join(d, name + ".json")
+        res = ok_json(name, "--out", f, wallet=w)
+        check(res == {"wrote": True, "path": f}, "result %r" % res)
+        check(load(f) == exp, name + " file content")
+        check(os.stat(f).st_mode & 0o777 == 0o600, name + " file mode")
+        h = run(name, wallet=w)
+        check(h.returncode == 0 and json.loads(h.stdout) == exp, name + " human stdout")
+
+
+def test_bad_wallet_files():
+    """Missing, empty, truncated, non-JSON, wrong-length and non-hex felts:
+    one error line, exit 3, file unchanged."""
+    d = new_dir("bad")
+    good = json.dumps(fixture_wallet(), indent=2)
+    cases = {
+        "missing": None,
+        "empty": "",
+        "truncated": good[: len(good) // 2],
+        "notjson": "this is not json\n",
+        "array": "[1,2,3]",
+        "shortfelt": good.replace(MASTER, MASTER[:-2]),
+        "nonhex": good.replace(MASTER, "g" + MASTER[1:]),
+        "badcounter": good.replace('"addr_counter": 0', '"addr_counter": -1'),
+    }
+    for name, text in cases.items():
+        w = os.path.join(d, name + ".json")
+        if text is not None:
+            with open(w, "w") as f:
+                f.write(text)
+            os.chmod(w, 0o600)
+        for cmd in (["receive"], ["balance"], ["addresses"], ["export-view"]):
+            r = fails(3, *cmd, wallet=w, json_mode=(cmd == ["balance"]))
+            check(name != "missing" or "not found" in r.stderr, "missing: %r" % r.stderr)
+            if text is None:
+                check(not os.path.exists(w), "a missing wallet was created")
+            else:
+                with open(w) as f:
+                    check(f.read() == text, "%s: wallet changed by %s" % (name, cmd))
+        check(not os.path.exists(w + ".lock"), "lock left behind")
+
+
+def test_bad_arguments_leave_wallet_unchanged():
+    d = new_dir("badargs")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    before = read_bytes(w)
+    fails(2, "init", "--force", "--master-sk", MASTER[:-1], wallet=w)
+    fails(2, "init", "--force", "--master-sk", "zz" + MASTER[2:], wallet=w)
+    fails(2, "init", "--force", "--master-sk", MASTER[:-2] + "f8", wallet=w)  # >= 2^251
+    fails(2, "init", "--force", "--addresses", "two", wallet=w)
+    fails(2, "init", "--force", "--addresses", "-1", wallet=w)
+    fails(2, "init", "--force", "--at-tree-size", "5", "--at-head", wallet=w)
+    fails(2, "init", "--force", "--at-tree-size", "99999999999999999999999", wallet=w)
+    fails(2, "deposit", "--amount", "10", wallet=w)                       # no --prepare-only
+    fails(2, "deposit", "--amount", "x", "--prepare-only", wallet=w)
+    fails(2, "deposit", "--prepare-only", wallet=w)
+    fails(2, "receive", "--bogus", wallet=w)
+    # no rollup node configured anywhere
+    fails(2, "check", wallet=w)
+    # unreachable node
+    fails(5, "--rollup-node-url", "http://127.0.0.1:1", "check", wallet=w)
+    fails(5, "--rollup-node-url", "http://127.0.0.1:1", "deposit", "--amount", "5",
+          "--prepare-only", wallet=w, json_mode=True)
+    check(read_bytes(w) == before, "wallet changed by a failed command")
+    check(not os.path.exists(w + ".lock"), "lock left behind")
+    # init --at-tree-size on a fresh path, no addresses
+    w2 = os.path.join(d, "fresh.json")
+    res = ok_json("init", "--addresses", "0", "--at-tree-size", "1234", wallet=w2)
+    check(res["scanned"] == 1234 and load(w2)["scanned"] == 1234 and not res["restored"],
+          "at-tree-size %r" % res)
+    sk = load(w2)["master_sk"]
+    check(len(sk) == 64 and int(sk[-2:], 16) <= 7, "random master_sk is a felt: " + sk)
+    w3 = os.path.join(d, "fresh3.json")
+    ok_json("init", "--addresses", "0", wallet=w3)
+    check(load(w3)["master_sk"] != sk, "two random wallets share a master secret")
+    # --force overwrites
+    ok_json("init", "--addresses", "0", "--force", "--master-sk", MASTER, wallet=w2)
+    check(load(w2)["master_sk"] == MASTER and load(w2)["scanned"] == 0, "--force")
+
+
+def test_lock_held_and_stale():
+    """A live holder blocks a mutating command (exit 4, PID named); a dead
+    PID, or a live PID with another start time, is stale and recovered."""
+    d = new_dir("lock")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    lock = w + ".lock"
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        with open("/proc/%d/stat" % holder.pid) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        for content in ["%d %s\n" % (holder.pid, start), "%d\n" % holder.pid]:
+            with open(lock, "w") as f:
+                f.write(content)
+            before = read_bytes(w)
+            r = fails(4, "receive", wallet=w, json_mode=True)
+            check(str(holder.pid) in r.stderr, "holder PID not named: %r" % r.stderr)
+            check(json.loads(r.stdout)["error"]["code"] == "LOCKED", "LOCKED code")
+            check(read_bytes(w) == before and open(lock).read() == content,
+                  "locked command touched the wallet or the lock")
+        # recycled PID: alive, but started at another time
+        with open(lock, "w") as f:
+            f.write("%d %d\n" % (holder.pid, int(start) + 12345))
+        ok_json("receive", wallet=w)
+        check(not os.path.exists(lock), "recycled-PID lock not cleaned up")
+    finally:
+        holder.kill()
+        holder.wait()
+    # dead PID
+    p = subprocess.Popen(["true"])
+    p.wait()
+    with open(lock, "w") as f:
+        f.write("%d\n" % p.pid)
+    ok_json("receive", wallet=w)
+    check(not os.path.exists(lock), "stale lock not cleaned up")
+    check(load(w)["addr_counter"] == 2, "both receives saved")
+
+
+def test_kill9_during_save():
+    """SIGKILL at random moments of `receive`: the wallet is always the old
+    or the new file, never a mix, and the next run recovers the stale lock."""
+    d = new_dir("kill9")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet(n_extra=60, unknown=True)
+    doc["zz_padding"] = ["%064x" % i for i in range(40000)]   # a few MB: slower writes
+    write_wallet(w, doc)
+    rng = random.Random(11)
+    t0 = time.time()
+    ok_json("receive", wallet=w)
+    full = time.time() - t0
+    expect = {1}
+    seen_kill_changes = 0
+    for i in range(25):
+        before = load(w)["addr_counter"]
+        p = subprocess.Popen([WALLET_BIN, "-w", w, "receive"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, full * 1.1))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        with open(w) as f:
+            text = f.read()
+        cur = json.loads(text)      # a mix or a truncated file would not parse
+        c = cur["addr_counter"]
+        check(c in (before, before + 1), "addr_counter jumped %d -> %d" % (before, c))
+        seen_kill_changes += c != before
+        check(cur["zz_padding"] == doc["zz_padding"] and cur["zz_top_unknown"] ==
+              doc["zz_top_unknown"], "unknown fields damaged at iteration %d" % i)
+        expect.add(c)
+    # leftover lock from a killed process is stale: the next command proceeds
+    ok_json("receive", wallet=w)
+    check(not os.path.exists(w + ".lock"), "lock left")
+    print("    kill9: full run %.2fs, %d/25 killed runs had saved" % (full, seen_kill_changes))
+
+
+def test_json_envelopes_parse():
+    """Every command's --json output is one parseable envelope."""
+    d = new_dir("envelopes")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    for cmd in [["receive"], ["addresses"], ["balance"], ["export-view"], ["export-detect"],
+                ["export-outgoing"]]:
+        ok_json(*cmd, wallet=w)
+    r = run("check", wallet=w, json_mode=True)
+    check(r.returncode == 2 and json.loads(r.stdout)["error"]["code"] == "USAGE", "check env")
+
+
+def test_private_mode_warning():
+    d = new_dir("mode")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    os.chmod(w, 0o644)
+    r = run("balance", wallet=w)
+    check(r.returncode == 0 and "warning:" in r.stderr and "644" in r.stderr,
+          "no warning for a world-readable wallet: %r" % r.stderr)
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    sel = sys.argv[1:]
+    failed = 0
+    t_all = time.time()
+    for t in TESTS:
+        if sel and not any(s in t.__name__ for s in sel):
+            continue
+        t0 = time.time()
+        try:
+            t()
+            print("ok   %-45s %.1fs" % (t.__name__, time.time() - t0))
+        except Exception:
+            failed += 1
+            print("FAIL %-45s %.1fs" % (t.__name__, time.time() - t0))
+            traceback.print_exc()
+    print("%d failed, total %.1fs (tmp %s)" % (failed, time.time() - t_all, TMP))
+    if not failed:
+        shutil.rmtree(TMP, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

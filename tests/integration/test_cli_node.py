@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Integration tests of the tzel-wallet commands that talk to a rollup node
+(init --at-head, check, deposit --prepare-only) against the real
+tzel-rollup-sim, plus nodes that are unreachable, failing or answering
+garbage. No test derives an auth tree except where a deposit needs a fresh
+address beyond the fixture's pre-derived records (none here).
+
+Run all: python3 test_cli_node.py; some: python3 test_cli_node.py deposit ...
+"""
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+
+BIN = os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+SHARED = os.environ.get("TZ_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
+WALLET_BIN = os.path.join(BIN, "tzel-wallet")
+SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
+TMP = tempfile.mkdtemp(prefix="tz-it-cli-node-")
+CACHE = os.path.join(TMP, "chain-cache")
+
+with open(os.path.join(SHARED, "vectors", "protocol_v1.json")) as f:
+    PV = json.load(f)
+MASTER = PV["key_hierarchy"]["master_sk"]
+STATE = "/tzel/v1/state/"
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def H(data, person=b""):
+    d = bytearray(hashlib.blake2s(data, person=person).digest())
+    d[31] &= 7
+    return bytes(d)
+
+
+def fold(a, b):
+    return H(a + b, b"sighSP__")
+
+
+class Sim:
+    """A tzel-rollup-sim on a free port."""
+
+    def __init__(self, leaves, seed, extra=()):
+        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
+                "--chain-cache", CACHE, "--threads", "2"] + list(extra)
+        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
+        self.url, log = None, []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = self.p.stderr.readline()
+            if not line:
+                break
+            log.append(line)
+            if "listening on " in line:
+                self.url = line.strip().split("listening on ")[1]
+                break
+        if not self.url:
+            self.p.kill()
+            raise RuntimeError("simulator did not start: " + "".join(log))
+        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def post(self, op, body=None):
+        req = urllib.request.Request(self.url + "/sim/" + op, data=json.dumps(body or {}).encode(),
+                                     method="POST", headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def head(self):
+        return self.get("/global/block/head/hash")
+
+    def value(self, key, block="head"):
+        return self.get("/global/block/%s/durable/wasm_2_0_0/value?key=%s%s" % (block, STATE, key))
+
+    def u64(self, key):
+        v = self.value(key)
+        return int.from_bytes(bytes.fromhex(v), "little") if v else 0
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+class FakeNode:
+    """An HTTP server answering every GET with `responder(path)` ->
+    (status, body)."""
+
+    def __init__(self, responder):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                status, body = responder(self.path)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def run(*args, wallet=None, url=None, json_mode=True, env=None, timeout=300):
+    cmd = [WALLET_BIN]
+    if wallet:
+        cmd += ["-w", wallet]
+    if url:
+        cmd += ["--rollup-node-url", url]
+    if json_mode:
+        cmd.append("--json")
+    e = dict(os.environ)
+    e.pop("TZEL_ROLLUP_NODE_URL", None)
+    e.update(env or {})
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=e)
+
+
+def ok(*args, **kw):
+    r = run(*args, **kw)
+    check(r.returncode == 0, "%r failed (%d): %s" % (args, r.returncode, r.stderr[-1500:]))
+    env = json.loads(r.stdout)
+    check(env["schema_version"] == 1 and env["command"] == args[0], "envelope %r" % env)
+    return env["result"]
+
+
+def fails(code, *args, **kw):
+    r = run(*args, **kw)
+    check(r.returncode == code, "%r: exit %d, expected %d: %s" %
+          (args, r.returncode, code, r.stderr[-800:]))
+    errs = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
+    check(len(errs) == 1, "expected one error line: %r" % r.stderr[-800:])
+    env = json.loads(r.stdout)
+    check(env["error"]["exit"] == code, "error envelope %r" % env)
+    return r
+
+
+def load(p):
+    with open(p) as f:
+        return json.load(f)
+
+
+def read_bytes(p):
+    with open(p, "rb") as f:
+        return f.read()
+
+
+def fixture_wallet(path):
+    addrs = [{"index": a["j"], "d_j": a["d_j"], "auth_root": a["auth_root"],
+              "auth_pub_seed": a["auth_pub_seed"], "nk_tag": a["nk_tag"], "bds": {}}
+             for a in PV["addresses"]]
+    for j in range(3, 6):   # more pre-derived records (random public fields): no derivation
+        addrs.append({"index": j, "d_j": H(b"d%d" % j).hex(), "auth_root": H(b"r%d" % j).hex(),
+                      "auth_pub_seed": H(b"s%d" % j).hex(), "nk_tag": H(b"t%d" % j).hex(),
+                      "bds": {}})
+    with open(path, "w") as f:
+        json.dump({"master_sk": MASTER, "addresses": addrs, "addr_counter": 0, "notes": [],
+                   "scanned": 0}, f)
+    os.chmod(path, 0o600)
+
+
+def new_dir(name):
+    d = os.path.join(TMP, name)
+    os.makedirs(d)
+    return d
+
+
+# ------------------------------------------------------------------ tests
+
+def test_init_at_head_and_check(sim):
+    d = new_dir("athead")
+    w = os.path.join(d, "wallet.json")
+    size = sim.u64("tree/size")
+    res = ok("init", "--addresses", "0", "--at-head", wallet=w, url=sim.url)
+    check(res["scanned"] == size and res["frontier"] and res["block"].startswith("B"),
+          "init result %r (size %d)" % (res, size))
+    doc = load(w)
+    sync = doc["tzel_c_sync"]
+    check(doc["scanned"] == size and sync["frontier_size"] == size and len(sync["frontier"]) == 48,
+          "frontier stored %r" % sync)
+    check(sync["nullifiers_checked"] == sim.u64("nullifiers/count"), "nullifier cursor")
+    check(load(w + ".network.json") == {"rollup_node_url": sim.url}, "profile")
+    # check with the URL from the profile
+    c = ok("check", wallet=w)
+    check(c["root_check"] == "match" and c["tree_size"] == size and c["check_passed"] and
+          c["local_scanned"] == size and c["leaves_to_sync"] == 0 and
+          c["tree_root"] == sim.value("tree/root") and c["rollup_head"] == sim.head() and
+          c["auth_domain"] == sim.value("auth_domain"), "check %r" % c)
+    sim.post("append", {"count": 3})
+    c = ok("check", wallet=w)
+    check(c["root_check"] == "behind" and c["leaves_to_sync"] == 3 and c["tree_size"] == size + 3,
+          "check after append %r" % c)
+    # a tampered frontier at cursor == tree size fails the root check
+    w2 = os.path.join(d, "w2.json")
+    ok("init", "--addresses", "0", "--at-head", wallet=w2, url=sim.url)
+    doc = load(w2)
+    n = doc["scanned"]
+    lvl = [l for l in range(48) if (n >> l) & 1][0]
+    f = doc["tzel_c_sync"]["frontier"]
+    f[lvl] = ("01" if f[lvl][:2] != "01" else "02") + f[lvl][2:]
+    with open(w2, "w") as fh:
+        json.dump(doc, fh)
+    before = read_bytes(w2)
+    r = fails(6, "check", wallet=w2, url=sim.url)
+    check("root" in r.stderr, "mismatch message: %r" % r.stderr)
+    check(read_bytes(w2) == before, "check changed the wallet")
+    # a cursor beyond the chain
+    doc["scanned"] = n + 100
+    del doc["tzel_c_sync"]
+    with open(w2, "w") as fh:
+        json.dump(doc, fh)
+    fails(6, "check", wallet=w2, url=sim.url)
+    # URL resolution: flag > env > profile
+    with open(w + ".network.json", "w") as fh:
+        json.dump({"rollup_node_url": "http://127.0.0.1:1", "other": 5}, fh)
+    fails(5, "check", wallet=w)
+    ok("check", wallet=w, env={"TZEL_ROLLUP_NODE_URL": sim.url})
+    fails(5, "check", wallet=w, url="http://127.0.0.1:1", env={"TZEL_ROLLUP_NODE_URL": sim.url})
+    # init --rollup-node-url keeps other profile fields
+    ok("init", "--addresses", "0", "--force", "--rollup-node-url", sim.url, wallet=w)
+    check(load(w + ".network.json") == {"rollup_node_url": sim.url, "other": 5},
+          "profile fields not kept")
+
+
+def test_deposit_prepare_only(sim):
+    d = new_dir("deposit")
+    w = os.path.join(d, "wallet.json")
+    fixture_wallet(w)
+    auth_domain = bytes.fromhex(sim.value("auth_domain"))
+    ticketer = bytes.fromhex(sim.value("bridge/ticketer")).decode()
+    sr1 = sim.get("/global/smart_rollup_address")
+    sk = bytes.fromhex(MASTER)
+    hashes = []
+    for nonce in range(2):
+        res = ok("deposit", "--amount", str(1000 + nonce), "--prepare-only", wallet=w, url=sim.url)
+        a = PV["addresses"][nonce]
+        blind = H(b"tzel-deposit-blind" + sk + nonce.to_bytes(4, "little") +
+                  nonce.to_bytes(8, "little"))
+        ph = bytes([4]) + bytes(31)
+        for x in (auth_domain, bytes.fromhex(a["auth_root"]), bytes.fromhex(a["auth_pub_seed"]),
+                  blind):
+            ph = fold(ph, x)
+        check(res["pubkey_hash"] == ph.hex(), "pubkey_hash %s != %s" % (res["pubkey_hash"], ph.hex()))
+        check(res["bridge_contract"] == ticketer and res["entrypoint"] == "mint" and
+              res["amount"] == 1000 + nonce and res["pending_saved"] is True, "result %r" % res)
+        check(res["params"] == {"prim": "Pair", "args": [
+            {"bytes": ("deposit:" + ph.hex()).encode().hex()}, {"string": sr1}]},
+            "params %r" % res["params"])
+        check(res["recipient"] == "deposit:" + ph.hex() and res["address_index"] == nonce,
+              "recipient / index")
+        doc = load(w)
+        pd = doc["pending_deposits"][nonce]
+        check(pd == {"pubkey_hash": ph.hex(), "blind": blind.hex(), "address_index": nonce,
+                     "auth_domain": auth_domain.hex(), "amount": 1000 + nonce,
+                     "operation_hash": None}, "pending deposit %r" % pd)
+        check(doc["deposit_nonce"] == nonce + 1 and doc["addr_counter"] == nonce + 1,
+              "counters %r" % {k: doc[k] for k in ("deposit_nonce", "addr_counter")})
+        hashes.append(ph.hex())
+    check(not os.path.exists(w + ".lock"), "lock left")
+    # pools on chain, as check reports them
+    sim.post("deposit", {"pubkey_hash": hashes[0], "amount": 777})
+    c = ok("check", wallet=w, url=sim.url)
+    check(c["deposit_pools_funded"] == 1 and c["deposit_pools_total_mutez"] == 777 and
+          c["deposit_pools_awaiting_credit"] == 1, "pools %r" % c)
+    check([(p["pubkey_hash"], p["balance"], p["state"]) for p in c["deposit_pools"]] ==
+          [(hashes[0], 777, "funded"), (hashes[1], 0, "awaiting_credit")], "pool list")
+    # human output
+    r = run("deposit", "--amount", "5", "--prepare-only", wallet=w, url=sim.url, json_mode=False)
+    check(r.returncode == 0 and "bridge_contract: " + ticketer in r.stdout and
+          "entrypoint:      mint" in r.stdout, "human deposit output %r" % r.stdout)
+    # the profile's bridge_ticketer and rollup_address win over the chain's
+    with open(w + ".network.json", "w") as fh:
+        json.dump({"rollup_node_url": sim.url, "bridge_ticketer": "KT1Profile",
+                   "rollup_address": "sr1Profile"}, fh)
+    res = ok("deposit", "--amount", "9", "--prepare-only", wallet=w)
+    check(res["bridge_contract"] == "KT1Profile" and
+          res["params"]["args"][1] == {"string": "sr1Profile"}, "profile fields %r" % res)
+
+
+def test_node_errors(sim):
+    d = new_dir("nodeerr")
+    w = os.path.join(d, "wallet.json")
+    fixture_wallet(w)
+    before = read_bytes(w)
+    head = sim.head()
+    garbage = FakeNode(lambda path: (200, "this is not json"))
+    bad_values = FakeNode(lambda path: (200, json.dumps(head) if path.endswith("/hash")
+                                        else '"zz not hex"'))
+    short_values = FakeNode(lambda path: (200, json.dumps(head) if path.endswith("/hash")
+                                          else '"0102"'))
+    failing = FakeNode(lambda path: (500, '[{"kind":"temporary","id":"failure","msg":"No head"}]'))
+    try:
+        for node, code in [(garbage, 6), (bad_values, 6), (short_values, 6), (failing, 5)]:
+            fails(code, "check", wallet=w, url=node.url)
+            fails(code, "deposit", "--amount", "1", "--prepare-only", wallet=w, url=node.url)
+            w2 = os.path.join(d, "new.json")
+            fails(code, "init", "--addresses", "0", "--at-head", wallet=w2, url=node.url)
+            check(not os.path.exists(w2) and not os.path.exists(w2 + ".network.json"),
+                  "a failed init left files")
+        # the simulator failing the next reads
+        sim.post("fault", {"status": 503, "next": 2})
+        fails(5, "deposit", "--amount", "1", "--prepare-only", wallet=w, url=sim.url)
+        sim.post("fault/clear")
+    finally:
+        for n in (garbage, bad_values, short_values, failing):
+            n.stop()
+    check(read_bytes(w) == before, "a failed command changed the wallet")
+    check(not os.path.exists(w + ".lock"), "lock left behind")
+
+
+def test_lock_race(sim):
+    """Two deposits started together while the node is slow: exactly one
+    wins the lock, the other exits 4 naming the winner's PID at once."""
+    d = new_dir("race")
+    w = os.path.join(d, "wallet.json")
+    fixture_wallet(w)
+    sim.post("latency", {"ms": 1500})
+    try:
+        t0 = time.time()
+        procs = [subprocess.Popen([WALLET_BIN, "-w", w, "--rollup-node-url", sim.url, "--json",
+                                   "deposit", "--amount", "5", "--prepare-only"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        sim.post("latency", {"ms": 0})
+    codes = sorted(p.returncode for p in procs)
+    check(codes == [0, 4], "exit codes %r: %r" % (codes, [o[1][-300:] for o in outs]))
+    win = [p for p in procs if p.returncode == 0][0]
+    lose_err = [o[1] for p, o in zip(procs, outs) if p.returncode == 4][0]
+    check(str(win.pid) in lose_err, "loser does not name the winner's PID: %r" % lose_err)
+    check(json.loads([o[0] for p, o in zip(procs, outs) if p.returncode == 4][0])["error"]["code"]
+          == "LOCKED", "LOCKED envelope")
+    doc = load(w)
+    check(doc["addr_counter"] == 1 and len(doc["pending_deposits"]) == 1 and
+          not os.path.exists(w + ".lock"), "final state")
+    check(time.time() - t0 >= 1.5, "the winner did not wait for the slow node")
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    sel = sys.argv[1:]
+    failed = 0
+    t_all = time.time()
+    sim = Sim(12, "cli-node")
+    try:
+        for t in TESTS:
+            if sel and not any(s in t.__name__ for s in sel):
+                continue
+            t0 = time.time()
+            try:
+                t(sim)
+                print("ok   %-40s %.1fs" % (t.__name__, time.time() - t0))
+            except Exception:
+                failed += 1
+                print("FAIL %-40s %.1fs" % (t.__name__, time.time() - t0))
+                traceback.print_exc()
+    finally:
+        sim.stop()
+    print("%d failed, total %.1fs (tmp %s)" % (failed, time.time() - t_all, TMP))
+    if not failed:
+        shutil.rmtree(TMP, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
