@@ -37,6 +37,10 @@ int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
         {"json", TZ_OPT_FLAG, &json_flag},
         {"help", TZ_OPT_FLAG, &help},
     };
+    /* --json anywhere applies to errors found before it, too. */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            cli->json = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h")) {
