@@ -216,7 +216,9 @@ def test_restore_reproduces_vector_address():
               "treehash[%d] = %r" % (h, t))
     check(len(b["retain"]) == 16 and [len(x["nodes"]) for x in b["retain"]] ==
           [0] * 14 + [1, 0], "retain")
-    check(doc["wots_key_indices"] == {"0": 0}, "wots_key_indices %r" % doc["wots_key_indices"])
+    # like the reference, a new address enters wots_key_indices at the next load
+    check(doc["wots_key_indices"] in ({}, {"0": 0}), "wots_key_indices %r" %
+          doc["wots_key_indices"])
     fl = load(w + ".xmss-floor")
     check(fl["addr_counter"] == 1, "floor written")
     # a second init refuses to overwrite
@@ -270,6 +272,11 @@ def test_unknown_fields_round_trip():
     write_wallet(w, orig)
     for i in range(2):
         ok_json("receive", wallet=w)
+    b = ok_json("balance", wallet=w)
+    check(b["private_tracked_total"] == U64_BIG and b["private_available"] == U64_BIG and
+          b["pending_deposits_mutez"] == U64_BIG, "u64 amounts in --json: %r" % b)
+    a = ok_json("addresses", wallet=w)
+    check(a["addresses"][0]["balance"] == U64_BIG and a["total"] == U64_BIG, "u64 in addresses")
     with open(w) as f:
         text = f.read()
     check("18446744073709551615" in text and "123456789012345678901234567890" in text,
@@ -488,13 +495,14 @@ def test_kill9_during_save():
     t0 = time.time()
     ok_json("receive", wallet=w)
     full = time.time() - t0
-    expect = {1}
-    seen_kill_changes = 0
-    for i in range(25):
+    saved = unsaved = 0
+    for i in range(40):
         before = load(w)["addr_counter"]
         p = subprocess.Popen([WALLET_BIN, "-w", w, "receive"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.0, full * 1.1))
+        # half the kills anywhere, half near the end where the save happens
+        lo = 0.0 if i % 2 else 0.6 * full
+        time.sleep(rng.uniform(lo, full * 1.2))
         p.send_signal(signal.SIGKILL)
         p.wait()
         with open(w) as f:
@@ -502,14 +510,17 @@ def test_kill9_during_save():
         cur = json.loads(text)      # a mix or a truncated file would not parse
         c = cur["addr_counter"]
         check(c in (before, before + 1), "addr_counter jumped %d -> %d" % (before, c))
-        seen_kill_changes += c != before
+        saved += c != before
+        unsaved += c == before
         check(cur["zz_padding"] == doc["zz_padding"] and cur["zz_top_unknown"] ==
-              doc["zz_top_unknown"], "unknown fields damaged at iteration %d" % i)
-        expect.add(c)
+              doc["zz_top_unknown"] and cur["addresses"][5:] == doc["addresses"][5:],
+              "unknown fields damaged at iteration %d" % i)
+    check(saved and unsaved, "kills never landed on both sides of the save (%d saved, %d not)"
+          % (saved, unsaved))
     # leftover lock from a killed process is stale: the next command proceeds
     ok_json("receive", wallet=w)
     check(not os.path.exists(w + ".lock"), "lock left")
-    print("    kill9: full run %.2fs, %d/25 killed runs had saved" % (full, seen_kill_changes))
+    print("    kill9: full run %.2fs, %d/40 killed runs had saved" % (full, saved))
 
 
 def test_json_envelopes_parse():
