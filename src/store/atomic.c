@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +90,15 @@ tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t
         goto out;
     }
     have_tmp = 0;
+    /* Like the reference: the final file gets its mode again after the
+     * rename (a restrictive umask may have narrowed the temp's). The
+     * content is in place either way; the folder is still fsynced. */
+    if (chmod(path, mode & 07777) < 0) {
+        int e = errno;
+        (void)fs->fsync_dir(dir);
+        st = tz_error_set(err, TZ_EIO, "chmod %s: %s", path, strerror(e));
+        goto out;
+    }
     if (fs->fsync_dir(dir) < 0) {
         st = tz_error_set(err, TZ_EIO, "fsync folder %s (after replacing %s): %s", dir, path,
                           strerror(errno));

@@ -10,11 +10,13 @@
 /* Replaces `path` with `len` bytes of `data`: creates a private temp file
  * `.<name>.tmp.<pid>.<nanos>.<n>` (O_CREAT|O_EXCL, 0600) in the same folder,
  * writes everything, sets `mode` (when not 0600), fsyncs, closes (checked),
- * renames it over `path` and fsyncs the folder. All steps go through the
+ * renames it over `path`, sets `mode` on `path` again (chmod, as the
+ * reference does) and fsyncs the folder. A bare name uses "." as folder. All steps go through the
  * fsys table. Returns TZ_OK, TZ_EIO (message names the step, the path and
  * strerror) or TZ_ENOMEM. On failure before the rename the old file is
- * untouched and the temp file removed; if only the final folder fsync
- * fails the new content is in place but may not be durable yet. */
+ * untouched and the temp file removed; if only the final chmod or folder
+ * fsync fails the new content is in place (the folder is still fsynced
+ * after a failed chmod). */
 tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
                           tz_error *err) TZ_WUR;
 

@@ -40,12 +40,55 @@ static int raise_entry(json_t *m, uint32_t index, uint64_t v)
     return json_object_set_new(m, key, json_integer((json_int_t)v));
 }
 
+static int index_cmp(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+/* A new object with m's entries (keys are u32 decimal) in ascending
+ * numeric order: the reference writes a HashMap (order varies per run), so
+ * ours is deterministic. Returns 0 or -1 (out of memory). */
+static int sorted_copy(const json_t *m, json_t **out)
+{
+    size_t n = json_object_size(m), k = 0;
+    uint32_t *idx = calloc(n ? n : 1, sizeof *idx);
+    json_t *res = json_object();
+    if (!idx || !res) {
+        free(idx);
+        json_decref(res);
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)m, key, v)
+    {
+        if (k < n)
+            idx[k++] = (uint32_t)strtoul(key, NULL, 10);
+    }
+    qsort(idx, k, sizeof *idx, index_cmp);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < k; i++) {
+        char kb[16];
+        snprintf(kb, sizeof kb, "%u", (unsigned)idx[i]);
+        v = json_object_get(m, kb);
+        rc = v ? json_object_set(res, kb, v) : 0;
+    }
+    free(idx);
+    if (rc) {
+        json_decref(res);
+        return -1;
+    }
+    *out = res;
+    return 0;
+}
+
 tz_status tz_floor_write(tz_wallet *w, tz_error *err)
 {
     tz_status st = TZ_OK;
     char *path = floor_path(w->path), *text = NULL;
     size_t len = 0;
-    json_t *doc = json_object(), *m = json_object();
+    json_t *doc = json_object(), *m = json_object(), *sorted = NULL;
     int rc = !path || !doc || !m;
     if (!rc) {
         tz_felt fp;
@@ -70,7 +113,9 @@ tz_status tz_floor_write(tz_wallet *w, tz_error *err)
             else
                 rc |= raise_entry(m, w->addresses[i].index, 0);
         }
-        rc |= json_object_set(doc, "wots_key_indices", m);
+        rc |= sorted_copy(m, &sorted);
+        if (!rc)
+            rc |= json_object_set_new(doc, "wots_key_indices", sorted);
     }
     if (rc) {
         st = tz_error_set(err, TZ_ENOMEM, "write xmss floor: out of memory");
@@ -116,7 +161,7 @@ tz_status tz_floor_check(const tz_wallet *w, tz_error *err)
     if (st)
         goto out;
     char what[TZ_ERROR_MSG_MAX / 2];
-    snprintf(what, sizeof what, "xmss floor %s", path);
+    snprintf(what, sizeof what, "parse xmss floor: %s", path);
     if ((st = tz_json_load_exact(text, len, what, &doc, err)))
         goto out;
     json_t *fpj = json_object_get(doc, "wallet_fingerprint");
@@ -129,7 +174,7 @@ tz_status tz_floor_check(const tz_wallet *w, tz_error *err)
         strlen(json_string_value(fpj)) != TZ_FELT_HEX || !tz_json_get_u64(acj, &ac) ||
         ac > UINT32_MAX || (m && !json_is_object(m))) {
         st = tz_error_set(err, TZ_EPARSE,
-                          "xmss floor %s is malformed (expected wallet_fingerprint, "
+                          "parse xmss floor: %s: malformed (expected wallet_fingerprint, "
                           "addr_counter, wots_key_indices)",
                           path);
         goto out;
@@ -139,10 +184,10 @@ tz_status tz_floor_check(const tz_wallet *w, tz_error *err)
         goto out; /* another wallet's floor: not ours to enforce */
     if (w->addr_counter < ac) {
         st = tz_error_set(err, TZ_ESTATE,
-                          "wallet %s appears to be restored from a stale backup: addr_counter "
-                          "%u is behind the durable XMSS floor %llu (%s); refusing to load it "
-                          "so one-time keys are not reused",
-                          w->path, (unsigned)w->addr_counter, (unsigned long long)ac, path);
+                          "wallet appears to be restored from a stale backup: addr_counter %u "
+                          "is behind durable XMSS floor %llu \xe2\x80\x94 refusing to load %s so "
+                          "one-time keys are not reused (floor file %s)",
+                          (unsigned)w->addr_counter, (unsigned long long)ac, w->path, path);
         goto out;
     }
     const char *k;
@@ -153,17 +198,19 @@ tz_status tz_floor_check(const tz_wallet *w, tz_error *err)
         char *end = NULL;
         unsigned long idx = strtoul(k, &end, 10);
         if (!*k || *end || idx > UINT32_MAX || !tz_json_get_u64(v, &need)) {
-            st = tz_error_set(err, TZ_EPARSE, "xmss floor %s: bad wots_key_indices entry \"%s\"",
-                              path, k);
+            st = tz_error_set(err, TZ_EPARSE,
+                              "parse xmss floor: %s: bad wots_key_indices entry \"%s\"", path,
+                              k);
             goto out;
         }
         uint32_t cur = tz_wallet_wots_next(w, (uint32_t)idx);
         if (cur < need) {
             st = tz_error_set(err, TZ_ESTATE,
-                              "wallet %s appears to be restored from a stale backup: address "
-                              "%lu next one-time key index %u is behind the durable XMSS floor "
-                              "%llu (%s); refusing to load it so one-time keys are not reused",
-                              w->path, idx, (unsigned)cur, (unsigned long long)need, path);
+                              "wallet appears to be restored from a stale backup: address %lu "
+                              "next_wots_index %u is behind durable XMSS floor %llu \xe2\x80\x94 "
+                              "refusing to load %s so one-time keys are not reused (floor "
+                              "file %s)",
+                              idx, (unsigned)cur, (unsigned long long)need, w->path, path);
             goto out;
         }
     }

@@ -183,6 +183,34 @@ static int dump_cb(const char *s, size_t n, void *data)
     return b->oom ? -1 : 0;
 }
 
+/* Copies a dumped string token, writing the hex digits of its \uXXXX
+ * escapes in lower case: jansson writes control characters as \u001F,
+ * serde_json (the reference) as \u001f. Everything else jansson writes
+ * already matches serde_json: \" \\ \b \f \n \r \t, '/' unescaped,
+ * non-ASCII and 0x7f raw. */
+static void put_string_serde(buf *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\' || i + 1 >= n)
+            continue;
+        if (s[i + 1] != 'u' || i + 6 > n) {
+            i++; /* skip the escaped character */
+            continue;
+        }
+        buf_put(b, s + start, i + 2 - start);
+        char hex[4];
+        for (size_t k = 0; k < 4; k++) {
+            char c = s[i + 2 + k];
+            hex[k] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+        }
+        buf_put(b, hex, 4);
+        i += 5;
+        start = i + 1;
+    }
+    buf_put(b, s + start, n - start);
+}
+
 tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_error *err)
 {
     buf raw = {0}, res = {0};
@@ -207,7 +235,7 @@ tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_erro
                     inner - MARK_OUT_LEN)
                 buf_put(&res, s + 1 + MARK_OUT_LEN, inner - MARK_OUT_LEN);
             else
-                buf_put(&res, s, sl);
+                put_string_serde(&res, s, sl);
             i += sl;
         } else {
             size_t j = i;

@@ -30,7 +30,8 @@ tz_status tz_json_load_exact(const char *text, size_t len, const char *what, jso
 
 /* Serializes `doc` with 2-space indentation, keys in insertion order
  * (serde_json's pretty layout), no trailing newline, markers restored to
- * their literals. Returns a new NUL-terminated buffer (*out, *len; free()
+ * their literals, strings escaped as serde_json escapes them (control
+ * characters as lower-case \u00xx, '/' and non-ASCII raw). Returns a new NUL-terminated buffer (*out, *len; free()
  * after wiping it when it holds secrets) or TZ_ENOMEM. Intermediate
  * buffers are wiped before they are freed. */
 tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_error *err) TZ_WUR;

@@ -182,16 +182,15 @@ tz_status tz_lock_acquire(const char *wallet_path, tz_lock **out, tz_error *err)
              * reference reads it. */
             free(text);
             st = tz_error_set(err, TZ_ELOCKED,
-                              "wallet %s is locked: lock file %s holds no valid PID (remove it "
-                              "if no wallet process is running)",
-                              wallet_path, path);
+                              "wallet is locked by another process: %s (the lock file holds no "
+                              "valid PID; remove it if no wallet process is running)",
+                              path);
             goto fail;
         }
         if (tz_pid_alive(pid, start) || stale_removed) {
             free(text);
-            st = tz_error_set(err, TZ_ELOCKED,
-                              "wallet %s is locked by another process (pid %ld, lock file %s)",
-                              wallet_path, (long)pid, path);
+            st = tz_error_set(err, TZ_ELOCKED, "wallet is locked by another process: %s (pid %ld)",
+                              path, (long)pid);
             goto fail;
         }
         /* Stale: remove it once, but only if it still holds what we judged
@@ -209,8 +208,9 @@ tz_status tz_lock_acquire(const char *wallet_path, tz_lock **out, tz_error *err)
             goto fail;
         }
     }
-    st = tz_error_set(err, TZ_ELOCKED, "wallet %s is locked: lock file %s keeps changing",
-                      wallet_path, path);
+    st = tz_error_set(err, TZ_ELOCKED,
+                      "wallet is locked by another process: %s (the lock file keeps changing)",
+                      path);
 fail:
     free(path);
     free(l);

@@ -20,8 +20,9 @@ typedef struct tz_lock tz_lock;
 
 /* Takes `<wallet_path>.lock`. On success *out owns the lock (release with
  * tz_lock_release). Errors: TZ_ELOCKED (held by a live process; the
- * message names its PID and the lock path, or says the lock file holds no
- * PID), TZ_EIO, TZ_ENOMEM. *out untouched and no lock file of ours left
+ * message is the reference's "wallet is locked by another process:
+ * <wallet>.lock" followed by " (pid N)", or by a note that the lock file
+ * holds no valid PID), TZ_EIO, TZ_ENOMEM. *out untouched and no lock file of ours left
  * behind on failure. */
 tz_status tz_lock_acquire(const char *wallet_path, tz_lock **out, tz_error *err) TZ_WUR;
 

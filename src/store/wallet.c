@@ -26,7 +26,8 @@ typedef struct pctx {
 
 static tz_status bad(pctx *c, const char *field, const char *what)
 {
-    return tz_error_set(c->err, TZ_EPARSE, "wallet %s: field %s: %s", c->path, field, what);
+    return tz_error_set(c->err, TZ_EPARSE, "parse wallet: %s: field %s: %s", c->path, field,
+                        what);
 }
 
 static tz_status felt_val(pctx *c, const json_t *v, const char *field, tz_felt *out)
@@ -453,7 +454,8 @@ static tz_status parse_doc(pctx *c, tz_wallet *w)
     tz_status st;
     char f[FIELD_MAX];
     if (!json_is_object(doc))
-        return tz_error_set(c->err, TZ_EPARSE, "wallet %s: expected a JSON object", c->path);
+        return tz_error_set(c->err, TZ_EPARSE, "parse wallet: %s: expected a JSON object",
+                            c->path);
     if ((st = req_felt(c, doc, "", "master_sk", &w->master_sk)) ||
         (st = req_u32(c, doc, "", "addr_counter", &w->addr_counter)) ||
         (st = req_u64(c, doc, "", "scanned", &w->scanned)))
@@ -473,6 +475,61 @@ static tz_status parse_doc(pctx *c, tz_wallet *w)
         (st = u64_val(c, v, "deposit_nonce", &w->deposit_nonce)))
         return st;
     return load_sync(c, w, doc);
+}
+
+typedef struct wots_new {
+    uint32_t index, next;
+    size_t order; /* position in addresses[], for a stable sort */
+} wots_new;
+
+static int wots_new_cmp(const void *pa, const void *pb)
+{
+    const wots_new *a = pa, *b = pb;
+    if (a->index != b->index)
+        return a->index < b->index ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* What the reference does on every load once the floor check passed:
+ * wots_key_indices["<index>"] = bds.next_index for every address record
+ * whose bds has a u32 next_index (later records win for a repeated index).
+ * Existing keys keep their position; new keys are appended in ascending
+ * address order; entries without an address record stay. Returns 0 or -1
+ * (out of memory). */
+static int record_wots(tz_wallet *w)
+{
+    json_t *m = json_object_get(w->doc, "wots_key_indices");
+    if (!m) {
+        m = json_object();
+        if (!m || json_object_set_new(w->doc, "wots_key_indices", m))
+            return -1;
+    }
+    wots_new *add = w->n_addresses ? calloc(w->n_addresses, sizeof *add) : NULL;
+    if (w->n_addresses && !add)
+        return -1;
+    size_t n_add = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < w->n_addresses; i++) {
+        uint64_t next;
+        json_t *ni = json_object_get(json_object_get(w->addr_objs[i], "bds"), "next_index");
+        if (!ni || !tz_json_get_u64(ni, &next) || next > UINT32_MAX)
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "%u", (unsigned)w->addresses[i].index);
+        if (json_object_get(m, key))
+            rc = json_object_set_new(m, key, json_integer((json_int_t)next));
+        else
+            add[n_add++] = (wots_new){w->addresses[i].index, (uint32_t)next, i};
+    }
+    if (n_add)
+        qsort(add, n_add, sizeof *add, wots_new_cmp);
+    for (size_t i = 0; !rc && i < n_add; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%u", (unsigned)add[i].index);
+        rc = json_object_set_new(m, key, json_integer((json_int_t)add[i].next));
+    }
+    free(add);
+    return rc ? -1 : 0;
 }
 
 tz_status tz_wallet_load(const char *path, tz_wallet **out, tz_error *err,
@@ -495,15 +552,22 @@ tz_status tz_wallet_load(const char *path, tz_wallet **out, tz_error *err,
     }
     st = tz_read_file(path, WALLET_MAX_BYTES, &text, &len, err);
     if (st) {
+        /* The reference's words first ("read wallet: <io error>"), then
+         * the path. */
         if (st == TZ_ENOTFOUND)
-            tz_error_set(err, st, "wallet %s not found", path);
+            tz_error_set(err, st,
+                         "read wallet: No such file or directory (os error 2): wallet %s not "
+                         "found",
+                         path);
+        else
+            tz_error_prefix(err, "read wallet");
         return st;
     }
     size_t k = 0;
     while (k < len && (text[k] == ' ' || text[k] == '\n' || text[k] == '\t' || text[k] == '\r'))
         k++;
     if (k == len) {
-        st = tz_error_set(err, TZ_EPARSE, "wallet %s is empty", path);
+        st = tz_error_set(err, TZ_EPARSE, "parse wallet: %s: empty file", path);
         goto out;
     }
     w = calloc(1, sizeof *w);
@@ -512,13 +576,17 @@ tz_status tz_wallet_load(const char *path, tz_wallet **out, tz_error *err,
         goto out;
     }
     char what[TZ_ERROR_MSG_MAX / 2];
-    snprintf(what, sizeof what, "wallet %s", path);
+    snprintf(what, sizeof what, "parse wallet: %s", path);
     if ((st = tz_json_load_exact(text, len, what, &w->doc, err)))
         goto out;
     if ((st = parse_doc(&c, w)))
         goto out;
     if ((st = tz_floor_check(w, err)))
         goto out;
+    if (record_wots(w)) {
+        st = tz_error_set(err, TZ_ENOMEM, "wallet %s: out of memory", path);
+        goto out;
+    }
     *out = w;
     w = NULL;
 out:
@@ -567,6 +635,14 @@ static int set_felt(json_t *o, const char *key, const tz_felt *f)
 {
     char hex[TZ_FELT_HEX + 1];
     tz_felt_to_hex(hex, f);
+    json_t *old = json_object_get(o, key);
+    if (json_is_string(old) && json_string_length(old) == TZ_FELT_HEX &&
+        memcmp(json_string_value(old), hex, TZ_FELT_HEX) == 0) {
+        sodium_memzero(hex, sizeof hex);
+        return 0;
+    }
+    if (json_is_string(old) && old->refcount == 1)
+        sodium_memzero((char *)json_string_value(old), json_string_length(old));
     int rc = json_object_set_new(o, key, json_string(hex));
     sodium_memzero(hex, sizeof hex);
     return rc;
@@ -593,41 +669,109 @@ static json_t *obj_or_new(json_t **slot)
     return *slot;
 }
 
-/* Writes the typed fields into their objects and the document. Existing
- * keys keep their position; new ones are appended in the reference's
- * order. Returns 0 or -1 (out of memory). */
+/* Moves the members of `o` so the keys of `order` that are present come
+ * first, in that order, followed by every other key in its current order
+ * (JSON_PRESERVE_ORDER dumps in insertion order, and a re-inserted key goes
+ * last). Values are moved, not copied. Returns 0 or -1 (out of memory). */
+static int reorder(json_t *o, const char *const *order, size_t n_order)
+{
+    size_t n = json_object_size(o);
+    if (!json_is_object(o) || n == 0)
+        return 0;
+    const char **keys = calloc(n, sizeof *keys);
+    if (!keys)
+        return -1;
+    size_t m = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < n_order && !known; i++)
+            known = !strcmp(k, order[i]);
+        if (!known && m < n)
+            keys[m++] = k;
+    }
+    /* The key strings belong to `o`: copy them before members move. */
+    char **own = calloc(m ? m : 1, sizeof *own);
+    int rc = !own;
+    for (size_t i = 0; !rc && i < m; i++)
+        rc = !(own[i] = strdup(keys[i]));
+    free(keys);
+    for (size_t pass = 0; !rc && pass < 2; pass++) {
+        size_t cnt = pass == 0 ? n_order : m;
+        for (size_t i = 0; !rc && i < cnt; i++) {
+            const char *key = pass == 0 ? order[i] : own[i];
+            v = json_object_get(o, key);
+            if (!v)
+                continue;
+            json_incref(v);
+            json_object_del(o, key);
+            rc = json_object_set_new(o, key, v);
+        }
+    }
+    for (size_t i = 0; own && i < m; i++)
+        free(own[i]);
+    free(own);
+    return rc ? -1 : 0;
+}
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The reference's struct field orders (WALLET_FILE.md). */
+static const char *const TOP_KEYS[] = {"master_sk",      "addresses",        "addr_counter",
+                                       "notes",          "scanned",          "wots_key_indices",
+                                       "pending_spends", "pending_deposits", "deposit_nonce"};
+static const char *const ADDR_KEYS[] = {"index", "d_j", "auth_root", "auth_pub_seed", "nk_tag",
+                                        "bds"};
+static const char *const NOTE_KEYS[] = {"nk_spend", "nk_tag", "auth_root", "d_j",       "v",
+                                        "rseed",    "cm",     "index",     "addr_index"};
+static const char *const SPEND_KEYS[] = {"nullifiers", "description", "operation_hash"};
+static const char *const DEPOSIT_KEYS[] = {"pubkey_hash", "blind",          "address_index",
+                                           "auth_domain", "amount",         "operation_hash",
+                                           "shielded_cm"};
+
+/* Writes the typed fields into their objects and the document, then puts
+ * every object's keys in the reference's order: its fields first (all nine
+ * top-level keys always, with their defaults), then the keys it does not
+ * know (ours, unknown ones) in their original order. A pending spend's
+ * null operation_hash is dropped (the reference omits None there); a
+ * pending deposit's is always written. Returns 0 or -1 (out of memory). */
 static int sync_doc(tz_wallet *w)
 {
     json_t *doc = w->doc;
     int rc = 0;
     rc |= set_felt(doc, "master_sk", &w->master_sk);
 
-    if (w->n_addresses || json_object_get(doc, "addresses")) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < w->n_addresses; i++) {
-            const tz_wallet_address *a = &w->addresses[i];
-            json_t *o = obj_or_new(&w->addr_objs[i]);
-            if (!o)
-                return -1;
-            rc |= json_object_set_new(o, "index", json_integer(a->index));
-            rc |= set_felt(o, "d_j", &a->d_j);
-            rc |= set_felt(o, "auth_root", &a->auth_root);
-            rc |= set_felt(o, "auth_pub_seed", &a->auth_pub_seed);
-            rc |= set_felt(o, "nk_tag", &a->nk_tag);
-            if (!json_object_get(o, "bds"))
-                rc |= json_object_set_new(o, "bds", json_object());
-            rc |= json_array_append(arr, o);
+    json_t *addrs = json_array();
+    for (size_t i = 0; addrs && i < w->n_addresses; i++) {
+        const tz_wallet_address *a = &w->addresses[i];
+        json_t *o = obj_or_new(&w->addr_objs[i]);
+        if (!o) {
+            json_decref(addrs);
+            return -1;
         }
-        rc |= json_object_set_new(doc, "addresses", arr);
+        rc |= json_object_set_new(o, "index", json_integer(a->index));
+        rc |= set_felt(o, "d_j", &a->d_j);
+        rc |= set_felt(o, "auth_root", &a->auth_root);
+        rc |= set_felt(o, "auth_pub_seed", &a->auth_pub_seed);
+        rc |= set_felt(o, "nk_tag", &a->nk_tag);
+        if (!json_object_get(o, "bds"))
+            rc |= json_object_set_new(o, "bds", json_object());
+        rc |= reorder(o, ADDR_KEYS, NKEYS(ADDR_KEYS));
+        rc |= json_array_append(addrs, o);
     }
+    rc |= json_object_set_new(doc, "addresses", addrs);
     rc |= json_object_set_new(doc, "addr_counter", json_integer(w->addr_counter));
 
     json_t *notes = json_array();
     for (size_t i = 0; notes && i < w->n_notes; i++) {
         const tz_wallet_note *n = &w->notes[i];
         json_t *o = obj_or_new(&w->note_objs[i]);
-        if (!o)
+        if (!o) {
+            json_decref(notes);
             return -1;
+        }
         rc |= set_felt(o, "nk_spend", &n->nk_spend);
         rc |= set_felt(o, "nk_tag", &n->nk_tag);
         rc |= set_felt(o, "auth_root", &n->auth_root);
@@ -637,50 +781,57 @@ static int sync_doc(tz_wallet *w)
         rc |= set_felt(o, "cm", &n->cm);
         rc |= json_object_set_new(o, "index", tz_json_u64(n->index));
         rc |= json_object_set_new(o, "addr_index", json_integer(n->addr_index));
+        rc |= reorder(o, NOTE_KEYS, NKEYS(NOTE_KEYS));
         rc |= json_array_append(notes, o);
     }
     rc |= json_object_set_new(doc, "notes", notes);
     rc |= json_object_set_new(doc, "scanned", tz_json_u64(w->scanned));
+    if (!json_is_object(json_object_get(doc, "wots_key_indices")))
+        rc |= json_object_set_new(doc, "wots_key_indices", json_object());
 
-    if (w->n_spends || json_object_get(doc, "pending_spends")) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < w->n_spends; i++) {
-            tz_pending_spend *s = &w->spends[i];
-            json_t *o = obj_or_new(&s->obj);
-            if (!o)
-                return -1;
-            rc |= json_object_set_new(o, "nullifiers",
-                                      felt_json_array(s->nullifiers, s->n_nullifiers));
-            if (!json_object_get(o, "description"))
-                rc |= json_object_set_new(o, "description", json_string(""));
-            rc |= json_array_append(arr, o);
+    json_t *spends = json_array();
+    for (size_t i = 0; spends && i < w->n_spends; i++) {
+        tz_pending_spend *s = &w->spends[i];
+        json_t *o = obj_or_new(&s->obj);
+        if (!o) {
+            json_decref(spends);
+            return -1;
         }
-        rc |= json_object_set_new(doc, "pending_spends", arr);
+        rc |= json_object_set_new(o, "nullifiers",
+                                  felt_json_array(s->nullifiers, s->n_nullifiers));
+        if (!json_object_get(o, "description"))
+            rc |= json_object_set_new(o, "description", json_string(""));
+        if (json_is_null(json_object_get(o, "operation_hash")))
+            json_object_del(o, "operation_hash");
+        rc |= reorder(o, SPEND_KEYS, NKEYS(SPEND_KEYS));
+        rc |= json_array_append(spends, o);
     }
-    if (w->n_deposits || json_object_get(doc, "pending_deposits")) {
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < w->n_deposits; i++) {
-            tz_pending_deposit *d = &w->deposits[i];
-            json_t *o = obj_or_new(&d->obj);
-            if (!o)
-                return -1;
-            rc |= set_felt(o, "pubkey_hash", &d->pubkey_hash);
-            rc |= set_felt(o, "blind", &d->blind);
-            rc |= json_object_set_new(o, "address_index", json_integer(d->address_index));
-            rc |= set_felt(o, "auth_domain", &d->auth_domain);
-            rc |= json_object_set_new(o, "amount", tz_json_u64(d->amount));
-            if (!json_object_get(o, "operation_hash"))
-                rc |= json_object_set_new(o, "operation_hash", json_null());
-            if (d->has_shielded_cm)
-                rc |= set_felt(o, "shielded_cm", &d->shielded_cm);
-            else
-                json_object_del(o, "shielded_cm");
-            rc |= json_array_append(arr, o);
+    rc |= json_object_set_new(doc, "pending_spends", spends);
+
+    json_t *deps = json_array();
+    for (size_t i = 0; deps && i < w->n_deposits; i++) {
+        tz_pending_deposit *d = &w->deposits[i];
+        json_t *o = obj_or_new(&d->obj);
+        if (!o) {
+            json_decref(deps);
+            return -1;
         }
-        rc |= json_object_set_new(doc, "pending_deposits", arr);
+        rc |= set_felt(o, "pubkey_hash", &d->pubkey_hash);
+        rc |= set_felt(o, "blind", &d->blind);
+        rc |= json_object_set_new(o, "address_index", json_integer(d->address_index));
+        rc |= set_felt(o, "auth_domain", &d->auth_domain);
+        rc |= json_object_set_new(o, "amount", tz_json_u64(d->amount));
+        if (!json_object_get(o, "operation_hash"))
+            rc |= json_object_set_new(o, "operation_hash", json_null());
+        if (d->has_shielded_cm)
+            rc |= set_felt(o, "shielded_cm", &d->shielded_cm);
+        else
+            json_object_del(o, "shielded_cm");
+        rc |= reorder(o, DEPOSIT_KEYS, NKEYS(DEPOSIT_KEYS));
+        rc |= json_array_append(deps, o);
     }
-    if (w->deposit_nonce || json_object_get(doc, "deposit_nonce"))
-        rc |= json_object_set_new(doc, "deposit_nonce", tz_json_u64(w->deposit_nonce));
+    rc |= json_object_set_new(doc, "pending_deposits", deps);
+    rc |= json_object_set_new(doc, "deposit_nonce", tz_json_u64(w->deposit_nonce));
 
     const tz_sync_state *y = &w->sync;
     json_t *s = json_object_get(doc, SYNC_KEY);
@@ -702,6 +853,7 @@ static int sync_doc(tz_wallet *w)
         rc |= json_object_set_new(s, "observed_cms",
                                   felt_json_array(y->observed_cms, y->n_observed_cms));
     }
+    rc |= reorder(doc, TOP_KEYS, NKEYS(TOP_KEYS));
     return rc ? -1 : 0;
 }
 
@@ -743,19 +895,6 @@ tz_status tz_wallet_add_address(tz_wallet *w, const tz_wallet_address *a)
     if (grow((void **)&w->addresses, w->n_addresses, sizeof *w->addresses) ||
         grow((void **)&w->addr_objs, w->n_addresses, sizeof *w->addr_objs))
         return TZ_ENOMEM;
-    /* Like the reference, record the address's next one-time key index. */
-    json_t *wots = json_object_get(w->doc, "wots_key_indices");
-    if (!wots) {
-        wots = json_object();
-        if (!wots || json_object_set_new(w->doc, "wots_key_indices", wots))
-            return TZ_ENOMEM;
-    }
-    if (json_is_object(wots)) {
-        char key[16];
-        snprintf(key, sizeof key, "%u", (unsigned)a->index);
-        if (!json_object_get(wots, key) && json_object_set_new(wots, key, json_integer(0)))
-            return TZ_ENOMEM;
-    }
     w->addresses[w->n_addresses] = *a;
     w->addr_objs[w->n_addresses] = NULL;
     w->n_addresses++;
@@ -779,19 +918,6 @@ tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds)
         if (json_object_set_new(o, "index", json_integer(a->index)) ||
             set_felt(o, "d_j", &a->d_j) || set_felt(o, "auth_root", &a->auth_root) ||
             set_felt(o, "auth_pub_seed", &a->auth_pub_seed) || set_felt(o, "nk_tag", &a->nk_tag)) {
-            json_decref(bds);
-            return TZ_ENOMEM;
-        }
-    }
-    /* Like the reference after it materializes addresses, the recorded
-     * next one-time key index follows the traversal state. */
-    uint64_t next;
-    json_t *ni = json_object_get(bds, "next_index");
-    if (ni && tz_json_get_u64(ni, &next) && next <= UINT32_MAX) {
-        json_t *wots = json_object_get(w->doc, "wots_key_indices");
-        char key[16];
-        snprintf(key, sizeof key, "%u", (unsigned)w->addresses[i].index);
-        if (json_is_object(wots) && json_object_set_new(wots, key, json_integer((json_int_t)next))) {
             json_decref(bds);
             return TZ_ENOMEM;
         }

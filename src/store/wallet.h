@@ -82,11 +82,18 @@ typedef struct tz_wallet {
     size_t floor_len;
 } tz_wallet;
 
-/* Loads and validates `path`. On success *out owns a new wallet. Errors:
- * TZ_ENOTFOUND (no file), TZ_EIO, TZ_EPARSE (empty, truncated, not JSON, a
- * field of the wrong type or a felt of the wrong length), TZ_ESTATE (behind
- * its xmss-floor). *out is untouched on failure. Warns through `warn`
- * (may be NULL) when the file is readable by group or others. */
+/* Loads and validates `path`. On success *out owns a new wallet. Errors
+ * (messages start with the reference's words): TZ_ENOTFOUND ("read wallet:
+ * No such file or directory (os error 2): ..."), TZ_EIO ("read wallet:
+ * ..."), TZ_EPARSE ("parse wallet: ...": empty, truncated, not JSON, a
+ * field of the wrong type or a felt of the wrong length), TZ_ESTATE
+ * ("wallet appears to be restored from a stale backup: ...", behind its
+ * xmss-floor). *out is untouched on failure. Warns through `warn` (may be
+ * NULL) when the file is readable by group or others.
+ * Like the reference, once the floor check passed it sets
+ * wots_key_indices["<index>"] = bds.next_index for every address record
+ * whose bds has one (existing keys keep their position, new keys are
+ * appended in ascending index order); a later save writes that. */
 tz_status tz_wallet_load(const char *path, tz_wallet **out, tz_error *err,
                          void (*warn)(const char *msg)) TZ_WUR;
 
@@ -95,20 +102,29 @@ tz_status tz_wallet_new(const char *path, const tz_felt *master_sk, tz_wallet **
                         tz_error *err) TZ_WUR;
 
 /* Atomic durable save of the whole wallet (temp 0600 in the same folder,
- * fsync, rename, fsync folder), then the xmss-floor. On failure the old file
- * is intact and the temp file removed. */
+ * fsync, rename, chmod 0600, fsync folder), then the xmss-floor. The text
+ * is serde_json's pretty layout with the reference's key order: the nine
+ * top-level keys always (defaults [], {}, 0), then every other key in its
+ * original order; notes, addresses, pending spends and deposits likewise
+ * (their reference fields first, unknown keys after). A pending spend's
+ * null operation_hash is omitted; a deposit's is always written (null when
+ * absent); shielded_cm only when present. On failure before the rename the
+ * old file is intact and the temp file removed. */
 tz_status tz_wallet_save(tz_wallet *w, tz_error *err) TZ_WUR;
 
 /* Appends a copy of `n` to the notes (kept in append order). */
 tz_status tz_wallet_add_note(tz_wallet *w, const tz_wallet_note *n) TZ_WUR;
 
-/* Appends an address record (bds left as an empty object). */
+/* Appends an address record (bds left as an empty object). Does not touch
+ * wots_key_indices (the reference records an address there only when a
+ * later load finds it). */
 tz_status tz_wallet_add_address(tz_wallet *w, const tz_wallet_address *a) TZ_WUR;
 
 /* Replaces the `bds` object of addresses[i] with `bds` (reference stolen,
- * also on failure) and, when bds has a next_index, sets
- * wots_key_indices[index] to it (as the reference does on load). Returns
- * TZ_EINVAL for a bad index or a non-object, TZ_ENOMEM. */
+ * also on failure). wots_key_indices is not changed (see tz_wallet_load);
+ * the floor written by the next save takes the larger of the map and
+ * bds.next_index. Returns TZ_EINVAL for a bad index or a non-object,
+ * TZ_ENOMEM. */
 tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds) TZ_WUR;
 
 /* The next one-time key index the file records for address `addr_index`:
