@@ -53,7 +53,14 @@ static tz_status check_root(const tz_finalize_in *in, tz_finalize_out *out, tz_e
     tz_felt mine, chain;
     if (tz_frontier_root(in->frontier, &mine) != TZ_OK)
         return tz_error_set(err, TZ_EPARSE, "the wallet's frontier has no root (tree full)");
-    tz_status st = tz_rpc_read_felt(in->rpc, in->block, KEY_ROOT, &chain, err);
+    tz_status st = TZ_OK;
+    if (in->have_root) {
+        chain = in->chain_root;
+        if (!in->root_present)
+            st = tz_error_set(err, TZ_ENOTFOUND, "%s absent at block %s", KEY_ROOT, in->block);
+    } else {
+        st = tz_rpc_read_felt(in->rpc, in->block, KEY_ROOT, &chain, err);
+    }
     if (st == TZ_ENOTFOUND && in->tree_size == 0)
         return TZ_OK; /* an empty kernel may not have written a root yet */
     if (st != TZ_OK)
@@ -267,12 +274,14 @@ tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_er
     if (in->frontier && (st = check_root(in, out, err)) != TZ_OK)
         return st;
 
-    uint64_t count = 0;
-    st = tz_rpc_read_u64(in->rpc, in->block, KEY_NF_COUNT, &count, err);
-    if (st == TZ_ENOTFOUND)
-        count = 0;
-    else if (st != TZ_OK)
-        return st;
+    uint64_t count = in->nf_count;
+    if (!in->have_nf_count) {
+        st = tz_rpc_read_u64(in->rpc, in->block, KEY_NF_COUNT, &count, err);
+        if (st == TZ_ENOTFOUND)
+            count = 0;
+        else if (st != TZ_OK)
+            return st;
+    }
     uint64_t from = w->sync.nullifiers_checked;
     if (count < from) {
         add_warning(out,

@@ -23,6 +23,12 @@ typedef struct tz_finalize_in {
     const char *block;           /* the pinned block of the run */
     uint64_t tree_size;
     const tz_frontier *frontier; /* of leaves [0, tree_size), or NULL when unknown */
+    /* Values already read at `block` (the run reads them together with
+     * tree/size); when a flag is false finalize reads the value itself. */
+    bool have_root, root_present;
+    tz_felt chain_root;
+    bool have_nf_count;
+    uint64_t nf_count;
 } tz_finalize_in;
 
 typedef struct tz_finalize_out {
@@ -33,8 +39,8 @@ typedef struct tz_finalize_out {
     size_t n_warnings;
 } tz_finalize_out;
 
-/* Reads at in->block: tree/root (when a frontier is given), then
- * nullifiers/count and nullifiers/index/[w->sync.nullifiers_checked,
+/* Reads at in->block: tree/root (when a frontier is given and it was not
+ * passed in), then nullifiers/count (likewise) and nullifiers/index/[w->sync.nullifiers_checked,
  * count), then deposits/balance/<pubkey_hash> of every pending deposit
  * whose shielded_cm was observed. Updates the wallet in memory only:
  * removes spent notes and spent pending spends, prunes drained observed

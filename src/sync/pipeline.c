@@ -40,6 +40,7 @@ struct tz_pipeline {
     leaf *free_list;
     size_t n_free;
     bool cancelled, fetch_done;
+    bool draining;              /* the source failed: hand out the finished prefix, then fail */
     tz_status fail;
     tz_error fail_err;
     pthread_t fetcher;
@@ -182,7 +183,16 @@ static void *fetcher_main(void *arg)
     if (st != TZ_OK && !(st == TZ_ECANCEL && p->cancelled)) {
         if (st == TZ_ECANCEL)
             tz_error_set(&e, TZ_ECANCEL, "sync: fetch cancelled");
-        fail_locked(p, st, &e);
+        if (p->fail == TZ_OK) {
+            /* Workers finish what is queued; the merger takes the
+             * contiguous prefix, then gets the error. */
+            p->fail = st;
+            p->fail_err = e;
+            p->fail_err.code = st;
+            p->draining = true;
+            if (p->cfg.cancel_flag)
+                __atomic_store_n(p->cfg.cancel_flag, 1, __ATOMIC_SEQ_CST);
+        }
     } else if (st == TZ_OK && p->delivered != p->cfg.end - p->cfg.start) {
         tz_error_set(&e, TZ_EPARSE, "sync: source delivered %llu of %llu leaves",
                      (unsigned long long)p->delivered,
@@ -299,7 +309,7 @@ tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *
     *got = false;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        if (p->fail != TZ_OK) {
+        if (p->fail != TZ_OK && !p->draining) {
             tz_status st = p->fail;
             if (err)
                 *err = p->fail_err;
@@ -324,6 +334,8 @@ tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *
                              (unsigned long long)l->index, l->raw_len,
                              (unsigned)TZ_WIRE_PUBLISHED_NOTE_BYTES);
                 leaf_release(p, l);
+                p->draining = false;
+                p->fail = TZ_OK;
                 fail_locked(p, TZ_EPARSE, &e);
                 continue;
             }
@@ -339,6 +351,11 @@ tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *
             *got = true;
             pthread_mutex_unlock(&p->mu);
             return TZ_OK;
+        }
+        if (p->draining && (!l || p->cancelled)) {
+            /* the prefix the source delivered is handed out */
+            p->draining = false;
+            continue;
         }
         if (p->cancelled) {
             pthread_mutex_unlock(&p->mu);

@@ -58,11 +58,13 @@ tz_status tz_pipeline_start(const tz_pipeline_cfg *cfg, tz_pipeline **out,
                             tz_error *err) TZ_WUR;
 
 /* Waits up to timeout_ms for the next leaf in order. Returns TZ_OK with
- * *got true and *out filled, TZ_OK with *got false on timeout or once the
- * whole range was delivered (then tz_pipeline_done is true), or the error
- * that stopped the pipeline: the source's (TZ_EHTTP, ...) or TZ_EPARSE for
- * a leaf that does not decode (the message names its index). Errors are
- * reported as soon as they happen, before leaves still buffered. */
+ * *got true and *out filled (out->plain is secret: the caller wipes it),
+ * TZ_OK with *got false on timeout or once the whole range was delivered
+ * (then tz_pipeline_done is true), or the error that stopped the
+ * pipeline. A source error (TZ_EHTTP, ...) stops fetching at once, but
+ * the leaves it delivered before, contiguous from the cursor, are still
+ * handed out first; then the error. TZ_EPARSE for a leaf that does not
+ * decode comes when its turn comes (the message names its index). */
 tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *out,
                            bool *got, tz_error *err) TZ_WUR;
 

@@ -321,6 +321,42 @@ out:
     return st;
 }
 
+static tz_status read_heads(tz_rpc *rpc, const char *block, uint64_t *size,
+                            tz_finalize_in *fin, tz_error *err)
+{
+    const char *keys[3] = {KEY_TREE_SIZE, TZ_STATE_PREFIX "tree/root",
+                           TZ_STATE_PREFIX "nullifiers/count"};
+    uint8_t *v[3] = {NULL, NULL, NULL};
+    size_t len[3] = {0, 0, 0};
+    bool present[3] = {false, false, false};
+    tz_status st = tz_rpc_read_blobs(rpc, block, keys, 3, v, len, present, err);
+    if (st != TZ_OK)
+        return st;
+    *size = 0;
+    if (present[0] && len[0] != 8)
+        st = tz_error_set(err, TZ_EPARSE, "%s has %zu bytes at block %s, expected 8", keys[0],
+                          len[0], block);
+    else if (present[1] && len[1] != TZ_FELT_BYTES)
+        st = tz_error_set(err, TZ_EPARSE, "%s has %zu bytes at block %s, expected 32", keys[1],
+                          len[1], block);
+    else if (present[2] && len[2] != 8)
+        st = tz_error_set(err, TZ_EPARSE, "%s has %zu bytes at block %s, expected 8", keys[2],
+                          len[2], block);
+    if (st == TZ_OK) {
+        if (present[0])
+            *size = tz_get_u64le(v[0]);
+        fin->have_root = true;
+        fin->root_present = present[1];
+        if (present[1])
+            memcpy(fin->chain_root.b, v[1], TZ_FELT_BYTES);
+        fin->have_nf_count = true;
+        fin->nf_count = present[2] ? tz_get_u64le(v[2]) : 0;
+    }
+    for (int i = 0; i < 3; i++)
+        free(v[i]);
+    return st;
+}
+
 tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
                       const tz_sync_hooks *hooks, tz_sync_result *res, tz_error *err)
 {
@@ -341,10 +377,10 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
 
     if ((st = tz_rpc_head_hash(rpc, res->block, err)) != TZ_OK)
         return st;
-    st = tz_rpc_read_u64(rpc, res->block, KEY_TREE_SIZE, &res->tree_size, err);
-    if (st == TZ_ENOTFOUND)
-        res->tree_size = 0;
-    else if (st != TZ_OK)
+    /* tree/size, tree/root and nullifiers/count in one concurrent round
+     * trip, all at the pinned block (finalize uses the last two). */
+    tz_finalize_in fin = {.w = w, .rpc = rpc, .block = res->block};
+    if ((st = read_heads(rpc, res->block, &res->tree_size, &fin, err)) != TZ_OK)
         return st;
     if (w->scanned > res->tree_size)
         return tz_error_set(err, TZ_EMISMATCH,
@@ -377,9 +413,8 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
         progress(&r, true);
     }
 
-    tz_finalize_in fin = {.w = w, .rpc = rpc, .block = res->block,
-                          .tree_size = res->tree_size,
-                          .frontier = r.has_fr ? &r.fr : NULL};
+    fin.tree_size = res->tree_size;
+    fin.frontier = r.has_fr ? &r.fr : NULL;
     tz_finalize_out fo;
     st = tz_sync_finalize(&fin, &fo, err);
     res->spent = fo.spent;

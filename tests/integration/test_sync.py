@@ -423,7 +423,9 @@ def test_http_503_keeps_last_checkpoint():
         w = new_wallet_dir("e503")
         sim.post("fault", {"status": 503, "note_index": 15})
         sim.reset()
-        r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "10")
+        # One request at a time: every leaf below 15 is fetched before 15
+        # fails, so the K = 10 boundary is reached exactly.
+        r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "10", "--concurrency", "1")
         served = sim.counters()["durable_reads"]
         check(r.returncode == 5, "exit %d: %s" % (r.returncode, r.stderr))
         err = envelope(r.stdout)["error"]
@@ -433,6 +435,12 @@ def test_http_503_keeps_last_checkpoint():
         check(not os.path.exists(sentinel(w)), "sync created a sentinel")
         check(not os.path.exists(w + ".lock"), "lock left behind")
         check(served < full_reqs / 2, "served %d requests, a full run makes %d" % (served, full_reqs))
+        # In flight with others: leaves below 15 may be cancelled with it,
+        # but the cursor is still a K boundary at or below 10.
+        w8 = new_wallet_dir("e503-c8")
+        r = run_wallet(w8, sim.url, "sync", "--checkpoint-every", "10", "--concurrency", "8")
+        check(r.returncode == 5 and load(w8)["scanned"] in (0, 10),
+              "concurrency 8: exit %d cursor %r" % (r.returncode, load(w8)["scanned"]))
         sim.post("fault/clear")
         sync_ok(w, sim.url, "--checkpoint-every", "10")
         check(note_set(load(w)) == note_set(load(full)), "resume differs from a full sync")
@@ -693,6 +701,9 @@ def test_spends_observed_after_restore():
         sim.reset()
         r, res = sync_ok(w, sim.url)
         check(res["spent"] == 0 and load(w)["notes"] == doc["notes"], "not idempotent")
+        # head hash, then tree/size, tree/root and nullifiers/count: no nullifier re-read
+        reads = sim.counters()["requests"]
+        check(reads["value"] == 3 and reads["hash"] == 1, "second run read %r" % reads)
     finally:
         sim.stop()
 
