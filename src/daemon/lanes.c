@@ -396,6 +396,8 @@ static void run_job(tz_lanes *l, tz_job *j)
     }
 
     pthread_mutex_lock(&l->mu);
+    j->phase = TZ_JOB_WAITING; /* the sentinel is up (or could not be raised) */
+    j->waiting_at = tz_wd_now_ms();
     wait_sync_gone(l);
     bool stop = l->stopping;
     pthread_mutex_unlock(&l->mu);
@@ -508,9 +510,7 @@ static void *job_main(void *arg)
             l->queue_tail = NULL;
         l->queue_len--;
         j->next = NULL;
-        l->current = j;
-        j->phase = TZ_JOB_WAITING;
-        j->waiting_at = tz_wd_now_ms();
+        l->current = j; /* from here on the sync does not start */
         pthread_cond_broadcast(&l->cv);
         pthread_mutex_unlock(&l->mu);
 
