@@ -17,8 +17,10 @@ static const char usage[] =
     "size and root, the nullifier count, the auth domain, and the balance of each\n"
     "pending deposit's pool. Reports them with the wallet's sync cursor. When the\n"
     "wallet holds a verified tree frontier and its cursor equals the chain's tree\n"
-    "size, the frontier's root must equal tree/root (exit 6 otherwise). A cursor\n"
-    "beyond the chain's tree size also fails with exit 6 (wrong rollup node?).\n"
+    "size, the frontier's root must equal tree/root; when the cursor is behind, the\n"
+    "frontier levels both sizes share must equal the chain's tree/branch (exit 6\n"
+    "otherwise). A cursor beyond the chain's tree size also fails with exit 6\n"
+    "(wrong rollup node?).\n"
     "Read-only: does not take the wallet lock.\n";
 
 /* One pending deposit's pool as read on chain. */
@@ -99,6 +101,49 @@ out:
     return rc;
 }
 
+/* With the wallet's frontier at size S below the chain's size N, the
+ * levels l where S and N agree on every bit from l up and bit l is set hold
+ * the same completed left subtree in both frontiers: reads the chain's
+ * tree/branch/<l> for them and compares. Returns 0 (*n levels agreed), -1
+ * on a difference (message in why), or an exit code (reported). */
+static int compare_prefix(const tz_cli *cli, tz_rpc *rpc, const char *block, const tz_wallet *w,
+                          uint64_t n_chain, unsigned *n, char *why, size_t cap)
+{
+    uint64_t s = w->scanned;
+    char keys[TZ_TREE_DEPTH][64];
+    const char *kp[TZ_TREE_DEPTH];
+    unsigned lv[TZ_TREE_DEPTH], k = 0;
+    for (unsigned l = 0; l < TZ_TREE_DEPTH; l++) {
+        if ((s >> l) != (n_chain >> l) || !((s >> l) & 1))
+            continue;
+        snprintf(keys[k], sizeof keys[k], TZ_STATE_PREFIX "tree/branch/%02x", l);
+        kp[k] = keys[k];
+        lv[k++] = l;
+    }
+    *n = 0;
+    if (!k)
+        return 0;
+    tz_felt chain[TZ_TREE_DEPTH];
+    tz_error err = {0};
+    tz_status st = tz_rpc_read_felts(rpc, block, kp, k, chain, NULL, &err);
+    if (st) {
+        err.code = st;
+        return tz_cli_node_fail(cli, "reading tree/branch", &err);
+    }
+    for (unsigned i = 0; i < k; i++) {
+        if (!tz_felt_eq(&chain[i], &w->sync.frontier[lv[i]])) {
+            snprintf(why, cap,
+                     "the wallet's tree frontier (size %" PRIu64 ") differs from the chain's "
+                     "at level %u (block %s): the chain below the wallet's cursor is not the "
+                     "one it scanned",
+                     s, lv[i], block);
+            return -1;
+        }
+    }
+    *n = k;
+    return 0;
+}
+
 static int run(tz_cli *cli, int argc, char **argv)
 {
     int rc = tz_cli_parse_args(cli, &tz_cmd_check, argc, argv, NULL, 0);
@@ -151,6 +196,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     const char *root_check;
     char mine_hex[TZ_FELT_HEX + 1] = "";
     bool failed = false;
+    unsigned levels_checked = 0;
     char why[512] = "";
     if (w->scanned > tree_size) {
         root_check = "cursor_beyond_chain";
@@ -163,6 +209,14 @@ static int run(tz_cli *cli, int argc, char **argv)
         root_check = "no_frontier";
     } else if (w->scanned < tree_size) {
         root_check = "behind";
+        if ((rc = compare_prefix(cli, rpc, block, w, tree_size, &levels_checked, why,
+                                 sizeof why)) < 0) {
+            root_check = "frontier_mismatch";
+            failed = true;
+            rc = TZ_EXIT_OK;
+        } else if (rc) {
+            goto out;
+        }
     } else {
         tz_frontier f;
         tz_felt mine;
@@ -222,7 +276,11 @@ static int run(tz_cli *cli, int argc, char **argv)
                      " leaves to sync)",
                 w->n_notes, w->n_spends, w->scanned,
                 tree_size > w->scanned ? tree_size - w->scanned : 0);
-    tz_out_text(cli, "Root check: %s", root_check);
+    if (!strcmp(root_check, "behind") && levels_checked)
+        tz_out_text(cli, "Root check: behind (%u frontier level(s) agree with the chain's)",
+                    levels_checked);
+    else
+        tz_out_text(cli, "Root check: %s", root_check);
     tz_out_text(cli, "Deposit pools: %" PRIu64 " funded, total balance %" PRIu64
                      " mutez; %" PRIu64 " awaiting credit, %" PRIu64 " drained pending prune",
                 funded, funded_total, awaiting, drained);
@@ -243,6 +301,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     json_object_set_new(res, "leaves_to_sync",
                         tz_json_u64(tree_size > w->scanned ? tree_size - w->scanned : 0));
     json_object_set_new(res, "root_check", json_string(root_check));
+    json_object_set_new(res, "frontier_levels_checked", json_integer(levels_checked));
     json_object_set_new(res, "frontier_root", *mine_hex ? json_string(mine_hex) : json_null());
     json_object_set_new(res, "deposit_pools", parr);
     json_object_set_new(res, "deposit_pools_funded", tz_json_u64(funded));

@@ -217,6 +217,20 @@ def test_init_at_head_and_check(sim):
     c = ok("check", wallet=w)
     check(c["root_check"] == "behind" and c["leaves_to_sync"] == 3 and c["tree_size"] == size + 3,
           "check after append %r" % c)
+    common = [l for l in range(48) if (size >> l) == ((size + 3) >> l) and (size >> l) & 1]
+    check(c["frontier_levels_checked"] == len(common) > 0, "prefix levels %r" % c)
+    # behind, with a frontier that disagrees on a level both sizes share
+    doc = load(w)
+    keep = json.dumps(doc)
+    f = doc["tzel_c_sync"]["frontier"]
+    f[common[-1]] = ("01" if f[common[-1]][:2] != "01" else "02") + f[common[-1]][2:]
+    with open(w, "w") as fh:
+        json.dump(doc, fh)
+    r = fails(6, "check", wallet=w)
+    check("level %d" % common[-1] in r.stderr, "frontier mismatch message %r" % r.stderr)
+    with open(w, "w") as fh:
+        fh.write(keep)
+    os.chmod(w, 0o600)
     # a tampered frontier at cursor == tree size fails the root check
     w2 = os.path.join(d, "w2.json")
     ok("init", "--addresses", "0", "--at-head", wallet=w2, url=sim.url)
