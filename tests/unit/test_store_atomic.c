@@ -230,6 +230,48 @@ static void test_atomic_basics(void)
     free(t);
     CHECK(count_temps(0) == 0);
 
+    /* Sixteen collisions in a row: give up, as the reference does. */
+    install(0, 0, 0);
+    eexist_left = 16;
+    CHECK(tz_atomic_write(path, "never", 5, 0600, &err) == TZ_EIO);
+    tz_fsys_set(NULL);
+    CHECK_MSG(strstr(err.msg, "too many collisions") != NULL, "%s", err.msg);
+    CHECK(eexist_left == 0 && n_opened == 0);
+    t = get_file(path);
+    CHECK(t && !strcmp(t, "0123456789abcdef"));
+    free(t);
+
+    /* The sixteenth attempt (number 15) is the last one tried. */
+    install(0, 0, 0);
+    eexist_left = 15;
+    CHECK(tz_atomic_write(path, "0123456789abcdef", 16, 0600, &err) == TZ_OK);
+    tz_fsys_set(NULL);
+    CHECK_MSG(n_opened == 1 && !strcmp(opened[0] + strlen(opened[0]) - 3, ".15"), "%s",
+              opened[0]);
+
+    /* A restrictive umask narrows the temp file; the final file gets 0600
+     * again after the rename. */
+    mode_t old_mask = umask(0277);
+    CHECK(tz_atomic_write(path, "masked", 6, 0600, &err) == TZ_OK);
+    umask(old_mask);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+
+    /* A bare name is saved in the current folder. */
+    char cwd[512];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(dir) == 0);
+    install(0, 0, 0);
+    CHECK(tz_atomic_write("bare.txt", "b", 1, 0600, &err) == TZ_OK);
+    tz_fsys_set(NULL);
+    CHECK_MSG(n_opened == 1 && !strncmp(opened[0], "./.bare.txt.tmp.", 16), "%s", opened[0]);
+    CHECK(chdir(cwd) == 0);
+    char bare[600];
+    snprintf(bare, sizeof bare, "%s/bare.txt", dir);
+    t = get_file(bare);
+    CHECK(t && !strcmp(t, "b"));
+    free(t);
+    CHECK(count_temps(0) == 0);
+
     /* A folder that does not exist: EIO naming the path, nothing created. */
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope/x.json", dir);

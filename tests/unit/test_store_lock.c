@@ -125,6 +125,11 @@ static void test_lock_basic(void)
     char pidstr[32];
     snprintf(pidstr, sizeof pidstr, "pid %ld", (long)getpid());
     CHECK_MSG(strstr(err.msg, pidstr) && strstr(err.msg, lockp), "%s", err.msg);
+    /* Exactly the reference's text, then the PID. */
+    char exact[800];
+    snprintf(exact, sizeof exact, "wallet is locked by another process: %s (pid %ld)", lockp,
+             (long)getpid());
+    CHECK_MSG(!strcmp(err.msg, exact), "%s", err.msg);
     /* Still ours after the failed attempt. */
     t = get_file(lockp);
     CHECK(t && !strcmp(t, want));
@@ -197,6 +202,11 @@ static void test_lock_stale(void)
     put_file(lockp, "garbage\n");
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_ELOCKED);
     CHECK_MSG(strstr(err.msg, "no valid PID"), "%s", err.msg);
+    {
+        char pre[800];
+        snprintf(pre, sizeof pre, "wallet is locked by another process: %s (", lockp);
+        CHECK_MSG(!strncmp(err.msg, pre, strlen(pre)), "%s", err.msg);
+    }
     put_file(lockp, "");
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_ELOCKED);
     unlink(lockp);

@@ -894,6 +894,203 @@ static void test_wots_on_load(void)
               err.msg);
 }
 
+/* `tpl` with every "@A" / "@B" replaced by felt_a / felt_b (malloc'd). */
+static char *subst(const char *tpl)
+{
+    size_t cap = strlen(tpl) * 40 + 1, n = 0;
+    char *r = malloc(cap);
+    if (!r)
+        exit(2);
+    for (const char *p = tpl; *p; p++) {
+        if (p[0] == '@' && (p[1] == 'A' || p[1] == 'B')) {
+            const char *f = p[1] == 'A' ? felt_a : felt_b;
+            memcpy(r + n, f, 64);
+            n += 64;
+            p++;
+        } else {
+            r[n++] = *p;
+        }
+    }
+    r[n] = '\0';
+    return r;
+}
+
+/* Whatever order a file has, a save writes the reference's keys first in
+ * its order (the nine top-level ones always), then unknown keys in their
+ * original order; nested objects likewise. A spend's null operation_hash
+ * is dropped, a deposit's missing one written as null, a null shielded_cm
+ * dropped; strings are escaped as serde_json does. */
+static void test_key_order(void)
+{
+    char *in = subst(
+        "{\"zeta\": 1,\n"
+        " \"pending_spends\": [{\"extra\": true, \"operation_hash\": null,"
+        " \"description\": \"d\\u001F/\\u00e9\\u007f\\\\u001F\", \"nullifiers\": [\"@A\"]},"
+        " {\"operation_hash\": \"op1\", \"description\": \"s2\", \"nullifiers\": []}],\n"
+        " \"scanned\": 3,\n"
+        " \"notes\": [{\"memo\": \"m\", \"v\": 5, \"nk_spend\": \"@A\", \"addr_index\": 0,"
+        " \"nk_tag\": \"@B\", \"cm\": \"@A\", \"auth_root\": \"@A\", \"index\": 2, \"d_j\": \"@B\","
+        " \"rseed\": \"@A\"}],\n"
+        " \"omega\": \"x\",\n"
+        " \"addresses\": [{\"label\": \"l\", \"bds\": {\"next_index\": 0}, \"nk_tag\": \"@B\","
+        " \"auth_pub_seed\": \"@A\", \"auth_root\": \"@B\", \"d_j\": \"@A\", \"index\": 0}],\n"
+        " \"pending_deposits\": [{\"shielded_cm\": null, \"amount\": 7, \"auth_domain\": \"@A\","
+        " \"address_index\": 0, \"blind\": \"@B\", \"pubkey_hash\": \"@A\", \"note\": 1},"
+        " {\"shielded_cm\": \"@B\", \"operation_hash\": \"oo\", \"amount\": 8, \"auth_domain\": \"@A\","
+        " \"address_index\": 0, \"blind\": \"@B\", \"pubkey_hash\": \"@A\"}],\n"
+        " \"addr_counter\": 1,\n"
+        " \"master_sk\": \"@A\"}");
+    char *want = subst("{\n"
+                       "  \"master_sk\": \"@A\",\n"
+                       "  \"addresses\": [\n"
+                       "    {\n"
+                       "      \"index\": 0,\n"
+                       "      \"d_j\": \"@A\",\n"
+                       "      \"auth_root\": \"@B\",\n"
+                       "      \"auth_pub_seed\": \"@A\",\n"
+                       "      \"nk_tag\": \"@B\",\n"
+                       "      \"bds\": {\n"
+                       "        \"next_index\": 0\n"
+                       "      },\n"
+                       "      \"label\": \"l\"\n"
+                       "    }\n"
+                       "  ],\n"
+                       "  \"addr_counter\": 1,\n"
+                       "  \"notes\": [\n"
+                       "    {\n"
+                       "      \"nk_spend\": \"@A\",\n"
+                       "      \"nk_tag\": \"@B\",\n"
+                       "      \"auth_root\": \"@A\",\n"
+                       "      \"d_j\": \"@B\",\n"
+                       "      \"v\": 5,\n"
+                       "      \"rseed\": \"@A\",\n"
+                       "      \"cm\": \"@A\",\n"
+                       "      \"index\": 2,\n"
+                       "      \"addr_index\": 0,\n"
+                       "      \"memo\": \"m\"\n"
+                       "    }\n"
+                       "  ],\n"
+                       "  \"scanned\": 3,\n"
+                       "  \"wots_key_indices\": {\n"
+                       "    \"0\": 0\n"
+                       "  },\n"
+                       "  \"pending_spends\": [\n"
+                       "    {\n"
+                       "      \"nullifiers\": [\n"
+                       "        \"@A\"\n"
+                       "      ],\n"
+                       "      \"description\": \"d\\u001f/\xc3\xa9\x7f\\\\u001F\",\n"
+                       "      \"extra\": true\n"
+                       "    },\n"
+                       "    {\n"
+                       "      \"nullifiers\": [],\n"
+                       "      \"description\": \"s2\",\n"
+                       "      \"operation_hash\": \"op1\"\n"
+                       "    }\n"
+                       "  ],\n"
+                       "  \"pending_deposits\": [\n"
+                       "    {\n"
+                       "      \"pubkey_hash\": \"@A\",\n"
+                       "      \"blind\": \"@B\",\n"
+                       "      \"address_index\": 0,\n"
+                       "      \"auth_domain\": \"@A\",\n"
+                       "      \"amount\": 7,\n"
+                       "      \"operation_hash\": null,\n"
+                       "      \"note\": 1\n"
+                       "    },\n"
+                       "    {\n"
+                       "      \"pubkey_hash\": \"@A\",\n"
+                       "      \"blind\": \"@B\",\n"
+                       "      \"address_index\": 0,\n"
+                       "      \"auth_domain\": \"@A\",\n"
+                       "      \"amount\": 8,\n"
+                       "      \"operation_hash\": \"oo\",\n"
+                       "      \"shielded_cm\": \"@B\"\n"
+                       "    }\n"
+                       "  ],\n"
+                       "  \"deposit_nonce\": 0,\n"
+                       "  \"zeta\": 1,\n"
+                       "  \"omega\": \"x\",\n"
+                       "  \"tzel_c_sync\": {\n"
+                       "    \"frontier_size\": 0,\n"
+                       "    \"nullifiers_checked\": 1,\n"
+                       "    \"observed_cms\": []\n"
+                       "  }\n"
+                       "}");
+    char path[512];
+    path_in(path, sizeof path, "order.json");
+    put_file(path, in);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    tz_status st = tz_wallet_load(path, &w, &err, NULL);
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(w->n_spends == 2 && w->n_deposits == 2 && !w->deposits[0].has_shielded_cm);
+        w->sync.nullifiers_checked = 1; /* our key appears: after all others */
+        CHECK(tz_wallet_save(w, &err) == TZ_OK);
+        tz_wallet_free(w);
+        w = NULL;
+        char *now = get_file(path);
+        CHECK_MSG(now && !strcmp(now, want), "got:\n%s", now ? now : "(null)");
+        free(now);
+        /* Stable: a second load + save changes nothing. */
+        CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+        CHECK(w && tz_wallet_save(w, &err) == TZ_OK);
+        tz_wallet_free(w);
+        now = get_file(path);
+        CHECK(now && !strcmp(now, want));
+        free(now);
+    }
+    free(in);
+    free(want);
+
+    /* A spend added through the API without an operation hash has no
+     * operation_hash key; one with a hash keeps it. */
+    tz_felt sk;
+    CHECK(tz_felt_from_hex(&sk, felt_a) == TZ_OK);
+    path_in(path, sizeof path, "spend.json");
+    w = NULL;
+    CHECK(tz_wallet_new(path, &sk, &w, &err) == TZ_OK);
+    if (!w)
+        return;
+    CHECK(tz_wallet_add_spend(w, &sk, 1, "no hash", NULL) == TZ_OK);
+    /* Marked null later (as a caller clearing it might): omitted too. */
+    CHECK(tz_wallet_add_spend(w, NULL, 0, "cleared", "opX") == TZ_OK);
+    json_object_set_new(w->spends[1].obj, "operation_hash", json_null());
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    tz_wallet_free(w);
+    char *now = get_file(path);
+    CHECK_MSG(now && !strstr(now, "operation_hash") &&
+                  strstr(now, "\"description\": \"no hash\"\n    }") &&
+                  strstr(now, "\"description\": \"cleared\"\n    }"),
+              "%s", now ? now : "(null)");
+    free(now);
+}
+
+/* jansson's \u001F becomes serde_json's \u001f; a literal backslash-u in
+ * a string is left alone. */
+static void test_escapes(void)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:s}", "c", "\x01\x1f\x7f\b\f\n\r\t\"\\", "s",
+                            "a/b \xc3\xa9 \xe2\x80\xa8", "lit", "\\u00AB");
+    char *out = NULL;
+    size_t len = 0;
+    tz_error err;
+    CHECK(doc && tz_json_dump_exact(doc, &out, &len, &err) == TZ_OK);
+    const char *want = "{\n"
+                       "  \"c\": \"\\u0001\\u001f\x7f\\b\\f\\n\\r\\t\\\"\\\\\",\n"
+                       "  \"s\": \"a/b \xc3\xa9 \xe2\x80\xa8\",\n"
+                       "  \"lit\": \"\\\\u00AB\"\n"
+                       "}";
+    CHECK_MSG(out && !strcmp(out, want), "%s", out ? out : "(null)");
+    /* And it parses back to the same strings. */
+    json_t *back = out ? parse_exact(out) : NULL;
+    CHECK(back && json_equal(back, doc));
+    json_decref(back);
+    free(out);
+    json_decref(doc);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tz-unit-store-wallet-XXXXXX");
@@ -912,6 +1109,8 @@ int main(void)
     test_save_failure_keeps_old();
     test_ref_init_receive();
     test_wots_on_load();
+    test_key_order();
+    test_escapes();
     CHECK(count_temps() == 0);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
