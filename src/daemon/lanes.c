@@ -243,10 +243,25 @@ static void run_sync_once(tz_lanes *l)
                 /* Ours: restart as soon as the slow lane is empty. */
                 l->next_sync_mono = now;
             } else {
-                /* Someone else's sentinel: do not spin on it. */
+                /* Someone else's sentinel: do not spin on it (each run
+                 * still scans one batch), and say whose it is. */
                 l->backoff_ms = BACKOFF_MIN_MS;
                 l->next_sync_mono = now + BACKOFF_MIN_MS;
                 l->state = SYNC_BACKOFF;
+                json_t *to = json_object_get(result, "yielded_to_pid");
+                char *m = NULL;
+                int n = json_is_integer(to)
+                            ? asprintf(&m,
+                                       "the sync keeps yielding to process %lld, which raised %s.yield; "
+                                       "it scans one batch per run until that process removes it",
+                                       (long long)json_integer_value(to), cfg->wallet_path)
+                            : asprintf(&m,
+                                       "the sync keeps yielding to %s.yield, which holds no PID (a "
+                                       "legacy sentinel?); remove it if no other daemon uses this "
+                                       "wallet",
+                                       cfg->wallet_path);
+                set_error(l, n >= 0 ? m : "the sync keeps yielding to another sentinel");
+                free(n >= 0 ? m : NULL);
             }
         } else {
             l->synced_at = tz_wd_now_ms();

@@ -174,9 +174,10 @@ tz_status tz_run(const tz_run_opts *o, tz_run_result *res, tz_error *err)
         o->on_line(o->ctx, ls.buf);
     }
     free(ls.buf);
-    if (o->on_exit) {
-        /* Make sure the child is gone before telling the caller its PID is
-         * no longer ours to signal; it is not reaped yet. */
+    {
+        /* The child may outlive its pipes: keep enforcing the timeout until
+         * it is gone, and only then tell the caller (on_exit) that its PID
+         * is no longer ours to signal; it is not reaped yet. */
         while (!child_exited(pid)) {
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
@@ -191,7 +192,8 @@ tz_status tz_run(const tz_run_opts *o, tz_run_result *res, tz_error *err)
                 kill_at = INT64_MAX;
             }
         }
-        o->on_exit(o->ctx);
+        if (o->on_exit)
+            o->on_exit(o->ctx);
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
