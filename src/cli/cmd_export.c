@@ -1,5 +1,6 @@
 /* `tzel-wallet export-view | export-detect | export-outgoing`: watch-only
  * key material in the reference's shapes. Read-only (no lock). */
+#include <sodium.h>
 #include <string.h>
 
 #include "common.h"
@@ -53,6 +54,24 @@ static json_t *material(const tz_wallet *w, const tz_keys *k, export_mode m)
     return o;
 }
 
+/* Zeroes the string values of `v` (the material holds seeds) and releases
+ * the reference. */
+static void wipe_decref(json_t *v)
+{
+    if (json_is_string(v)) {
+        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) wipe_decref(json_incref(x));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) wipe_decref(json_incref(x));
+    }
+    json_decref(v);
+}
+
 static int run_export(tz_cli *cli, const tz_cmd *cmd, export_mode m, int argc, char **argv)
 {
     const char *out_path = NULL;
@@ -75,24 +94,22 @@ static int run_export(tz_cli *cli, const tz_cmd *cmd, export_mode m, int argc, c
     json_t *res = json_object();
     if (out_path) {
         rc = tz_cli_write_private_json(cli, out_path, mat);
-        json_decref(mat);
-        if (rc) {
-            json_decref(res);
-            return rc;
+        if (rc == TZ_EXIT_OK) {
+            tz_out_text(cli, "Wrote %s", out_path);
+            json_object_set_new(res, "wrote", json_true());
+            json_object_set_new(res, "path", json_string(out_path));
         }
-        tz_out_text(cli, "Wrote %s", out_path);
-        json_object_set_new(res, "wrote", json_true());
-        json_object_set_new(res, "path", json_string(out_path));
+    } else if (!cli->json && tz_out_json_pretty(stdout, mat)) {
+        rc = tz_out_fail(cli, TZ_EXIT_IO, "cannot write to stdout");
     } else {
-        if (!cli->json && tz_out_json_pretty(stdout, mat)) {
-            json_decref(mat);
-            json_decref(res);
-            return tz_out_fail(cli, TZ_EXIT_IO, "cannot write to stdout");
-        }
         json_object_set_new(res, "wrote", json_false());
-        json_object_set_new(res, "content", mat);
+        json_object_set(res, "content", mat);
     }
-    return tz_out_result(cli, res);
+    if (rc == TZ_EXIT_OK)
+        rc = tz_out_result(cli, json_incref(res));
+    wipe_decref(res);
+    wipe_decref(mat);
+    return rc;
 }
 
 static const char view_usage[] =

@@ -1,6 +1,7 @@
 /* Envelopes, human text, warnings, errors and the progress display. */
 #include "output.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ static char *dump_numbers(const json_t *v, size_t flags)
         }
     }
     out[o] = '\0';
+    sodium_memzero(s, n);
     free(s);
     return out;
 }
@@ -63,6 +65,7 @@ int tz_out_json_pretty(FILE *f, const json_t *v)
     if (!s)
         return -1;
     int rc = (fputs(s, f) < 0 || fputc('\n', f) == EOF) ? -1 : 0;
+    sodium_memzero(s, strlen(s));
     free(s);
     return fflush(f) ? -1 : rc;
 }
@@ -82,6 +85,7 @@ static int print_envelope(const tz_cli *cli, const char *key, json_t *body)
     if (!s)
         return -1;
     int rc = (fputs(s, stdout) < 0 || fputc('\n', stdout) == EOF) ? -1 : 0;
+    sodium_memzero(s, strlen(s));
     free(s);
     return fflush(stdout) ? -1 : rc;
 }
