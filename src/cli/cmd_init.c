@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common.h"
 #include "core/keys.h"
@@ -33,6 +34,13 @@ static const char usage[] =
     "\n"
     "Only a wallet with no history may skip it: a restored wallet that already\n"
     "received notes must sync from 0 (the default).\n";
+
+static uint64_t clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 struct prog {
     tz_progress *p;
@@ -202,6 +210,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     if (n_addr)
         tz_out_info(cli, "Deriving %llu address(es): one XMSS auth tree each...",
                     (unsigned long long)n_addr);
+    uint64_t t0 = clock_ms();
     pr.p = tz_progress_start(cli, "addresses", n_addr * TZ_XMSS_LEAVES, "keys");
     for (uint32_t j = 0; j < n_addr; j++) {
         tz_wallet_address a;
@@ -222,6 +231,9 @@ static int run(tz_cli *cli, int argc, char **argv)
     }
     tz_progress_finish(pr.p);
     pr.p = NULL;
+    if (n_addr)
+        tz_out_info(cli, "Derived %llu address(es) in %.1f s", (unsigned long long)n_addr,
+                    (double)(clock_ms() - t0) / 1000.0);
     w->addr_counter = (uint32_t)n_addr;
     if (at_head) {
         tz_wallet_reset_cursor(w, front.size, front.branch);
