@@ -64,7 +64,19 @@ typedef struct view {
     const tz_cli *cli;
     tz_progress *bar;
     uint64_t bar_base;
+    double last_json_progress;
 } view;
+
+/* JSON progress lines at most this often (the engine reports ~10 Hz for
+ * the terminal display). */
+#define JSON_PROGRESS_EVERY_SECS 0.25
+
+static double mono_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void json_line(json_t *o)
 {
@@ -99,6 +111,10 @@ static void on_event(void *ctx, const tz_sync_event *ev)
                           (int)ev->config->concurrency, "threads", (int)ev->config->threads);
             break;
         case TZ_SYNC_EV_PROGRESS:
+            if (ev->scanned < ev->tree_size &&
+                mono_secs() - v->last_json_progress < JSON_PROGRESS_EVERY_SECS)
+                return;
+            v->last_json_progress = mono_secs();
             o = json_pack("{s:s, s:o, s:o, s:o, s:f, s:o}", "event", "progress", "scanned",
                           tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
                           "found", tz_json_u64(ev->found), "leaves_per_sec",

@@ -23,7 +23,7 @@
  * sentinel again, and how often it looks while leaves keep coming. */
 #define WAIT_MS 2
 #define SENTINEL_EVERY_SECS 0.001
-#define PROGRESS_EVERY_SECS 0.25
+#define PROGRESS_EVERY_SECS 0.1
 
 typedef struct run {
     tz_wallet *w;

@@ -312,6 +312,12 @@ def test_stale_sentinel_reaped_child():
         check(len(st) == 1 and st[0]["pid"] == pid, "stale events %r" % st)
         warn = [e for e in ev if e["event"] == "warning" and str(pid) in e["message"]]
         check(warn, "no warning naming PID %d: %r" % (pid, ev))
+        # a live PID with another start time (a recycled PID) is stale too
+        w3 = new_wallet_dir("stale-start")
+        open(sentinel(w3), "w").write("%d 1\n" % os.getpid())
+        r, res = sync_ok(w3, sim.url)
+        check(not os.path.exists(sentinel(w3)) and res["scanned"] == 80 and not res["yielded"],
+              "recycled-PID sentinel not treated as stale: %r" % res)
         # human mode says it on stderr too
         w2 = new_wallet_dir("stale-human")
         pid2 = dead_pid()
@@ -486,6 +492,37 @@ def test_sigkill_mid_batch_then_resume():
         check(note_set(a) == note_set(b), "notes differ after resume")
         check(a["scanned"] == b["scanned"] == 700, "cursor")
         check(a.get("tzel_c_sync") == b.get("tzel_c_sync"), "frontier/sync state differs")
+    finally:
+        sim.stop()
+
+
+def test_sigterm_saves_prefix():
+    """SIGTERM mid-batch (the daemon stopping its sync child): prefix saved, lock released, exit 1."""
+    sim = Sim(600, "term", pay=ADDR() + ":6", latency_ms=3)
+    try:
+        w = new_wallet_dir("term")
+        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "100000",
+                                        "--concurrency", "2"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = {}
+
+        def on_event(e):
+            if e["event"] == "progress" and e["scanned"] >= 100:
+                seen["at"] = e["scanned"]
+                return True
+            return False
+
+        check(watch_events(p, on_event, time.time() + 60), "no progress")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        check(p.returncode == 1, "exit %d: %s" % (p.returncode, err))
+        msg = envelope(out)["error"]["message"]
+        check("interrupted" in msg, "message %r" % msg)
+        s = load(w)["scanned"]
+        check(seen["at"] <= s < 600, "prefix not saved: cursor %d" % s)
+        check(not os.path.exists(w + ".lock"), "lock left behind")
+        paid = sorted(p_["index"] for p_ in sim.paid())
+        check([n[0] for n in note_set(load(w))] == [i for i in paid if i < s], "notes not the prefix")
     finally:
         sim.stop()
 
@@ -718,6 +755,7 @@ TESTS = [
     ("reader", test_reader_parses_throughout),
     ("e503", test_http_503_keeps_last_checkpoint),
     ("kill", test_sigkill_mid_batch_then_resume),
+    ("term", test_sigterm_saves_prefix),
     ("wk0", test_watch_k0_aborts),
     ("watch", test_watch_yields_twice_then_finishes),
     ("pool", test_pool_reads_pinned),
