@@ -699,6 +699,33 @@ def test_tampered_leaf_trips_root_check():
         sim.stop()
 
 
+def test_at_head_frontier_verified():
+    """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
+    leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
+    sim = Sim(90, "athead")
+    try:
+        d = os.path.join(TMP, "athead")
+        os.makedirs(d)
+        w = os.path.join(d, "wallet.json")
+        r = subprocess.run([WALLET_BIN, "-w", w, "--rollup-node-url", sim.url, "init",
+                            "--addresses", "0", "--at-head"], capture_output=True, text=True,
+                           timeout=120)
+        check(r.returncode == 0, "init --at-head: %s" % r.stderr)
+        check(load(w)["scanned"] == 90, "cursor %r" % load(w)["scanned"])
+        sim.post("append", {"count": 25})
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "10")
+        check(res["scanned"] == 115 and res["verified_root"] == sim.chain()["root"],
+              "result %r" % res)
+        w2 = os.path.join(d, "w2.json")
+        r = subprocess.run([WALLET_BIN, "-w", w2, "init", "--addresses", "0",
+                            "--at-tree-size", "100"], capture_output=True, text=True, timeout=120)
+        check(r.returncode == 0, "init --at-tree-size: %s" % r.stderr)
+        r, res = sync_ok(w2, sim.url)
+        check(res["scanned"] == 115 and res["verified_root"] is None, "result %r" % res)
+    finally:
+        sim.stop()
+
+
 def test_spends_observed_after_restore():
     """Nullifiers published after a backup: the restored backup (older nullifier cursor) sees them;
     pending spends whose nullifiers are all on chain are dropped, others kept."""
@@ -762,6 +789,7 @@ TESTS = [
     ("conc", test_concurrency_and_threads_identical),
     ("conn", test_connections_bounded),
     ("tamper", test_tampered_leaf_trips_root_check),
+    ("athead", test_at_head_frontier_verified),
     ("restore", test_spends_observed_after_restore),
 ]
 
