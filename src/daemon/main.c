@@ -183,8 +183,10 @@ int main(int argc, char **argv)
         case O_YIELDT: target = &cfg.yield_timeout_secs; what = "--yield-timeout-secs"; break;
         case 'h': fputs(usage, stdout); return EXIT_OK_;
         default:
-            fprintf(stderr, "tzel-walletd: error: unknown or incomplete option %s\n%s",
-                    argv[optind - 1], usage);
+            fprintf(stderr,
+                    "tzel-walletd: error: unknown option or missing value: %s (see "
+                    "tzel-walletd --help)\n",
+                    argv[optind - 1]);
             return EXIT_USAGE;
         }
         if (target && !parse_int(optarg, target == &cfg.interval_secs ? 0 : 1, 86400, target)) {
@@ -215,6 +217,12 @@ int main(int argc, char **argv)
                 host);
         return EXIT_USAGE;
     }
+
+    if (!is_loopback(&ss))
+        fprintf(stderr,
+                "tzel-walletd: warning: serving on %s, which is not a loopback address: anyone "
+                "who can reach it and holds the token controls this wallet, over plain HTTP\n",
+                host);
 
     struct stat sb;
     if (stat(cfg.wallet_path, &sb) != 0) {

@@ -1,7 +1,7 @@
 /* The status page (GET /): sync progress bar, balance, queue and recent
  * jobs, refreshed from the API every 1.5 s with the bearer token the user
- * pastes once (or passes as /#token=HEX), kept in localStorage. No external
- * assets. */
+ * pastes once (or passes as /#token=HEX, then dropped from the address
+ * bar), kept in localStorage. No external assets. */
 #include "status_page.h"
 
 const char tz_status_page_html[] =
@@ -57,7 +57,8 @@ const char tz_status_page_html[] =
     "\"use strict\";\n"
     "var KEY=\"tzel-walletd-token\";\n"
     "var m=/(?:^#|&)token=([0-9a-f]{64})/.exec(location.hash);\n"
-    "if(m){try{localStorage.setItem(KEY,m[1]);}catch(e){} window.tzToken=m[1];}\n"
+    "if(m){try{localStorage.setItem(KEY,m[1]);}catch(e){} window.tzToken=m[1];\n"
+    " try{history.replaceState(null,\"\",location.pathname);}catch(e){}}\n"
     "function token(){if(window.tzToken)return window.tzToken;try{return localStorage.getItem(KEY)||\"\";}catch(e){return \"\";}}\n"
     "function $(id){return document.getElementById(id);}\n"
     "function txt(id,v){$(id).textContent=v;}\n"

@@ -480,6 +480,35 @@ def test_sigkill_mid_job():
         sim.stop()
 
 
+def test_sigterm_during_sync():
+    """SIGTERM while the sync runs: the sync child is stopped and waited for, no
+    lock or sentinel is left, the progress saved so far stays, exit 0."""
+    sim = Sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
+    d = None
+    try:
+        w = new_wallet("term")
+        d = Daemon(w, sim)
+        st = wait_for(lambda: (lambda s: s if s["sync_pid"] and (s["cursor"] or 0) >= 100
+                               else None)(d.status()), 60, "the sync to make progress")
+        child = st["sync_pid"]
+        t = time.time()
+        d.p.terminate()
+        rc = d.p.wait(30)
+        check(rc == 0, "exit status %d on SIGTERM" % rc)
+        check(time.time() - t < 15, "stopping took %.1fs" % (time.time() - t))
+        check(not os.path.exists("/proc/%d" % child), "sync child %d still running" % child)
+        check(not os.path.exists(w + ".lock") and not os.path.exists(w + ".yield"),
+              "lock or sentinel left behind")
+        wait_for(lambda: "tzel-walletd: stopped" in "".join(d.log), 5, "the stop message")
+        scanned = load(w)["scanned"]
+        check(0 < scanned < LEAVES, "saved cursor %r" % scanned)
+    finally:
+        if d and d.p.poll() is None:
+            d.p.kill()
+            d.p.wait()
+        sim.stop()
+
+
 def test_status_page_chromium():
     """The status page in headless Chromium shows the progress bar and balance."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -533,6 +562,7 @@ TESTS = [
     ("auth", test_auth_and_fast_lane),
     ("jobs", test_jobs_during_sync),
     ("kill", test_sigkill_mid_job),
+    ("term", test_sigterm_during_sync),
     ("page", test_status_page_chromium),
 ]
 
