@@ -3,6 +3,7 @@
  * sync state. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1091,6 +1092,90 @@ static void test_escapes(void)
     json_decref(doc);
 }
 
+/* The save sequence of the reference: wallet temp (O_EXCL, 0600) written,
+ * fsynced, closed, renamed, folder fsynced; then the floor the same way
+ * with its own temp name. A bare file name saves in the current folder. */
+static char seq[32][600];
+static int n_seq;
+static void rec(const char *what, const char *a)
+{
+    if (n_seq < 32)
+        snprintf(seq[n_seq++], sizeof seq[0], "%s %s", what, a ? a : "");
+}
+static int r_open(const char *p, int flags, mode_t mode)
+{
+    rec(((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL) && mode == 0600) ? "open-excl-0600"
+                                                                              : "open-other",
+        p);
+    return tz_fsys_default()->open(p, flags, mode);
+}
+static ssize_t r_write(int fd, const void *b, size_t n)
+{
+    rec("write", NULL);
+    return tz_fsys_default()->write(fd, b, n);
+}
+static int r_fsync(int fd)
+{
+    rec("fsync", NULL);
+    return tz_fsys_default()->fsync(fd);
+}
+static int r_close(int fd)
+{
+    rec("close", NULL);
+    return tz_fsys_default()->close(fd);
+}
+static int r_rename(const char *a, const char *b)
+{
+    rec("rename", b);
+    return tz_fsys_default()->rename(a, b);
+}
+static int r_fsync_dir(const char *d)
+{
+    rec("fsync_dir", d);
+    return tz_fsys_default()->fsync_dir(d);
+}
+
+static void test_save_sequence(void)
+{
+    char cwd[512];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(dir) == 0);
+    tz_felt sk;
+    CHECK(tz_felt_from_hex(&sk, felt_b) == TZ_OK);
+    tz_wallet *w = NULL;
+    tz_error err = {0};
+    CHECK(tz_wallet_new("bare.json", &sk, &w, &err) == TZ_OK);
+    tz_fsys t = *tz_fsys_default();
+    t.open = r_open;
+    t.write = r_write;
+    t.fsync = r_fsync;
+    t.close = r_close;
+    t.rename = r_rename;
+    t.fsync_dir = r_fsync_dir;
+    n_seq = 0;
+    tz_fsys_set(&t);
+    tz_status st = w ? tz_wallet_save(w, &err) : TZ_EINVAL;
+    tz_fsys_set(NULL);
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    tz_wallet_free(w);
+    char tmp_w[64], tmp_f[64];
+    snprintf(tmp_w, sizeof tmp_w, "open-excl-0600 ./.bare.json.tmp.%ld.", (long)getpid());
+    snprintf(tmp_f, sizeof tmp_f, "open-excl-0600 ./.bare.json.xmss-floor.tmp.%ld.",
+             (long)getpid());
+    const char *want[] = {tmp_w, "write", "fsync", "close", "rename bare.json", "fsync_dir .",
+                          tmp_f, "write", "fsync", "close", "rename bare.json.xmss-floor",
+                          "fsync_dir ."};
+    size_t nw = sizeof want / sizeof want[0];
+    CHECK_MSG(n_seq == (int)nw, "%d calls", n_seq);
+    for (size_t i = 0; i < nw && i < (size_t)n_seq; i++)
+        CHECK_MSG(!strncmp(seq[i], want[i], strlen(want[i])), "call %zu: '%s', want '%s'", i,
+                  seq[i], want[i]);
+    struct stat sb;
+    CHECK(stat("bare.json", &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    CHECK(stat("bare.json.xmss-floor", &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    CHECK(chdir(cwd) == 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tz-unit-store-wallet-XXXXXX");
@@ -1111,6 +1196,7 @@ int main(void)
     test_wots_on_load();
     test_key_order();
     test_escapes();
+    test_save_sequence();
     CHECK(count_temps() == 0);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
