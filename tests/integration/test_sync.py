@@ -671,6 +671,11 @@ def test_connections_bounded():
             wallet_conns = c["connections_accepted"] - 1
             check(1 <= wallet_conns <= conc and c["peak_connections"] <= conc + 1,
                   "concurrency %d: %r" % (conc, c))
+        # above 96 works, with a warning (Octez stops accepting near 100)
+        w = new_wallet_dir("conn-97")
+        r, res = sync_ok(w, sim.url, "--concurrency", "97")
+        warn = [e for e in events(r.stderr) if e["event"] == "warning" and "above 96" in e["message"]]
+        check(len(warn) == 1 and res["scanned"] == 300, "no warning above 96: %r" % r.stderr[:500])
     finally:
         sim.stop()
 
@@ -768,6 +773,17 @@ def test_spends_observed_after_restore():
         # head hash, then tree/size, tree/root and nullifiers/count: no nullifier re-read
         reads = sim.counters()["requests"]
         check(reads["value"] == 3 and reads["hash"] == 1, "second run read %r" % reads)
+        # the same chain on a node with fewer nullifiers than this wallet checked: the
+        # nullifier cursor restarts from 0 with a warning
+        other = Sim(150, "restore", pay=ADDR() + ":4")
+        try:
+            r, res = sync_ok(w, other.url)
+            warn = [e for e in events(r.stderr) if e["event"] == "warning" and "re-reading" in e["message"]]
+            check(warn, "no warning for a shrunken nullifier list: %r" % r.stderr[:500])
+            check(load(w)["tzel_c_sync"]["nullifiers_checked"] == 0, "nullifier cursor not reset")
+            check(len(load(w)["notes"]) == 2, "notes changed")
+        finally:
+            other.stop()
     finally:
         sim.stop()
 
