@@ -32,11 +32,11 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 static const char addresses_usage[] =
     "Usage: tzel-wallet [-w PATH] addresses\n"
     "\n"
-    "Lists every address derived so far with its payment address, balance (all\n"
-    "tracked notes), available amount (notes not in a pending spend) and note count,\n"
-    "then the totals. Read-only: does not take the wallet lock.\n"
-    "--json result: {addresses:[{index,address,balance,available,notes}], total,\n"
-    "total_available, address_count}.\n";
+    "Prints `N address(es), total T (available A)`, then one line per address\n"
+    "derived so far: balance (all tracked notes), available (notes not in a pending\n"
+    "spend) and note count. Read-only: does not take the wallet lock.\n"
+    "--json result: {address_count, addresses:[{address, available, balance, index,\n"
+    "notes}], total, total_available}.\n";
 
 static int run_addresses(tz_cli *cli, int argc, char **argv)
 {
@@ -68,8 +68,14 @@ static int run_addresses(tz_cli *cli, int argc, char **argv)
             avail[k] = sat_add(avail[k], n->v);
     }
     tz_keys_derive(&keys, &w->master_sk);
+    /* Totals first: the reference's header line carries them. */
     uint64_t total = 0, total_avail = 0;
-    tz_out_text(cli, "%zu address(es)", na);
+    for (size_t k = 0; k < na; k++) {
+        total = sat_add(total, bal[k]);
+        total_avail = sat_add(total_avail, avail[k]);
+    }
+    tz_out_text(cli, "%zu address(es), total %llu (available %llu)", na,
+                (unsigned long long)total, (unsigned long long)total_avail);
     for (size_t k = 0; k < na; k++) {
         if ((rc = tz_cli_payment_address(cli, &keys, &w->addresses[k], pa)))
             goto out;
@@ -83,8 +89,6 @@ static int run_addresses(tz_cli *cli, int argc, char **argv)
             rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
             goto out;
         }
-        total = sat_add(total, bal[k]);
-        total_avail = sat_add(total_avail, avail[k]);
         tz_out_text(cli, "  #%u  balance=%llu  available=%llu  notes=%u",
                     (unsigned)w->addresses[k].index, (unsigned long long)bal[k],
                     (unsigned long long)avail[k], (unsigned)count[k]);
@@ -92,8 +96,6 @@ static int run_addresses(tz_cli *cli, int argc, char **argv)
     if (count[na])
         tz_out_warn(cli, "%u note(s) belong to no address record of this wallet",
                     (unsigned)count[na]);
-    tz_out_text(cli, "total %llu (available %llu)", (unsigned long long)total,
-                (unsigned long long)total_avail);
     json_object_set_new(res, "addresses", arr);
     arr = NULL;
     json_object_set_new(res, "total", tz_json_u64(total));

@@ -1,6 +1,7 @@
-/* `tzel-wallet balance`: what the wallet file says it owns. Read-only and
- * offline (`check` reads the pools on chain). */
+/* `tzel-wallet balance`: what the wallet file says it owns, plus the
+ * pending deposits' pools on chain when a network profile exists. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 #include "core/commit.h"
@@ -11,12 +12,17 @@ static const char usage[] =
     "Usage: tzel-wallet [-w PATH] balance\n"
     "\n"
     "Shows the private balance tracked in the wallet file: available (notes not in a\n"
-    "pending spend), pending outgoing (notes in a pending spend), the tracked total,\n"
-    "and the pending deposits (count, mutez sent, pools already shielded). Read-only\n"
-    "and offline: does not take the lock; `check` reads the pool balances on chain.\n"
-    "--json result: {private_available, private_tracked_total, private_pending_outgoing,\n"
-    "tracked_notes, pending_operations, pending_deposits, pending_deposits_mutez,\n"
-    "pending_deposits_shielded}.\n";
+    "pending spend), tracked total, pending outgoing (notes in a pending spend), the\n"
+    "number of notes and of pending spends. When <wallet>.network.json exists it also\n"
+    "reads, at the rollup node's head, the pools of the pending deposits: `Deposit\n"
+    "pools: F funded, total balance T mutez`, plus the pools awaiting credit and the\n"
+    "drained ones (a node error then fails the command, as in the reference).\n"
+    "Does not take the lock. The pending deposits recorded in the file are\n"
+    "summarized on stderr.\n"
+    "--json result: {private_available, private_pending_outgoing, private_tracked_total,\n"
+    "tracked_notes, pending_operations[, deposit_pools_awaiting_credit,\n"
+    "deposit_pools_drained_pending_prune, deposit_pools_funded,\n"
+    "deposit_pools_total_mutez]}.\n";
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
@@ -61,20 +67,40 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_out_text(cli, "Private pending outgoing: %llu", (unsigned long long)pending);
     tz_out_text(cli, "Tracked notes: %zu", w->n_notes);
     tz_out_text(cli, "Pending operations: %zu", w->n_spends);
-    tz_out_text(cli, "Pending deposits: %zu (%llu mutez sent, %zu already shielded)",
-                w->n_deposits, (unsigned long long)dep_amount, shielded);
     json_t *res = json_object();
     json_object_set_new(res, "private_available", tz_json_u64(avail));
     json_object_set_new(res, "private_tracked_total", tz_json_u64(total));
     json_object_set_new(res, "private_pending_outgoing", tz_json_u64(pending));
     json_object_set_new(res, "tracked_notes", json_integer((json_int_t)w->n_notes));
     json_object_set_new(res, "pending_operations", json_integer((json_int_t)w->n_spends));
-    json_object_set_new(res, "pending_deposits", json_integer((json_int_t)w->n_deposits));
-    json_object_set_new(res, "pending_deposits_mutez", tz_json_u64(dep_amount));
-    json_object_set_new(res, "pending_deposits_shielded", json_integer((json_int_t)shielded));
-    json_object_set_new(res, "scanned", tz_json_u64(w->scanned));
+
+    /* Like the reference: the pools are read only when a profile exists. */
+    tz_profile *prof = NULL;
+    tz_rpc *rpc = NULL;
+    tz_cli_pools pools;
+    memset(&pools, 0, sizeof pools);
+    char block[TZ_BLOCK_HASH_MAX];
+    if ((rc = tz_cli_load_profile(cli, &prof)))
+        goto out;
+    if (prof) {
+        if ((rc = tz_cli_connect(cli, 4, &rpc, block)) ||
+            (rc = tz_cli_read_pools(cli, rpc, block, w, &pools)))
+            goto out;
+        tz_cli_pools_print(cli, &pools, res);
+    }
+    if (w->n_deposits)
+        tz_out_info(cli, "Pending deposits in the wallet file: %zu (%llu mutez sent, %zu "
+                         "already shielded)",
+                    w->n_deposits, (unsigned long long)dep_amount, shielded);
+    rc = tz_out_result(cli, res);
+    res = NULL;
+out:
+    json_decref(res);
+    tz_cli_pools_free(&pools);
+    tz_rpc_free(rpc);
+    tz_profile_free(prof);
     tz_wallet_free(w);
-    return tz_out_result(cli, res);
+    return rc;
 }
 
 const tz_cmd tz_cmd_balance = {

@@ -1,5 +1,6 @@
 /* `tzel-wallet check`: compares the wallet with the chain, everything read
  * at one pinned block. Read-only (no lock). */
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,83 +22,161 @@ static const char usage[] =
     "frontier levels both sizes share must equal the chain's tree/branch (exit 6\n"
     "otherwise). A cursor beyond the chain's tree size also fails with exit 6\n"
     "(wrong rollup node?).\n"
+    "stdout carries the reference's lines (Wallet file, Network, Rollup head, Auth\n"
+    "domain (first 4 bytes), Tree size, Current required burn fee, Local wallet,\n"
+    "Deposit pools, Operator health, Check passed); the extra findings (node, tree\n"
+    "root, nullifiers, leaves to sync, root check) go to stderr. Network is the\n"
+    "profile's `network`, or `custom` when it names none. When the profile has a\n"
+    "rollup_address, the node must serve that rollup.\n"
     "Read-only: does not take the wallet lock.\n";
 
-/* One pending deposit's pool as read on chain. */
-typedef struct tz_pool_balance {
-    bool present;      /* the key exists (possibly empty: drained) */
-    uint64_t balance;  /* 0 when absent or empty */
-} tz_pool_balance;
-
-static const char *pool_state(const tz_pool_balance *p, const tz_pending_deposit *d)
+static const char *pool_state(uint64_t balance, const tz_pending_deposit *d)
 {
-    if (p->balance)
+    if (balance)
         return "funded";
     return d->has_shielded_cm ? "drained_pending_prune" : "awaiting_credit";
 }
 
-/* Reads deposits/balance/<pubkey_hash> of every pending deposit at `block`
- * into *out (malloc'd, one per deposit). A value that is neither empty nor
- * 8 bytes is a chain error. */
-static int read_pools(const tz_cli *cli, tz_rpc *rpc, const char *block, const tz_wallet *w,
-                      tz_pool_balance **out)
+/* An optional little-endian integer of `width` bytes at `key`: *present
+ * false when the key is absent. Other lengths are a chain error. */
+static int read_opt_le(const tz_cli *cli, tz_rpc *rpc, const char *block, const char *key,
+                       size_t width, bool *present, uint64_t *out)
 {
-    size_t n = w->n_deposits;
-    tz_pool_balance *pb = calloc(n + 1, sizeof *pb);
-    char **keys = calloc(n + 1, sizeof *keys);
-    uint8_t **vals = calloc(n + 1, sizeof *vals);
-    size_t *lens = calloc(n + 1, sizeof *lens);
-    bool *present = calloc(n + 1, sizeof *present);
+    uint8_t *v = NULL;
+    size_t len = 0;
+    tz_error err = {0};
+    tz_status st = tz_rpc_read_value(rpc, block, key, &v, &len, &err);
+    *present = false;
+    *out = 0;
+    if (st == TZ_ENOTFOUND)
+        return TZ_EXIT_OK;
+    if (st) {
+        err.code = st;
+        return tz_cli_node_fail(cli, key, &err);
+    }
+    if (len != width) {
+        free(v);
+        return tz_out_fail(cli, TZ_EXIT_CHAIN, "durable %s at %s has %zu bytes, expected %zu",
+                           width == 4 ? "i32" : "u64", key, len, width);
+    }
+    for (size_t i = 0; i < width; i++)
+        *out |= (uint64_t)v[i] << (8 * i);
+    free(v);
+    *present = true;
+    return TZ_EXIT_OK;
+}
+
+/* The burn fee a private transaction needs in the next inbox level (the
+ * reference's rule): 100000 mutez doubled once per private transaction
+ * beyond the first already accepted in that level, at most 6 times. The
+ * count only applies when both last_input_level and the fee level are the
+ * next level (head level + 1). */
+static int required_fee(const tz_cli *cli, tz_rpc *rpc, const char *block, uint64_t *fee)
+{
+    int64_t level = 0;
+    tz_error err = {0};
+    tz_status st = tz_rpc_block_level(rpc, block, &level, &err);
+    if (st) {
+        err.code = st;
+        return tz_cli_node_fail(cli, "reading the head level", &err);
+    }
+    int32_t next = level >= INT32_MAX ? INT32_MAX : (int32_t)level + 1;
+    bool has_last, has_fee_level, has_count;
+    uint64_t last, fee_level, count = 0;
+    int rc;
+    if ((rc = read_opt_le(cli, rpc, block, TZ_STATE_PREFIX "last_input_level", 4, &has_last,
+                          &last)) ||
+        (rc = read_opt_le(cli, rpc, block, TZ_STATE_PREFIX "fees/private_tx_level", 4,
+                          &has_fee_level, &fee_level)))
+        return rc;
+    if (has_last && has_fee_level && (int32_t)(uint32_t)last == next &&
+        (int32_t)(uint32_t)fee_level == next &&
+        (rc = read_opt_le(cli, rpc, block, TZ_STATE_PREFIX "fees/private_tx_count_in_level", 8,
+                          &has_count, &count)))
+        return rc;
+    uint64_t step = count > 1 ? count - 1 : 0;
+    if (step > 6)
+        step = 6;
+    *fee = 100000ull << step;
+    return TZ_EXIT_OK;
+}
+
+/* "whole" or "whole.fraction" with trailing zeros removed (6 decimals). */
+static void tez_string(char *out, size_t cap, uint64_t mutez)
+{
+    uint64_t whole = mutez / 1000000u, frac = mutez % 1000000u;
+    if (!frac) {
+        snprintf(out, cap, "%" PRIu64, whole);
+        return;
+    }
+    snprintf(out, cap, "%" PRIu64 ".%06" PRIu64, whole, frac);
+    size_t n = strlen(out);
+    while (n && out[n - 1] == '0')
+        out[--n] = '\0';
+}
+
+struct body {
+    char *p;
+    size_t n;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    struct body *b = ctx;
+    size_t k = size * nmemb;
+    if (b->n + k > 65536)
+        return 0;
+    char *q = realloc(b->p, b->n + k + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->n, data, k);
+    b->p = q;
+    b->n += k;
+    b->p[b->n] = '\0';
+    return k;
+}
+
+/* GET <operator_url>/healthz: the trimmed body into *out (malloc'd). */
+static int operator_health(const tz_cli *cli, const char *base, char **out)
+{
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    char *url = malloc(bl + sizeof "/healthz");
+    struct body b = {0};
+    CURL *h = curl_easy_init();
     int rc = TZ_EXIT_OK;
-    if (!pb || !keys || !vals || !lens || !present) {
+    if (!url || !h) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        char hex[TZ_FELT_HEX + 1];
-        tz_felt_to_hex(hex, &w->deposits[i].pubkey_hash);
-        if (!(keys[i] = malloc(sizeof TZ_STATE_PREFIX + 17 + TZ_FELT_HEX))) {
-            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-            goto out;
-        }
-        snprintf(keys[i], sizeof TZ_STATE_PREFIX + 17 + TZ_FELT_HEX,
-                 TZ_STATE_PREFIX "deposits/balance/%s", hex);
+    memcpy(url, base, bl);
+    memcpy(url + bl, "/healthz", sizeof "/healthz");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    CURLcode cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        rc = tz_out_fail(cli, TZ_EXIT_NETWORK, "HTTP error: %s: %s", url,
+                         curl_easy_strerror(cc));
+        goto out;
     }
-    if (n) {
-        tz_error err = {0};
-        tz_status st = tz_rpc_read_blobs(rpc, block, (const char *const *)keys, n, vals, lens,
-                                         present, &err);
-        if (st) {
-            err.code = st;
-            rc = tz_cli_node_fail(cli, "reading deposit pool balances", &err);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        pb[i].present = present[i];
-        if (present[i] && lens[i] == 8) {
-            pb[i].balance = tz_get_u64le(vals[i]);
-        } else if (present[i] && lens[i] != 0) {
-            rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
-                             "%s at block %s holds %zu bytes, not a u64 balance", keys[i],
-                             block, lens[i]);
-            goto out;
-        }
-    }
-    *out = pb;
-    pb = NULL;
+    char *s = b.p ? b.p : "";
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    if (!(*out = strndup(s, n)))
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
 out:
-    for (size_t i = 0; i < n; i++) {
-        if (keys)
-            free(keys[i]);
-        if (vals)
-            free(vals[i]);
-    }
-    free(keys);
-    free(vals);
-    free(lens);
-    free(present);
-    free(pb);
+    if (h)
+        curl_easy_cleanup(h);
+    free(b.p);
+    free(url);
     return rc;
 }
 
@@ -151,17 +230,20 @@ static int run(tz_cli *cli, int argc, char **argv)
         return rc;
     tz_wallet *w = NULL;
     tz_rpc *rpc = NULL;
-    char *url = NULL;
+    tz_profile *prof = NULL;
+    char *url = NULL, *health = NULL;
     char block[TZ_BLOCK_HASH_MAX];
     tz_error err = {0};
     tz_status st;
     json_t *res = NULL;
-    tz_pool_balance *pools = NULL;
-    uint64_t tree_size = 0, nf_count = 0;
+    tz_cli_pools pools;
+    memset(&pools, 0, sizeof pools);
+    uint64_t tree_size = 0, nf_count = 0, fee = 0;
     tz_felt root, auth_domain;
 
     if ((rc = tz_cli_load_wallet(cli, &w)) || (rc = tz_cli_node_url(cli, &url)) ||
-        (rc = tz_cli_connect(cli, 8, &rpc, block)))
+        (rc = tz_cli_load_profile(cli, &prof)) || (rc = tz_cli_connect(cli, 8, &rpc, block)) ||
+        (rc = tz_cli_check_rollup_address(cli, rpc, prof)))
         goto out;
     if ((st = tz_rpc_read_u64(rpc, block, TZ_STATE_PREFIX "tree/size", &tree_size, &err))) {
         err.code = st;
@@ -189,7 +271,8 @@ static int run(tz_cli *cli, int argc, char **argv)
         rc = tz_cli_node_fail(cli, "reading auth_domain", &err);
         goto out;
     }
-    if ((rc = read_pools(cli, rpc, block, w, &pools)))
+    if ((rc = required_fee(cli, rpc, block, &fee)) ||
+        (rc = tz_cli_read_pools(cli, rpc, block, w, &pools)))
         goto out;
 
     /* What the cursor and frontier say about the chain. */
@@ -239,10 +322,17 @@ static int run(tz_cli *cli, int argc, char **argv)
         }
     }
 
-    char ad_hex[TZ_FELT_HEX + 1], root_hex[TZ_FELT_HEX + 1];
+    char ad_hex[TZ_FELT_HEX + 1], root_hex[TZ_FELT_HEX + 1], tez[32];
     tz_felt_to_hex(ad_hex, &auth_domain);
     tz_felt_to_hex(root_hex, &root);
-    uint64_t funded = 0, funded_total = 0, awaiting = 0, drained = 0;
+    tez_string(tez, sizeof tez, fee);
+    /* The reference's short form: the first 4 bytes. */
+    char ad_short[9];
+    memcpy(ad_short, ad_hex, 8);
+    ad_short[8] = '\0';
+    const char *network = tz_cli_profile_str(prof, "network");
+    if (!network)
+        network = "custom";
     json_t *parr = json_array();
     for (size_t i = 0; i < w->n_deposits; i++) {
         const tz_pending_deposit *d = &w->deposits[i];
@@ -250,52 +340,56 @@ static int run(tz_cli *cli, int argc, char **argv)
         json_object_set_new(e, "pubkey_hash", tz_felt_json(&d->pubkey_hash));
         json_object_set_new(e, "address_index", json_integer(d->address_index));
         json_object_set_new(e, "amount", tz_json_u64(d->amount));
-        json_object_set_new(e, "balance", tz_json_u64(pools[i].balance));
-        json_object_set_new(e, "state", json_string(pool_state(&pools[i], d)));
+        json_object_set_new(e, "balance", tz_json_u64(pools.balance[i]));
+        json_object_set_new(e, "state", json_string(pool_state(pools.balance[i], d)));
         json_array_append_new(parr, e);
-        if (pools[i].balance) {
-            funded++;
-            funded_total = funded_total > UINT64_MAX - pools[i].balance
-                               ? UINT64_MAX
-                               : funded_total + pools[i].balance;
-        } else if (d->has_shielded_cm) {
-            drained++;
-        } else {
-            awaiting++;
-        }
     }
 
+    res = json_object();
     tz_out_text(cli, "Wallet file: %s", cli->wallet_path);
-    tz_out_text(cli, "Rollup node: %s", url);
+    tz_out_text(cli, "Network: %s", network);
+    tz_out_info(cli, "Rollup node: %s", url);
     tz_out_text(cli, "Rollup head: %s", block);
-    tz_out_text(cli, "Auth domain: %s", ad_hex);
+    tz_out_text(cli, "Auth domain: %s", ad_short);
     tz_out_text(cli, "Tree size: %" PRIu64, tree_size);
-    tz_out_text(cli, "Tree root: %s", root_hex);
-    tz_out_text(cli, "Nullifiers: %" PRIu64, nf_count);
-    tz_out_text(cli, "Local wallet: notes=%zu, pending=%zu, scanned=%" PRIu64 " (%" PRIu64
-                     " leaves to sync)",
-                w->n_notes, w->n_spends, w->scanned,
+    tz_out_info(cli, "Tree root: %s", root_hex);
+    tz_out_info(cli, "Nullifiers: %" PRIu64, nf_count);
+    tz_out_text(cli, "Current required burn fee: %" PRIu64 " mutez (%s tez)", fee, tez);
+    tz_out_text(cli, "Local wallet: notes=%zu, pending=%zu, scanned=%" PRIu64, w->n_notes,
+                w->n_spends, w->scanned);
+    tz_out_info(cli, "Leaves to sync: %" PRIu64,
                 tree_size > w->scanned ? tree_size - w->scanned : 0);
     if (!strcmp(root_check, "behind") && levels_checked)
-        tz_out_text(cli, "Root check: behind (%u frontier level(s) agree with the chain's)",
+        tz_out_info(cli, "Root check: behind (%u frontier level(s) agree with the chain's)",
                     levels_checked);
     else
-        tz_out_text(cli, "Root check: %s", root_check);
-    tz_out_text(cli, "Deposit pools: %" PRIu64 " funded, total balance %" PRIu64
-                     " mutez; %" PRIu64 " awaiting credit, %" PRIu64 " drained pending prune",
-                funded, funded_total, awaiting, drained);
+        tz_out_info(cli, "Root check: %s", root_check);
+    tz_cli_pools_print(cli, &pools, res);
+    const char *op_url = tz_cli_profile_str(prof, "operator_url");
+    if (op_url) {
+        if ((rc = operator_health(cli, op_url, &health)))
+            goto out;
+        tz_out_text(cli, "Operator health: %s", health);
+    } else {
+        tz_out_text(cli, "Operator health: not configured");
+    }
 
-    res = json_object();
     json_object_set_new(res, "wallet_file", json_string(cli->wallet_path));
-    json_object_set_new(res, "rollup_node_url", json_string(url));
+    json_object_set_new(res, "network", json_string(network));
     json_object_set_new(res, "rollup_head", json_string(block));
-    json_object_set_new(res, "auth_domain", json_string(ad_hex));
+    json_object_set_new(res, "auth_domain", json_string(ad_short));
     json_object_set_new(res, "tree_size", tz_json_u64(tree_size));
-    json_object_set_new(res, "tree_root", json_string(root_hex));
-    json_object_set_new(res, "nullifier_count", tz_json_u64(nf_count));
+    json_object_set_new(res, "required_tx_fee_mutez", tz_json_u64(fee));
+    json_object_set_new(res, "required_tx_fee_tez", json_string(tez));
     json_object_set_new(res, "local_notes", json_integer((json_int_t)w->n_notes));
     json_object_set_new(res, "local_pending", json_integer((json_int_t)w->n_spends));
     json_object_set_new(res, "local_scanned", tz_json_u64(w->scanned));
+    json_object_set_new(res, "operator_health", json_string(health ? health : "not_configured"));
+    /* Ours (additive): the node, the full root/domain, the frontier checks. */
+    json_object_set_new(res, "rollup_node_url", json_string(url));
+    json_object_set_new(res, "auth_domain_hex", json_string(ad_hex));
+    json_object_set_new(res, "tree_root", json_string(root_hex));
+    json_object_set_new(res, "nullifier_count", tz_json_u64(nf_count));
     json_object_set_new(res, "local_nullifiers_checked",
                         tz_json_u64(w->sync.nullifiers_checked));
     json_object_set_new(res, "leaves_to_sync",
@@ -304,10 +398,6 @@ static int run(tz_cli *cli, int argc, char **argv)
     json_object_set_new(res, "frontier_levels_checked", json_integer(levels_checked));
     json_object_set_new(res, "frontier_root", *mine_hex ? json_string(mine_hex) : json_null());
     json_object_set_new(res, "deposit_pools", parr);
-    json_object_set_new(res, "deposit_pools_funded", tz_json_u64(funded));
-    json_object_set_new(res, "deposit_pools_total_mutez", tz_json_u64(funded_total));
-    json_object_set_new(res, "deposit_pools_awaiting_credit", tz_json_u64(awaiting));
-    json_object_set_new(res, "deposit_pools_drained_pending_prune", tz_json_u64(drained));
     json_object_set_new(res, "check_passed", json_boolean(!failed));
     if (failed) {
         rc = tz_out_fail(cli, TZ_EXIT_CHAIN, "%s", why);
@@ -318,8 +408,10 @@ static int run(tz_cli *cli, int argc, char **argv)
     res = NULL;
 out:
     json_decref(res);
-    free(pools);
+    tz_cli_pools_free(&pools);
+    free(health);
     free(url);
+    tz_profile_free(prof);
     tz_rpc_free(rpc);
     tz_wallet_free(w);
     return rc;

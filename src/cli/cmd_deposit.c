@@ -26,15 +26,14 @@ static const char usage[] =
     "  --amount N       mutez to credit to the pool (positive)\n"
     "  --prepare-only   required: print the call instead of sending it\n"
     "\n"
-    "bridge_ticketer and rollup_address come from <wallet>.network.json when present,\n"
-    "else from the chain (bridge/ticketer at the pinned block, and the node's\n"
-    "/global/smart_rollup_address).\n";
-
-static const char *profile_str(const tz_profile *p, const char *key)
-{
-    json_t *v = p ? json_object_get(p->doc, key) : NULL;
-    return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
-}
+    "Before allocating the address it checks, like the reference, that the node\n"
+    "serves the profile's rollup_address, that verifier_config.bin is installed, and\n"
+    "that bridge/ticketer equals the profile's bridge_ticketer (profile fields that\n"
+    "are absent are taken from the chain). stdout: the reference's five lines\n"
+    "(Prepared..., bridge_contract, entrypoint, params, Caller must sign...); the\n"
+    "recipient string and address index go to stderr.\n"
+    "--json result: {amount, bridge_contract, entrypoint, params, pending_saved,\n"
+    "pubkey_hash}.\n";
 
 static int run(tz_cli *cli, int argc, char **argv)
 {
@@ -77,32 +76,67 @@ static int run(tz_cli *cli, int argc, char **argv)
         (rc = tz_cli_load_profile(cli, &prof)) ||
         (rc = tz_cli_connect(cli, 4, &rpc, block)))
         goto out;
+    /* The reference's preflight, before an address is spent on the pool:
+     * the node serves the profile's rollup, the verifier is configured,
+     * and the rollup's ticketer is the profile's. */
+    if ((rc = tz_cli_check_rollup_address(cli, rpc, prof)))
+        goto out;
+    uint64_t vlen = 0;
+    st = tz_rpc_read_length(rpc, block, TZ_STATE_PREFIX "verifier_config.bin", &vlen, &err);
+    if (st == TZ_ENOTFOUND) {
+        rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
+                         "rollup verifier is not configured yet — refusing to send a bridge "
+                         "deposit. The kernel rejects deposits before verifier configuration. "
+                         "Wait for the admin to install the verifier config and retry.");
+        goto out;
+    } else if (st) {
+        err.code = st;
+        rc = tz_cli_node_fail(cli, "reading verifier_config.bin", &err);
+        goto out;
+    }
+    uint8_t *tv = NULL;
+    size_t tlen = 0;
+    st = tz_rpc_read_value(rpc, block, TZ_STATE_PREFIX "bridge/ticketer", &tv, &tlen, &err);
+    if (st == TZ_ENOTFOUND) {
+        rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
+                         "rollup bridge ticketer is not configured yet — refusing to send a "
+                         "bridge deposit. The kernel rejects deposits before bridge "
+                         "configuration.");
+        goto out;
+    } else if (st) {
+        err.code = st;
+        rc = tz_cli_node_fail(cli, "reading bridge/ticketer", &err);
+        goto out;
+    }
+    ticketer = malloc(tlen + 1);
+    if (ticketer) {
+        memcpy(ticketer, tv, tlen);
+        ticketer[tlen] = '\0';
+    }
+    free(tv);
+    if (!ticketer) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+        goto out;
+    }
+    if (strlen(ticketer) != tlen) {
+        rc = tz_out_fail(cli, TZ_EXIT_CHAIN, "stored bridge ticketer is not UTF-8");
+        goto out;
+    }
+    const char *t = tz_cli_profile_str(prof, "bridge_ticketer");
+    if (t && strcmp(t, ticketer)) {
+        rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
+                         "wallet profile's bridge_ticketer %s does not match the rollup's "
+                         "configured ticketer %s; refusing to send a bridge deposit that the "
+                         "kernel would reject.",
+                         t, ticketer);
+        goto out;
+    }
     if ((st = tz_rpc_read_felt(rpc, block, TZ_STATE_PREFIX "auth_domain", &auth_domain, &err))) {
         err.code = st;
         rc = tz_cli_node_fail(cli, "reading auth_domain", &err);
         goto out;
     }
-    const char *t = profile_str(prof, "bridge_ticketer");
-    if (t) {
-        ticketer = strdup(t);
-    } else {
-        uint8_t *v = NULL;
-        size_t len = 0;
-        st = tz_rpc_read_value(rpc, block, TZ_STATE_PREFIX "bridge/ticketer", &v, &len, &err);
-        if (st == TZ_OK) {
-            ticketer = malloc(len + 1);
-            if (ticketer) {
-                memcpy(ticketer, v, len);
-                ticketer[len] = '\0';
-            }
-            free(v);
-        } else if (st != TZ_ENOTFOUND) {
-            err.code = st;
-            rc = tz_cli_node_fail(cli, "reading bridge/ticketer", &err);
-            goto out;
-        }
-    }
-    const char *ra = profile_str(prof, "rollup_address");
+    const char *ra = tz_cli_profile_str(prof, "rollup_address");
     if (ra) {
         rollup_addr = strdup(ra);
     } else {
@@ -116,11 +150,6 @@ static int run(tz_cli *cli, int argc, char **argv)
     }
     if (!rollup_addr) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-        goto out;
-    }
-    if (!ticketer) {
-        rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
-                         "no bridge ticketer: neither the profile nor the chain names one");
         goto out;
     }
 
@@ -158,32 +187,36 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_hex_encode(rec_hex, (const uint8_t *)recipient, strlen(recipient));
     json_t *params = json_pack("{s:s, s:[{s:s}, {s:s}]}", "prim", "Pair", "args", "bytes",
                                rec_hex, "string", rollup_addr);
-    char *params_s = params ? json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    /* serde_json order: keys sorted ("args" before "prim"). */
+    char *params_s = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!params_s) {
+        json_decref(params);
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+        goto out;
+    }
 
+    /* The reference's five lines; with --json only the first, on stderr. */
     tz_out_text(cli, "Prepared bridge deposit of %" PRIu64 " mutez for pool %s (not submitted)",
                 amount, ph_hex);
-    tz_out_text(cli, "bridge_contract: %s", ticketer);
-    tz_out_text(cli, "entrypoint:      mint");
-    tz_out_text(cli, "params:          %s", params_s ? params_s : "?");
-    tz_out_text(cli, "recipient:       %s", recipient);
-    tz_out_text(cli, "Sign and broadcast this call; the pool is saved as a pending deposit "
-                     "(address #%u).",
-                (unsigned)d.address_index);
+    if (!cli->json) {
+        tz_out_text(cli, "bridge_contract: %s", ticketer);
+        tz_out_text(cli, "entrypoint:      mint");
+        tz_out_text(cli, "params:          %s", params_s);
+        tz_out_text(cli, "Caller must sign + broadcast the operation (e.g. via Temple) and then "
+                         "notify the daemon via POST /api/deposit/submitted.");
+        tz_out_info(cli, "recipient: %s (address #%u, deposit nonce %" PRIu64
+                         ", block %s); saved as a pending deposit",
+                    recipient, (unsigned)d.address_index, nonce, block);
+    }
     free(params_s);
 
     json_t *res = json_object();
+    json_object_set_new(res, "amount", tz_json_u64(amount));
     json_object_set_new(res, "bridge_contract", json_string(ticketer));
     json_object_set_new(res, "entrypoint", json_string("mint"));
     json_object_set_new(res, "params", params);
-    json_object_set_new(res, "pubkey_hash", json_string(ph_hex));
-    json_object_set_new(res, "amount", tz_json_u64(amount));
     json_object_set_new(res, "pending_saved", json_true());
-    json_object_set_new(res, "recipient", json_string(recipient));
-    json_object_set_new(res, "rollup_address", json_string(rollup_addr));
-    json_object_set_new(res, "address_index", json_integer(d.address_index));
-    json_object_set_new(res, "deposit_nonce", tz_json_u64(nonce));
-    json_object_set_new(res, "auth_domain", tz_felt_json(&auth_domain));
-    json_object_set_new(res, "block", json_string(block));
+    json_object_set_new(res, "pubkey_hash", json_string(ph_hex));
     rc = tz_out_result(cli, res);
 out:
     sodium_memzero(&blind, sizeof blind);

@@ -186,7 +186,7 @@ static int run(tz_cli *cli, int argc, char **argv)
 
     if (!force && stat(cli->wallet_path, &sb) == 0) {
         rc = tz_out_fail(cli, TZ_EXIT_WALLET,
-                         "%s already exists; pass --force to overwrite it (its master secret "
+                         "%s already exists (pass --force to overwrite it; its master secret "
                          "would be lost)",
                          cli->wallet_path);
         goto out;
@@ -194,7 +194,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     if ((rc = tz_cli_lock(cli, &lock)))
         goto out;
     if (!force && stat(cli->wallet_path, &sb) == 0) {
-        rc = tz_out_fail(cli, TZ_EXIT_WALLET, "%s already exists; pass --force to overwrite it",
+        rc = tz_out_fail(cli, TZ_EXIT_WALLET, "%s already exists (pass --force to overwrite it)",
                          cli->wallet_path);
         goto out;
     }
@@ -262,10 +262,11 @@ static int run(tz_cli *cli, int argc, char **argv)
     if (cli->rollup_node_url && (rc = tz_cli_save_profile_url(cli, cli->rollup_node_url)))
         goto out;
 
-    tz_out_text(cli, "Wallet %s: %s (%llu address%s, sync cursor %llu%s)",
-                restored ? "restored" : "created", cli->wallet_path,
-                (unsigned long long)n_addr, n_addr == 1 ? "" : "es",
-                (unsigned long long)w->scanned, at_head ? ", frontier stored" : "");
+    /* The reference's line exactly; our details follow on stderr. */
+    tz_out_text(cli, "Wallet %s: %s", restored ? "restored" : "created", cli->wallet_path);
+    tz_out_info(cli, "%llu address%s, sync cursor %llu%s", (unsigned long long)n_addr,
+                n_addr == 1 ? "" : "es", (unsigned long long)w->scanned,
+                at_head ? ", frontier stored" : "");
     json_t *res = json_object();
     json_object_set_new(res, "created", json_true());
     json_object_set_new(res, "path", json_string(cli->wallet_path));

@@ -12,12 +12,14 @@
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] receive [--out FILE]\n"
     "\n"
-    "Derives the wallet's next address, saves the wallet, then prints the payment\n"
-    "address as JSON (d_j, auth_root, auth_pub_seed, nk_tag, ek_v, ek_d in hex) on\n"
-    "stdout, and its canonical wire encoding (hex) on stderr. With --json the\n"
-    "envelope's result holds index, address and address_wire_hex.\n"
+    "Derives the wallet's next address, saves the wallet, then prints `Address #N`\n"
+    "and the payment address as pretty JSON (d_j, auth_root, auth_pub_seed, nk_tag,\n"
+    "ek_v, ek_d in hex) on stdout, and its canonical wire encoding (hex) on stderr.\n"
+    "With --json the envelope's result is {address, index} (plus address_wire_hex,\n"
+    "path and wrote with --out).\n"
     "\n"
-    "  --out FILE   also write the payment address JSON to FILE (mode 0600)\n";
+    "  --out FILE   also write the payment address JSON object alone to FILE (mode\n"
+    "               0600): the file tzel-rollup-sim --pay reads\n";
 
 static int run(tz_cli *cli, int argc, char **argv)
 {
@@ -63,24 +65,27 @@ static int run(tz_cli *cli, int argc, char **argv)
         goto out;
 
     uint32_t index = w->addresses[pos].index;
-    tz_out_info(cli, "Address #%u", (unsigned)index);
-    if (!cli->json) {
-        if (out_path)
-            tz_out_info(cli, "Wrote %s", out_path);
-        else if (tz_out_json_pretty(stdout, addr)) {
-            rc = tz_out_fail(cli, TZ_EXIT_IO, "cannot write to stdout");
-            goto out;
-        }
-        tz_out_info(cli, "Canonical wire encoding (hex): %s", wire);
+    /* The reference's output: `Address #N` and the pretty address JSON on
+     * stdout (with --json: the line on stderr, the address in the result). */
+    tz_out_text(cli, "Address #%u", (unsigned)index);
+    if (!cli->json && tz_out_json_pretty(stdout, addr)) {
+        rc = tz_out_fail(cli, TZ_EXIT_IO, "cannot write to stdout");
+        goto out;
     }
+    if (out_path)
+        tz_out_info(cli, "Wrote %s", out_path);
+    if (!cli->json)
+        tz_out_info(cli, "Canonical wire encoding (hex): %s", wire);
     json_t *res = json_object();
     json_object_set_new(res, "index", json_integer(index));
     json_object_set_new(res, "address", addr);
     addr = NULL;
-    json_object_set_new(res, "address_wire_hex", json_string(wire));
-    json_object_set_new(res, "wrote", json_boolean(out_path != NULL));
-    if (out_path)
+    if (out_path) {
+        /* Ours, only on request: the reference result has index and address. */
+        json_object_set_new(res, "address_wire_hex", json_string(wire));
+        json_object_set_new(res, "wrote", json_true());
         json_object_set_new(res, "path", json_string(out_path));
+    }
     rc = tz_out_result(cli, res);
 out:
     json_decref(addr);

@@ -102,6 +102,39 @@ int tz_cli_load_profile(const tz_cli *cli, tz_profile **out);
  * field of an existing profile; written atomically, mode 0600. */
 int tz_cli_save_profile_url(const tz_cli *cli, const char *url);
 
+/* A non-empty string field of the profile, or NULL (also for p == NULL). */
+const char *tz_cli_profile_str(const tz_profile *p, const char *key);
+
+/* When the profile names a rollup_address, the node's
+ * /global/smart_rollup_address must equal it (reference wording on a
+ * difference, TZ_EXIT_CHAIN). No profile or no rollup_address: TZ_EXIT_OK
+ * without a request. */
+int tz_cli_check_rollup_address(const tz_cli *cli, tz_rpc *rpc, const tz_profile *prof);
+
+/* The deposit pools of the wallet's pending deposits, read at one block
+ * like the reference: a pool is funded when its balance is positive
+ * (absent, empty or 0 is no balance). */
+typedef struct tz_cli_pools {
+    uint64_t *balance;   /* per pending deposit (malloc'd, n_deposits + 1) */
+    uint64_t funded;     /* distinct pubkey_hashes with a positive balance */
+    uint64_t total;      /* sum of their balances (saturating) */
+    uint64_t awaiting;   /* deposits with no balance and no shielded_cm */
+    uint64_t drained;    /* deposits with no balance and a shielded_cm */
+} tz_cli_pools;
+
+/* Reads deposits/balance/<pubkey_hash> of every pending deposit of `w` at
+ * `block` into *out (zeroed first; release with tz_cli_pools_free, also
+ * after a failure). A value neither empty nor 8 bytes -> TZ_EXIT_CHAIN
+ * ("deposit balance for pool <hex> has unexpected length <n>"). */
+int tz_cli_read_pools(const tz_cli *cli, tz_rpc *rpc, const char *block, const tz_wallet *w,
+                      tz_cli_pools *out);
+void tz_cli_pools_free(tz_cli_pools *p);
+
+/* Prints the reference's pool summary: `Deposit pools: F funded, total
+ * balance T mutez`, then (human mode only, when non-zero) the awaiting and
+ * drained lines; adds the four deposit_pools_* keys to `res` (may be NULL). */
+void tz_cli_pools_print(const tz_cli *cli, const tz_cli_pools *p, json_t *res);
+
 /* ---- addresses ----------------------------------------------------------- */
 
 /* The payment address of wallet address `a` (its two ML-KEM key pairs are

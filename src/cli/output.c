@@ -80,7 +80,9 @@ static int print_envelope(const tz_cli *cli, const char *key, json_t *body)
     json_object_set_new(env, "schema_version", json_integer(1));
     json_object_set_new(env, "command", json_string(cli->command ? cli->command : ""));
     json_object_set_new(env, key, body ? body : json_object());
-    char *s = dump_numbers(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* The reference's serde_json keeps objects in sorted maps: keys sorted
+     * bytewise at every level, no spaces. */
+    char *s = dump_numbers(env, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(env);
     if (!s)
         return -1;

@@ -1,7 +1,8 @@
 /* Everything tzel-wallet shows the user (docs/json-output.md).
  *
  * stdout carries the command's product: with --json exactly one envelope
- * {"schema_version":1,"command":…,"result"|"error":…}; without --json the
+ * {"command":…,"result"|"error":…,"schema_version":1} (compact, keys sorted
+ * at every level, like the reference's serde_json); without --json the
  * human text of tz_out_text. stderr carries everything else: human text in
  * --json mode, warnings, errors, progress. Not thread-safe: call from the
  * thread that runs the command (progress updates included). */

@@ -75,11 +75,26 @@ def run(*args, wallet=None, json_mode=False, timeout=300, env=None):
                           env=e)
 
 
+def serde_compact(v):
+    """What the reference's serde_json::to_string prints for a Value: keys
+    sorted at every level, no spaces, non-ASCII raw."""
+    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def serde_pretty(v):
+    """serde_json::to_string_pretty of a struct (key order as given)."""
+    return json.dumps(v, indent=2, ensure_ascii=False)
+
+
 def envelope(r, command):
     check(r.stdout.count("\n") == 1, "one envelope line expected, got %r" % r.stdout[:300])
     env = json.loads(r.stdout)
     check(env.get("schema_version") == 1 and env.get("command") == command,
           "bad envelope head: %r" % r.stdout[:200])
+    # byte-equal to the reference: {"command":..,"result":..,"schema_version":1}
+    check(r.stdout == serde_compact(env) + "\n",
+          "envelope is not a sorted compact dump: %r" % r.stdout[:300])
+    check(r.stdout.startswith('{"command":"%s",' % command), "envelope order %r" % r.stdout[:80])
     return env
 
 
@@ -103,6 +118,7 @@ def fails(expected_exit, *args, wallet=None, json_mode=False, **kw):
         env = json.loads(r.stdout)
         check(env["error"]["exit"] == expected_exit and env["error"]["message"],
               "bad error envelope %r" % env)
+        check(r.stdout == serde_compact(env) + "\n", "error envelope not sorted compact")
     return r
 
 
@@ -221,9 +237,10 @@ def test_restore_reproduces_vector_address():
           doc["wots_key_indices"])
     fl = load(w + ".xmss-floor")
     check(fl["addr_counter"] == 1, "floor written")
-    # a second init refuses to overwrite
+    # a second init refuses to overwrite, with the reference's words first
     before = read_bytes(w)
-    fails(3, "init", "--addresses", "0", wallet=w)
+    r = fails(3, "init", "--addresses", "0", wallet=w)
+    check(("error: %s already exists" % w) in r.stderr, "existing-wallet text %r" % r.stderr)
     check(read_bytes(w) == before, "refused init changed the wallet")
 
 
@@ -250,18 +267,32 @@ def test_receive_canonical_wire_vector():
     check(load(w)["addr_counter"] == 1, "addr_counter not advanced")
 
 
-def test_receive_human_stdout_is_address_json():
-    """Without --json, stdout is exactly the payment address JSON."""
+def test_receive_human_stdout_is_reference():
+    """Without --json, stdout is exactly the reference's: `Address #N`, the
+    pretty payment address (struct order), a newline. With --json the
+    result is {address, index} only; --out writes the bare address."""
     d = new_dir("human")
     w = os.path.join(d, "wallet.json")
     write_wallet(w, fixture_wallet())
     r = run("receive", wallet=w)
     check(r.returncode == 0, r.stderr)
-    a = json.loads(r.stdout)
+    first, rest = r.stdout.split("\n", 1)
+    check(first == "Address #0", "first line %r" % first)
+    a = json.loads(rest)
+    check(list(a) == ["d_j", "auth_root", "auth_pub_seed", "nk_tag", "ek_v", "ek_d"], "key order")
+    check(rest == serde_pretty(a) + "\n", "address is not serde pretty + newline")
     check(a["d_j"] == PV["addresses"][0]["d_j"] and len(a["ek_v"]) == 2368, "stdout address")
-    check("Address #0" in r.stderr, "stderr names the address")
-    r = run("receive", wallet=w)
-    check(json.loads(r.stdout)["d_j"] == PV["addresses"][1]["d_j"], "second receive: address 1")
+    check("Canonical wire encoding (hex): " in r.stderr, "wire hex on stderr")
+    r = run("receive", wallet=w, json_mode=True)
+    env = envelope(r, "receive")
+    check(set(env["result"]) == {"address", "index"} and env["result"]["index"] == 1 and
+          env["result"]["address"]["d_j"] == PV["addresses"][1]["d_j"], "result %r" % env)
+    check(r.stderr.splitlines()[-1] == "Address #1", "--json: the line goes to stderr")
+    out = os.path.join(d, "a2.json")
+    r = run("receive", "--out", out, wallet=w)
+    check(r.stdout.startswith("Address #2\n{\n") and ("Wrote " + out) in r.stderr, "--out")
+    check(read_bytes(out).decode() == serde_pretty(json.loads(r.stdout.split("\n", 1)[1])),
+          "--out file: the bare address, no newline")
 
 
 def test_unknown_fields_round_trip():
@@ -273,8 +304,8 @@ def test_unknown_fields_round_trip():
     for i in range(2):
         ok_json("receive", wallet=w)
     b = ok_json("balance", wallet=w)
-    check(b["private_tracked_total"] == U64_BIG and b["private_available"] == U64_BIG and
-          b["pending_deposits_mutez"] == U64_BIG, "u64 amounts in --json: %r" % b)
+    check(b["private_tracked_total"] == U64_BIG and b["private_available"] == U64_BIG,
+          "u64 amounts in --json: %r" % b)
     a = ok_json("addresses", wallet=w)
     check(a["addresses"][0]["balance"] == U64_BIG and a["total"] == U64_BIG, "u64 in addresses")
     with open(w) as f:
@@ -321,13 +352,23 @@ def test_addresses_and_balance():
     rows = [(e["index"], e["balance"], e["available"], e["notes"]) for e in res["addresses"]]
     check(rows == [(0, 300, 100, 2), (1, 50, 50, 1), (2, 7, 7, 1)], "rows %r" % rows)
     check(res["addresses"][1]["address"]["d_j"] == PV["addresses"][1]["d_j"], "payment address")
+    h = run("addresses", wallet=w)
+    check(h.returncode == 0 and h.stdout ==
+          "3 address(es), total 357 (available 157)\n"
+          "  #0  balance=300  available=100  notes=2\n"
+          "  #1  balance=50  available=50  notes=1\n"
+          "  #2  balance=7  available=7  notes=1\n", "human addresses %r" % h.stdout)
     b = ok_json("balance", wallet=w)
-    check(b["private_available"] == 157 and b["private_pending_outgoing"] == 200 and
-          b["private_tracked_total"] == 357 and b["tracked_notes"] == 4 and
-          b["pending_operations"] == 1 and b["pending_deposits"] == 1 and
-          b["pending_deposits_mutez"] == 5000, "balance %r" % b)
+    # the reference's keys exactly (no profile: no deposit_pools_*)
+    check(b == {"private_available": 157, "private_pending_outgoing": 200,
+                "private_tracked_total": 357, "tracked_notes": 4, "pending_operations": 1},
+          "balance %r" % b)
     h = run("balance", wallet=w)
-    check(h.returncode == 0 and "Private available: 157" in h.stdout, "human balance")
+    check(h.returncode == 0 and h.stdout ==
+          "Private available: 157\nPrivate tracked total: 357\nPrivate pending outgoing: 200\n"
+          "Tracked notes: 4\nPending operations: 1\n", "human balance %r" % h.stdout)
+    check("Pending deposits in the wallet file: 1 (5000 mutez sent" in h.stderr,
+          "deposit summary on stderr %r" % h.stderr)
     check(read_bytes(w) == before, "read-only commands changed the wallet")
     check(not os.path.exists(w + ".lock"), "read-only command left a lock")
     # read-only commands work while another process holds the lock
@@ -351,27 +392,33 @@ def test_exports():
     view = ok_json("export-view", wallet=w)
     check(view["wrote"] is False, "wrote flag")
     c = view["content"]
+    h = run("export-view", wallet=w)
+    c = json.loads(h.stdout)      # struct order on stdout (sorted inside the envelope)
     check(list(c.keys()) == ["mode", "version", "incoming_seed", "addresses"], "view keys %r" % c)
     check(c["mode"] == "view" and c["version"] == 1 and c["incoming_seed"] == KH["incoming_seed"],
           "view material")
     check([list(a.keys()) for a in c["addresses"]] ==
           [["index", "d_j", "auth_root", "auth_pub_seed", "nk_tag"]] * 3, "view address keys")
     check([a["d_j"] for a in c["addresses"]] == [a["d_j"] for a in PV["addresses"]], "view d_j")
-    det = ok_json("export-detect", wallet=w)["content"]
+    det = json.loads(run("export-detect", wallet=w).stdout)
     check(det == {"mode": "detect", "version": 1, "detect_root": KH["detect_root"],
                   "addr_count": 3} and list(det) == ["mode", "version", "detect_root", "addr_count"],
           "detect %r" % det)
-    out = ok_json("export-outgoing", wallet=w)["content"]
-    check(out == {"mode": "outgoing", "version": 1, "outgoing_seed": KH["outgoing_seed"]},
-          "outgoing %r" % out)
+    check(ok_json("export-detect", wallet=w)["content"] == det, "detect --json content")
+    out = json.loads(run("export-outgoing", wallet=w).stdout)
+    check(out == {"mode": "outgoing", "version": 1, "outgoing_seed": KH["outgoing_seed"]} and
+          list(out) == ["mode", "version", "outgoing_seed"], "outgoing %r" % out)
+    check(ok_json("export-outgoing", wallet=w)["content"] == out, "outgoing --json content")
     for name, exp in [("export-view", c), ("export-detect", det), ("export-outgoing", out)]:
         f = os.path.join(d, name + ".json")
         res = ok_json(name, "--out", f, wallet=w)
         check(res == {"wrote": True, "path": f}, "result %r" % res)
-        check(load(f) == exp, name + " file content")
+        check(read_bytes(f).decode() == serde_pretty(exp), name + " file: pretty, no newline")
         check(os.stat(f).st_mode & 0o777 == 0o600, name + " file mode")
         h = run(name, wallet=w)
-        check(h.returncode == 0 and json.loads(h.stdout) == exp, name + " human stdout")
+        check(h.returncode == 0 and h.stdout == serde_pretty(exp) + "\n", name + " human stdout")
+        h = run(name, "--out", f, wallet=w)
+        check(h.returncode == 0 and h.stdout == "Wrote %s\n" % f, name + " --out stdout")
 
 
 def test_bad_wallet_files():
@@ -433,12 +480,14 @@ def test_bad_arguments_leave_wallet_unchanged():
     # init --at-tree-size on a fresh path, no addresses
     w2 = os.path.join(d, "fresh.json")
     res = ok_json("init", "--addresses", "0", "--at-tree-size", "1234", wallet=w2)
+    check(res["created"] is True and res["path"] == w2, "init result %r" % res)
     check(res["scanned"] == 1234 and load(w2)["scanned"] == 1234 and not res["restored"],
           "at-tree-size %r" % res)
     sk = load(w2)["master_sk"]
     check(len(sk) == 64 and int(sk[-2:], 16) <= 7, "random master_sk is a felt: " + sk)
     w3 = os.path.join(d, "fresh3.json")
-    ok_json("init", "--addresses", "0", wallet=w3)
+    h = run("init", "--addresses", "0", wallet=w3)
+    check(h.returncode == 0 and h.stdout == "Wallet created: %s\n" % w3, "init stdout %r" % h.stdout)
     check(load(w3)["master_sk"] != sk, "two random wallets share a master secret")
     # --force overwrites
     ok_json("init", "--addresses", "0", "--force", "--master-sk", MASTER, wallet=w2)
