@@ -148,6 +148,9 @@ def ok(*args, **kw):
     check(r.returncode == 0, "%r failed (%d): %s" % (args, r.returncode, r.stderr[-1500:]))
     env = json.loads(r.stdout)
     check(env["schema_version"] == 1 and env["command"] == args[0], "envelope %r" % env)
+    # the reference's serde_json: keys sorted at every level, compact
+    check(r.stdout == json.dumps(env, sort_keys=True, separators=(",", ":")) + "\n",
+          "envelope not a sorted compact dump: %r" % r.stdout[:200])
     return env["result"]
 
 
@@ -212,7 +215,21 @@ def test_init_at_head_and_check(sim):
     check(c["root_check"] == "match" and c["tree_size"] == size and c["check_passed"] and
           c["local_scanned"] == size and c["leaves_to_sync"] == 0 and
           c["tree_root"] == sim.value("tree/root") and c["rollup_head"] == sim.head() and
-          c["auth_domain"] == sim.value("auth_domain"), "check %r" % c)
+          c["auth_domain"] == sim.value("auth_domain")[:8] and
+          c["auth_domain_hex"] == sim.value("auth_domain") and c["network"] == "custom" and
+          c["required_tx_fee_mutez"] == 100000 and c["required_tx_fee_tez"] == "0.1" and
+          c["operator_health"] == "not_configured", "check %r" % c)
+    # human: the reference's lines on stdout, ours on stderr
+    r = run("check", wallet=w, json_mode=False)
+    check(r.returncode == 0 and r.stdout ==
+          "Wallet file: %s\nNetwork: custom\nRollup head: %s\nAuth domain: %s\nTree size: %d\n"
+          "Current required burn fee: 100000 mutez (0.1 tez)\n"
+          "Local wallet: notes=0, pending=0, scanned=%d\n"
+          "Deposit pools: 0 funded, total balance 0 mutez\n"
+          "Operator health: not configured\nCheck passed\n"
+          % (w, sim.head(), sim.value("auth_domain")[:8], size, size),
+          "human check %r" % r.stdout)
+    check("Root check: match" in r.stderr and "Tree root: " in r.stderr, "extras %r" % r.stderr)
     sim.post("append", {"count": 3})
     c = ok("check", wallet=w)
     check(c["root_check"] == "behind" and c["leaves_to_sync"] == 3 and c["tree_size"] == size + 3,
@@ -287,8 +304,8 @@ def test_deposit_prepare_only(sim):
         check(res["params"] == {"prim": "Pair", "args": [
             {"bytes": ("deposit:" + ph.hex()).encode().hex()}, {"string": sr1}]},
             "params %r" % res["params"])
-        check(res["recipient"] == "deposit:" + ph.hex() and res["address_index"] == nonce,
-              "recipient / index")
+        check(set(res) == {"amount", "bridge_contract", "entrypoint", "params", "pending_saved",
+                           "pubkey_hash"}, "reference result keys %r" % sorted(res))
         doc = load(w)
         pd = doc["pending_deposits"][nonce]
         check(pd == {"pubkey_hash": ph.hex(), "blind": blind.hex(), "address_index": nonce,
@@ -305,17 +322,56 @@ def test_deposit_prepare_only(sim):
           c["deposit_pools_awaiting_credit"] == 1, "pools %r" % c)
     check([(p["pubkey_hash"], p["balance"], p["state"]) for p in c["deposit_pools"]] ==
           [(hashes[0], 777, "funded"), (hashes[1], 0, "awaiting_credit")], "pool list")
-    # human output
+    # human output: the reference's five lines exactly
     r = run("deposit", "--amount", "5", "--prepare-only", wallet=w, url=sim.url, json_mode=False)
-    check(r.returncode == 0 and "bridge_contract: " + ticketer in r.stdout and
-          "entrypoint:      mint" in r.stdout, "human deposit output %r" % r.stdout)
-    # the profile's bridge_ticketer and rollup_address win over the chain's
+    pd = load(w)["pending_deposits"][-1]["pubkey_hash"]
+    params = '{"args":[{"bytes":"%s"},{"string":"%s"}],"prim":"Pair"}' % (
+        ("deposit:" + pd).encode().hex(), sr1)
+    check(r.returncode == 0 and r.stdout ==
+          "Prepared bridge deposit of 5 mutez for pool %s (not submitted)\n"
+          "bridge_contract: %s\nentrypoint:      mint\nparams:          %s\n"
+          "Caller must sign + broadcast the operation (e.g. via Temple) and then notify the "
+          "daemon via POST /api/deposit/submitted.\n" % (pd, ticketer, params),
+          "human deposit output %r" % r.stdout)
+    # --json: only the first line on stderr
+    r = run("deposit", "--amount", "6", "--prepare-only", wallet=w, url=sim.url)
+    pd = load(w)["pending_deposits"][-1]["pubkey_hash"]
+    check(r.returncode == 0 and r.stderr ==
+          "Prepared bridge deposit of 6 mutez for pool %s (not submitted)\n" % pd,
+          "--json stderr %r" % r.stderr)
+    # balance with a profile reads the pools at the head (reference lines)
     with open(w + ".network.json", "w") as fh:
-        json.dump({"rollup_node_url": sim.url, "bridge_ticketer": "KT1Profile",
-                   "rollup_address": "sr1Profile"}, fh)
+        json.dump({"rollup_node_url": sim.url}, fh)
+    r = run("balance", wallet=w, json_mode=False)
+    check(r.returncode == 0 and r.stdout.endswith(
+        "Pending operations: 0\nDeposit pools: 1 funded, total balance 777 mutez\n"
+        "Deposit pools awaiting on-chain credit: 3\n"), "balance with profile %r" % r.stdout)
+    b = ok("balance", wallet=w)
+    check(b["deposit_pools_funded"] == 1 and b["deposit_pools_total_mutez"] == 777 and
+          b["deposit_pools_awaiting_credit"] == 3 and
+          b["deposit_pools_drained_pending_prune"] == 0, "balance json %r" % b)
+    # preflight against the chain, before an address is spent
+    before = read_bytes(w)
+    for prof, words in [({"rollup_address": "sr1Profile"},
+                         "rollup-node served address (%s) does not match wallet "
+                         "profile.rollup_address (sr1Profile)" % sr1),
+                        ({"bridge_ticketer": "KT1Profile"},
+                         "wallet profile's bridge_ticketer KT1Profile does not match the "
+                         "rollup's configured ticketer %s" % ticketer)]:
+        prof["rollup_node_url"] = sim.url
+        with open(w + ".network.json", "w") as fh:
+            json.dump(prof, fh)
+        r = fails(6, "deposit", "--amount", "9", "--prepare-only", wallet=w)
+        check(("error: " + words) in r.stderr, "preflight message %r" % r.stderr)
+        check(read_bytes(w) == before, "a refused deposit changed the wallet")
+    # a matching profile: its values are used; check names its network
+    with open(w + ".network.json", "w") as fh:
+        json.dump({"rollup_node_url": sim.url, "bridge_ticketer": ticketer,
+                   "rollup_address": sr1, "network": "shadownet"}, fh)
     res = ok("deposit", "--amount", "9", "--prepare-only", wallet=w)
-    check(res["bridge_contract"] == "KT1Profile" and
-          res["params"]["args"][1] == {"string": "sr1Profile"}, "profile fields %r" % res)
+    check(res["bridge_contract"] == ticketer and
+          res["params"]["args"][1] == {"string": sr1}, "profile fields %r" % res)
+    check(ok("check", wallet=w)["network"] == "shadownet", "network from the profile")
 
 
 def test_node_errors(sim):
