@@ -549,6 +549,7 @@ def test_watch_yields_twice_then_finishes():
     try:
         w = new_wallet_dir("watch")
         open(sentinel(w), "w").write("%d\n" % os.getpid())
+        sim.reset()
         p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--watch", "--interval-secs", "1",
                                         "--checkpoint-every", "20"),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -571,12 +572,27 @@ def test_watch_yields_twice_then_finishes():
 
         check(watch_events(p, on_event, time.time() + 60), "watch never finished")
         check(state["cursor_at_yield"] == [20, 40], "cursor at yields %r" % state["cursor_at_yield"])
+        check(sim.counters()["peak_connections"] <= 4 + 1, "more connections than the concurrency")
+        # Idle rounds reuse the one connection pool: four rounds of a head pin
+        # plus three reads open at most three connections in all.
+        sim.reset()
+        rounds = {"n": 0}
+
+        def idle(e):
+            if e["event"] == "start":
+                rounds["n"] += 1
+            return rounds["n"] >= 4
+
+        check(watch_events(p, idle, time.time() + 30), "idle rounds did not happen")
         time.sleep(0.3)
+        c = sim.counters()
+        check(c["requests"]["hash"] >= 4 and c["connections_accepted"] - 1 <= 3,
+              "a new pool per round? %r" % c)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
         check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
         res = envelope(out)["result"]
-        check(res["rounds"] >= 3 and res["found"] == 4, "result %r" % res)
+        check(res["rounds"] >= 7 and res["found"] == 4, "result %r" % res)
         check(load(w)["scanned"] == 200 and len(load(w)["notes"]) == 4, "wallet")
         check(res["verified_root"] == sim.chain()["root"], "root %r" % res)
         check(not os.path.exists(w + ".lock"), "lock left")
