@@ -240,8 +240,9 @@ static void free_receivers(run *r)
     r->n_rs = 0;
 }
 
-/* Scans [cursor, tree_size). Returns TZ_OK (finished or yielded), or the
- * error; *yielded tells. */
+/* Scans [cursor, tree_size). Returns TZ_OK when the range is done or the
+ * run yielded (res->yielded), TZ_ECANCEL on a stop request (prefix saved),
+ * or the error (the file keeps the last checkpoint). */
 static tz_status scan(run *r, tz_error *err)
 {
     tz_sync_result *res = r->res;
@@ -274,7 +275,8 @@ static tz_status scan(run *r, tz_error *err)
             tz_pipeline_cancel(p);
             if (r->cursor > r->saved && (st = checkpoint(r, err)) != TZ_OK)
                 goto out;
-            st = tz_error_set(err, TZ_ECANCEL, "sync stopped by a signal; progress saved at leaf %" PRIu64,
+            st = tz_error_set(err, TZ_ECANCEL,
+                              "sync stopped by a signal; progress saved at leaf %" PRIu64,
                               r->saved);
             goto out;
         }
