@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common.h"
@@ -247,6 +248,11 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
                      totals *t, bool *skipped)
 {
     *skipped = false;
+    struct stat sb;
+    if (stat(cli->wallet_path, &sb) != 0 && errno == ENOENT)
+        return tz_out_fail(cli, TZ_EXIT_WALLET,
+                           "wallet %s: no such file (create one with tzel-wallet init)",
+                           cli->wallet_path);
     tz_lock *lock = NULL;
     tz_error err = {0};
     tz_status st = tz_lock_acquire(cli->wallet_path, &lock, &err);

@@ -214,6 +214,9 @@ def test_k0_refused():
             check(msg in r.stderr, "message %r not in %r" % (msg, r.stderr))
             err = envelope(r.stdout)["error"]
             check(err["exit"] == 2 and msg in err["message"], "envelope %r" % err)
+        r = run_wallet(w + ".missing", sim.url, "sync")
+        check(r.returncode == 3 and envelope(r.stdout)["error"]["exit"] == 3,
+              "missing wallet: exit %d" % r.returncode)
         c = sim.counters()
         check(rpc_requests(c) == 0, "requests were made: %r" % c["requests"])
         # the only connection accepted since the reset is this counters request
