@@ -434,6 +434,78 @@ def test_lock_race(sim):
     check(time.time() - t0 >= 1.5, "the winner did not wait for the slow node")
 
 
+def test_preflight_fee_and_operator_fake_node(sim):
+    """Against a scripted node: deposit refuses an unconfigured verifier or
+    ticketer (reference messages, wallet untouched); check computes the
+    reference's burn fee and reports the operator's /healthz."""
+    from urllib.parse import urlparse, parse_qs, unquote
+    head = sim.head()
+    sr1 = sim.get("/global/smart_rollup_address")
+    ad = sim.value("auth_domain")
+    vals = {STATE + "auth_domain": ad, STATE + "tree/size": "00" * 8}
+
+    def responder(path):
+        u = urlparse(path)
+        if u.path == "/global/block/head/hash":
+            return 200, json.dumps(head)
+        if u.path == "/global/smart_rollup_address":
+            return 200, json.dumps(sr1)
+        if u.path == "/healthz":
+            return 200, "  operator ok\n"
+        if u.path.endswith("/level"):
+            return 200, "41"
+        key = unquote(parse_qs(u.query).get("key", [""])[0])
+        if u.path.endswith("/durable/wasm_2_0_0/value"):
+            return 200, json.dumps(vals[key]) if key in vals else "null"
+        if u.path.endswith("/durable/wasm_2_0_0/length"):
+            return 200, json.dumps(str(len(vals[key]) // 2)) if key in vals else "null"
+        return 404, "null"
+
+    node = FakeNode(responder)
+    try:
+        d = new_dir("fake")
+        w = os.path.join(d, "wallet.json")
+        fixture_wallet(w)
+        before = read_bytes(w)
+        r = fails(6, "deposit", "--amount", "5", "--prepare-only", wallet=w, url=node.url)
+        check("error: rollup verifier is not configured yet — refusing to send a bridge deposit."
+              in r.stderr, "verifier message %r" % r.stderr)
+        vals[STATE + "verifier_config.bin"] = "ab" * 64
+        r = fails(6, "deposit", "--amount", "5", "--prepare-only", wallet=w, url=node.url)
+        check("error: rollup bridge ticketer is not configured yet — refusing to send a bridge "
+              "deposit." in r.stderr, "ticketer message %r" % r.stderr)
+        check(read_bytes(w) == before, "a refused deposit changed the wallet")
+        vals[STATE + "bridge/ticketer"] = b"KT1FakeTicketer".hex()
+        res = ok("deposit", "--amount", "5", "--prepare-only", wallet=w, url=node.url)
+        check(res["bridge_contract"] == "KT1FakeTicketer", "ticketer from the chain %r" % res)
+        # fee: both levels are the next level (41 + 1), 3 txs accepted -> 2 doublings
+        vals[STATE + "last_input_level"] = (42).to_bytes(4, "little").hex()
+        vals[STATE + "fees/private_tx_level"] = (42).to_bytes(4, "little").hex()
+        vals[STATE + "fees/private_tx_count_in_level"] = (3).to_bytes(8, "little").hex()
+        with open(w + ".network.json", "w") as fh:
+            json.dump({"rollup_node_url": node.url, "operator_url": node.url + "/",
+                       "network": "shadownet"}, fh)
+        r = run("check", wallet=w, json_mode=False)
+        check(r.returncode == 0 and
+              "Network: shadownet\n" in r.stdout and
+              "Current required burn fee: 400000 mutez (0.4 tez)\n" in r.stdout and
+              "Deposit pools: 0 funded, total balance 0 mutez\n"
+              "Deposit pools awaiting on-chain credit: 1\n"
+              "Operator health: operator ok\nCheck passed\n" in r.stdout,
+              "check %r %r" % (r.stdout, r.stderr))
+        c = ok("check", wallet=w)
+        check(c["required_tx_fee_mutez"] == 400000 and c["required_tx_fee_tez"] == "0.4" and
+              c["operator_health"] == "operator ok", "check json %r" % c)
+        # a count from another level does not raise the fee
+        vals[STATE + "fees/private_tx_level"] = (40).to_bytes(4, "little").hex()
+        check(ok("check", wallet=w)["required_tx_fee_mutez"] == 100000, "stale count used")
+        vals[STATE + "last_input_level"] = "0102"
+        r = fails(6, "check", wallet=w)
+        check("has 2 bytes, expected 4" in r.stderr, "i32 length message %r" % r.stderr)
+    finally:
+        node.stop()
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
