@@ -719,6 +719,17 @@ def test_tampered_leaf_trips_root_check():
               "finalize results were saved")
         r = run_wallet(w, sim.url, "sync")
         check(r.returncode == 6, "second run exit %d" % r.returncode)
+        # a cursor beyond the chain (wrong node) is a chain error, not a silent reset
+        w2 = new_wallet_dir("beyond")
+        doc = load(w2)
+        doc["scanned"] = 5000
+        doc.pop("tzel_c_sync", None)
+        json.dump(doc, open(w2, "w"))
+        os.chmod(w2, 0o600)
+        r = run_wallet(w2, sim.url, "sync")
+        check(r.returncode == 6 and "beyond" in envelope(r.stdout)["error"]["message"],
+              "cursor beyond the tree: exit %d %r" % (r.returncode, r.stdout))
+        check(load(w2)["scanned"] == 5000, "cursor changed")
     finally:
         sim.stop()
 
