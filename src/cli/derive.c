@@ -179,22 +179,10 @@ static void on_progress(void *ctx, uint32_t done, uint32_t total)
     tz_progress_update(ctx, done);
 }
 
-int tz_cli_alloc_address(const struct tz_cli *cli, tz_wallet *w, const tz_keys *keys,
-                         size_t *pos)
+/* Derives record j (fresh bds, next_index 0) and appends it. */
+static int append_derived(const struct tz_cli *cli, tz_wallet *w, const tz_keys *keys,
+                          uint32_t j)
 {
-    uint32_t j = w->addr_counter;
-    if (j == UINT32_MAX)
-        return tz_out_fail(cli, TZ_EXIT_WALLET, "wallet %s: no address index left", w->path);
-    if (j < w->n_addresses && w->addresses[j].index == j) {
-        w->addr_counter = j + 1;
-        *pos = j;
-        return TZ_EXIT_OK;
-    }
-    for (size_t i = 0; i < w->n_addresses; i++)
-        if (w->addresses[i].index == j)
-            return tz_out_fail(cli, TZ_EXIT_WALLET,
-                               "wallet %s: address record %u is out of place", w->path,
-                               (unsigned)j);
     tz_wallet_address a;
     json_t *bds = NULL;
     tz_error err = {0};
@@ -209,6 +197,56 @@ int tz_cli_alloc_address(const struct tz_cli *cli, tz_wallet *w, const tz_keys *
     }
     if (!bds || tz_wallet_set_address_bds(w, w->n_addresses - 1, bds) != TZ_OK)
         return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+    return TZ_EXIT_OK;
+}
+
+static bool has_record(const tz_wallet *w, uint32_t j)
+{
+    for (size_t i = 0; i < w->n_addresses; i++)
+        if (w->addresses[i].index == j)
+            return true;
+    return false;
+}
+
+int tz_cli_alloc_address(const struct tz_cli *cli, tz_wallet *w, const tz_keys *keys,
+                         size_t *pos)
+{
+    uint32_t j = w->addr_counter;
+    if (j == UINT32_MAX)
+        return tz_out_fail(cli, TZ_EXIT_WALLET, "wallet %s: no address index left", w->path);
+    if (j < w->n_addresses && w->addresses[j].index == j) {
+        w->addr_counter = j + 1;
+        *pos = j;
+        return TZ_EXIT_OK;
+    }
+    /* Like the reference's load: records missing below addr_counter
+     * (older wallet files) are derived first, at their one-time key
+     * index. Only a fresh state (index 0) can be built here; advancing a
+     * BDS state is not implemented, so a used address is refused rather
+     * than written with a wrong state. */
+    for (uint32_t k = (uint32_t)w->n_addresses; k < j; k++) {
+        if (has_record(w, k))
+            continue;
+        uint32_t used = tz_wallet_wots_next(w, k);
+        if (used > 0)
+            return tz_out_fail(cli, TZ_EXIT_WALLET,
+                               "wallet %s: address %u has no record but has used %u one-time "
+                               "key(s) (wots_key_indices); rebuilding its signing state past "
+                               "key 0 is not supported here. Open the wallet with the reference "
+                               "tzel-wallet once (it rebuilds the record), then retry",
+                               w->path, (unsigned)k, (unsigned)used);
+        tz_out_info(cli, "Deriving missing address record #%u (addr_counter is %u)...",
+                    (unsigned)k, (unsigned)j);
+        int rc = append_derived(cli, w, keys, k);
+        if (rc)
+            return rc;
+    }
+    if (has_record(w, j))
+        return tz_out_fail(cli, TZ_EXIT_WALLET, "wallet %s: address record %u is out of place",
+                           w->path, (unsigned)j);
+    int rc = append_derived(cli, w, keys, j);
+    if (rc)
+        return rc;
     w->addr_counter = j + 1;
     *pos = w->n_addresses - 1;
     return TZ_EXIT_OK;

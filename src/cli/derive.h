@@ -27,8 +27,12 @@ tz_status tz_cli_derive_address(const tz_keys *keys, uint32_t j, unsigned thread
 
 /* Allocates the wallet's next address, as the reference's next_address:
  * j = addr_counter; the record at position j when the file already has it,
- * else a new derivation (progress on stderr) appended with its bds. Then
- * addr_counter = j + 1. Nothing is saved. On success *pos is the record's
+ * else a new derivation (progress on stderr) appended with its bds. Before
+ * that, like the reference's load, every record missing below addr_counter
+ * (positions n_addresses..j-1 without a record of that index) is derived
+ * and appended with a fresh bds; one whose wots_key_indices entry is above
+ * 0 is refused (TZ_EXIT_WALLET: advancing a BDS state is not implemented).
+ * Then addr_counter = j + 1. Nothing is saved. On success *pos is the record's
  * position in w->addresses. Returns an exit code (failures reported; the
  * wallet in memory may then hold the new record, do not save it). */
 struct tz_cli;

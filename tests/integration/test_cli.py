@@ -594,6 +594,26 @@ def test_private_mode_warning():
           "no warning for a world-readable wallet: %r" % r.stderr)
 
 
+def test_missing_records_below_counter_with_used_keys_refused():
+    """A wallet whose addr_counter is beyond its address records has them
+    derived first (like the reference's load); a missing record whose
+    one-time keys were already used cannot be rebuilt here: refused, the
+    wallet untouched, before any derivation."""
+    d = new_dir("missing")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["addr_counter"] = 5          # records 0..2 only
+    doc["wots_key_indices"] = {"3": 2}
+    write_wallet(w, doc)
+    before = read_bytes(w)
+    t0 = time.time()
+    r = fails(3, "receive", wallet=w)
+    check("address 3 has no record but has used 2 one-time key(s)" in r.stderr,
+          "message %r" % r.stderr)
+    check(time.time() - t0 < 5, "derived before refusing")
+    check(read_bytes(w) == before and not os.path.exists(w + ".lock"), "wallet touched")
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
