@@ -240,6 +240,14 @@ int tz_cli_alloc_address(const struct tz_cli *cli, tz_wallet *w, const tz_keys *
         int rc = append_derived(cli, w, keys, k);
         if (rc)
             return rc;
+        /* The reference's load then records every address it holds,
+         * materialized ones included, at bds.next_index (0 here). */
+        json_t *wots = json_object_get(w->doc, "wots_key_indices");
+        char name[16];
+        snprintf(name, sizeof name, "%u", (unsigned)k);
+        if (json_is_object(wots) && !json_object_get(wots, name) &&
+            json_object_set_new(wots, name, json_integer(0)))
+            return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
     }
     if (has_record(w, j))
         return tz_out_fail(cli, TZ_EXIT_WALLET, "wallet %s: address record %u is out of place",
