@@ -469,26 +469,26 @@ def test_sigkill_mid_batch_then_resume():
         sync_ok(ref, sim.url, "--checkpoint-every", "50")
         sim.post("latency", {"ms": 2})
         w = new_wallet_dir("kill")
-        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "50",
-                                        "--concurrency", "2"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        seen = {}
+        # Killed twice (mid-batch, at different points), then resumed.
+        for after, delay in ((150, 0.05), (400, 0.11)):
+            p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "50",
+                                            "--concurrency", "2"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-        def on_event(e):
-            if e["event"] == "checkpoint" and e["scanned"] >= 150:
-                seen["cp"] = e["scanned"]
-                return True
-            return False
+            def on_event(e):
+                return e["event"] == "checkpoint" and e["scanned"] >= after
 
-        check(watch_events(p, on_event, time.time() + 120), "no checkpoint at 150")
-        time.sleep(0.05)  # mid-batch
-        p.send_signal(signal.SIGKILL)
-        p.communicate(timeout=30)
-        wk = load(w)
-        check(wk["scanned"] % 50 == 0 and 150 <= wk["scanned"] < 700, "cursor %r" % wk["scanned"])
-        check([n[0] for n in note_set(wk)] == [n[0] for n in note_set(load(ref)) if n[0] < wk["scanned"]],
-              "notes at the checkpoint are not the prefix")
-        check(os.path.exists(w + ".lock"), "the killed run should leave its lock behind")
+            check(watch_events(p, on_event, time.time() + 120), "no checkpoint at %d" % after)
+            time.sleep(delay)  # mid-batch
+            p.send_signal(signal.SIGKILL)
+            p.communicate(timeout=30)
+            wk = load(w)
+            check(wk["scanned"] % 50 == 0 and after <= wk["scanned"] < 700,
+                  "cursor %r" % wk["scanned"])
+            check([n[0] for n in note_set(wk)] ==
+                  [n[0] for n in note_set(load(ref)) if n[0] < wk["scanned"]],
+                  "notes at the checkpoint are not the prefix")
+            check(os.path.exists(w + ".lock"), "the killed run should leave its lock behind")
         sim.post("latency", {"ms": 0})
         sync_ok(w, sim.url, "--checkpoint-every", "50")
         a, b = load(w), load(ref)
