@@ -360,9 +360,35 @@ def test_auth_and_fast_lane():
             check(s == 400, "deposit %r: %d %r" % (body, s, r))
         check(d.stop() == 0, "daemon exit status on SIGTERM")
         # restart: the same token is reused
-        d = Daemon(w, sim)
+        d = Daemon(w, sim, args=["--job-timeout-secs", "1"])
         with open(tok_path) as f:
             check(f.read().strip() == d.token, "token changed")
+        wait_for(lambda: d.status()["sync_state"] == "synced", 60, "the sync after restart")
+
+        # A job stopped at its timeout still removes the sentinel; the lock
+        # its killed child leaves names a dead PID and the next sync recovers.
+        jid = d.submit("/api/receive")
+        j = d.wait_job(jid, 30)
+        check(j["phase"] == "failed" and j["error_code"] == "TIMEOUT", "job %r" % j)
+        check("did not finish within 1 s" in j["error"], "timeout error %r" % j["error"])
+        check(not os.path.exists(w + ".yield"), "sentinel left after a timed-out job")
+        check(load(w)["addr_counter"] == 1, "the stopped job changed the wallet")
+        runs = d.status()["sync_runs"]
+        st = wait_for(lambda: (lambda s: s if s["sync_runs"] > runs + 1 and
+                               s["sync_state"] == "synced" else None)(d.status()),
+                      30, "the sync to run again after the stopped job")
+        check(st["last_error"] is None, "sync after the stopped job: %r" % st["last_error"])
+
+        # The node goes away: the sync backs off and says why; reads still answer.
+        sim.stop()
+        st = wait_for(lambda: (lambda s: s if s["sync_state"] == "backoff" and s["last_error"]
+                               else None)(d.status()), 30, "the sync to fail")
+        check("rollup node is unreachable" in st["last_error"], "last_error %r" %
+              st["last_error"])
+        check(st["next_sync_in_ms"] is not None and st["next_sync_in_ms"] <= 30000,
+              "backoff %r" % st["next_sync_in_ms"])
+        s, bal = d.api("GET", "/api/balance")
+        check(s == 200 and bal["private_available"] == PAID * 1000, "balance without node")
     finally:
         if d:
             d.stop()
