@@ -389,7 +389,7 @@ def test_sentinel_mid_scan_then_resume():
 
 def test_reader_parses_throughout():
     """A reader process parsing the wallet during a many-checkpoint sync never sees a torn file."""
-    sim = Sim(400, "reader", pay=ADDR() + ":5", latency_ms=1)
+    sim = Sim(400, "reader", pay=ADDR() + ":5", latency_ms=2)
     try:
         w = new_wallet_dir("reader")
         stop = os.path.join(TMP, "reader-stop")
@@ -397,6 +397,7 @@ def test_reader_parses_throughout():
 import json, os, sys
 path, stop = sys.argv[1], sys.argv[2]
 ok = bad = 0; last = -1; back = 0; seen = set()
+open(stop + ".ready", "w").close()
 while not os.path.exists(stop):
     try:
         with open(path) as f:
@@ -408,6 +409,9 @@ while not os.path.exists(stop):
         bad += 1; print("BAD", repr(e), file=sys.stderr)
 print(json.dumps({"ok": ok, "bad": bad, "back": back, "distinct": len(seen)}))
 """, w, stop], stdout=subprocess.PIPE, text=True)
+        t = time.time() + 30
+        while not os.path.exists(stop + ".ready") and time.time() < t:
+            time.sleep(0.01)
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "5", "--concurrency", "2")
         open(stop, "w").close()
         out, _ = reader.communicate(timeout=30)
