@@ -23,10 +23,14 @@ typedef struct cache_entry {
     const char *subcommand;
     file_key key;
     json_t *body;
+    pthread_mutex_t run_mu; /* one child per subcommand at a time */
 } cache_entry;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static cache_entry cache[2] = {{"balance", {0}, NULL}, {"addresses", {0}, NULL}};
+static cache_entry cache[2] = {
+    {"balance", {0}, NULL, PTHREAD_MUTEX_INITIALIZER},
+    {"addresses", {0}, NULL, PTHREAD_MUTEX_INITIALIZER},
+};
 static file_key summary_key;
 static json_t *summary;
 
@@ -58,19 +62,43 @@ static cache_entry *entry_for(const char *subcommand)
     return NULL;
 }
 
+static bool cached(cache_entry *ce, const file_key *k, json_t **body)
+{
+    bool hit = false;
+    pthread_mutex_lock(&cache_mu);
+    if (ce && ce->body && key_eq(&ce->key, k)) {
+        *body = json_incref(ce->body);
+        hit = true;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static int read_uncached(const tz_wd_config *cfg, const char *subcommand, cache_entry *ce,
+                         const file_key *before_in, json_t **body);
+
 int tz_fast_read(const tz_wd_config *cfg, const char *subcommand, json_t **body)
 {
     file_key before;
     key_of(cfg->wallet_path, &before);
     cache_entry *ce = entry_for(subcommand);
-    pthread_mutex_lock(&cache_mu);
-    if (ce && ce->body && key_eq(&ce->key, &before)) {
-        *body = json_incref(ce->body);
-        pthread_mutex_unlock(&cache_mu);
+    if (cached(ce, &before, body))
         return 200;
-    }
-    pthread_mutex_unlock(&cache_mu);
+    if (!ce)
+        return read_uncached(cfg, subcommand, NULL, &before, body);
+    /* Concurrent requests (several open pages) share one child: the
+     * second waits for the first and then finds its answer cached. */
+    pthread_mutex_lock(&ce->run_mu);
+    key_of(cfg->wallet_path, &before);
+    int http = cached(ce, &before, body) ? 200 : read_uncached(cfg, subcommand, ce, &before, body);
+    pthread_mutex_unlock(&ce->run_mu);
+    return http;
+}
 
+static int read_uncached(const tz_wd_config *cfg, const char *subcommand, cache_entry *ce,
+                         const file_key *before_in, json_t **body)
+{
+    file_key before = *before_in;
     char *argv[] = {(char *)cfg->wallet_bin, "-w", (char *)cfg->wallet_path, "--json",
                     (char *)subcommand, NULL};
     tz_run_opts o = {.bin = cfg->wallet_bin, .argv = argv, .timeout_ms = READ_TIMEOUT_MS};
