@@ -346,6 +346,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     }
 
     res = json_object();
+    json_object_set_new(res, "deposit_pools", parr);
     tz_out_text(cli, "Wallet file: %s", cli->wallet_path);
     tz_out_text(cli, "Network: %s", network);
     tz_out_info(cli, "Rollup node: %s", url);
@@ -397,7 +398,6 @@ static int run(tz_cli *cli, int argc, char **argv)
     json_object_set_new(res, "root_check", json_string(root_check));
     json_object_set_new(res, "frontier_levels_checked", json_integer(levels_checked));
     json_object_set_new(res, "frontier_root", *mine_hex ? json_string(mine_hex) : json_null());
-    json_object_set_new(res, "deposit_pools", parr);
     json_object_set_new(res, "check_passed", json_boolean(!failed));
     if (failed) {
         rc = tz_out_fail(cli, TZ_EXIT_CHAIN, "%s", why);
