@@ -514,8 +514,9 @@ def test_sigterm_during_sync():
     try:
         w = new_wallet("term")
         d = Daemon(w, sim)
-        st = wait_for(lambda: (lambda s: s if s["sync_pid"] and (s["cursor"] or 0) >= 100
-                               else None)(d.status()), 60, "the sync to make progress")
+        st = wait_for(lambda: (lambda s: s if s["sync_pid"] and s["wallet_file"] and
+                               (s["wallet_file"]["scanned"] or 0) >= 50 else None)(d.status()),
+                      60, "the sync to save a checkpoint")
         child = st["sync_pid"]
         t = time.time()
         d.p.terminate()
