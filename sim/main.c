@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,10 @@ int main(int argc, char **argv)
     size_t npays = 0;
     tz_error err = {0};
     int rc = 2;
+    if (sodium_init() < 0) {
+        fputs("tzel-rollup-sim: libsodium could not be initialised\n", stderr);
+        return 1;
+    }
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

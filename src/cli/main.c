@@ -1,4 +1,5 @@
 /* tzel-wallet: global options, then one subcommand from tz_commands[]. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,10 @@ static void print_help(FILE *f)
 int main(int argc, char **argv)
 {
     tz_cli cli = {.wallet_path = "wallet.json"};
+    if (sodium_init() < 0) {
+        fputs("error: libsodium could not be initialised\n", stderr);
+        return TZ_EXIT_FAILURE;
+    }
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
