@@ -12,12 +12,14 @@
 #include <time.h>
 
 #include "common.h"
+#include "core/commit.h"
+#include "derive.h"
 #include "output.h"
 #include "store/jsonnum.h"
 #include "store/lock.h"
 #include "sync/sync.h"
 
-#define DEFAULT_INTERVAL_SECS 10
+#define DEFAULT_INTERVAL_SECS 5 /* the reference's default */
 
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] sync [--checkpoint-every K] [--concurrency N]\n"
@@ -25,7 +27,8 @@ static const char usage[] =
     "\n"
     "Scans the leaves [scanned, tree/size) at one pinned block for this wallet's notes,\n"
     "saving a checkpoint every K leaves, then removes spent notes, settles pending\n"
-    "spends and deposits and checks the commitment tree root.\n"
+    "spends and deposits and checks the commitment tree root. stdout (the reference's\n"
+    "lines): `  found: v=V cm=C index=I` per new note, then `Synced: ...`.\n"
     "\n"
     "  --checkpoint-every K  leaves per checkpoint (else $TZEL_SYNC_CHECKPOINT_EVERY,\n"
     "                        else 250); must be a positive integer\n"
@@ -35,7 +38,8 @@ static const char usage[] =
     "                        the online cores)\n"
     "  --watch               repeat: a new round every S seconds at a newly pinned head,\n"
     "                        the lock released between rounds; SIGINT/SIGTERM ends it\n"
-    "  --interval-secs S     seconds between watch rounds (default 10)\n"
+    "  --interval-secs S     seconds between watch rounds (default 5; 0 counts as 1;\n"
+    "                        accepted and ignored without --watch)\n"
     "  --no-values-route     fetch each note with `len` + chunks (benchmarks)\n"
     "\n"
     "Cooperative yield: when <wallet>.yield names a live process (or holds anything\n"
@@ -97,10 +101,23 @@ static json_t *pid_json(long pid)
     return pid > 0 ? json_integer(pid) : json_null();
 }
 
+/* The reference's line for a new note: value, first 4 bytes of the cm in
+ * hex, leaf index. */
+static void found_line(const tz_cli *cli, const tz_sync_event *ev)
+{
+    char hex[TZ_FELT_HEX + 1];
+    tz_felt_to_hex(hex, ev->cm);
+    tz_out_text(cli, "  found: v=%" PRIu64 " cm=%.8s index=%" PRIu64, ev->v, hex, ev->index);
+}
+
 static void on_event(void *ctx, const tz_sync_event *ev)
 {
     view *v = ctx;
     const tz_cli *cli = v->cli;
+    if (ev->type == TZ_SYNC_EV_FOUND) {
+        found_line(cli, ev); /* human text: stderr with --json */
+        return;
+    }
     if (cli->json) {
         json_t *o = NULL;
         switch (ev->type) {
@@ -134,6 +151,8 @@ static void on_event(void *ctx, const tz_sync_event *ev)
             break;
         case TZ_SYNC_EV_WARNING:
             o = json_pack("{s:s, s:s}", "event", "warning", "message", ev->message);
+            break;
+        case TZ_SYNC_EV_FOUND:
             break;
         }
         json_line(o);
@@ -169,6 +188,8 @@ static void on_event(void *ctx, const tz_sync_event *ev)
         break; /* the warning event that follows says it */
     case TZ_SYNC_EV_WARNING:
         tz_out_warn(cli, "%s", ev->message);
+        break;
+    case TZ_SYNC_EV_FOUND:
         break;
     }
 }
@@ -208,36 +229,61 @@ static json_t *result_json(const totals *t)
                      tz_json_u64(t->rounds));
 }
 
-static void round_text(const tz_cli *cli, const tz_sync_result *r)
+/* The reference's available balance: the value of the notes none of whose
+ * nullifiers is in a pending spend (saturating). */
+static uint64_t available_of(const tz_wallet *w)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < w->n_notes; i++) {
+        const tz_wallet_note *n = &w->notes[i];
+        tz_felt nf;
+        tz_note_nullifier(&nf, &n->nk_spend, &n->cm, n->index);
+        bool pending = false;
+        for (size_t s = 0; s < w->n_spends && !pending; s++)
+            for (size_t j = 0; j < w->spends[s].n_nullifiers && !pending; j++)
+                pending = tz_felt_eq(&w->spends[s].nullifiers[j], &nf);
+        if (!pending)
+            sum = sum + n->v < sum ? UINT64_MAX : sum + n->v;
+    }
+    return sum;
+}
+
+/* After a round: the reference's `Synced:` line on stdout once finalized;
+ * our details on stderr. */
+static void round_text(const tz_cli *cli, const tz_sync_result *r, uint64_t available)
 {
     char root[TZ_FELT_HEX + 1];
     if (r->yielded) {
-        tz_out_text(cli, "yielded at leaf %" PRIu64 " of %" PRIu64 " (block %s): %" PRIu64
+        tz_out_info(cli, "yielded at leaf %" PRIu64 " of %" PRIu64 " (block %s): %" PRIu64
                          " new notes so far",
                     r->scanned, r->tree_size, r->block, r->found);
         return;
     }
-    tz_out_text(cli, "synced %" PRIu64 " leaves at block %s: %" PRIu64 " new notes, %" PRIu64
-                     " spent",
-                r->scanned, r->block, r->found, r->spent);
-    if (r->spends_dropped || r->deposits_pruned)
-        tz_out_text(cli, "settled %" PRIu64 " pending spends, %" PRIu64 " pending deposits",
-                    r->spends_dropped, r->deposits_pruned);
+    tz_out_info(cli, "synced %" PRIu64 " leaves at block %s", r->scanned, r->block);
     if (r->verified) {
         tz_felt_to_hex(root, &r->root);
-        tz_out_text(cli, "tree root verified: %s", root);
+        tz_out_info(cli, "tree root verified: %s", root);
     } else {
-        tz_out_text(cli, "tree root not verified (the wallet's cursor started without a "
+        tz_out_info(cli, "tree root not verified (the wallet's cursor started without a "
                          "frontier: `init --at-head` or a sync from leaf 0 gives one)");
     }
+    tz_out_text(cli,
+                "Synced: %" PRIu64 " new notes, %" PRIu64 " spent removed, %" PRIu64
+                " pending confirmed, %" PRIu64 " drained-pool entries pruned, "
+                "private_available=%" PRIu64 ", pool_funded_total=%" PRIu64
+                ", pools_awaiting_credit=%" PRIu64 ", pools_drained_pending_scan=%" PRIu64,
+                r->found, r->spent, r->spends_dropped, r->deposits_pruned, available,
+                r->pool_funded_total, r->pools_awaiting_credit, r->pools_drained_pending_scan);
 }
 
 /* Sleeps `secs` seconds or until a signal asks to stop. */
-static void nap(unsigned secs)
+static void nap(uint64_t secs)
 {
-    for (unsigned i = 0; i < secs * 10 && !g_stop; i++) {
-        struct timespec ts = {0, 100000000L};
-        nanosleep(&ts, NULL);
+    for (uint64_t i = 0; i < secs && !g_stop; i++) {
+        for (int k = 0; k < 10 && !g_stop; k++) {
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -251,7 +297,8 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
     struct stat sb;
     if (stat(cli->wallet_path, &sb) != 0 && errno == ENOENT)
         return tz_out_fail(cli, TZ_EXIT_WALLET,
-                           "wallet %s: no such file (create one with tzel-wallet init)",
+                           "read wallet: No such file or directory (os error 2): %s "
+                           "(create one with `tzel-wallet init`, or pass -w PATH)",
                            cli->wallet_path);
     tz_lock *lock = NULL;
     tz_error err = {0};
@@ -279,6 +326,7 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
     tz_sync_result res;
     st = tz_sync_run(w, rpc, cfg, &hooks, &res, &err);
     tz_progress_finish(v.bar);
+    uint64_t available = available_of(w);
     tz_wallet_free(w);
     tz_lock_release(lock);
     t->rounds++;
@@ -290,7 +338,7 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
         return -2; /* stopped by a signal, prefix saved */
     if (st != TZ_OK)
         return tz_out_fail(cli, exit_for(st), "%s", err.msg);
-    round_text(cli, &res);
+    round_text(cli, &res, available);
     return -1;
 }
 
@@ -317,12 +365,8 @@ static int run(tz_cli *cli, int argc, char **argv)
     if (interval_s) {
         if ((rc = tz_cli_parse_u64(cli, "--interval-secs", interval_s, &interval)))
             return rc;
-        if (interval == 0 || interval > 86400)
-            return tz_out_fail(cli, TZ_EXIT_USAGE,
-                               "--interval-secs must be between 1 and 86400 (got %s)",
-                               interval_s);
-        if (!watch)
-            return tz_out_fail(cli, TZ_EXIT_USAGE, "--interval-secs needs --watch");
+        if (interval == 0)
+            interval = 1; /* like the reference; ignored without --watch */
     }
 
     char *url = NULL;
@@ -355,6 +399,9 @@ static int run(tz_cli *cli, int argc, char **argv)
     }
 
     install_signals();
+    if (watch)
+        tz_out_text(cli, "Watching rollup state every %" PRIu64 "s. Press Ctrl-C to stop.",
+                    interval);
     totals t = {0};
     for (;;) {
         bool skipped = false;
@@ -373,7 +420,7 @@ static int run(tz_cli *cli, int argc, char **argv)
             break;
         if (!watch || g_stop)
             break;
-        nap((unsigned)interval);
+        nap(interval);
         if (g_stop)
             break;
     }

@@ -129,8 +129,7 @@ static tz_status apply_nullifiers(const tz_finalize_in *in, tz_finalize_out *out
         at += n;
     }
     for (size_t s = 0; s < w->n_spends; s++)
-        spend_seen_all[s] = w->spends[s].n_nullifiers > 0 &&
-                            spend_seen[s] >= w->spends[s].n_nullifiers;
+        spend_seen_all[s] = spend_seen[s] >= w->spends[s].n_nullifiers; /* empty: true */
     for (size_t i = w->n_notes; i-- > 0;) {
         if (spent[i]) {
             tz_wallet_remove_note(w, i);
@@ -199,39 +198,48 @@ static bool cm_observed(const tz_wallet *w, const tz_felt *cm)
     return false;
 }
 
-static tz_status prune_deposits(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err)
+/* Reads the pool of every distinct pending pubkey_hash at the pinned block
+ * (one concurrent batch), prunes drained observed deposits (observed[i]:
+ * deposit i's shielded_cm was seen, taken before spent notes were removed,
+ * like the reference's known-cm set) and computes the reference's pool
+ * figures. */
+static tz_status prune_deposits(const tz_finalize_in *in, const bool *observed,
+                                tz_finalize_out *out, tz_error *err)
 {
     tz_wallet *w = in->w;
-    size_t n = 0;
-    for (size_t i = 0; i < w->n_deposits; i++)
-        if (w->deposits[i].has_shielded_cm && cm_observed(w, &w->deposits[i].shielded_cm))
-            n++;
-    if (n == 0)
+    size_t nd = w->n_deposits;
+    if (nd == 0)
         return TZ_OK;
     tz_status st = TZ_OK;
-    size_t *which = calloc(n, sizeof *which);
-    char **keys = calloc(n, sizeof *keys);
-    uint8_t **bufs = calloc(n, sizeof *bufs);
-    size_t *lens = calloc(n, sizeof *lens);
-    bool *present = calloc(n, sizeof *present);
-    bool *drained = calloc(w->n_deposits, sizeof *drained);
-    if (!which || !keys || !bufs || !lens || !present || !drained) {
+    size_t *pool_of = calloc(nd, sizeof *pool_of); /* deposit -> distinct pool */
+    size_t *first = calloc(nd, sizeof *first);     /* distinct pool -> first deposit */
+    char **keys = calloc(nd, sizeof *keys);
+    uint8_t **bufs = calloc(nd, sizeof *bufs);
+    size_t *lens = calloc(nd, sizeof *lens);
+    bool *present = calloc(nd, sizeof *present);
+    bool *has_bal = calloc(nd, sizeof *has_bal);   /* per distinct pool */
+    uint64_t *bal = calloc(nd, sizeof *bal);
+    bool *drop = calloc(nd, sizeof *drop);
+    size_t n = 0;
+    if (!pool_of || !first || !keys || !bufs || !lens || !present || !has_bal || !bal || !drop) {
         st = tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
         goto out;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < w->n_deposits && k < n; i++) {
-        const tz_pending_deposit *d = &w->deposits[i];
-        if (!d->has_shielded_cm || !cm_observed(w, &d->shielded_cm))
+    for (size_t i = 0; i < nd; i++) {
+        size_t k = 0;
+        while (k < n && !tz_felt_eq(&w->deposits[first[k]].pubkey_hash, &w->deposits[i].pubkey_hash))
+            k++;
+        pool_of[i] = k;
+        if (k < n)
             continue;
         char hex[TZ_FELT_HEX + 1];
-        tz_felt_to_hex(hex, &d->pubkey_hash);
-        if (!(keys[k] = malloc(KEY_MAX))) {
+        tz_felt_to_hex(hex, &w->deposits[i].pubkey_hash);
+        if (!(keys[n] = malloc(KEY_MAX))) {
             st = tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
             goto out;
         }
-        snprintf(keys[k], KEY_MAX, KEY_BALANCE "%s", hex);
-        which[k++] = i;
+        snprintf(keys[n], KEY_MAX, KEY_BALANCE "%s", hex);
+        first[n++] = i;
     }
     /* The pool reads name the pinned block, never `head`: a drain landing
      * after the pin must not evict a deposit the scanned state still
@@ -242,27 +250,58 @@ static tz_status prune_deposits(const tz_finalize_in *in, tz_finalize_out *out, 
         tz_error_prefix(err, "reading deposit pool balances");
         goto out;
     }
-    for (size_t j = 0; j < n; j++) {
-        bool zero = true;
-        for (size_t b = 0; b < lens[j]; b++)
-            if (bufs[j][b])
-                zero = false;
-        drained[which[j]] = !present[j] || zero;
-        free(bufs[j]);
+    for (size_t k = 0; k < n; k++) {
+        if (present[k] && lens[k] == 8) {
+            has_bal[k] = true;
+            bal[k] = tz_get_u64le(bufs[k]);
+            out->pool_funded_total = out->pool_funded_total + bal[k] < bal[k]
+                                         ? UINT64_MAX
+                                         : out->pool_funded_total + bal[k];
+        } else if (present[k] && lens[k] != 0 && st == TZ_OK) {
+            char hex[TZ_FELT_HEX + 1];
+            tz_felt_to_hex(hex, &w->deposits[first[k]].pubkey_hash);
+            st = tz_error_set(err, TZ_EPARSE,
+                              "deposit balance for pool %s has unexpected length %zu", hex,
+                              lens[k]);
+        }
+        free(bufs[k]);
+        bufs[k] = NULL;
     }
-    for (size_t i = w->n_deposits; i-- > 0;) {
-        if (drained[i]) {
+    if (st != TZ_OK)
+        goto out;
+    for (size_t i = 0; i < nd; i++) {
+        const tz_pending_deposit *d = &w->deposits[i];
+        size_t k = pool_of[i];
+        bool no_balance = !has_bal[k] || bal[k] == 0;
+        drop[i] = no_balance && d->has_shielded_cm && observed[i];
+        if (drop[i] || has_bal[k])
+            continue;
+        /* The reference counts, over the deposits it keeps, those whose
+         * pool has no balance entry at all (an 8-byte 0 is an entry). */
+        if (d->has_shielded_cm)
+            out->pools_drained_pending_scan++;
+        else
+            out->pools_awaiting_credit++;
+    }
+    for (size_t i = nd; i-- > 0;) {
+        if (drop[i]) {
             tz_wallet_remove_deposit(w, i);
             out->deposits_pruned++;
         }
     }
 out:
     free_keys(keys, n);
-    free(which);
+    if (bufs)
+        for (size_t k = 0; k < n; k++)
+            free(bufs[k]);
+    free(pool_of);
+    free(first);
     free(bufs);
     free(lens);
     free(present);
-    free(drained);
+    free(has_bal);
+    free(bal);
+    free(drop);
     return st;
 }
 
@@ -297,6 +336,16 @@ tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_er
         free(seen);
         return tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
     }
+    /* Which deposits' shielded cms are known, before spent notes go. */
+    bool *observed = calloc(w->n_deposits ? w->n_deposits : 1, sizeof *observed);
+    if (!observed) {
+        free(seen_all);
+        free(seen);
+        return tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
+    }
+    for (size_t i = 0; i < w->n_deposits; i++)
+        observed[i] = w->deposits[i].has_shielded_cm &&
+                      cm_observed(w, &w->deposits[i].shielded_cm);
     st = apply_nullifiers(in, out, from, count, seen_all, seen, err);
     for (size_t s = 0; st == TZ_OK && s < w->n_spends; s++) {
         if (!seen_all[s] && seen[s] > 0) {
@@ -313,8 +362,10 @@ tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_er
     }
     free(seen_all);
     free(seen);
-    if (st != TZ_OK)
-        return st;
-    w->sync.nullifiers_checked = count;
-    return prune_deposits(in, out, err);
+    if (st == TZ_OK) {
+        w->sync.nullifiers_checked = count;
+        st = prune_deposits(in, observed, out, err);
+    }
+    free(observed);
+    return st;
 }

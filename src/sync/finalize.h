@@ -33,6 +33,8 @@ typedef struct tz_finalize_in {
 
 typedef struct tz_finalize_out {
     uint64_t spent, spends_dropped, deposits_pruned, nullifiers_read;
+    /* Pools of the pending deposits at the block (see tz_sync_result). */
+    uint64_t pool_funded_total, pools_awaiting_credit, pools_drained_pending_scan;
     bool verified;               /* frontier root == tree/root at block */
     tz_felt root;                /* that root when verified */
     char warnings[TZ_FINALIZE_MAX_WARNINGS][512];
@@ -41,15 +43,19 @@ typedef struct tz_finalize_out {
 
 /* Reads at in->block: tree/root (when a frontier is given and it was not
  * passed in), then nullifiers/count (likewise) and nullifiers/index/[w->sync.nullifiers_checked,
- * count), then deposits/balance/<pubkey_hash> of every pending deposit
- * whose shielded_cm was observed. Updates the wallet in memory only:
- * removes spent notes and spent pending spends, prunes drained observed
- * deposits, sets nullifiers_checked = count (restarting from 0, with a
- * warning, when the chain has fewer nullifiers than already checked). The
- * caller saves. Returns TZ_OK; TZ_EMISMATCH when the roots differ (message
- * names both; the wallet is not modified); TZ_EHTTP, TZ_EPARSE, TZ_ENOMEM
- * (the wallet may hold part of the changes: do not save it). *out is always
- * initialised. */
+ * count), then, in one concurrent batch, deposits/balance/<pubkey_hash> of
+ * every distinct pending deposit pubkey_hash. Updates the wallet in memory
+ * only: removes spent notes, drops pending spends whose nullifiers are all
+ * on chain (one with no nullifier at all too, like the reference), prunes
+ * deposits whose pool has no balance (absent, empty or 0) and whose
+ * shielded_cm was observed, sets nullifiers_checked = count (restarting
+ * from 0, with a warning, when the chain has fewer nullifiers than already
+ * checked), and fills the pool figures of *out. The caller saves. Returns
+ * TZ_OK; TZ_EMISMATCH when the roots differ (message names both; the
+ * wallet is not modified); TZ_EHTTP, TZ_EPARSE (also "deposit balance for
+ * pool <hex> has unexpected length <n>" for a value neither empty nor 8
+ * bytes), TZ_ENOMEM (the wallet may hold part of the changes: do not save
+ * it). *out is always initialised. */
 tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err) TZ_WUR;
 
 #endif

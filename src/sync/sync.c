@@ -196,11 +196,26 @@ static tz_status merge(run *r, tz_leaf_result *l, tz_error *err)
             goto out;
         }
         r->res->found++;
+        tz_sync_event ev = {.type = TZ_SYNC_EV_FOUND, .v = l->plain.v, .cm = &l->cm,
+                            .index = l->index, .found = r->res->found, .pid = -1};
+        emit(r, &ev);
     }
     r->cursor = l->index + 1;
 out:
     sodium_memzero(&l->plain, sizeof l->plain);
     return st;
+}
+
+/* Words a failure of the head pin, the tree size read or the leaf fetch
+ * like the reference's note-loading failure. Returns err's code. */
+static tz_status sync_failed(tz_error *err)
+{
+    static const char tail[] = ". Run `tzel-wallet check` for a fuller diagnosis.";
+    char msg[TZ_ERROR_MSG_MAX];
+    size_t room = sizeof msg - sizeof "sync failed: " - sizeof tail + 1;
+    snprintf(msg, sizeof msg, "sync failed: %.*s%s", (int)room, err->msg, tail);
+    memcpy(err->msg, msg, sizeof msg);
+    return err->code;
 }
 
 static tz_status prepare_receivers(run *r, tz_error *err)
@@ -283,8 +298,10 @@ static tz_status scan(run *r, tz_error *err)
         tz_leaf_result l;
         bool got = false;
         st = tz_pipeline_next(p, WAIT_MS, &l, &got, err);
-        if (st != TZ_OK)
-            goto out;   /* the file keeps the last checkpoint */
+        if (st != TZ_OK) {
+            sync_failed(err); /* the file keeps the last checkpoint */
+            goto out;
+        }
         if (got) {
             if ((st = merge(r, &l, err)) != TZ_OK)
                 goto out;
@@ -378,18 +395,20 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
     r.grace = sentinel_live(&r, &pid);
 
     if ((st = tz_rpc_head_hash(rpc, res->block, err)) != TZ_OK)
-        return st;
+        return sync_failed(err);
     /* tree/size, tree/root and nullifiers/count in one concurrent round
      * trip, all at the pinned block (finalize uses the last two). */
     tz_finalize_in fin = {.w = w, .rpc = rpc, .block = res->block};
     if ((st = read_heads(rpc, res->block, &res->tree_size, &fin, err)) != TZ_OK)
-        return st;
-    if (w->scanned > res->tree_size)
-        return tz_error_set(err, TZ_EMISMATCH,
-                            "the wallet's cursor (%" PRIu64 ") is beyond the chain's tree size "
-                            "(%" PRIu64 ") at block %s: wrong rollup node, or the cursor must "
-                            "be reset",
-                            w->scanned, res->tree_size, res->block);
+        return sync_failed(err);
+    if (w->scanned > res->tree_size) {
+        tz_error_set(err, TZ_EMISMATCH,
+                     "wallet cursor %" PRIu64 " is ahead of rollup tree size %" PRIu64
+                     " (block %s: the cursor is beyond the chain; wrong rollup node, or the "
+                     "cursor must be reset)",
+                     w->scanned, res->tree_size, res->block);
+        return sync_failed(err);
+    }
 
     tz_sync_event ev = {.type = TZ_SYNC_EV_START, .scanned = w->scanned,
                         .tree_size = res->tree_size, .block = res->block, .config = cfg,
@@ -423,6 +442,9 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
     res->spends_dropped = fo.spends_dropped;
     res->deposits_pruned = fo.deposits_pruned;
     res->nullifiers_read = fo.nullifiers_read;
+    res->pool_funded_total = fo.pool_funded_total;
+    res->pools_awaiting_credit = fo.pools_awaiting_credit;
+    res->pools_drained_pending_scan = fo.pools_drained_pending_scan;
     for (size_t i = 0; i < fo.n_warnings; i++)
         warnf(&r, "%s", fo.warnings[i]);
     if (st != TZ_OK)

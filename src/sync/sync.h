@@ -51,6 +51,7 @@ typedef enum tz_sync_event_type {
     TZ_SYNC_EV_YIELD,           /* pid (-1: content is not a PID) */
     TZ_SYNC_EV_STALE_SENTINEL,  /* pid of the dead owner, sentinel removed */
     TZ_SYNC_EV_WARNING,         /* message */
+    TZ_SYNC_EV_FOUND,           /* a new note: v, cm, index (leaf order) */
 } tz_sync_event_type;
 
 typedef struct tz_sync_event {
@@ -62,6 +63,8 @@ typedef struct tz_sync_event {
     const char *block;          /* START */
     const char *message;        /* WARNING */
     const tz_sync_config *config; /* START */
+    uint64_t v, index;          /* FOUND: the note's value and leaf index */
+    const tz_felt *cm;          /* FOUND: its commitment */
 } tz_sync_event;
 
 /* Called on the thread that called tz_sync_run; pointers valid during the
@@ -84,6 +87,14 @@ typedef struct tz_sync_result {
     long yielded_to_pid;        /* -1: sentinel content is not a PID */
     bool verified;              /* frontier root == tree/root at block */
     tz_felt root;               /* the verified root when `verified` */
+    /* Deposit pools at the pinned block (set when finalized), the
+     * reference's `Synced:` figures: the sum of the balances of every
+     * distinct pending pubkey_hash read (pruned ones included); over the
+     * deposits left after pruning, those whose pool has no balance entry
+     * (absent or empty value) without / with a shielded_cm. */
+    uint64_t pool_funded_total;
+    uint64_t pools_awaiting_credit;
+    uint64_t pools_drained_pending_scan;
 } tz_sync_result;
 
 typedef struct tz_sync_hooks {
@@ -100,13 +111,21 @@ typedef struct tz_sync_hooks {
  * cfg->checkpoint_every leaves, checks `<w->path>.yield` after each save
  * and between leaves, and finalizes at the end of the range.
  *
+ * Each note recorded for the first time is reported by a FOUND event, in
+ * leaf order, as it is merged.
+ *
  * Returns TZ_OK when the run finalized or yielded (res->yielded tells),
  * TZ_ECANCEL when *hooks->stop was raised (prefix saved), TZ_EHTTP (URL and
  * status in the message; the file keeps the last checkpoint), TZ_EMISMATCH
  * (frontier root differs from tree/root: both roots named; the finalize
  * results are not saved, res->verified false), TZ_EPARSE (malformed chain
  * data), TZ_EIO (save failed), TZ_ENOMEM. *res is filled as far as the run
- * got, also on failure. The in-memory wallet may hold unsaved progress
+ * got, also on failure. Failures while pinning the head, reading the tree
+ * size or fetching and decoding leaves (and a cursor beyond the tree size:
+ * "wallet cursor C is ahead of rollup tree size N ...", TZ_EMISMATCH) are
+ * worded like the reference's: "sync failed: <cause>. Run `tzel-wallet
+ * check` for a fuller diagnosis."; finalize and save failures are not
+ * wrapped. The in-memory wallet may hold unsaved progress
  * after a failure: reload it before using it again. */
 tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
                       const tz_sync_hooks *hooks, tz_sync_result *res, tz_error *err) TZ_WUR;
