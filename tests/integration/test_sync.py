@@ -444,6 +444,9 @@ def test_http_503_keeps_last_checkpoint():
         err = envelope(r.stdout)["error"]
         check("503" in err["message"] and sim.url in err["message"]
               and "000000000000000f" in err["message"], "message %r" % err["message"])
+        check(err["message"].startswith("sync failed: ") and
+              err["message"].endswith(" Run `tzel-wallet check` for a fuller diagnosis."),
+              "not the reference's wording: %r" % err["message"])
         check(load(w)["scanned"] == 10, "cursor %r" % load(w)["scanned"])
         check(not os.path.exists(sentinel(w)), "sync created a sentinel")
         check(not os.path.exists(w + ".lock"), "lock left behind")
@@ -459,7 +462,8 @@ def test_http_503_keeps_last_checkpoint():
         check(note_set(load(w)) == note_set(load(full)), "resume differs from a full sync")
         # unreachable node: exit 5 too
         r = run_wallet(w, "http://127.0.0.1:1", "sync")
-        check(r.returncode == 5, "unreachable node exit %d" % r.returncode)
+        check(r.returncode == 5 and "error: sync failed: " in r.stderr,
+              "unreachable node exit %d %r" % (r.returncode, r.stderr[-300:]))
     finally:
         sim.stop()
 
@@ -731,8 +735,11 @@ def test_tampered_leaf_trips_root_check():
         json.dump(doc, open(w2, "w"))
         os.chmod(w2, 0o600)
         r = run_wallet(w2, sim.url, "sync")
-        check(r.returncode == 6 and "beyond" in envelope(r.stdout)["error"]["message"],
-              "cursor beyond the tree: exit %d %r" % (r.returncode, r.stdout))
+        msg = envelope(r.stdout)["error"]["message"]
+        check(r.returncode == 6 and msg.startswith(
+            "sync failed: wallet cursor 5000 is ahead of rollup tree size 120") and
+            msg.endswith(". Run `tzel-wallet check` for a fuller diagnosis.") and "beyond" in msg,
+            "cursor beyond the tree: exit %d %r" % (r.returncode, r.stdout))
         check(load(w2)["scanned"] == 5000, "cursor changed")
     finally:
         sim.stop()
@@ -822,6 +829,125 @@ def test_spends_observed_after_restore():
         sim.stop()
 
 
+def reference_pretty(doc):
+    """serde_json::to_string_pretty of a document in its key order (no final newline)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def without_sync_key(text):
+    """Our file minus its last member `tzel_c_sync` (the only key the reference lacks)."""
+    i = text.find(',\n  "tzel_c_sync": ')
+    check(i > 0 and text.endswith("\n}"), "no trailing tzel_c_sync member in %r" % text[-300:])
+    return text[:i] + "\n}"
+
+
+def test_reference_stdout_and_file():
+    """Human stdout is the reference's lines exactly: a `  found:` line per new note in leaf
+    order, then `Synced: ...` with every pending pool read at the pinned block (funded total of
+    distinct pools, awaiting credit / drained pending scan counted after pruning), an empty
+    pending spend confirmed; the file is what the reference's sync writes, plus tzel_c_sync."""
+    sim = Sim(60, "stdout", pay=ADDR() + ":3:1234")
+    try:
+        w = new_wallet_dir("stdout")
+        paid = sorted(sim.paid(), key=lambda n: n["index"])
+        check(len(paid) == 3, "paid %r" % paid)
+        pk = lambda b: b * 31 + "00"  # noqa: E731
+        unseen_cm = pk("55")
+        dep = lambda h, cm=None: dict([("pubkey_hash", h), ("blind", pk("22")),  # noqa: E731
+                                       ("address_index", 0), ("auth_domain", pk("33")),
+                                       ("amount", 5000), ("operation_hash", None)]
+                                      + ([("shielded_cm", cm)] if cm else []))
+        doc = load(w)
+        doc["pending_deposits"] = [
+            dep(pk("a1")),                       # funded 7000: neither awaiting nor drained
+            dep(pk("a2")),                       # never credited, no cm: awaiting credit
+            dep(pk("a3"), paid[0]["cm"]),        # no balance, cm seen: pruned
+            dep(pk("a4"), unseen_cm),            # no balance, cm not seen: drained pending scan
+            dep(pk("a1")),                       # same pool as the first: counted once
+            dep(pk("a5"), paid[1]["cm"]),        # funded 300, cm seen: kept (pool not drained)
+        ]
+        doc["pending_spends"] = [{"nullifiers": [], "description": "empty"},
+                                 {"nullifiers": [pk("44")], "description": "not landed"}]
+        json.dump(doc, open(w, "w"))
+        os.chmod(w, 0o600)
+        before = load(w)
+        sim.post("deposit", {"pubkey_hash": pk("a1"), "amount": 7000})
+        sim.post("deposit", {"pubkey_hash": pk("a5"), "amount": 300})
+        sim.post("deposit", {"pubkey_hash": pk("a3"), "amount": 10})
+        sim.post("deposit", {"pubkey_hash": pk("a3"), "drain": True})
+        backup = w + ".orig"
+        shutil.copy2(w, backup)
+
+        # --interval-secs without --watch is accepted and ignored, 0 included
+        r = run_wallet(w, sim.url, "sync", "--interval-secs", "0", json_mode=False)
+        check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+        found = ["  found: v=1234 cm=%s index=%d" % (n["cm"][:8], n["index"]) for n in paid]
+        synced = ("Synced: %d new notes, 0 spent removed, 1 pending confirmed, 1 drained-pool "
+                  "entries pruned, private_available=%d, pool_funded_total=7300, "
+                  "pools_awaiting_credit=1, pools_drained_pending_scan=1")
+        check(r.stdout == "\n".join(found + [synced % (3, 3 * 1234)]) + "\n",
+              "stdout %r" % r.stdout)
+        check("tree root verified" in r.stderr, "details not on stderr: %r" % r.stderr)
+
+        # the file: the reference's sync result of the same input, byte for byte
+        addr = before["addresses"][0]
+        made = subprocess.run([SIM_BIN, "--make-address", "%s:0:%s" % (before["master_sk"],
+                               addr["auth_root"])], capture_output=True, text=True, timeout=60)
+        check(made.returncode == 0, "make-address: " + made.stderr)
+        nk_spend = json.loads(made.stdout)["nk_spend"]
+        expect = dict(before)
+        expect["notes"] = [dict([("nk_spend", nk_spend), ("nk_tag", addr["nk_tag"]),
+                                 ("auth_root", addr["auth_root"]), ("d_j", addr["d_j"]),
+                                 ("v", n["v"]), ("rseed", n["rseed"]), ("cm", n["cm"]),
+                                 ("index", n["index"]), ("addr_index", 0)]) for n in paid]
+        expect["scanned"] = 60
+        expect["wots_key_indices"] = {"0": 0}
+        expect["pending_spends"] = [before["pending_spends"][1]]
+        expect["pending_deposits"] = [d for i, d in enumerate(before["pending_deposits"])
+                                      if i != 2]
+        expect.pop("tzel_c_sync", None)
+        ours = open(w, encoding="utf-8").read()
+        check(without_sync_key(ours) == reference_pretty(expect),
+              "file differs from the reference's:\n%s\n----\n%s"
+              % (without_sync_key(ours)[-1500:], reference_pretty(expect)[-1500:]))
+
+        # nothing new: the same figures, no found line
+        r = run_wallet(w, sim.url, "sync", json_mode=False)
+        check(r.returncode == 0 and r.stdout ==
+              synced.replace("1 pending confirmed, 1 drained", "0 pending confirmed, 0 drained")
+              % (0, 3 * 1234) + "\n", "second run stdout %r" % r.stdout)
+
+        # --json: stdout is the envelope alone; the reference's lines go to stderr
+        shutil.copy2(backup, w)
+        r = run_wallet(w, sim.url, "sync")
+        check(r.returncode == 0 and r.stdout.count("\n") == 1, "json stdout %r" % r.stdout)
+        res = envelope(r.stdout)["result"]
+        check(res["found"] == 3, "result %r" % res)
+        lines = [ln for ln in r.stderr.splitlines() if ln.startswith(("  found:", "Synced:"))]
+        check(lines == found + [synced % (3, 3 * 1234)], "json stderr %r" % lines)
+
+        # --watch: the reference's banner once, then a Synced line per round
+        shutil.copy2(backup, w)
+        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--watch", "--interval-secs", "0",
+                                        json_mode=False),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        t = time.time() + 30
+        while time.time() < t and load(w)["scanned"] != 60:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        check(p.returncode == 0, "watch exit %d: %s" % (p.returncode, err))
+        lines = out.splitlines()
+        check(lines[:5] == ["Watching rollup state every 1s. Press Ctrl-C to stop."] + found
+              + [synced % (3, 3 * 1234)], "watch stdout %r" % lines)
+        rest = lines[5:]
+        check(rest and all(ln == rest[0] for ln in rest) and rest[0].startswith("Synced: 0 new"),
+              "later rounds %r" % rest)
+    finally:
+        sim.stop()
+
+
 TESTS = [
     ("k0", test_k0_refused),
     ("k7", test_k7_honoured),
@@ -841,6 +967,7 @@ TESTS = [
     ("tamper", test_tampered_leaf_trips_root_check),
     ("athead", test_at_head_frontier_verified),
     ("restore", test_spends_observed_after_restore),
+    ("stdout", test_reference_stdout_and_file),
 ]
 
 
