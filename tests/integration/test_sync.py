@@ -877,6 +877,21 @@ def test_reference_stdout_and_file():
         sim.post("deposit", {"pubkey_hash": pk("a3"), "drain": True})
         backup = w + ".orig"
         shutil.copy2(w, backup)
+        # A wallet whose address record is missing below addr_counter (an older file):
+        # first one that used a one-time key is refused, nothing written, no request ...
+        stripped = load(w)
+        stripped["addresses"] = []
+        stripped["wots_key_indices"] = {"0": 3}
+        json.dump(stripped, open(w, "w"))
+        os.chmod(w, 0o600)
+        sim.reset()
+        r = run_wallet(w, sim.url, "sync", json_mode=False)
+        check(r.returncode == 3 and "address 0" in r.stderr and r.stdout == "",
+              "used missing record: exit %d %r" % (r.returncode, r.stderr[-500:]))
+        check(load(w) == stripped and rpc_requests(sim.counters()) == 0, "refusal touched things")
+        # ... a fresh one is derived like the reference's load and scanned with
+        stripped["wots_key_indices"] = {}
+        json.dump(stripped, open(w, "w"))
 
         # --interval-secs without --watch is accepted and ignored, 0 included
         r = run_wallet(w, sim.url, "sync", "--interval-secs", "0", json_mode=False)
@@ -887,7 +902,8 @@ def test_reference_stdout_and_file():
                   "pools_awaiting_credit=1, pools_drained_pending_scan=1")
         check(r.stdout == "\n".join(found + [synced % (3, 3 * 1234)]) + "\n",
               "stdout %r" % r.stdout)
-        check("tree root verified" in r.stderr, "details not on stderr: %r" % r.stderr)
+        check("tree root verified" in r.stderr and "Deriving missing address record #0"
+              in r.stderr, "details not on stderr: %r" % r.stderr)
 
         # the file: the reference's sync result of the same input, byte for byte
         addr = before["addresses"][0]
