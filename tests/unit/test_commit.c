@@ -4,29 +4,7 @@
 
 #include "core/commit.h"
 #include "core/hash.h"
-#include "tz_test.h"
-
-static int get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    size_t len = 0;
-    if (!s || tz_hex_decode(out, n, &len, s, strlen(s)) != TZ_OK || len != n) {
-        fprintf(stderr, "bad or missing hex field %s\n", key);
-        return 0;
-    }
-    return 1;
-}
-
-static int get_felt(const json_t *obj, const char *key, tz_felt *f)
-{
-    return get_hex(obj, key, f->b, 32);
-}
-
-static uint64_t get_u64_str(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? strtoull(s, NULL, 10) : 0;
-}
+#include "tz_test_util.h"
 
 static size_t check_notes(const json_t *root)
 {
@@ -36,12 +14,12 @@ static size_t check_notes(const json_t *root)
     json_array_foreach(arr, i, e) {
         tz_felt d_j, rseed, auth_root, pub_seed, nk_tag, nk_spend;
         tz_felt rcm_w, otag_w, cm_w, nf_w, rcm, otag, cm, cm2, nf;
-        CHECK(get_felt(e, "d_j", &d_j) && get_felt(e, "rseed", &rseed));
-        CHECK(get_felt(e, "auth_root", &auth_root) && get_felt(e, "auth_pub_seed", &pub_seed));
-        CHECK(get_felt(e, "nk_tag", &nk_tag) && get_felt(e, "nk_spend", &nk_spend));
-        CHECK(get_felt(e, "rcm", &rcm_w) && get_felt(e, "owner_tag", &otag_w));
-        CHECK(get_felt(e, "cm", &cm_w) && get_felt(e, "nf", &nf_w));
-        uint64_t v = get_u64_str(e, "v");
+        CHECK(tz_test_felt(e, "d_j", &d_j) && tz_test_felt(e, "rseed", &rseed));
+        CHECK(tz_test_felt(e, "auth_root", &auth_root) && tz_test_felt(e, "auth_pub_seed", &pub_seed));
+        CHECK(tz_test_felt(e, "nk_tag", &nk_tag) && tz_test_felt(e, "nk_spend", &nk_spend));
+        CHECK(tz_test_felt(e, "rcm", &rcm_w) && tz_test_felt(e, "owner_tag", &otag_w));
+        CHECK(tz_test_felt(e, "cm", &cm_w) && tz_test_felt(e, "nf", &nf_w));
+        uint64_t v = tz_test_u64_str(e, "v");
         uint64_t pos = (uint64_t)json_integer_value(json_object_get(e, "pos"));
 
         tz_note_rcm(&rcm, &rseed);
@@ -68,17 +46,13 @@ static size_t check_notes(const json_t *root)
 
 static size_t check_u64_max(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *v = json_load_file(tz_test_shared("vectors/commitment_u64_max_v1.json", path, sizeof path),
-                               JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(v != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *v = tz_test_vectors("commitment_u64_max_v1.json");
     if (!v)
         return 0;
     tz_felt d_j, rcm, otag, vf, cm_w, cm;
-    CHECK(get_felt(v, "d_j", &d_j) && get_felt(v, "rcm", &rcm));
-    CHECK(get_felt(v, "owner_tag", &otag) && get_felt(v, "value_felt", &vf));
-    CHECK(get_felt(v, "cm", &cm_w));
+    CHECK(tz_test_felt(v, "d_j", &d_j) && tz_test_felt(v, "rcm", &rcm));
+    CHECK(tz_test_felt(v, "owner_tag", &otag) && tz_test_felt(v, "value_felt", &vf));
+    CHECK(tz_test_felt(v, "cm", &cm_w));
     uint64_t value = tz_get_u64le(vf.b);
     CHECK(value == UINT64_MAX);
     tz_note_cm(&cm, &d_j, value, &rcm, &otag);
@@ -92,11 +66,11 @@ static size_t check_memo_ct_hash(const json_t *root)
     const json_t *v = json_object_get(root, "memo_ct_hash");
     static tz_enc_note n;
     tz_felt want, got;
-    CHECK(get_hex(v, "ct_d", n.ct_d, sizeof n.ct_d) && get_hex(v, "ct_v", n.ct_v, sizeof n.ct_v));
-    CHECK(get_hex(v, "nonce", n.nonce, sizeof n.nonce));
-    CHECK(get_hex(v, "encrypted_data", n.encrypted_data, sizeof n.encrypted_data));
-    CHECK(get_hex(v, "outgoing_ct", n.outgoing_ct, sizeof n.outgoing_ct));
-    CHECK(get_felt(v, "memo_ct_hash", &want));
+    CHECK(tz_test_hex(v, "ct_d", n.ct_d, sizeof n.ct_d) && tz_test_hex(v, "ct_v", n.ct_v, sizeof n.ct_v));
+    CHECK(tz_test_hex(v, "nonce", n.nonce, sizeof n.nonce));
+    CHECK(tz_test_hex(v, "encrypted_data", n.encrypted_data, sizeof n.encrypted_data));
+    CHECK(tz_test_hex(v, "outgoing_ct", n.outgoing_ct, sizeof n.outgoing_ct));
+    CHECK(tz_test_felt(v, "memo_ct_hash", &want));
     n.tag = (uint16_t)json_integer_value(json_object_get(v, "tag"));
     tz_memo_ct_hash(&got, &n);
     CHECK_MSG(tz_felt_eq(&got, &want), "memo_ct_hash");
@@ -127,7 +101,7 @@ static size_t check_sighash(const json_t *root)
             const char *s = json_string_value(json_array_get(items, m));
             CHECK(s && tz_felt_from_hex(&it[m], s) == TZ_OK);
         }
-        CHECK(get_felt(e, "result", &want));
+        CHECK(tz_test_felt(e, "result", &want));
         tz_sighash_fold_list(&got, it, k);
         CHECK_MSG(tz_felt_eq(&got, &want), "sighash[%zu]", i);
         /* the same fold step by step */
@@ -149,7 +123,7 @@ static size_t check_account_ids(const json_t *root)
     json_array_foreach(arr, i, e) {
         const json_t *s = json_object_get(e, "string");
         tz_felt want, got;
-        CHECK(json_is_string(s) && get_felt(e, "id", &want));
+        CHECK(json_is_string(s) && tz_test_felt(e, "id", &want));
         tz_account_id(&got, json_string_value(s), json_string_length(s));
         CHECK_MSG(tz_felt_eq(&got, &want), "account_ids[%zu]", i);
         n++;
@@ -202,11 +176,7 @@ static void check_deposit(void)
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                  JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("commit");
     printf("notes vectors checked: %zu\n", check_notes(root));

@@ -3,14 +3,11 @@
 
 #include "core/felt.h"
 #include "core/hash.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path), JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("hash");
 

@@ -7,19 +7,7 @@
 
 #include "core/kem.h"
 #include "core/keys.h"
-#include "tz_test.h"
-
-/* Decodes the hex string at obj[key] into exactly n bytes. */
-static int get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    size_t len = 0;
-    if (!s || tz_hex_decode(out, n, &len, s, strlen(s)) != TZ_OK || len != n) {
-        fprintf(stderr, "bad or missing hex field %s\n", key);
-        return 0;
-    }
-    return 1;
-}
+#include "tz_test_util.h"
 
 static size_t check_seeds(const json_t *root)
 {
@@ -31,8 +19,8 @@ static size_t check_seeds(const json_t *root)
         uint8_t want[64], got[64];
         const char *kind = json_string_value(json_object_get(e, "kind"));
         uint32_t j = (uint32_t)json_integer_value(json_object_get(e, "j"));
-        CHECK(get_hex(e, "root", r.b, 32));
-        CHECK(get_hex(e, "seed", want, 64));
+        CHECK(tz_test_hex(e, "root", r.b, 32));
+        CHECK(tz_test_hex(e, "seed", want, 64));
         CHECK(kind != NULL);
         if (!kind)
             continue;
@@ -56,12 +44,12 @@ static size_t check_keygen(const json_t *root)
     static uint8_t want[TZ_KEM_EK_BYTES];
     json_array_foreach(arr, i, e) {
         uint8_t seed[64];
-        CHECK(get_hex(e, "view_seed", seed, 64) && get_hex(e, "ek_v", want, sizeof want));
+        CHECK(tz_test_hex(e, "view_seed", seed, 64) && tz_test_hex(e, "ek_v", want, sizeof want));
         tz_kem_keygen(&kp, seed);
         CHECK_MSG(memcmp(kp.ek, want, sizeof want) == 0, "mlkem_keygen[%zu] ek_v", i);
         /* dk embeds ek after the 1152-byte IND-CPA secret key */
         CHECK(memcmp(kp.dk + 1152, want, sizeof want) == 0);
-        CHECK(get_hex(e, "detect_seed", seed, 64) && get_hex(e, "ek_d", want, sizeof want));
+        CHECK(tz_test_hex(e, "detect_seed", seed, 64) && tz_test_hex(e, "ek_d", want, sizeof want));
         tz_kem_keygen(&kp, seed);
         CHECK_MSG(memcmp(kp.ek, want, sizeof want) == 0, "mlkem_keygen[%zu] ek_d", i);
         n++;
@@ -90,15 +78,15 @@ static size_t check_encaps(const json_t *root)
     const json_t *kg0 = json_array_get(json_object_get(root, "mlkem_keygen"), 0);
     static tz_kem_keypair kp;
     uint8_t seed[64];
-    CHECK(get_hex(kg0, "view_seed", seed, 64));
+    CHECK(tz_test_hex(kg0, "view_seed", seed, 64));
     tz_kem_keygen(&kp, seed); /* the vectors encapsulate to ek_v of address 0 */
     size_t i, n = 0;
     json_t *e;
     json_array_foreach(arr, i, e) {
         static uint8_t ek[TZ_KEM_EK_BYTES], ct_want[TZ_KEM_CT_BYTES], ct[TZ_KEM_CT_BYTES];
         uint8_t coins[32], ss_want[32], ss[32];
-        CHECK(get_hex(e, "ek", ek, sizeof ek) && get_hex(e, "coins", coins, 32));
-        CHECK(get_hex(e, "ct", ct_want, sizeof ct_want) && get_hex(e, "ss", ss_want, 32));
+        CHECK(tz_test_hex(e, "ek", ek, sizeof ek) && tz_test_hex(e, "coins", coins, 32));
+        CHECK(tz_test_hex(e, "ct", ct_want, sizeof ct_want) && tz_test_hex(e, "ss", ss_want, 32));
         CHECK(memcmp(ek, kp.ek, sizeof ek) == 0);
         tz_kem_encaps(ct, ss, ek, coins);
         CHECK_MSG(memcmp(ct, ct_want, sizeof ct) == 0, "mlkem_encaps_derand[%zu] ct", i);
@@ -118,19 +106,19 @@ static size_t check_cross_impl(const json_t *root)
     static tz_kem_keypair kv, kd;
     static uint8_t ct[TZ_KEM_CT_BYTES], ct_want[TZ_KEM_CT_BYTES];
     uint8_t seed[64], coins[32], ss[32], ss_want[32];
-    CHECK(get_hex(v, "view_seed", seed, 64));
+    CHECK(tz_test_hex(v, "view_seed", seed, 64));
     tz_kem_keygen(&kv, seed);
-    CHECK(get_hex(v, "detect_seed", seed, 64));
+    CHECK(tz_test_hex(v, "detect_seed", seed, 64));
     tz_kem_keygen(&kd, seed);
 
-    CHECK(get_hex(v, "coins_v", coins, 32) && get_hex(v, "ss_v", ss_want, 32));
-    CHECK(get_hex(v, "ct_v", ct_want, sizeof ct_want));
+    CHECK(tz_test_hex(v, "coins_v", coins, 32) && tz_test_hex(v, "ss_v", ss_want, 32));
+    CHECK(tz_test_hex(v, "ct_v", ct_want, sizeof ct_want));
     tz_kem_encaps(ct, ss, kv.ek, coins);
     CHECK(memcmp(ct, ct_want, sizeof ct) == 0 && memcmp(ss, ss_want, 32) == 0);
     check_decaps_both(ct_want, kv.dk, ss_want, "cross_impl ct_v");
 
-    CHECK(get_hex(v, "coins_d", coins, 32) && get_hex(v, "ss_d", ss_want, 32));
-    CHECK(get_hex(v, "ct_d", ct_want, sizeof ct_want));
+    CHECK(tz_test_hex(v, "coins_d", coins, 32) && tz_test_hex(v, "ss_d", ss_want, 32));
+    CHECK(tz_test_hex(v, "ct_d", ct_want, sizeof ct_want));
     tz_kem_encaps(ct, ss, kd.ek, coins);
     CHECK(memcmp(ct, ct_want, sizeof ct) == 0 && memcmp(ss, ss_want, 32) == 0);
     check_decaps_both(ct_want, kd.dk, ss_want, "cross_impl ct_d");
@@ -179,11 +167,7 @@ static void check_fast_path_random(size_t iters)
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                  JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("kem");
     CHECK(sodium_init() >= 0);

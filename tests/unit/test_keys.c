@@ -5,27 +5,16 @@
 #include "core/felt.h"
 #include "core/hash.h"
 #include "core/keys.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static int felt_matches(const tz_felt *got, json_t *obj, const char *field)
 {
-    const char *want = json_string_value(json_object_get(obj, field));
-    char hex[TZ_FELT_HEX + 1];
-    tz_felt_to_hex(hex, got);
-    if (!want || strcmp(hex, want) != 0) {
-        fprintf(stderr, "  %s: got %s want %s\n", field, hex, want ? want : "(missing)");
-        return 0;
-    }
-    return 1;
+    return tz_test_felt_is_hex(got, json_string_value(json_object_get(obj, field)), field);
 }
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                  JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("keys");
 

@@ -7,7 +7,7 @@
 #include "core/felt.h"
 #include "core/hash.h"
 #include "core/merkle.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 /* Naive root of a depth-d tree (d <= 10) built level by level in full. */
 static void naive_root(tz_felt *root, const tz_felt *leaves, size_t n, unsigned d)
@@ -28,11 +28,7 @@ static void felt_of(tz_felt *f, uint64_t v) { tz_felt_from_u64(f, v * 0x9e3779b9
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                  JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("merkle");
 

@@ -7,29 +7,7 @@
 
 #include "core/commit.h"
 #include "core/note.h"
-#include "tz_test.h"
-
-static int get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    size_t len = 0;
-    if (!s || tz_hex_decode(out, n, &len, s, strlen(s)) != TZ_OK || len != n) {
-        fprintf(stderr, "bad or missing hex field %s\n", key);
-        return 0;
-    }
-    return 1;
-}
-
-static int get_felt(const json_t *obj, const char *key, tz_felt *f)
-{
-    return get_hex(obj, key, f->b, 32);
-}
-
-static uint64_t get_u64_str(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? strtoull(s, NULL, 10) : 0;
-}
+#include "tz_test_util.h"
 
 static int all_zero(const void *p, size_t n)
 {
@@ -48,7 +26,7 @@ static tz_keys keys;
 static size_t setup_receivers(const json_t *root)
 {
     tz_felt msk;
-    CHECK(get_felt(json_object_get(root, "key_hierarchy"), "master_sk", &msk));
+    CHECK(tz_test_felt(json_object_get(root, "key_hierarchy"), "master_sk", &msk));
     tz_keys_derive(&keys, &msk);
     const json_t *arr = json_object_get(root, "addresses");
     size_t i, n = 0;
@@ -56,16 +34,16 @@ static size_t setup_receivers(const json_t *root)
     json_array_foreach(arr, i, e) {
         uint32_t j = (uint32_t)json_integer_value(json_object_get(e, "j"));
         tz_felt ar, want;
-        CHECK(j < NRS && get_felt(e, "auth_root", &ar));
+        CHECK(j < NRS && tz_test_felt(e, "auth_root", &ar));
         if (j >= NRS)
             continue;
         CHECK(tz_note_receiver_init(&rs[j], &keys, j, &ar) == TZ_OK);
         CHECK(rs[j].index == j);
-        CHECK(get_felt(e, "d_j", &want) && tz_felt_eq(&rs[j].d_j, &want));
-        CHECK(get_felt(e, "auth_pub_seed", &want) && tz_felt_eq(&rs[j].auth_pub_seed, &want));
-        CHECK(get_felt(e, "nk_tag", &want) && tz_felt_eq(&rs[j].nk_tag, &want));
-        CHECK(get_felt(e, "nk_spend", &want) && tz_felt_eq(&rs[j].nk_spend, &want));
-        CHECK_MSG(get_felt(e, "owner_tag", &want) && tz_felt_eq(&rs[j].owner_tag, &want),
+        CHECK(tz_test_felt(e, "d_j", &want) && tz_felt_eq(&rs[j].d_j, &want));
+        CHECK(tz_test_felt(e, "auth_pub_seed", &want) && tz_felt_eq(&rs[j].auth_pub_seed, &want));
+        CHECK(tz_test_felt(e, "nk_tag", &want) && tz_felt_eq(&rs[j].nk_tag, &want));
+        CHECK(tz_test_felt(e, "nk_spend", &want) && tz_felt_eq(&rs[j].nk_spend, &want));
+        CHECK_MSG(tz_test_felt(e, "owner_tag", &want) && tz_felt_eq(&rs[j].owner_tag, &want),
                   "addresses[%zu] owner_tag", i);
         tz_note_receiver_address(&rs[j], &addr[j]);
         CHECK(tz_felt_eq(&addr[j].auth_root, &ar));
@@ -87,8 +65,8 @@ static size_t check_keygen(const json_t *root)
         CHECK(j < NRS);
         if (j >= NRS)
             continue;
-        CHECK(get_hex(e, "ek_v", want, sizeof want) && memcmp(addr[j].ek_v, want, sizeof want) == 0);
-        CHECK(get_hex(e, "ek_d", want, sizeof want) && memcmp(addr[j].ek_d, want, sizeof want) == 0);
+        CHECK(tz_test_hex(e, "ek_v", want, sizeof want) && memcmp(addr[j].ek_v, want, sizeof want) == 0);
+        CHECK(tz_test_hex(e, "ek_d", want, sizeof want) && memcmp(addr[j].ek_d, want, sizeof want) == 0);
         n++;
     }
     CHECK(n == 2 && n == json_array_size(arr));
@@ -102,7 +80,7 @@ static size_t check_tags(const json_t *root)
     json_t *e;
     json_array_foreach(arr, i, e) {
         uint8_t ss[32];
-        CHECK(get_hex(e, "ss_d", ss, 32));
+        CHECK(tz_test_hex(e, "ss_d", ss, 32));
         json_int_t want = json_integer_value(json_object_get(e, "tag"));
         CHECK_MSG(tz_note_tag_from_ss(ss) == want, "detection_tags[%zu]", i);
         n++;
@@ -121,10 +99,10 @@ static size_t check_chacha(const json_t *root)
         static uint8_t data_w[TZ_NOTE_DATA_BYTES], data[TZ_NOTE_DATA_BYTES], memo[TZ_NOTE_MEMO_BYTES];
         static tz_note_plain pl;
         tz_felt rseed;
-        CHECK(get_hex(e, "ss_v", ss, 32) && get_felt(e, "rseed", &rseed));
-        CHECK(get_hex(e, "memo", memo, sizeof memo) && get_hex(e, "nonce", nonce_w, 12));
-        CHECK(get_hex(e, "encrypted_data", data_w, sizeof data_w));
-        uint64_t v = get_u64_str(e, "v");
+        CHECK(tz_test_hex(e, "ss_v", ss, 32) && tz_test_felt(e, "rseed", &rseed));
+        CHECK(tz_test_hex(e, "memo", memo, sizeof memo) && tz_test_hex(e, "nonce", nonce_w, 12));
+        CHECK(tz_test_hex(e, "encrypted_data", data_w, sizeof data_w));
+        uint64_t v = tz_test_u64_str(e, "v");
         tz_note_seal(nonce, data, ss, v, &rseed, memo);
         CHECK_MSG(memcmp(nonce, nonce_w, 12) == 0, "chacha20[%zu] nonce", i);
         CHECK_MSG(memcmp(data, data_w, sizeof data) == 0, "chacha20[%zu] encrypted_data", i);
@@ -147,18 +125,18 @@ static size_t check_cross_impl(const json_t *root)
     static tz_note_plain pl;
     uint8_t coins_d[32], coins_v[32];
     tz_felt rseed, mch_w, mch, cm;
-    CHECK(get_hex(v, "coins_d", coins_d, 32) && get_hex(v, "coins_v", coins_v, 32));
-    CHECK(get_felt(v, "rseed", &rseed) && get_hex(v, "memo", memo, sizeof memo));
-    CHECK(get_hex(v, "ct_d", want.ct_d, sizeof want.ct_d));
-    CHECK(get_hex(v, "ct_v", want.ct_v, sizeof want.ct_v));
-    CHECK(get_hex(v, "nonce", want.nonce, sizeof want.nonce));
-    CHECK(get_hex(v, "encrypted_data", want.encrypted_data, sizeof want.encrypted_data));
-    CHECK(get_hex(v, "outgoing_ct", want.outgoing_ct, sizeof want.outgoing_ct));
-    CHECK(get_felt(v, "memo_ct_hash", &mch_w));
+    CHECK(tz_test_hex(v, "coins_d", coins_d, 32) && tz_test_hex(v, "coins_v", coins_v, 32));
+    CHECK(tz_test_felt(v, "rseed", &rseed) && tz_test_hex(v, "memo", memo, sizeof memo));
+    CHECK(tz_test_hex(v, "ct_d", want.ct_d, sizeof want.ct_d));
+    CHECK(tz_test_hex(v, "ct_v", want.ct_v, sizeof want.ct_v));
+    CHECK(tz_test_hex(v, "nonce", want.nonce, sizeof want.nonce));
+    CHECK(tz_test_hex(v, "encrypted_data", want.encrypted_data, sizeof want.encrypted_data));
+    CHECK(tz_test_hex(v, "outgoing_ct", want.outgoing_ct, sizeof want.outgoing_ct));
+    CHECK(tz_test_felt(v, "memo_ct_hash", &mch_w));
     want.tag = (uint16_t)json_integer_value(json_object_get(v, "tag"));
-    uint64_t value = get_u64_str(v, "v");
-    CHECK(get_hex(v, "ek_v", ek, sizeof ek) && memcmp(ek, addr[0].ek_v, sizeof ek) == 0);
-    CHECK(get_hex(v, "ek_d", ek, sizeof ek) && memcmp(ek, addr[0].ek_d, sizeof ek) == 0);
+    uint64_t value = tz_test_u64_str(v, "v");
+    CHECK(tz_test_hex(v, "ek_v", ek, sizeof ek) && memcmp(ek, addr[0].ek_v, sizeof ek) == 0);
+    CHECK(tz_test_hex(v, "ek_d", ek, sizeof ek) && memcmp(ek, addr[0].ek_d, sizeof ek) == 0);
 
     CHECK(tz_note_encrypt(&got, &cm, &addr[0], value, &rseed, memo, coins_d, coins_v, NULL) == TZ_OK);
     CHECK_MSG(memcmp(got.ct_d, want.ct_d, sizeof got.ct_d) == 0, "cross_impl ct_d");
@@ -349,11 +327,7 @@ static void check_false_detection(size_t iters)
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                  JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("note");
     CHECK(sodium_init() >= 0);

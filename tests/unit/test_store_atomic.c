@@ -10,7 +10,7 @@
 #include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/wallet.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static char dir[256];
 
@@ -110,27 +110,6 @@ static void install(int tgt, int err_no, int crash)
 }
 
 /* ---- helpers ---- */
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-    chmod(path, 0600);
-}
-
-static char *get_file(const char *path)
-{
-    char *t = NULL;
-    size_t n;
-    if (tz_read_file(path, 1 << 24, &t, &n, NULL) != TZ_OK)
-        return NULL;
-    return t;
-}
-
 static int count_temps(int remove)
 {
     int n = 0;
@@ -167,7 +146,7 @@ static const char *old_text =
 /* Loads the old wallet, changes it, and returns it ready to save. */
 static tz_wallet *changed_wallet(void)
 {
-    put_file(wallet_path, old_text);
+    tz_test_put_file(wallet_path, old_text, 0600);
     char fpath[600];
     snprintf(fpath, sizeof fpath, "%s.xmss-floor", wallet_path);
     unlink(fpath);
@@ -190,7 +169,7 @@ static void test_atomic_basics(void)
     install(0, 0, 0);
     CHECK(tz_atomic_write(path, "hello", 5, 0644, &err) == TZ_OK);
     tz_fsys_set(NULL);
-    char *t = get_file(path);
+    char *t = tz_test_get_file(path);
     CHECK(t && !strcmp(t, "hello"));
     free(t);
     struct stat sb;
@@ -207,7 +186,7 @@ static void test_atomic_basics(void)
     eexist_left = 2;
     CHECK(tz_atomic_write(path, "again", 5, 0600, &err) == TZ_OK);
     tz_fsys_set(NULL);
-    t = get_file(path);
+    t = tz_test_get_file(path);
     CHECK(t && !strcmp(t, "again"));
     free(t);
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
@@ -217,7 +196,7 @@ static void test_atomic_basics(void)
     short_writes = 1;
     CHECK(tz_atomic_write(path, "0123456789abcdef", 16, 0600, &err) == TZ_OK);
     tz_fsys_set(NULL);
-    t = get_file(path);
+    t = tz_test_get_file(path);
     CHECK(t && !strcmp(t, "0123456789abcdef"));
     free(t);
     install(0, 0, 0);
@@ -225,7 +204,7 @@ static void test_atomic_basics(void)
     CHECK(tz_atomic_write(path, "xyz", 3, 0600, &err) == TZ_EIO);
     tz_fsys_set(NULL);
     CHECK(strstr(err.msg, strerror(ENOSPC)) != NULL);
-    t = get_file(path);
+    t = tz_test_get_file(path);
     CHECK(t && !strcmp(t, "0123456789abcdef"));
     free(t);
     CHECK(count_temps(0) == 0);
@@ -237,7 +216,7 @@ static void test_atomic_basics(void)
     tz_fsys_set(NULL);
     CHECK_MSG(strstr(err.msg, "too many collisions") != NULL, "%s", err.msg);
     CHECK(eexist_left == 0 && n_opened == 0);
-    t = get_file(path);
+    t = tz_test_get_file(path);
     CHECK(t && !strcmp(t, "0123456789abcdef"));
     free(t);
 
@@ -267,7 +246,7 @@ static void test_atomic_basics(void)
     CHECK(chdir(cwd) == 0);
     char bare[600];
     snprintf(bare, sizeof bare, "%s/bare.txt", dir);
-    t = get_file(bare);
+    t = tz_test_get_file(bare);
     CHECK(t && !strcmp(t, "b"));
     free(t);
     CHECK(count_temps(0) == 0);
@@ -288,7 +267,7 @@ static void test_fail_every_step(void)
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     int total = calls;
     tz_fsys_set(NULL);
-    char *new_text = get_file(wallet_path);
+    char *new_text = tz_test_get_file(wallet_path);
     tz_wallet_free(w);
     /* The durable sequence, for the wallet and then for its floor. */
     CHECK_MSG(!strcmp(trace, "open write fsync close rename fsync_dir "
@@ -308,7 +287,7 @@ static void test_fail_every_step(void)
             CHECK_MSG(st == TZ_EIO, "step %d: status %d", k, st);
             CHECK_MSG(strstr(err.msg, strerror(e ? ENOSPC : EIO)) != NULL, "step %d: %s", k,
                       err.msg);
-            char *now = get_file(wallet_path);
+            char *now = tz_test_get_file(wallet_path);
             if (renamed)
                 CHECK_MSG(now && new_text && !strcmp(now, new_text), "step %d (%s)", k, step);
             else
@@ -339,7 +318,7 @@ static void test_crash_every_step(void)
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     int total = calls;
     tz_fsys_set(NULL);
-    char *new_text = get_file(wallet_path);
+    char *new_text = tz_test_get_file(wallet_path);
     tz_wallet_free(w);
     int saw_old = 0, saw_new = 0;
     for (int k = 1; k <= total + 1; k++) {
@@ -354,7 +333,7 @@ static void test_crash_every_step(void)
         int status = 0;
         waitpid(pid, &status, 0);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        char *now = get_file(wallet_path);
+        char *now = tz_test_get_file(wallet_path);
         int is_old = now && !strcmp(now, old_text);
         int is_new = now && new_text && !strcmp(now, new_text);
         CHECK_MSG(is_old || is_new, "crash before call %d: neither old nor new", k);
@@ -395,7 +374,7 @@ static void test_floor_skip(void)
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     CHECK(calls == 12);
     tz_fsys_set(NULL);
-    char *t = get_file(fpath);
+    char *t = tz_test_get_file(fpath);
     CHECK(t && strstr(t, "\"addr_counter\": 2"));
     free(t);
     /* A failed floor write is retried by the next save. */
@@ -406,7 +385,7 @@ static void test_floor_skip(void)
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     CHECK(calls == 12);
     tz_fsys_set(NULL);
-    t = get_file(fpath);
+    t = tz_test_get_file(fpath);
     CHECK(t && strstr(t, "\"addr_counter\": 3"));
     free(t);
     tz_wallet_free(w);
@@ -464,20 +443,14 @@ static void test_concurrent_reader(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tz-unit-store-atomic-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (tz_test_mkdtemp(dir, sizeof dir, "store-atomic") != 0)
         return 2;
-    }
     snprintf(wallet_path, sizeof wallet_path, "%s/wallet.json", dir);
     test_atomic_basics();
     test_fail_every_step();
     test_crash_every_step();
     test_floor_skip();
     test_concurrent_reader();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tz_test_rmtree(dir);
     return tz_test_done("store_atomic");
 }

@@ -11,35 +11,9 @@
 #include "store/fsys.h"
 #include "store/lock.h"
 #include "store/sentinel.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static char dir[256], wallet[512], lockp[600], yieldp[600];
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *get_file(const char *path)
-{
-    char *t = NULL;
-    size_t n;
-    if (tz_read_file(path, 1 << 20, &t, &n, NULL) != TZ_OK)
-        return NULL;
-    return t;
-}
-
-static int exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
 
 /* A PID that existed and is gone: a reaped child. */
 static pid_t dead_pid(void)
@@ -115,7 +89,7 @@ static void test_lock_basic(void)
     CHECK(tz_proc_starttime(getpid(), &st) == TZ_OK);
     char want[64];
     snprintf(want, sizeof want, "%ld %llu\n", (long)getpid(), st);
-    char *t = get_file(lockp);
+    char *t = tz_test_get_file(lockp);
     CHECK_MSG(t && !strcmp(t, want), "lock holds '%s'", t ? t : "(none)");
     free(t);
 
@@ -131,12 +105,12 @@ static void test_lock_basic(void)
              (long)getpid());
     CHECK_MSG(!strcmp(err.msg, exact), "%s", err.msg);
     /* Still ours after the failed attempt. */
-    t = get_file(lockp);
+    t = tz_test_get_file(lockp);
     CHECK(t && !strcmp(t, want));
     free(t);
 
     tz_lock_release(l);
-    CHECK(!exists(lockp));
+    CHECK(!tz_test_exists(lockp));
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_OK);
     tz_lock_release(l);
     tz_lock_release(NULL);
@@ -153,9 +127,9 @@ static void test_lock_stale(void)
     /* Reference format, dead PID: recovered. */
     pid_t d = dead_pid();
     snprintf(line, sizeof line, "%ld\n", (long)d);
-    put_file(lockp, line);
+    tz_test_put_file(lockp, line, 0);
     CHECK_MSG(tz_lock_acquire(wallet, &l, &err) == TZ_OK, "%s", err.msg);
-    char *t = get_file(lockp);
+    char *t = tz_test_get_file(lockp);
     char want[64];
     snprintf(want, sizeof want, "%ld %llu\n", (long)getpid(), mine);
     CHECK(t && !strcmp(t, want));
@@ -165,7 +139,7 @@ static void test_lock_stale(void)
 
     /* Our format, dead PID with a start time: recovered. */
     snprintf(line, sizeof line, "%ld 12345\n", (long)dead_pid());
-    put_file(lockp, line);
+    tz_test_put_file(lockp, line, 0);
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_OK);
     tz_lock_release(l);
     l = NULL;
@@ -175,14 +149,14 @@ static void test_lock_stale(void)
     unsigned long long cst = 0;
     CHECK(tz_proc_starttime(c, &cst) == TZ_OK);
     snprintf(line, sizeof line, "%ld %llu\n", (long)c, cst + 1);
-    put_file(lockp, line);
+    tz_test_put_file(lockp, line, 0);
     CHECK_MSG(tz_lock_acquire(wallet, &l, &err) == TZ_OK, "%s", err.msg);
     tz_lock_release(l);
     l = NULL;
 
     /* Live PID with its real start time: held. */
     snprintf(line, sizeof line, "%ld %llu\n", (long)c, cst);
-    put_file(lockp, line);
+    tz_test_put_file(lockp, line, 0);
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_ELOCKED);
     char pidstr[32];
     snprintf(pidstr, sizeof pidstr, "pid %ld", (long)c);
@@ -190,16 +164,16 @@ static void test_lock_stale(void)
 
     /* Reference format, live PID: held, and the file is left alone. */
     snprintf(line, sizeof line, "%ld\n", (long)c);
-    put_file(lockp, line);
+    tz_test_put_file(lockp, line, 0);
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_ELOCKED);
     CHECK_MSG(strstr(err.msg, pidstr), "%s", err.msg);
-    t = get_file(lockp);
+    t = tz_test_get_file(lockp);
     CHECK(t && !strcmp(t, line));
     free(t);
     reap(c);
 
     /* Content that is not a PID: held, as the reference reads it. */
-    put_file(lockp, "garbage\n");
+    tz_test_put_file(lockp, "garbage\n", 0);
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_ELOCKED);
     CHECK_MSG(strstr(err.msg, "no valid PID"), "%s", err.msg);
     {
@@ -207,7 +181,7 @@ static void test_lock_stale(void)
         snprintf(pre, sizeof pre, "wallet is locked by another process: %s (", lockp);
         CHECK_MSG(!strncmp(err.msg, pre, strlen(pre)), "%s", err.msg);
     }
-    put_file(lockp, "");
+    tz_test_put_file(lockp, "", 0);
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_ELOCKED);
     unlink(lockp);
 }
@@ -230,7 +204,7 @@ static void test_lock_io_failure(void)
     tz_fsys_set(NULL);
     CHECK(st == TZ_EIO && l == NULL);
     CHECK_MSG(strstr(err.msg, "fsync lock file"), "%s", err.msg);
-    CHECK(!exists(lockp)); /* no half-made lock left to wedge the wallet */
+    CHECK(!tz_test_exists(lockp)); /* no half-made lock left to wedge the wallet */
 }
 
 static void test_lock_wait(void)
@@ -274,7 +248,7 @@ static void test_lock_wait(void)
     pid_t h = live_child();
     char line[32];
     snprintf(line, sizeof line, "%ld\n", (long)h);
-    put_file(lockp, line);
+    tz_test_put_file(lockp, line, 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     l = NULL;
     CHECK(tz_lock_acquire_wait(wallet, 250, &l, &err) == TZ_ELOCKED);
@@ -320,7 +294,7 @@ static void test_lock_race(void)
         ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     CHECK(ok);
-    CHECK(!exists(lockp));
+    CHECK(!tz_test_exists(lockp));
 }
 
 static void test_sentinel(void)
@@ -338,65 +312,62 @@ static void test_sentinel(void)
     CHECK(tz_proc_starttime(getpid(), &st) == TZ_OK);
     CHECK(tz_sentinel_raise(wallet, getpid(), st, &err) == TZ_OK);
     snprintf(line, sizeof line, "%ld %llu\n", (long)getpid(), st);
-    char *t = get_file(yieldp);
+    char *t = tz_test_get_file(yieldp);
     CHECK(t && !strcmp(t, line));
     free(t);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &err) == TZ_OK);
     CHECK(s == TZ_SENTINEL_LIVE && pid == (long)getpid());
-    CHECK(exists(yieldp));
+    CHECK(tz_test_exists(yieldp));
     snprintf(line, sizeof line, "%ld\n", (long)getpid());
-    put_file(yieldp, line);
+    tz_test_put_file(yieldp, line, 0);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &err) == TZ_OK);
-    CHECK(s == TZ_SENTINEL_LIVE && pid == (long)getpid() && exists(yieldp));
+    CHECK(s == TZ_SENTINEL_LIVE && pid == (long)getpid() && tz_test_exists(yieldp));
 
     /* Dead PID: removed, reported with that PID. */
     pid_t d = dead_pid();
     snprintf(line, sizeof line, "%ld\n", (long)d);
-    put_file(yieldp, line);
+    tz_test_put_file(yieldp, line, 0);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &err) == TZ_OK);
     CHECK(s == TZ_SENTINEL_STALE_REMOVED && pid == (long)d);
-    CHECK(!exists(yieldp));
+    CHECK(!tz_test_exists(yieldp));
 
     /* Live PID, other start time (recycled): removed. */
     snprintf(line, sizeof line, "%ld %llu\n", (long)getpid(), st + 7);
-    put_file(yieldp, line);
+    tz_test_put_file(yieldp, line, 0);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &err) == TZ_OK);
-    CHECK(s == TZ_SENTINEL_STALE_REMOVED && pid == (long)getpid() && !exists(yieldp));
+    CHECK(s == TZ_SENTINEL_STALE_REMOVED && pid == (long)getpid() && !tz_test_exists(yieldp));
 
     /* Not a PID: live, never removed. */
-    put_file(yieldp, "yield\n");
+    tz_test_put_file(yieldp, "yield\n", 0);
     for (int i = 0; i < 2; i++) {
         CHECK(tz_sentinel_check(wallet, &s, &pid, &err) == TZ_OK);
         CHECK(s == TZ_SENTINEL_LIVE && pid == -1);
     }
-    t = get_file(yieldp);
+    t = tz_test_get_file(yieldp);
     CHECK(t && !strcmp(t, "yield\n"));
     free(t);
-    put_file(yieldp, "");
+    tz_test_put_file(yieldp, "", 0);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &err) == TZ_OK);
-    CHECK(s == TZ_SENTINEL_LIVE && pid == -1 && exists(yieldp));
+    CHECK(s == TZ_SENTINEL_LIVE && pid == -1 && tz_test_exists(yieldp));
 
     /* Clear only removes a sentinel we own. */
     CHECK(tz_sentinel_clear(wallet, getpid(), &err) == TZ_EMISMATCH);
-    CHECK(exists(yieldp));
+    CHECK(tz_test_exists(yieldp));
     CHECK(tz_sentinel_raise(wallet, 4242, 0, &err) == TZ_OK);
-    t = get_file(yieldp);
+    t = tz_test_get_file(yieldp);
     CHECK(t && !strcmp(t, "4242\n"));
     free(t);
     CHECK(tz_sentinel_clear(wallet, getpid(), &err) == TZ_EMISMATCH);
-    CHECK(exists(yieldp));
+    CHECK(tz_test_exists(yieldp));
     CHECK(tz_sentinel_clear(wallet, 4242, &err) == TZ_OK);
-    CHECK(!exists(yieldp));
+    CHECK(!tz_test_exists(yieldp));
     CHECK(tz_sentinel_clear(wallet, 4242, &err) == TZ_OK); /* absent: fine */
 }
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tz-unit-store-lock-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (tz_test_mkdtemp(dir, sizeof dir, "store-lock") != 0)
         return 2;
-    }
     snprintf(wallet, sizeof wallet, "%s/wallet.json", dir);
     snprintf(lockp, sizeof lockp, "%s.lock", wallet);
     snprintf(yieldp, sizeof yieldp, "%s.yield", wallet);
@@ -407,9 +378,6 @@ int main(void)
     test_lock_wait();
     test_lock_race();
     test_sentinel();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tz_test_rmtree(dir);
     return tz_test_done("store_lock");
 }

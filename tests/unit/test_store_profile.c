@@ -5,29 +5,9 @@
 
 #include "store/fsys.h"
 #include "store/profile.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static char dir[256], wallet[512], prof[600];
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *get_file(const char *path)
-{
-    char *t = NULL;
-    size_t n;
-    if (tz_read_file(path, 1 << 20, &t, &n, NULL) != TZ_OK)
-        return NULL;
-    return t;
-}
 
 static void test_load_write(void)
 {
@@ -37,7 +17,7 @@ static void test_load_write(void)
     CHECK(strstr(err.msg, prof) != NULL);
 
     CHECK(tz_profile_write_url(wallet, "http://127.0.0.1:8932", &err) == TZ_OK);
-    char *t = get_file(prof);
+    char *t = tz_test_get_file(prof);
     CHECK_MSG(t && !strcmp(t, "{\n  \"rollup_node_url\": \"http://127.0.0.1:8932\"\n}"), "%s",
               t ? t : "(none)");
     free(t);
@@ -56,33 +36,33 @@ static void test_load_write(void)
                       "  \"dal_fee\": 18446744073709551615,\n"
                       "  \"operator_bearer_token\": \"secret\"\n"
                       "}";
-    put_file(prof, ref);
+    tz_test_put_file(prof, ref, 0);
     CHECK(tz_profile_load(wallet, &p, &err) == TZ_OK);
     CHECK(p && !strcmp(p->rollup_node_url, "https://old.example"));
     CHECK(p && !strcmp(json_string_value(json_object_get(p->doc, "network")), "shadownet"));
     tz_profile_free(p);
     p = NULL;
     CHECK(tz_profile_write_url(wallet, "https://new.example", &err) == TZ_OK);
-    t = get_file(prof);
+    t = tz_test_get_file(prof);
     CHECK(t && strstr(t, "\"rollup_node_url\": \"https://new.example\",\n  \"rollup_address\"") &&
           strstr(t, "\"dal_fee\": 18446744073709551615") && strstr(t, "\"operator_bearer_token\""));
     free(t);
 
     /* Missing or bad URL. */
-    put_file(prof, "{\"network\": \"shadownet\"}");
+    tz_test_put_file(prof, "{\"network\": \"shadownet\"}", 0);
     CHECK(tz_profile_load(wallet, &p, &err) == TZ_EPARSE);
     CHECK(strstr(err.msg, "rollup_node_url") && strstr(err.msg, prof));
-    put_file(prof, "{\"rollup_node_url\": 5}");
+    tz_test_put_file(prof, "{\"rollup_node_url\": 5}", 0);
     CHECK(tz_profile_load(wallet, &p, &err) == TZ_EPARSE);
-    put_file(prof, "{\"rollup_node_url\": \"\"}");
+    tz_test_put_file(prof, "{\"rollup_node_url\": \"\"}", 0);
     CHECK(tz_profile_load(wallet, &p, &err) == TZ_EPARSE);
-    put_file(prof, "{\"rollup_node_url\": \"http://x\"");
+    tz_test_put_file(prof, "{\"rollup_node_url\": \"http://x\"", 0);
     CHECK(tz_profile_load(wallet, &p, &err) == TZ_EPARSE);
     CHECK(p == NULL);
     /* Writing over a profile without a URL keeps its other fields. */
-    put_file(prof, "{\"network\": \"shadownet\"}");
+    tz_test_put_file(prof, "{\"network\": \"shadownet\"}", 0);
     CHECK(tz_profile_write_url(wallet, "http://y", &err) == TZ_OK);
-    t = get_file(prof);
+    t = tz_test_get_file(prof);
     CHECK(t && strstr(t, "shadownet") && strstr(t, "http://y"));
     free(t);
     CHECK(tz_profile_write_url(wallet, "", &err) == TZ_EINVAL);
@@ -119,24 +99,18 @@ static void test_resolve(void)
     CHECK(url == NULL);
     CHECK_MSG(strstr(err.msg, "--rollup-node-url") && strstr(err.msg, "TZEL_ROLLUP_NODE_URL"),
               "%s", err.msg);
-    put_file(prof, "not json");
+    tz_test_put_file(prof, "not json", 0);
     CHECK(tz_profile_resolve_url(NULL, wallet, &url, &src, &err) == TZ_EPARSE);
 }
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tz-unit-store-profile-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (tz_test_mkdtemp(dir, sizeof dir, "store-profile") != 0)
         return 2;
-    }
     snprintf(wallet, sizeof wallet, "%s/wallet.json", dir);
     snprintf(prof, sizeof prof, "%s.network.json", wallet);
     test_load_write();
     test_resolve();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tz_test_rmtree(dir);
     return tz_test_done("store_profile");
 }

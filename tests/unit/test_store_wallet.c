@@ -12,34 +12,13 @@
 #include "store/fsys.h"
 #include "store/jsonnum.h"
 #include "store/wallet.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static char dir[256];
 
 static void path_in(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", dir, name);
-}
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-    chmod(path, 0600);
-}
-
-static char *get_file(const char *path)
-{
-    char *t = NULL;
-    size_t n;
-    if (tz_read_file(path, 1 << 26, &t, &n, NULL) != TZ_OK)
-        return NULL;
-    return t;
 }
 
 static int warn_calls;
@@ -168,7 +147,7 @@ static void test_round_trip_unknown_and_u64(void)
     char path[512];
     path_in(path, sizeof path, "rt.json");
     const char *orig = make_wallet_text("18446744073709551615", "");
-    put_file(path, orig);
+    tz_test_put_file(path, orig, 0600);
 
     tz_error err = {0};
     tz_wallet *w = NULL;
@@ -192,7 +171,7 @@ static void test_round_trip_unknown_and_u64(void)
         CHECK_MSG(st == TZ_OK, "%s", err.msg);
         tz_wallet_free(w);
         w = NULL;
-        char *now = get_file(path);
+        char *now = tz_test_get_file(path);
         CHECK_MSG(now && strcmp(now, orig) == 0, "cycle %d:\n%s", cycle, now ? now : "(null)");
         free(now);
         st = tz_wallet_load(path, &w, &err, NULL);
@@ -207,7 +186,7 @@ static void test_round_trip_unknown_and_u64(void)
     w->scanned = 9;
     st = tz_wallet_save(w, &err);
     CHECK(st == TZ_OK);
-    char *now = get_file(path);
+    char *now = tz_test_get_file(path);
     json_t *doc = now ? parse_exact(now) : NULL;
     json_t *ref = parse_exact(orig);
     CHECK(doc && ref);
@@ -235,12 +214,12 @@ static void test_reference_fixture(void)
     const char *src = getenv("TZ_SOURCE_DIR");
     char fix[512], path[512];
     snprintf(fix, sizeof fix, "%s/tests/data/wallet_ref_bds.json", src ? src : ".");
-    char *orig = get_file(fix);
+    char *orig = tz_test_get_file(fix);
     CHECK_MSG(orig != NULL, "fixture %s missing", fix);
     if (!orig)
         return;
     path_in(path, sizeof path, "ref.json");
-    put_file(path, orig);
+    tz_test_put_file(path, orig, 0600);
     tz_error err = {0};
     tz_wallet *w = NULL;
     tz_status st = tz_wallet_load(path, &w, &err, NULL);
@@ -265,7 +244,7 @@ static void test_reference_fixture(void)
     /* Saving without changes reproduces the reference's bytes. */
     st = tz_wallet_save(w, &err);
     CHECK_MSG(st == TZ_OK, "%s", err.msg);
-    char *now = get_file(path);
+    char *now = tz_test_get_file(path);
     CHECK(now && strcmp(now, orig) == 0);
     free(now);
 
@@ -299,7 +278,7 @@ static void expect_refused(const char *name, const char *text, tz_status want,
     char path[512];
     path_in(path, sizeof path, name);
     if (text)
-        put_file(path, text);
+        tz_test_put_file(path, text, 0600);
     tz_error err = {0};
     tz_wallet *w = (tz_wallet *)0x1;
     tz_status st = tz_wallet_load(path, &w, &err, NULL);
@@ -316,7 +295,7 @@ static void expect_refused(const char *name, const char *text, tz_status want,
     if (want == TZ_EPARSE)
         CHECK_MSG(!strncmp(err.msg, "parse wallet: ", 14), "%s: %s", name, err.msg);
     if (text) {
-        char *after = get_file(path);
+        char *after = tz_test_get_file(path);
         CHECK_MSG(after && !strcmp(after, text), "%s: file changed", name);
         free(after);
     }
@@ -391,7 +370,7 @@ static void test_permission_warning(void)
 {
     char path[512];
     path_in(path, sizeof path, "perm.json");
-    put_file(path, make_wallet_text("1", ""));
+    tz_test_put_file(path, make_wallet_text("1", ""), 0600);
     tz_error err;
     tz_wallet *w = NULL;
     warn_calls = 0;
@@ -444,7 +423,7 @@ static void test_new_wallet_layout(void)
     CHECK_MSG(tz_wallet_save(w, &err) == TZ_OK, "%s", err.msg);
     tz_wallet_free(w);
 
-    char *text = get_file(path);
+    char *text = tz_test_get_file(path);
     CHECK(text != NULL);
     if (!text)
         return;
@@ -477,7 +456,7 @@ static void test_new_wallet_layout(void)
     /* The floor file records H(master_sk). */
     char fpath[600];
     snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
-    char *floor = get_file(fpath);
+    char *floor = tz_test_get_file(fpath);
     tz_felt fp;
     char hex[65];
     tz_hash(&fp, sk.b, 32);
@@ -495,7 +474,7 @@ static void test_floor(void)
     snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
     char v1[8192];
     snprintf(v1, sizeof v1, "%s", make_wallet_text("1", ""));
-    put_file(path, v1);
+    tz_test_put_file(path, v1, 0600);
     tz_error err = {0};
     tz_wallet *w = NULL;
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
@@ -512,7 +491,7 @@ static void test_floor(void)
     w = NULL;
 
     /* Restoring the old backup is refused: addr_counter behind. */
-    put_file(path, v1);
+    tz_test_put_file(path, v1, 0600);
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_ESTATE);
     CHECK_MSG(!strncmp(err.msg,
                        "wallet appears to be restored from a stale backup: addr_counter 1 is "
@@ -524,7 +503,7 @@ static void test_floor(void)
     CHECK(w == NULL);
 
     /* addr_counter caught up but the one-time key index is behind. */
-    put_file(path, replace_once(v1, "\"addr_counter\": 1", "\"addr_counter\": 2"));
+    tz_test_put_file(path, replace_once(v1, "\"addr_counter\": 1", "\"addr_counter\": 2"), 0600);
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_ESTATE);
     CHECK_MSG(!strncmp(err.msg,
                        "wallet appears to be restored from a stale backup: address 0 "
@@ -535,14 +514,14 @@ static void test_floor(void)
               "%s", err.msg);
 
     /* Another wallet's floor is not enforced. */
-    put_file(path, replace_once(v1, "\"master_sk\": \"11", "\"master_sk\": \"33"));
+    tz_test_put_file(path, replace_once(v1, "\"master_sk\": \"11", "\"master_sk\": \"33"), 0600);
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
     tz_wallet_free(w);
     w = NULL;
 
     /* A malformed floor refuses the load. */
-    put_file(path, v1);
-    put_file(fpath, "{\"wallet_fingerprint\": 5}");
+    tz_test_put_file(path, v1, 0600);
+    tz_test_put_file(fpath, "{\"wallet_fingerprint\": 5}", 0600);
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_EPARSE);
     CHECK_MSG(!strncmp(err.msg, "parse xmss floor: ", 18), "%s", err.msg);
     unlink(fpath);
@@ -554,8 +533,8 @@ static void test_sync_state(void)
 {
     char path[512];
     path_in(path, sizeof path, "sync.json");
-    put_file(path, replace_once(make_wallet_text("1", ""), "\"scanned\": 18446744073709551615",
-                                "\"scanned\": 5"));
+    tz_test_put_file(path, replace_once(make_wallet_text("1", ""), "\"scanned\": 18446744073709551615",
+                                "\"scanned\": 5"), 0600);
     tz_error err = {0};
     tz_wallet *w = NULL;
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
@@ -588,11 +567,11 @@ static void test_sync_state(void)
      * frontier no longer matches the cursor and is dropped. */
     tz_wallet_free(w);
     w = NULL;
-    char *text = get_file(path);
+    char *text = tz_test_get_file(path);
     CHECK(text != NULL);
     if (!text)
         return;
-    put_file(path, replace_once(text, "\"scanned\": 100", "\"scanned\": 120"));
+    tz_test_put_file(path, replace_once(text, "\"scanned\": 100", "\"scanned\": 120"), 0600);
     free(text);
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
     if (!w)
@@ -602,7 +581,7 @@ static void test_sync_state(void)
     tz_wallet_reset_cursor(w, 0, NULL);
     CHECK(w->scanned == 0 && !w->sync.has_frontier && w->sync.nullifiers_checked == 0);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    text = get_file(path);
+    text = tz_test_get_file(path);
     CHECK(text && !strstr(text, "\"frontier\"") && strstr(text, "\"frontier_size\": 0"));
     free(text);
     tz_wallet_free(w);
@@ -625,14 +604,14 @@ static void test_save_failure_keeps_old(void)
     path_in(path, sizeof path, "fail.json");
     snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
     const char *orig = make_wallet_text("77", "");
-    put_file(path, orig);
+    tz_test_put_file(path, orig, 0600);
     tz_error err = {0};
     tz_wallet *w = NULL;
     CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
     if (!w)
         return;
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    char *floor_before = get_file(fpath);
+    char *floor_before = tz_test_get_file(fpath);
     w->addr_counter = 9;
     w->notes[0].v = 1;
     tz_fsys t = *tz_fsys_default();
@@ -642,8 +621,8 @@ static void test_save_failure_keeps_old(void)
     tz_fsys_set(NULL);
     CHECK(st == TZ_EIO);
     CHECK_MSG(strstr(err.msg, "rename") && strstr(err.msg, strerror(ENOSPC)), "%s", err.msg);
-    char *now = get_file(path);
-    char *floor_now = get_file(fpath);
+    char *now = tz_test_get_file(path);
+    char *floor_now = tz_test_get_file(fpath);
     CHECK(now && !strcmp(now, orig));
     CHECK(floor_before && floor_now && !strcmp(floor_before, floor_now));
     CHECK(count_temps() == 0);
@@ -651,7 +630,7 @@ static void test_save_failure_keeps_old(void)
     free(floor_now);
     /* The same wallet object saves fine once the disk recovers. */
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    now = get_file(path);
+    now = tz_test_get_file(path);
     CHECK(now && strstr(now, "\"addr_counter\": 9"));
     free(now);
     tz_wallet_free(w);
@@ -724,7 +703,7 @@ static char *fixture_text(const char *name)
     const char *src = getenv("TZ_SOURCE_DIR");
     char fix[512];
     snprintf(fix, sizeof fix, "%s/tests/data/%s", src ? src : ".", name);
-    char *t = get_file(fix);
+    char *t = tz_test_get_file(fix);
     CHECK_MSG(t != NULL, "fixture %s missing", fix);
     return t;
 }
@@ -738,7 +717,7 @@ static void expect_floor(const char *path, const tz_felt *sk, const char *tail)
     tz_hash(&fp, sk->b, 32);
     tz_felt_to_hex(hex, &fp);
     snprintf(want, sizeof want, "{\n  \"wallet_fingerprint\": \"%s\",\n%s}", hex, tail);
-    char *got = get_file(fpath);
+    char *got = tz_test_get_file(fpath);
     CHECK_MSG(got && !strcmp(got, want), "floor:\n%s\nwant:\n%s", got ? got : "(null)", want);
     free(got);
 }
@@ -784,7 +763,7 @@ static void test_ref_init_receive(void)
              "  \"notes\": [],\n  \"scanned\": 0,\n  \"wots_key_indices\": {},\n"
              "  \"pending_spends\": [],\n  \"pending_deposits\": [],\n  \"deposit_nonce\": 0\n}",
              json_string_value(json_object_get(rdoc, "master_sk")));
-    char *now = get_file(path);
+    char *now = tz_test_get_file(path);
     CHECK_MSG(now && !strcmp(now, want_init), "init:\n%s", now ? now : "(null)");
     free(now);
     expect_floor(path, &sk, "  \"addr_counter\": 0,\n  \"wots_key_indices\": {}\n");
@@ -803,7 +782,7 @@ static void test_ref_init_receive(void)
     CHECK_MSG(tz_wallet_save(w, &err) == TZ_OK, "%s", err.msg);
     tz_wallet_free(w);
     w = NULL;
-    now = get_file(path);
+    now = tz_test_get_file(path);
     CHECK_MSG(now && !strcmp(now, ref), "receive: %zu vs %zu bytes", now ? strlen(now) : 0,
               strlen(ref));
     free(now);
@@ -813,7 +792,7 @@ static void test_ref_init_receive(void)
      * identical except that address 0 is now recorded. */
     char *after = replaced(ref, "\"wots_key_indices\": {},", "\"wots_key_indices\": {\n    \"0\": 0\n  },");
     path_in(path, sizeof path, "ref_ir2.json");
-    put_file(path, ref);
+    tz_test_put_file(path, ref, 0600);
     for (int cycle = 0; cycle < 2; cycle++) {
         st = tz_wallet_load(path, &w, &err, NULL);
         CHECK_MSG(st == TZ_OK, "%s", err.msg);
@@ -823,7 +802,7 @@ static void test_ref_init_receive(void)
         CHECK(tz_wallet_save(w, &err) == TZ_OK);
         tz_wallet_free(w);
         w = NULL;
-        now = get_file(path);
+        now = tz_test_get_file(path);
         CHECK_MSG(now && !strcmp(now, after), "load+save cycle %d", cycle);
         free(now);
     }
@@ -857,7 +836,7 @@ static void test_wots_on_load(void)
              felt_a, addr_with_bds(a2, sizeof a2, 2, 4), addr_with_bds(a0, sizeof a0, 5, 0),
              addr_with_bds(a5, sizeof a5, 0, 1), addr_with_bds(a9, sizeof a9, 9, -1));
     path_in(path, sizeof path, "wots.json");
-    put_file(path, text);
+    tz_test_put_file(path, text, 0600);
     tz_error err = {0};
     tz_wallet *w = NULL;
     tz_status st = tz_wallet_load(path, &w, &err, NULL);
@@ -869,7 +848,7 @@ static void test_wots_on_load(void)
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     tz_wallet_free(w);
     w = NULL;
-    char *now = get_file(path);
+    char *now = tz_test_get_file(path);
     CHECK_MSG(now && strstr(now, "  \"wots_key_indices\": {\n    \"7\": 9,\n    \"2\": 4,\n"
                                  "    \"0\": 1,\n    \"5\": 0\n  },\n  \"pending_spends\": []"),
               "%s", now ? now : "(null)");
@@ -887,7 +866,7 @@ static void test_wots_on_load(void)
     /* A backup whose map says 1 for address 2 is behind the floor (4),
      * even though its bds says 4: the map is read first, as the reference
      * does, before the load rewrites it. */
-    put_file(path, text);
+    tz_test_put_file(path, text, 0600);
     w = (tz_wallet *)0x1;
     st = tz_wallet_load(path, &w, &err, NULL);
     CHECK(st == TZ_ESTATE && w == (tz_wallet *)0x1);
@@ -1020,7 +999,7 @@ static void test_key_order(void)
                        "}");
     char path[512];
     path_in(path, sizeof path, "order.json");
-    put_file(path, in);
+    tz_test_put_file(path, in, 0600);
     tz_error err = {0};
     tz_wallet *w = NULL;
     tz_status st = tz_wallet_load(path, &w, &err, NULL);
@@ -1031,14 +1010,14 @@ static void test_key_order(void)
         CHECK(tz_wallet_save(w, &err) == TZ_OK);
         tz_wallet_free(w);
         w = NULL;
-        char *now = get_file(path);
+        char *now = tz_test_get_file(path);
         CHECK_MSG(now && !strcmp(now, want), "got:\n%s", now ? now : "(null)");
         free(now);
         /* Stable: a second load + save changes nothing. */
         CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
         CHECK(w && tz_wallet_save(w, &err) == TZ_OK);
         tz_wallet_free(w);
-        now = get_file(path);
+        now = tz_test_get_file(path);
         CHECK(now && !strcmp(now, want));
         free(now);
     }
@@ -1060,7 +1039,7 @@ static void test_key_order(void)
     json_object_set_new(w->spends[1].obj, "operation_hash", json_null());
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     tz_wallet_free(w);
-    char *now = get_file(path);
+    char *now = tz_test_get_file(path);
     CHECK_MSG(now && !strstr(now, "operation_hash") &&
                   strstr(now, "\"description\": \"no hash\"\n    }") &&
                   strstr(now, "\"description\": \"cleared\"\n    }"),
@@ -1178,11 +1157,8 @@ static void test_save_sequence(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tz-unit-store-wallet-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (tz_test_mkdtemp(dir, sizeof dir, "store-wallet") != 0)
         return 2;
-    }
     test_exact_numbers();
     test_round_trip_unknown_and_u64();
     test_reference_fixture();
@@ -1198,9 +1174,6 @@ int main(void)
     test_escapes();
     test_save_sequence();
     CHECK(count_temps() == 0);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tz_test_rmtree(dir);
     return tz_test_done("store_wallet");
 }

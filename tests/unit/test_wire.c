@@ -11,7 +11,7 @@
 #include "core/keys.h"
 #include "core/note.h"
 #include "core/wire.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static size_t nchecked; /* vector fields checked */
 
@@ -423,14 +423,8 @@ out:
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *proto = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                   JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(proto != NULL, "cannot load %s: %s", path, jerr.text);
-    json_t *cw = json_load_file(tz_test_shared("vectors/canonical_wire_v1.json", path, sizeof path),
-                                JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(cw != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *proto = tz_test_vectors("protocol_v1.json");
+    json_t *cw = tz_test_vectors("canonical_wire_v1.json");
     if (!proto || !cw) {
         json_decref(proto);
         json_decref(cw);

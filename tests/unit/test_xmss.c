@@ -9,17 +9,11 @@
 #include "core/hash.h"
 #include "core/keys.h"
 #include "core/xmss.h"
-#include "tz_test.h"
+#include "tz_test_util.h"
 
 static int hex_eq(const tz_felt *got, const char *want)
 {
-    char hex[TZ_FELT_HEX + 1];
-    tz_felt_to_hex(hex, got);
-    if (!want || strcmp(hex, want) != 0) {
-        fprintf(stderr, "  got %s want %s\n", hex, want ? want : "(missing)");
-        return 0;
-    }
-    return 1;
+    return tz_test_felt_is_hex(got, want, NULL);
 }
 
 struct prog {
@@ -114,11 +108,7 @@ static void check_adrs(void)
 
 int main(void)
 {
-    char path[512];
-    json_error_t jerr;
-    json_t *root = json_load_file(tz_test_shared("vectors/protocol_v1.json", path, sizeof path),
-                                  JSON_ALLOW_NUL, &jerr);
-    CHECK_MSG(root != NULL, "cannot load %s: %s", path, jerr.text);
+    json_t *root = tz_test_vectors("protocol_v1.json");
     if (!root)
         return tz_test_done("xmss");
     check_adrs();
