@@ -36,16 +36,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-BIN = os.path.abspath(os.environ.get("TZ_BIN_DIR", os.path.join(ROOT, "build/bin")))
-WALLET_BIN = os.path.join(BIN, "tzel-wallet")
-SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
-DAEMON_BIN = os.path.join(BIN, "tzel-walletd")
+sys.path.insert(0, os.path.join(os.environ.get("TZ_SOURCE_DIR", ROOT), "tests", "integration"))
+import tzlib  # noqa: E402
+
+BIN = tzlib.BIN
+WALLET_BIN = tzlib.WALLET_BIN
+SIM_BIN = tzlib.SIM_BIN
+DAEMON_BIN = tzlib.DAEMON_BIN
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 CACHE = os.path.join(ROOT, "out", "chain-cache")
 WCACHE = os.path.join(ROOT, "out", "bench-cache", "daemon")
@@ -69,21 +71,10 @@ class Sim:
                 "--chain-cache", CACHE, "--quiet", "--pay", pay]
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-        self.url = None
-        while True:
-            line = self.p.stderr.readline()
-            if not line:
-                raise RuntimeError("simulator did not start")
-            if "listening on " in line:
-                self.url = line.strip().split("listening on ")[1]
-                break
-        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", None)
 
     def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=60) as r:
-            return json.loads(r.read())
+        return tzlib.http_json(self.url + path, timeout=60)
 
     def stop(self):
         self.p.terminate()
@@ -92,19 +83,9 @@ class Sim:
 
 class Daemon:
     def __init__(self, wallet, env):
-        self.p = subprocess.Popen([DAEMON_BIN, "--wallet", wallet, "--listen", "127.0.0.1:0",
-                                   "--interval-secs", "2"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                  env=env)
-        self.url = None
-        while True:
-            line = self.p.stderr.readline()
-            if not line:
-                raise RuntimeError("daemon did not start")
-            if line.startswith("tzel-walletd listening on "):
-                self.url = line.strip().split("listening on ")[1]
-                break
-        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+        self.p, self.url = tzlib.spawn_listening(
+            [DAEMON_BIN, "--wallet", wallet, "--listen", "127.0.0.1:0", "--interval-secs", "2"],
+            "tzel-walletd listening on ", "daemon", None, env=env)
         with open(wallet + ".walletd-token") as f:
             self.token = f.read().strip()
 
@@ -138,13 +119,7 @@ def fixture():
 
 
 def copy_wallet(src, name):
-    d = os.path.join(TMP, name)
-    os.makedirs(d)
-    path = os.path.join(d, "wallet.json")
-    shutil.copy2(src, path)
-    if os.path.exists(src + ".xmss-floor"):
-        shutil.copy2(src + ".xmss-floor", path + ".xmss-floor")
-    return path
+    return tzlib.copy_wallet(src, os.path.join(TMP, name))
 
 
 def note_set(path):
@@ -161,13 +136,7 @@ def pct(xs, p):
 
 
 def wait(pred, timeout, what, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise RuntimeError("timed out waiting for " + what)
+    return tzlib.wait_for(pred, timeout, what, step, RuntimeError)
 
 
 def main():

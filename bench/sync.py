@@ -27,14 +27,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-BIN = os.path.abspath(os.environ.get("TZ_BIN_DIR", os.path.join(ROOT, "build/bin")))
-WALLET_BIN = os.path.join(BIN, "tzel-wallet")
-SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
+sys.path.insert(0, os.path.join(os.environ.get("TZ_SOURCE_DIR", ROOT), "tests", "integration"))
+import tzlib  # noqa: E402
+
+BIN = tzlib.BIN
+WALLET_BIN = tzlib.WALLET_BIN
+SIM_BIN = tzlib.SIM_BIN
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 
 
@@ -65,27 +66,13 @@ class Sim:
             args += ["--pay", pay]
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-        self.url = None
-        while True:
-            line = self.p.stderr.readline()
-            if not line:
-                raise RuntimeError("simulator did not start")
-            if "listening on " in line:
-                self.url = line.strip().split("listening on ")[1]
-                break
-        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", None)
 
     def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=60) as r:
-            return json.loads(r.read())
+        return tzlib.http_json(self.url + path, timeout=60)
 
     def post(self, op, body=None):
-        req = urllib.request.Request(self.url + "/sim/" + op, data=json.dumps(body or {}).encode(),
-                                     method="POST", headers={"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read())
+        return tzlib.sim_post(self.url, op, body, timeout=60)
 
     def rpc_requests(self):
         c = self.get("/sim/counters")

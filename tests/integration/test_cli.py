@@ -11,7 +11,6 @@ reuses the record at position addr_counter, as the reference does).
 Run all: python3 test_cli.py; some: python3 test_cli.py restore lock ...
 """
 import copy
-import hashlib
 import json
 import os
 import random
@@ -23,15 +22,14 @@ import tempfile
 import time
 import traceback
 
-BIN = os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
-SHARED = os.environ.get("TZ_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
-WALLET_BIN = os.path.join(BIN, "tzel-wallet")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tzlib import H, WALLET_BIN, check, load, read_bytes, serde_compact  # noqa: E402
+import tzlib  # noqa: E402
+
 TMP = tempfile.mkdtemp(prefix="tz-it-cli-")
 
-with open(os.path.join(SHARED, "vectors", "protocol_v1.json")) as f:
-    PV = json.load(f)
-with open(os.path.join(SHARED, "vectors", "canonical_wire_v1.json")) as f:
-    CW = json.load(f)
+PV = tzlib.vectors("protocol_v1.json")
+CW = tzlib.vectors("canonical_wire_v1.json")
 KH = PV["key_hierarchy"]
 MASTER = KH["master_sk"]
 
@@ -39,17 +37,6 @@ U64_BIG = 18446744073709551615  # above 2^63: must survive load and save
 
 
 # ---------------------------------------------------------------- helpers
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def H(data, person=b""):
-    d = bytearray(hashlib.blake2s(data, person=person).digest())
-    d[31] &= 7
-    return bytes(d)
-
 
 def nullifier(nk_spend_hex, cm_hex, pos):
     inner = H(bytes.fromhex(cm_hex) + pos.to_bytes(8, "little") + bytes(24), b"nulfSP__")
@@ -63,22 +50,7 @@ def felt(rng):
 
 
 def run(*args, wallet=None, json_mode=False, timeout=300, env=None):
-    cmd = [WALLET_BIN]
-    if wallet:
-        cmd += ["-w", wallet]
-    if json_mode:
-        cmd.append("--json")
-    e = dict(os.environ)
-    e.pop("TZEL_ROLLUP_NODE_URL", None)
-    e.update(env or {})
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=e)
-
-
-def serde_compact(v):
-    """What the reference's serde_json::to_string prints for a Value: keys
-    sorted at every level, no spaces, non-ASCII raw."""
-    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return tzlib.run_wallet(*args, wallet=wallet, json_mode=json_mode, env=env, timeout=timeout)
 
 
 def serde_pretty(v):
@@ -122,16 +94,6 @@ def fails(expected_exit, *args, wallet=None, json_mode=False, **kw):
     return r
 
 
-def load(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def read_bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def write_wallet(path, doc):
     with open(path, "w") as f:
         json.dump(doc, f, indent=2)
@@ -139,9 +101,7 @@ def write_wallet(path, doc):
 
 
 def new_dir(name):
-    d = os.path.join(TMP, name)
-    os.makedirs(d)
-    return d
+    return tzlib.new_dir(TMP, name)
 
 
 def fixture_wallet(rng=None, n_extra=0, unknown=False):
@@ -149,11 +109,8 @@ def fixture_wallet(rng=None, n_extra=0, unknown=False):
     already derived (addr_counter 0), optionally n_extra more records with
     random public fields and lots of unknown fields."""
     rng = rng or random.Random(7)
-    addrs = []
-    for a in PV["addresses"]:
-        addrs.append({"index": a["j"], "d_j": a["d_j"], "auth_root": a["auth_root"],
-                      "auth_pub_seed": a["auth_pub_seed"], "nk_tag": a["nk_tag"],
-                      "bds": {"next_index": 0, "auth_path": [felt(rng) for _ in range(2)]}})
+    addrs = tzlib.vector_address_records(
+        PV, lambda: {"next_index": 0, "auth_path": [felt(rng) for _ in range(2)]})
     for j in range(3, 3 + n_extra):
         addrs.append({"index": j, "d_j": felt(rng), "auth_root": felt(rng),
                       "auth_pub_seed": felt(rng), "nk_tag": felt(rng), "bds": {"next_index": 0}})

@@ -7,7 +7,6 @@ address beyond the fixture's pre-derived records (none here).
 
 Run all: python3 test_cli_node.py; some: python3 test_cli_node.py deposit ...
 """
-import hashlib
 import http.server
 import json
 import os
@@ -18,30 +17,17 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 
-BIN = os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
-SHARED = os.environ.get("TZ_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
-WALLET_BIN = os.path.join(BIN, "tzel-wallet")
-SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tzlib import H, SIM_BIN, WALLET_BIN, check, load, read_bytes  # noqa: E402
+import tzlib  # noqa: E402
+
 TMP = tempfile.mkdtemp(prefix="tz-it-cli-node-")
 CACHE = os.path.join(TMP, "chain-cache")
 
-with open(os.path.join(SHARED, "vectors", "protocol_v1.json")) as f:
-    PV = json.load(f)
+PV = tzlib.vectors("protocol_v1.json")
 MASTER = PV["key_hierarchy"]["master_sk"]
 STATE = "/tzel/v1/state/"
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def H(data, person=b""):
-    d = bytearray(hashlib.blake2s(data, person=person).digest())
-    d[31] &= 7
-    return bytes(d)
 
 
 def fold(a, b):
@@ -54,32 +40,13 @@ class Sim:
     def __init__(self, leaves, seed, extra=()):
         args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
                 "--chain-cache", CACHE, "--threads", "2"] + list(extra)
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-        self.url, log = None, []
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            if "listening on " in line:
-                self.url = line.strip().split("listening on ")[1]
-                break
-        if not self.url:
-            self.p.kill()
-            raise RuntimeError("simulator did not start: " + "".join(log))
-        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", 120)
 
     def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return json.loads(r.read() or b"null")
+        return tzlib.http_json(self.url + path)
 
     def post(self, op, body=None):
-        req = urllib.request.Request(self.url + "/sim/" + op, data=json.dumps(body or {}).encode(),
-                                     method="POST", headers={"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"null")
+        return tzlib.sim_post(self.url, op, body)
 
     def head(self):
         return self.get("/global/block/head/hash")
@@ -92,13 +59,7 @@ class Sim:
         return int.from_bytes(bytes.fromhex(v), "little") if v else 0
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        tzlib.stop_process(self.p, 10)
 
 
 class FakeNode:
@@ -129,18 +90,8 @@ class FakeNode:
 
 
 def run(*args, wallet=None, url=None, json_mode=True, env=None, timeout=300):
-    cmd = [WALLET_BIN]
-    if wallet:
-        cmd += ["-w", wallet]
-    if url:
-        cmd += ["--rollup-node-url", url]
-    if json_mode:
-        cmd.append("--json")
-    e = dict(os.environ)
-    e.pop("TZEL_ROLLUP_NODE_URL", None)
-    e.update(env or {})
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=e)
+    return tzlib.run_wallet(*args, wallet=wallet, url=url, json_mode=json_mode, env=env,
+                            timeout=timeout)
 
 
 def ok(*args, **kw):
@@ -165,20 +116,8 @@ def fails(code, *args, **kw):
     return r
 
 
-def load(p):
-    with open(p) as f:
-        return json.load(f)
-
-
-def read_bytes(p):
-    with open(p, "rb") as f:
-        return f.read()
-
-
 def fixture_wallet(path):
-    addrs = [{"index": a["j"], "d_j": a["d_j"], "auth_root": a["auth_root"],
-              "auth_pub_seed": a["auth_pub_seed"], "nk_tag": a["nk_tag"], "bds": {}}
-             for a in PV["addresses"]]
+    addrs = tzlib.vector_address_records(PV)
     for j in range(3, 6):   # more pre-derived records (random public fields): no derivation
         addrs.append({"index": j, "d_j": H(b"d%d" % j).hex(), "auth_root": H(b"r%d" % j).hex(),
                       "auth_pub_seed": H(b"s%d" % j).hex(), "nk_tag": H(b"t%d" % j).hex(),
@@ -190,9 +129,7 @@ def fixture_wallet(path):
 
 
 def new_dir(name):
-    d = os.path.join(TMP, name)
-    os.makedirs(d)
-    return d
+    return tzlib.new_dir(TMP, name)
 
 
 # ------------------------------------------------------------------ tests

@@ -20,17 +20,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import urllib.error
 import urllib.request
 
-BIN = os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
-WALLET_BIN = os.path.join(BIN, "tzel-wallet")
-SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
-DAEMON_BIN = os.path.join(BIN, "tzel-walletd")
-ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(BIN)), "test-artifacts")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tzlib import BIN, DAEMON_BIN, SIM_BIN, check, load, wait_for  # noqa: E402
+import tzlib  # noqa: E402
+
+ARTIFACTS = os.path.join(os.path.dirname(BIN), "test-artifacts")
 
 TMP = tempfile.mkdtemp(prefix="tz-it-daemon-")
 CACHE = os.path.join(TMP, "chain-cache")
@@ -38,21 +37,6 @@ FIXTURE = os.path.join(TMP, "fixture")
 PAID = 3          # notes the simulator pays to the fixture's address
 LEAVES = 3000     # a sync of ~10 s at 5 ms per request
 LATENCY_MS = 5
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def wait_for(pred, timeout, what, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
 def become_subreaper():
@@ -90,42 +74,18 @@ class Sim:
             args += ["--pay", pay]
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-        self.url, self.log = None, []
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            if "listening on " in line:
-                self.url = line.strip().split("listening on ")[1]
-                break
-        if not self.url:
-            self.p.kill()
-            raise RuntimeError("simulator did not start: " + "".join(self.log))
-        threading.Thread(target=lambda: [self.log.append(x) for x in self.p.stderr],
-                         daemon=True).start()
+        self.log = []
+        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", 180,
+                                                 self.log)
 
     def req(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        r = urllib.request.Request(self.url + path, data=data, method=method,
-                                   headers={"content-type": "application/json"})
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
+        return tzlib.http_json(self.url + path, method, body)
 
     def paid(self):
         return self.req("GET", "/sim/paid")["paid"]
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        tzlib.stop_process(self.p, 10)
 
 
 class Daemon:
@@ -140,25 +100,13 @@ class Daemon:
         self.wallet = wallet
         self.args = [DAEMON_BIN, "--wallet", wallet, "--listen", "127.0.0.1:0",
                      "--interval-secs", "1"] + list(args)
-        self.p = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True, env=e)
         self.url, self.log = None, []
         if not expect_ready:
+            self.p = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True, env=e)
             return
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            if line.startswith("tzel-walletd listening on http://127.0.0.1:"):
-                self.url = line.strip().split("listening on ")[1]
-                break
-        if not self.url:
-            self.p.kill()
-            raise RuntimeError("daemon did not start: " + "".join(self.log))
-        threading.Thread(target=lambda: [self.log.append(x) for x in self.p.stderr],
-                         daemon=True).start()
+        self.p, self.url = tzlib.spawn_listening(
+            self.args, "tzel-walletd listening on http://127.0.0.1:", "daemon", 20, self.log, e)
         with open(wallet + ".walletd-token") as f:
             self.token = f.read().strip()
 
@@ -217,26 +165,11 @@ class Daemon:
 
 
 def run_wallet(wallet, *args, env=None, timeout=300):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([WALLET_BIN, "-w", wallet] + list(args), env=e, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def load(wallet):
-    with open(wallet) as f:
-        return json.load(f)
+    return tzlib.run_wallet(*args, wallet=wallet, env=env, timeout=timeout, keep_node_env=True)
 
 
 def new_wallet(name):
-    d = os.path.join(TMP, name)
-    os.makedirs(d)
-    path = os.path.join(d, "wallet.json")
-    shutil.copy2(os.path.join(FIXTURE, "wallet.json"), path)
-    floor = os.path.join(FIXTURE, "wallet.json.xmss-floor")
-    if os.path.exists(floor):
-        shutil.copy2(floor, path + ".xmss-floor")
-    return path
+    return tzlib.copy_wallet(os.path.join(FIXTURE, "wallet.json"), os.path.join(TMP, name))
 
 
 def notes_match_paid(wallet, sim):

@@ -5,12 +5,10 @@ recipient only, pinned reads, every fault switch, latency under 64
 concurrent clients, the connection limit, --no-values / --acl-secure,
 the chain cache, timed blocks and clean shutdown."""
 
-import hashlib
 import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,8 +16,11 @@ import tempfile
 import threading
 import time
 
-BIN = os.path.join(os.environ.get("TZ_BIN_DIR", "build/bin"), "tzel-rollup-sim")
-SHARED = os.environ.get("TZ_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tzlib  # noqa: E402
+
+BIN = tzlib.SIM_BIN
+SHARED = tzlib.SHARED
 STATE = "/tzel/v1/state"
 
 PASS = 0
@@ -39,20 +40,9 @@ def check(cond, what):
 
 class Sim:
     def __init__(self, *args):
-        self.p = subprocess.Popen([BIN, "--port", "0", "--quiet", *args],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.port = None
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            if "listening on http://127.0.0.1:" in line:
-                self.port = int(line.strip().rsplit(":", 1)[1])
-                break
-        if self.port is None:
-            raise RuntimeError("tzel-rollup-sim did not start: %r" % (self.p.poll(),))
-        threading.Thread(target=self.p.stderr.read, daemon=True).start()
+        self.p, url = tzlib.spawn_listening([BIN, "--port", "0", "--quiet", *args],
+                                            "listening on http://127.0.0.1:", "tzel-rollup-sim")
+        self.port = int(url.rsplit(":", 1)[1])
 
     def conn(self, timeout=10):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -92,24 +82,13 @@ class Sim:
         return json.loads(body)
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                return self.p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-                return None
-        return self.p.returncode
+        return tzlib.stop_process(self.p, 20)
 
 
 # ---------------------------------------------------------------- crypto
 
 def felt_hash(personal, data):
-    h = bytearray(hashlib.blake2s(data, person=personal).digest())
-    h[31] &= 7
-    return bytes(h)
-
+    return tzlib.H(data, personal)
 
 def merkle_node(a, b):
     return felt_hash(b"mrklSP__", a + b)
