@@ -526,21 +526,32 @@ static tz_status get1(tz_rpc *c, const char *url, single *s, tz_error *err)
     return st;
 }
 
+/* GETs `url` and parses a 200 answer's body as JSON (any value). Returns
+ * the value (the caller decrefs it), or NULL with *st set to the transfer's
+ * error, the HTTP status's error (http_error) or TZ_EPARSE. The body is
+ * freed either way. */
+static json_t *get_json(tz_rpc *c, const char *url, tz_status *st, tz_error *err)
+{
+    single s;
+    json_t *j = NULL;
+    if ((*st = get1(c, url, &s, err)))
+        return NULL;
+    if (s.copy.http != 200)
+        *st = http_error(&s.copy, err);
+    else
+        j = body_json(&s.copy, err, st);
+    free(s.copy.body);
+    return j;
+}
+
 tz_status tz_rpc_head_hash(tz_rpc *c, char out[TZ_BLOCK_HASH_MAX], tz_error *err)
 {
     char url[URL_MAX];
     snprintf(url, sizeof url, "%s/global/block/head/hash", c->base);
-    single s;
-    tz_status st = get1(c, url, &s, err);
-    if (st)
-        return st;
-    if (s.copy.http != 200) {
-        st = http_error(&s.copy, err);
-        goto out;
-    }
-    json_t *j = body_json(&s.copy, err, &st);
+    tz_status st;
+    json_t *j = get_json(c, url, &st, err);
     if (!j)
-        goto out;
+        return st;
     const char *h = json_string_value(j);
     if (!h || !block_ok(h) || h[0] != 'B') {
         st = tz_error_set(err, TZ_EPARSE, "GET %s: expected a B... block hash", url);
@@ -548,8 +559,6 @@ tz_status tz_rpc_head_hash(tz_rpc *c, char out[TZ_BLOCK_HASH_MAX], tz_error *err
         snprintf(out, TZ_BLOCK_HASH_MAX, "%s", h);
     }
     json_decref(j);
-out:
-    free(s.copy.body);
     return st;
 }
 
@@ -557,25 +566,16 @@ tz_status tz_rpc_rollup_address(tz_rpc *c, char out[TZ_ROLLUP_ADDRESS_MAX], tz_e
 {
     char url[URL_MAX];
     snprintf(url, sizeof url, "%s/global/smart_rollup_address", c->base);
-    single s;
-    tz_status st = get1(c, url, &s, err);
-    if (st)
-        return st;
-    if (s.copy.http != 200) {
-        st = http_error(&s.copy, err);
-        goto out;
-    }
-    json_t *j = body_json(&s.copy, err, &st);
+    tz_status st;
+    json_t *j = get_json(c, url, &st, err);
     if (!j)
-        goto out;
+        return st;
     const char *a = json_string_value(j);
     if (!a || strncmp(a, "sr1", 3) != 0 || strlen(a) >= TZ_ROLLUP_ADDRESS_MAX || !block_ok(a))
         st = tz_error_set(err, TZ_EPARSE, "GET %s: expected an sr1... address", url);
     else
         snprintf(out, TZ_ROLLUP_ADDRESS_MAX, "%s", a);
     json_decref(j);
-out:
-    free(s.copy.body);
     return st;
 }
 
@@ -586,23 +586,14 @@ tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out, tz_erro
         return st;
     char url[URL_MAX];
     snprintf(url, sizeof url, "%s/global/block/%s/level", c->base, block);
-    single s;
-    if ((st = get1(c, url, &s, err)))
-        return st;
-    if (s.copy.http != 200) {
-        st = http_error(&s.copy, err);
-        goto out;
-    }
-    json_t *j = body_json(&s.copy, err, &st);
+    json_t *j = get_json(c, url, &st, err);
     if (!j)
-        goto out;
+        return st;
     if (!json_is_integer(j))
         st = tz_error_set(err, TZ_EPARSE, "GET %s: expected a JSON integer", url);
     else
         *out = (int64_t)json_integer_value(j);
     json_decref(j);
-out:
-    free(s.copy.body);
     return st;
 }
 
