@@ -227,13 +227,14 @@ static tz_status prune_deposits(const tz_finalize_in *in, const bool *observed,
     }
     for (size_t i = 0; i < nd; i++) {
         size_t k = 0;
-        while (k < n && !tz_felt_eq(&w->deposits[first[k]].pubkey_hash, &w->deposits[i].pubkey_hash))
+        const tz_felt *h = &w->deposits[i].pubkey_hash;
+        while (k < n && !tz_felt_eq(&w->deposits[first[k]].pubkey_hash, h))
             k++;
         pool_of[i] = k;
         if (k < n)
             continue;
         char hex[TZ_FELT_HEX + 1];
-        tz_felt_to_hex(hex, &w->deposits[i].pubkey_hash);
+        tz_felt_to_hex(hex, h);
         if (!(keys[n] = malloc(KEY_MAX))) {
             st = tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
             goto out;
