@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "core/commit.h"
@@ -109,6 +110,7 @@ static void found_line(const tz_cli *cli, const tz_sync_event *ev)
     char hex[TZ_FELT_HEX + 1];
     tz_felt_to_hex(hex, ev->cm);
     tz_out_text(cli, "  found: v=%" PRIu64 " cm=%.8s index=%" PRIu64, ev->v, hex, ev->index);
+    fflush(stdout); /* line by line, like the reference, also into a pipe */
 }
 
 static void on_event(void *ctx, const tz_sync_event *ev)
@@ -116,6 +118,13 @@ static void on_event(void *ctx, const tz_sync_event *ev)
     view *v = ctx;
     const tz_cli *cli = v->cli;
     if (ev->type == TZ_SYNC_EV_FOUND) {
+        /* A progress bar being drawn on a terminal is erased first (on
+         * stderr, so stdout keeps the reference's bytes); it is redrawn
+         * at the next update. */
+        if (v->bar && isatty(STDERR_FILENO)) {
+            fputs("\r\033[K", stderr);
+            fflush(stderr);
+        }
         found_line(cli, ev); /* human text: stderr with --json */
         return;
     }
@@ -275,6 +284,7 @@ static void round_text(const tz_cli *cli, const tz_sync_result *r, uint64_t avai
                 ", pools_awaiting_credit=%" PRIu64 ", pools_drained_pending_scan=%" PRIu64,
                 r->found, r->spent, r->spends_dropped, r->deposits_pruned, available,
                 r->pool_funded_total, r->pools_awaiting_credit, r->pools_drained_pending_scan);
+    fflush(stdout);
 }
 
 /* Sleeps `secs` seconds or until a signal asks to stop. */
@@ -480,9 +490,11 @@ static int run(tz_cli *cli, int argc, char **argv)
     }
 
     install_signals();
-    if (watch)
+    if (watch) {
         tz_out_text(cli, "Watching rollup state every %" PRIu64 "s. Press Ctrl-C to stop.",
                     interval);
+        fflush(stdout);
+    }
     totals t = {0};
     for (;;) {
         bool skipped = false;

@@ -947,14 +947,22 @@ def test_reference_stdout_and_file():
         p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--watch", "--interval-secs", "0",
                                         json_mode=False),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(iter(p.stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
+        # each line arrives as it is printed (flushed, like the reference's println!):
+        # the first round's lines and a second round's Synced line, while still running
         t = time.time() + 30
-        while time.time() < t and load(w)["scanned"] != 60:
-            time.sleep(0.1)
-        time.sleep(1.5)
+        while time.time() < t and len(got) < 6:
+            time.sleep(0.05)
+        check(len(got) >= 6 and p.poll() is None, "watch lines not delivered: %r" % got)
         p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=30)
+        err = p.stderr.read()
+        p.wait(timeout=30)
+        reader.join(10)
         check(p.returncode == 0, "watch exit %d: %s" % (p.returncode, err))
-        lines = out.splitlines()
+        lines = [ln.rstrip("\n") for ln in got]
         check(lines[:5] == ["Watching rollup state every 1s. Press Ctrl-C to stop."] + found
               + [synced % (3, 3 * 1234)], "watch stdout %r" % lines)
         rest = lines[5:]
