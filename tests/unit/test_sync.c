@@ -3,8 +3,16 @@
  * the pipeline against an in-process leaf source delivering real notes out
  * of order: results in leaf order, the same with 1 and 4 workers, memory
  * bounded by the window, errors surfacing at once, malformed leaves
- * refused in turn, cancellation. */
+ * refused in turn, cancellation. Finalize against a tiny in-process
+ * durable-state server: the reference's pending spend, pool pruning and
+ * `Synced:` pool figure rules. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +21,9 @@
 #include "core/keys.h"
 #include "core/note.h"
 #include "core/wire.h"
+#include "core/commit.h"
+#include "store/wallet.h"
+#include "sync/finalize.h"
 #include "sync/pipeline.h"
 #include "sync/sync.h"
 #include "tz_test.h"
@@ -345,11 +356,230 @@ static void test_pipeline(const chain *ch, tz_note_receiver *rs, size_t n_rs)
     }
 }
 
+
+/* ---- finalize against a durable-state server ----------------------------- */
+
+#define KV_MAX 32
+typedef struct kv_srv {
+    int lfd, port;
+    pthread_t acceptor;
+    const char *keys[KV_MAX], *vals[KV_MAX]; /* value: hex (maybe ""), absent -> null */
+    size_t n;
+    atomic_int balance_reads;
+} kv_srv;
+
+typedef struct kv_conn {
+    kv_srv *s;
+    int fd;
+} kv_conn;
+
+static void *kv_conn_main(void *arg)
+{
+    kv_conn *c = arg;
+    char buf[8192];
+    size_t have = 0;
+    for (;;) {
+        char *end;
+        while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
+            ssize_t r = have < sizeof buf ? recv(c->fd, buf + have, sizeof buf - have, 0) : -1;
+            if (r <= 0)
+                goto done;
+            have += (size_t)r;
+        }
+        char path[4096] = "";
+        sscanf(buf, "GET %4095s", path);
+        const char *k = strstr(path, "?key=");
+        const char *val = NULL;
+        if (k) {
+            k += 5;
+            if (strstr(k, "deposits/balance/"))
+                atomic_fetch_add(&c->s->balance_reads, 1);
+            for (size_t i = 0; i < c->s->n; i++)
+                if (!strcmp(c->s->keys[i], k))
+                    val = c->s->vals[i];
+        }
+        char body[4200], resp[4400];
+        if (val)
+            snprintf(body, sizeof body, "\"%s\"", val);
+        else
+            snprintf(body, sizeof body, "null");
+        int len = snprintf(resp, sizeof resp,
+                           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           "Content-Length: %zu\r\n\r\n%s",
+                           strlen(body), body);
+        if (send(c->fd, resp, (size_t)len, MSG_NOSIGNAL) != len)
+            goto done;
+        size_t used = (size_t)(end + 4 - buf);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+done:
+    close(c->fd);
+    free(c);
+    return NULL;
+}
+
+static void *kv_accept_main(void *arg)
+{
+    kv_srv *s = arg;
+    for (;;) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        kv_conn *c = malloc(sizeof *c);
+        c->s = s;
+        c->fd = fd;
+        pthread_t t;
+        if (pthread_create(&t, NULL, kv_conn_main, c)) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}
+
+static void kv_start(kv_srv *s)
+{
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) || listen(s->lfd, 64))
+        abort();
+    socklen_t al = sizeof a;
+    getsockname(s->lfd, (struct sockaddr *)&a, &al);
+    s->port = ntohs(a.sin_port);
+    pthread_create(&s->acceptor, NULL, kv_accept_main, s);
+}
+
+static void kv_stop(kv_srv *s)
+{
+    shutdown(s->lfd, SHUT_RDWR);
+    pthread_join(s->acceptor, NULL);
+    close(s->lfd);
+}
+
+static tz_felt felt_of(uint8_t b)
+{
+    tz_felt f;
+    memset(f.b, b, sizeof f.b);
+    f.b[31] = 0;
+    return f;
+}
+
+static char g_keybuf[KV_MAX][160];
+static char g_valbuf[KV_MAX][80];
+
+static void kv_put(kv_srv *s, const char *key, const char *hexval)
+{
+    snprintf(g_keybuf[s->n], sizeof g_keybuf[0], "%s", key);
+    snprintf(g_valbuf[s->n], sizeof g_valbuf[0], "%s", hexval);
+    s->keys[s->n] = g_keybuf[s->n];
+    s->vals[s->n] = g_valbuf[s->n];
+    s->n++;
+}
+
+static void kv_put_pool(kv_srv *s, uint8_t b, const char *hexval)
+{
+    char key[160], hex[TZ_FELT_HEX + 1];
+    tz_felt f = felt_of(b);
+    tz_felt_to_hex(hex, &f);
+    snprintf(key, sizeof key, TZ_STATE_PREFIX "deposits/balance/%s", hex);
+    kv_put(s, key, hexval);
+}
+
+static void add_dep(tz_wallet *w, uint8_t pool, const tz_felt *cm)
+{
+    tz_pending_deposit d = {.pubkey_hash = felt_of(pool), .blind = felt_of(0x22),
+                            .auth_domain = felt_of(0x33), .amount = 5000};
+    if (cm) {
+        d.has_shielded_cm = true;
+        d.shielded_cm = *cm;
+    }
+    CHECK(tz_wallet_add_deposit(w, &d) == TZ_OK);
+}
+
+/* One finalize of a wallet with a note spent on chain, three pending
+ * spends (empty, landed, not landed) and deposits on five pools. */
+static void test_finalize_pools(void)
+{
+    kv_srv s = {0};
+    tz_felt nk = felt_of(0x41), cm = felt_of(0x42), nf, unseen = felt_of(0x55);
+    tz_note_nullifier(&nf, &nk, &cm, 5);
+    char nfhex[TZ_FELT_HEX + 1];
+    tz_felt_to_hex(nfhex, &nf);
+    kv_put(&s, TZ_STATE_PREFIX "nullifiers/index/0000000000000000", nfhex);
+    kv_put_pool(&s, 0xa1, "581b000000000000");  /* 7000 */
+    kv_put_pool(&s, 0xa3, "0000000000000000");  /* an entry reading 0 */
+    kv_put_pool(&s, 0xa4, "");                  /* drained: empty value */
+    kv_start(&s);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    tz_error e = {0};
+    tz_rpc *rpc = tz_rpc_new(url, 4, &e);
+    CHECK(rpc != NULL);
+
+    tz_felt sk = felt_of(0x11);
+    tz_wallet *w = NULL;
+    CHECK(tz_wallet_new("/nonexistent/w.json", &sk, &w, &e) == TZ_OK);
+    tz_wallet_note n = {.nk_spend = nk, .cm = cm, .v = 100, .index = 5};
+    CHECK(tz_wallet_add_note(w, &n) == TZ_OK);
+    tz_felt other = felt_of(0x44);
+    CHECK(tz_wallet_add_spend(w, NULL, 0, "empty", NULL) == TZ_OK);
+    CHECK(tz_wallet_add_spend(w, &nf, 1, "landed", NULL) == TZ_OK);
+    CHECK(tz_wallet_add_spend(w, &other, 1, "not landed", NULL) == TZ_OK);
+    add_dep(w, 0xa1, NULL);    /* funded: kept, counted nowhere */
+    add_dep(w, 0xa2, NULL);    /* absent, no cm: awaiting credit */
+    add_dep(w, 0xa3, NULL);    /* an entry of 0, no cm: kept, counted nowhere */
+    add_dep(w, 0xa4, &cm);     /* drained, cm of the note spent now: pruned */
+    add_dep(w, 0xa1, NULL);    /* same pool as the first: read once, summed once */
+    add_dep(w, 0xa5, &unseen); /* absent, cm never seen: drained pending scan */
+    add_dep(w, 0xa3, &cm);     /* reads 0, cm seen: pruned */
+
+    tz_finalize_in in = {.w = w, .rpc = rpc, .block = "BLtest", .have_root = true,
+                         .have_nf_count = true, .nf_count = 1};
+    tz_finalize_out o;
+    CHECK(tz_sync_finalize(&in, &o, &e) == TZ_OK);
+    CHECK_MSG(o.spent == 1 && w->n_notes == 0, "spent %llu", (unsigned long long)o.spent);
+    CHECK_MSG(o.spends_dropped == 2 && w->n_spends == 1, "spends dropped %llu",
+              (unsigned long long)o.spends_dropped);
+    CHECK(w->n_spends == 1 && w->spends[0].n_nullifiers == 1 &&
+          tz_felt_eq(&w->spends[0].nullifiers[0], &other));
+    CHECK_MSG(o.deposits_pruned == 2 && w->n_deposits == 5, "pruned %llu",
+              (unsigned long long)o.deposits_pruned);
+    CHECK(o.pool_funded_total == 7000);
+    CHECK_MSG(o.pools_awaiting_credit == 1 && o.pools_drained_pending_scan == 1,
+              "awaiting %llu drained %llu", (unsigned long long)o.pools_awaiting_credit,
+              (unsigned long long)o.pools_drained_pending_scan);
+    CHECK_MSG(atomic_load(&s.balance_reads) == 5, "%d pool reads for 5 distinct pools",
+              atomic_load(&s.balance_reads));
+    CHECK(w->sync.nullifiers_checked == 1);
+    tz_wallet_free(w);
+
+    /* A pool value that is neither empty nor 8 bytes fails, naming it. */
+    g_valbuf[1][8] = 0; /* pool a1 now holds 4 bytes */
+    CHECK(tz_wallet_new("/nonexistent/w.json", &sk, &w, &e) == TZ_OK);
+    add_dep(w, 0xa1, NULL);
+    in.w = w;
+    CHECK(tz_sync_finalize(&in, &o, &e) == TZ_EPARSE);
+    char want[200], hex[TZ_FELT_HEX + 1];
+    tz_felt a1 = felt_of(0xa1);
+    tz_felt_to_hex(hex, &a1);
+    snprintf(want, sizeof want, "deposit balance for pool %s has unexpected length 4", hex);
+    CHECK_MSG(strstr(e.msg, want) != NULL, "message %s", e.msg);
+    CHECK(w->n_deposits == 1);
+    tz_wallet_free(w);
+    tz_rpc_free(rpc);
+    kv_stop(&s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 2;
     test_config();
+    test_finalize_pools();
 
     tz_felt sk, other_sk, auth_root;
     memset(&sk, 0x11, sizeof sk);
