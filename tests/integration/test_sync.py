@@ -18,12 +18,10 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-import urllib.request
 
-BIN = os.path.abspath(os.environ.get("TZ_BIN_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bin")))
-WALLET_BIN = os.path.join(BIN, "tzel-wallet")
-SIM_BIN = os.path.join(BIN, "tzel-rollup-sim")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tzlib import SIM_BIN, check, load  # noqa: E402
+import tzlib  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="tz-it-sync-")
 CACHE = os.path.join(TMP, "chain-cache")
@@ -33,7 +31,7 @@ K0_MSG = '--checkpoint-every must be a positive integer (got "0")'
 
 # ---------------------------------------------------------------- helpers
 
-class Sim:
+class Sim(tzlib.SimServer):
     """A tzel-rollup-sim process on a free port."""
 
     def __init__(self, leaves, seed, pay=None, latency_ms=0, extra=()):
@@ -43,39 +41,7 @@ class Sim:
             args += ["--pay", pay]
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
-        args += list(extra)
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-        self.url = None
-        self.log = []
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            if "listening on " in line:
-                self.url = line.strip().split("listening on ")[1]
-                break
-        if not self.url:
-            self.p.kill()
-            raise RuntimeError("simulator did not start: " + "".join(self.log))
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.p.stderr:
-            self.log.append(line)
-
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return json.loads(r.read() or b"null")
-
-    def post(self, op, body=None):
-        data = json.dumps(body or {}).encode()
-        req = urllib.request.Request(self.url + "/sim/" + op, data=data, method="POST",
-                                     headers={"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"null")
+        super().__init__(args + list(extra))
 
     def counters(self):
         return self.get("/sim/counters")
@@ -92,35 +58,19 @@ class Sim:
     def value_at(self, block, key):
         return self.get("/global/block/%s/durable/wasm_2_0_0/value?key=%s" % (block, key))
 
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-
 
 def rpc_requests(c):
     """Rollup RPC requests (everything but the control API) in a counters dict."""
     return sum(v for k, v in c["requests"].items() if k != "sim")
 
 
-def wallet_cmd(wallet, url, *args, json_mode=True):
-    cmd = [WALLET_BIN, "-w", wallet]
-    if url:
-        cmd += ["--rollup-node-url", url]
-    if json_mode:
-        cmd.append("--json")
-    return cmd + list(args)
-
-
 def run_wallet(wallet, url, *args, json_mode=True, env=None, timeout=180):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run(wallet_cmd(wallet, url, *args, json_mode=json_mode), env=e,
-                          capture_output=True, text=True, timeout=timeout)
+    return tzlib.run_wallet(*args, wallet=wallet, url=url, json_mode=json_mode, env=env,
+                            timeout=timeout)
+
+
+def spawn_wallet(wallet, url, *args, json_mode=True):
+    return tzlib.spawn_wallet(*args, wallet=wallet, url=url, json_mode=json_mode)
 
 
 def events(stderr):
@@ -139,21 +89,12 @@ def envelope(stdout):
     return json.loads(stdout)
 
 
-def load(wallet):
-    with open(wallet) as f:
-        return json.load(f)
-
-
 def note_set(w):
     return sorted((n["index"], n["cm"], n["v"], n["rseed"], n["nk_spend"]) for n in w.get("notes", []))
 
 
 def new_wallet_dir(name):
-    d = os.path.join(TMP, name)
-    os.makedirs(d)
-    path = os.path.join(d, "wallet.json")
-    shutil.copy2(os.path.join(FIXTURE, "wallet.json"), path)
-    return path
+    return tzlib.copy_wallet(os.path.join(FIXTURE, "wallet.json"), os.path.join(TMP, name))
 
 
 def sentinel(wallet):
@@ -166,11 +107,6 @@ def dead_pid():
     return p.pid
 
 
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
 def sync_ok(wallet, url, *args, env=None):
     r = run_wallet(wallet, url, "sync", *args, env=env)
     check(r.returncode == 0, "sync failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
@@ -180,12 +116,10 @@ def sync_ok(wallet, url, *args, env=None):
 def make_fixture():
     os.makedirs(FIXTURE)
     w = os.path.join(FIXTURE, "wallet.json")
-    r = subprocess.run([WALLET_BIN, "-w", w, "init", "--addresses", "0"], capture_output=True,
-                       text=True, timeout=300)
+    r = tzlib.run_wallet("init", "--addresses", "0", wallet=w, timeout=300)
     check(r.returncode == 0, "init failed: " + r.stderr)
-    r = subprocess.run([WALLET_BIN, "-w", w, "receive", "--out",
-                        os.path.join(FIXTURE, "addr.json")], capture_output=True, text=True,
-                       timeout=600)
+    r = tzlib.run_wallet("receive", "--out", os.path.join(FIXTURE, "addr.json"), wallet=w,
+                         timeout=600)
     check(r.returncode == 0, "receive failed: " + r.stderr)
 
 
@@ -196,8 +130,7 @@ ADDR = lambda: os.path.join(FIXTURE, "addr.json")  # noqa: E731
 
 def test_k0_refused():
     """K = 0 or a non-number is refused before any request, with a stable message."""
-    sim = Sim(40, "k0", pay=ADDR() + ":2")
-    try:
+    with Sim(40, "k0", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("k0")
         before = open(w, "rb").read()
         sim.reset()
@@ -223,14 +156,11 @@ def test_k0_refused():
         check(c["connections_accepted"] <= 1, "connections were opened: %r" % c)
         check(open(w, "rb").read() == before, "wallet file changed")
         check(not os.path.exists(w + ".lock"), "lock left behind")
-    finally:
-        sim.stop()
 
 
 def test_k7_honoured():
     """--checkpoint-every 7 saves at 7, 14, ..., the end; the env var is honoured too."""
-    sim = Sim(100, "k7", pay=ADDR() + ":3")
-    try:
+    with Sim(100, "k7", pay=ADDR() + ":3") as sim:
         w = new_wallet_dir("k7")
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "7")
         cps = [e["scanned"] for e in events(r.stderr) if e["event"] == "checkpoint"]
@@ -253,14 +183,11 @@ def test_k7_honoured():
         cps = [e["scanned"] for e in events(r.stderr) if e["event"] == "checkpoint"]
         check(cps == [50, 100, 100], "flag checkpoints %r" % cps)
         check(note_set(load(w)) == note_set(load(w2)) == note_set(load(w3)), "notes differ")
-    finally:
-        sim.stop()
 
 
 def test_preexisting_live_sentinel():
     """A live sentinel present at start: the first batch runs, then exit 0, sentinel kept."""
-    sim = Sim(200, "live", pay=ADDR() + ":4")
-    try:
+    with Sim(200, "live", pay=ADDR() + ":4") as sim:
         w = new_wallet_dir("live")
         content = "%d\n" % os.getpid()
         open(sentinel(w), "w").write(content)
@@ -280,14 +207,11 @@ def test_preexisting_live_sentinel():
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "10")
         check(res["scanned"] == 200 and not res["yielded"], "result %r" % res)
         check(len(load(w)["notes"]) == 4, "notes %d" % len(load(w)["notes"]))
-    finally:
-        sim.stop()
 
 
 def test_legacy_sentinel_content():
     """Sentinel content that is not a PID is live and never removed."""
-    sim = Sim(60, "legacy", pay=ADDR() + ":1")
-    try:
+    with Sim(60, "legacy", pay=ADDR() + ":1") as sim:
         w = new_wallet_dir("legacy")
         open(sentinel(w), "wb").write(b"yield")
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "7")
@@ -296,14 +220,11 @@ def test_legacy_sentinel_content():
         check(open(sentinel(w), "rb").read() == b"yield", "legacy sentinel touched")
         ys = [e for e in events(r.stderr) if e["event"] == "yield"]
         check(len(ys) == 1 and ys[0]["pid"] is None, "yield events %r" % ys)
-    finally:
-        sim.stop()
 
 
 def test_stale_sentinel_reaped_child():
     """A sentinel naming a reaped child: removed with a warning naming it, scan completes."""
-    sim = Sim(80, "stale", pay=ADDR() + ":2")
-    try:
+    with Sim(80, "stale", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("stale")
         pid = dead_pid()
         open(sentinel(w), "w").write("%d\n" % pid)
@@ -328,8 +249,6 @@ def test_stale_sentinel_reaped_child():
         r = run_wallet(w2, sim.url, "sync", json_mode=False)
         check(r.returncode == 0 and ("warning" in r.stderr and str(pid2) in r.stderr),
               "human warning missing: %r" % r.stderr)
-    finally:
-        sim.stop()
 
 
 def watch_events(proc, on_event, deadline):
@@ -346,13 +265,11 @@ def watch_events(proc, on_event, deadline):
 
 def test_sentinel_mid_scan_then_resume():
     """A sentinel raised mid-batch: prefix checkpointed at once (< K), quick exit, resume finds the rest."""
-    sim = Sim(600, "mid", pay=ADDR() + ":8", latency_ms=3)
-    try:
+    with Sim(600, "mid", pay=ADDR() + ":8", latency_ms=3) as sim:
         paid = sorted(p["index"] for p in sim.paid())
         w = new_wallet_dir("mid")
-        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "100000",
-                                        "--concurrency", "2"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = spawn_wallet(w, sim.url, "sync", "--checkpoint-every", "100000",
+                                        "--concurrency", "2")
         target = paid[len(paid) // 2] + 1  # past at least half the paid notes
         raised = {}
 
@@ -383,14 +300,11 @@ def test_sentinel_mid_scan_then_resume():
         notes2 = note_set(load(w))
         check([n[0] for n in notes2] == paid, "after resume %r vs %r" % (notes2, paid))
         check(res2["found"] == len(paid) - len(notes1) > 0, "second run found %r" % res2)
-    finally:
-        sim.stop()
 
 
 def test_reader_parses_throughout():
     """A reader process parsing the wallet during a many-checkpoint sync never sees a torn file."""
-    sim = Sim(400, "reader", pay=ADDR() + ":5", latency_ms=2)
-    try:
+    with Sim(400, "reader", pay=ADDR() + ":5", latency_ms=2) as sim:
         w = new_wallet_dir("reader")
         stop = os.path.join(TMP, "reader-stop")
         reader = subprocess.Popen([sys.executable, "-c", r"""
@@ -420,14 +334,11 @@ print(json.dumps({"ok": ok, "bad": bad, "back": back, "distinct": len(seen)}))
         check(len(cps) >= 80, "only %d checkpoints" % len(cps))
         check(st["bad"] == 0 and st["back"] == 0, "reader saw %r" % st)
         check(st["ok"] > 20 and st["distinct"] > 5, "reader did not overlap the sync: %r" % st)
-    finally:
-        sim.stop()
 
 
 def test_http_503_keeps_last_checkpoint():
     """A 503 on leaf 15 with K = 10: exit 5 naming URL and status, cursor 10, fewer requests."""
-    sim = Sim(300, "e503", pay=ADDR() + ":2")
-    try:
+    with Sim(300, "e503", pay=ADDR() + ":2") as sim:
         full = new_wallet_dir("e503-full")
         sim.reset()
         sync_ok(full, sim.url, "--checkpoint-every", "10")
@@ -464,14 +375,11 @@ def test_http_503_keeps_last_checkpoint():
         r = run_wallet(w, "http://127.0.0.1:1", "sync")
         check(r.returncode == 5 and "error: sync failed: " in r.stderr,
               "unreachable node exit %d %r" % (r.returncode, r.stderr[-300:]))
-    finally:
-        sim.stop()
 
 
 def test_sigkill_mid_batch_then_resume():
     """SIGKILL mid-batch, then resume: exactly the notes (and frontier) of an uninterrupted sync."""
-    sim = Sim(700, "kill", pay=ADDR() + ":9", latency_ms=2)
-    try:
+    with Sim(700, "kill", pay=ADDR() + ":9", latency_ms=2) as sim:
         ref = new_wallet_dir("kill-ref")
         sim.post("latency", {"ms": 0})
         sync_ok(ref, sim.url, "--checkpoint-every", "50")
@@ -479,9 +387,8 @@ def test_sigkill_mid_batch_then_resume():
         w = new_wallet_dir("kill")
         # Killed twice (mid-batch, at different points), then resumed.
         for after, delay in ((150, 0.05), (400, 0.11)):
-            p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "50",
-                                            "--concurrency", "2"),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p = spawn_wallet(w, sim.url, "sync", "--checkpoint-every", "50",
+                                            "--concurrency", "2")
 
             def on_event(e):
                 return e["event"] == "checkpoint" and e["scanned"] >= after
@@ -503,18 +410,14 @@ def test_sigkill_mid_batch_then_resume():
         check(note_set(a) == note_set(b), "notes differ after resume")
         check(a["scanned"] == b["scanned"] == 700, "cursor")
         check(a.get("tzel_c_sync") == b.get("tzel_c_sync"), "frontier/sync state differs")
-    finally:
-        sim.stop()
 
 
 def test_sigterm_saves_prefix():
     """SIGTERM mid-batch (the daemon stopping its sync child): prefix saved, lock released, exit 1."""
-    sim = Sim(600, "term", pay=ADDR() + ":6", latency_ms=3)
-    try:
+    with Sim(600, "term", pay=ADDR() + ":6", latency_ms=3) as sim:
         w = new_wallet_dir("term")
-        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--checkpoint-every", "100000",
-                                        "--concurrency", "2"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = spawn_wallet(w, sim.url, "sync", "--checkpoint-every", "100000",
+                                        "--concurrency", "2")
         seen = {}
 
         def on_event(e):
@@ -534,14 +437,11 @@ def test_sigterm_saves_prefix():
         check(not os.path.exists(w + ".lock"), "lock left behind")
         paid = sorted(p_["index"] for p_ in sim.paid())
         check([n[0] for n in note_set(load(w))] == [i for i in paid if i < s], "notes not the prefix")
-    finally:
-        sim.stop()
 
 
 def test_watch_k0_aborts():
     """--watch with K = 0 fails at once (no sleep, no request)."""
-    sim = Sim(20, "wk0")
-    try:
+    with Sim(20, "wk0") as sim:
         w = new_wallet_dir("wk0")
         sim.reset()
         t = time.time()
@@ -550,20 +450,16 @@ def test_watch_k0_aborts():
         check(r.returncode == 2 and K0_MSG in r.stderr, "exit %d %r" % (r.returncode, r.stderr))
         check(time.time() - t < 5, "watch slept before failing")
         check(rpc_requests(sim.counters()) == 0, "requests made")
-    finally:
-        sim.stop()
 
 
 def test_watch_yields_twice_then_finishes():
     """Watch under a live sentinel: one batch per round, then finishes once it is gone."""
-    sim = Sim(200, "watch", pay=ADDR() + ":4")
-    try:
+    with Sim(200, "watch", pay=ADDR() + ":4") as sim:
         w = new_wallet_dir("watch")
         open(sentinel(w), "w").write("%d\n" % os.getpid())
         sim.reset()
-        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--watch", "--interval-secs", "1",
-                                        "--checkpoint-every", "20"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = spawn_wallet(w, sim.url, "sync", "--watch", "--interval-secs", "1",
+                                        "--checkpoint-every", "20")
         state = {"yields": 0, "cursor_at_yield": []}
 
         def on_event(e):
@@ -607,15 +503,12 @@ def test_watch_yields_twice_then_finishes():
         check(load(w)["scanned"] == 200 and len(load(w)["notes"]) == 4, "wallet")
         check(res["verified_root"] == sim.chain()["root"], "root %r" % res)
         check(not os.path.exists(w + ".lock"), "lock left")
-    finally:
-        sim.stop()
 
 
 def test_pool_reads_pinned():
     """Finalize reads pools at the pinned block even when the head moves (a drain lands mid-sync);
     the companion run at the new head shows the same fixture does evict."""
-    sim = Sim(300, "pool", pay=ADDR() + ":2", latency_ms=2)
-    try:
+    with Sim(300, "pool", pay=ADDR() + ":2", latency_ms=2) as sim:
         w = new_wallet_dir("pool")
         paid = sim.paid()
         cm_hex = paid[-1]["cm"]  # observed late in the scan
@@ -629,8 +522,7 @@ def test_pool_reads_pinned():
         os.chmod(w, 0o600)
         sim.post("deposit", {"pubkey_hash": pkh, "amount": 5000})
         sim.reset()
-        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--concurrency", "2"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = spawn_wallet(w, sim.url, "sync", "--concurrency", "2")
         pinned = {}
 
         def on_event(e):
@@ -660,14 +552,11 @@ def test_pool_reads_pinned():
         r, res2 = sync_ok(w, sim.url)
         check(res2["block"] == drained["head"] or res2["block"] != pinned["block"], "not re-pinned")
         check(len(load(w).get("pending_deposits", [])) == 0, "drained, observed deposit not pruned")
-    finally:
-        sim.stop()
 
 
 def test_concurrency_and_threads_identical():
     """Concurrency 1 vs 32 and 1 thread vs all give identical wallets."""
-    sim = Sim(500, "conc", pay=ADDR() + ":6")
-    try:
+    with Sim(500, "conc", pay=ADDR() + ":6") as sim:
         outs = {}
         for name, args, env in [("c1", ["--concurrency", "1"], {}),
                                 ("c32", ["--concurrency", "32"], {}),
@@ -681,14 +570,11 @@ def test_concurrency_and_threads_identical():
         check(outs["c1"] == outs["c32"], "concurrency 1 and 32 differ")
         check(outs["t1"] == outs["tall"], "1 thread and all threads differ")
         check(outs["c1"] == outs["t1"], "runs differ")
-    finally:
-        sim.stop()
 
 
 def test_connections_bounded():
     """Never more TCP connections than the concurrency."""
-    sim = Sim(300, "conn", latency_ms=1)
-    try:
+    with Sim(300, "conn", latency_ms=1) as sim:
         for conc in (1, 3, 8):
             w = new_wallet_dir("conn-%d" % conc)
             sim.reset()
@@ -703,14 +589,11 @@ def test_connections_bounded():
         r, res = sync_ok(w, sim.url, "--concurrency", "97")
         warn = [e for e in events(r.stderr) if e["event"] == "warning" and "above 96" in e["message"]]
         check(len(warn) == 1 and res["scanned"] == 300, "no warning above 96: %r" % r.stderr[:500])
-    finally:
-        sim.stop()
 
 
 def test_tampered_leaf_trips_root_check():
     """A leaf whose cm does not match the tree: exit 6 naming both roots, no verified root."""
-    sim = Sim(120, "tamper", pay=ADDR() + ":2")
-    try:
+    with Sim(120, "tamper", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("tamper")
         sim.post("fault", {"tamper_note": 33})
         r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "50")
@@ -741,21 +624,17 @@ def test_tampered_leaf_trips_root_check():
             msg.endswith(". Run `tzel-wallet check` for a fuller diagnosis.") and "beyond" in msg,
             "cursor beyond the tree: exit %d %r" % (r.returncode, r.stdout))
         check(load(w2)["scanned"] == 5000, "cursor changed")
-    finally:
-        sim.stop()
 
 
 def test_at_head_frontier_verified():
     """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
     leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
-    sim = Sim(90, "athead")
-    try:
+    with Sim(90, "athead") as sim:
         d = os.path.join(TMP, "athead")
         os.makedirs(d)
         w = os.path.join(d, "wallet.json")
-        r = subprocess.run([WALLET_BIN, "-w", w, "--rollup-node-url", sim.url, "init",
-                            "--addresses", "0", "--at-head"], capture_output=True, text=True,
-                           timeout=120)
+        r = run_wallet(w, sim.url, "init", "--addresses", "0", "--at-head", json_mode=False,
+                       timeout=120)
         check(r.returncode == 0, "init --at-head: %s" % r.stderr)
         check(load(w)["scanned"] == 90, "cursor %r" % load(w)["scanned"])
         sim.post("append", {"count": 25})
@@ -763,20 +642,17 @@ def test_at_head_frontier_verified():
         check(res["scanned"] == 115 and res["verified_root"] == sim.chain()["root"],
               "result %r" % res)
         w2 = os.path.join(d, "w2.json")
-        r = subprocess.run([WALLET_BIN, "-w", w2, "init", "--addresses", "0",
-                            "--at-tree-size", "100"], capture_output=True, text=True, timeout=120)
+        r = tzlib.run_wallet("init", "--addresses", "0", "--at-tree-size", "100", wallet=w2,
+                             timeout=120)
         check(r.returncode == 0, "init --at-tree-size: %s" % r.stderr)
         r, res = sync_ok(w2, sim.url)
         check(res["scanned"] == 115 and res["verified_root"] is None, "result %r" % res)
-    finally:
-        sim.stop()
 
 
 def test_spends_observed_after_restore():
     """Nullifiers published after a backup: the restored backup (older nullifier cursor) sees them;
     pending spends whose nullifiers are all on chain are dropped, others kept."""
-    sim = Sim(150, "restore", pay=ADDR() + ":4")
-    try:
+    with Sim(150, "restore", pay=ADDR() + ":4") as sim:
         w = new_wallet_dir("restore")
         sync_ok(w, sim.url)
         doc = load(w)
@@ -816,17 +692,12 @@ def test_spends_observed_after_restore():
         check(reads["value"] == 3 and reads["hash"] == 1, "second run read %r" % reads)
         # the same chain on a node with fewer nullifiers than this wallet checked: the
         # nullifier cursor restarts from 0 with a warning
-        other = Sim(150, "restore", pay=ADDR() + ":4")
-        try:
+        with Sim(150, "restore", pay=ADDR() + ":4") as other:
             r, res = sync_ok(w, other.url)
             warn = [e for e in events(r.stderr) if e["event"] == "warning" and "re-reading" in e["message"]]
             check(warn, "no warning for a shrunken nullifier list: %r" % r.stderr[:500])
             check(load(w)["tzel_c_sync"]["nullifiers_checked"] == 0, "nullifier cursor not reset")
             check(len(load(w)["notes"]) == 2, "notes changed")
-        finally:
-            other.stop()
-    finally:
-        sim.stop()
 
 
 def reference_pretty(doc):
@@ -846,8 +717,7 @@ def test_reference_stdout_and_file():
     order, then `Synced: ...` with every pending pool read at the pinned block (funded total of
     distinct pools, awaiting credit / drained pending scan counted after pruning), an empty
     pending spend confirmed; the file is what the reference's sync writes, plus tzel_c_sync."""
-    sim = Sim(60, "stdout", pay=ADDR() + ":3:1234")
-    try:
+    with Sim(60, "stdout", pay=ADDR() + ":3:1234") as sim:
         w = new_wallet_dir("stdout")
         paid = sorted(sim.paid(), key=lambda n: n["index"])
         check(len(paid) == 3, "paid %r" % paid)
@@ -944,9 +814,8 @@ def test_reference_stdout_and_file():
 
         # --watch: the reference's banner once, then a Synced line per round
         shutil.copy2(backup, w)
-        p = subprocess.Popen(wallet_cmd(w, sim.url, "sync", "--watch", "--interval-secs", "0",
-                                        json_mode=False),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = spawn_wallet(w, sim.url, "sync", "--watch", "--interval-secs", "0",
+                                        json_mode=False)
         got = []
         reader = threading.Thread(target=lambda: got.extend(iter(p.stdout.readline, "")),
                                   daemon=True)
@@ -968,8 +837,6 @@ def test_reference_stdout_and_file():
         rest = lines[5:]
         check(rest and all(ln == rest[0] for ln in rest) and rest[0].startswith("Synced: 0 new"),
               "later rounds %r" % rest)
-    finally:
-        sim.stop()
 
 
 TESTS = [
@@ -996,29 +863,7 @@ TESTS = [
 
 
 def main():
-    want = set(sys.argv[1:])
-    t0 = time.time()
-    make_fixture()
-    print("fixture wallet: %.1fs" % (time.time() - t0), flush=True)
-    failed = []
-    for name, fn in TESTS:
-        if want and name not in want:
-            continue
-        t = time.time()
-        try:
-            fn()
-            print("ok   %-8s %-40s %.1fs" % (name, fn.__name__, time.time() - t), flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %-8s %s" % (name, fn.__name__), flush=True)
-            traceback.print_exc()
-    print("%d run, %d failed, %.1fs" % (len([n for n, _ in TESTS if not want or n in want]),
-                                        len(failed), time.time() - t0))
-    if not failed:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("kept " + TMP)
-    return 1 if failed else 0
+    return tzlib.run_tests(TESTS, TMP, make_fixture)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Pieces shared by the integration tests and the Python benchmarks:
 binary and vector paths, starting tzel-rollup-sim / tzel-walletd on port 0
 and reading their URL, JSON over HTTP, running tzel-wallet, wallet
-fixtures from the protocol vectors. Python standard library only.
+fixtures from the protocol vectors, the tests' main runner. Python
+standard library only.
 
 Paths come from TZ_BIN_DIR / TZ_SHARED_DIR / TZ_SOURCE_DIR (set by CTest),
 defaulting to build/bin of this source tree and ../shared beside it."""
@@ -10,8 +11,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
+import traceback
 import urllib.request
 
 SOURCE = os.environ.get("TZ_SOURCE_DIR") or os.path.abspath(
@@ -136,11 +139,35 @@ def sim_post(url, op, body=None, timeout=30):
     return http_json(url + "/sim/" + op, "POST", body or {}, timeout)
 
 
-def run_wallet(*args, wallet=None, url=None, json_mode=False, env=None, timeout=300,
-               keep_node_env=False):
-    """Runs tzel-wallet [-w wallet] [--rollup-node-url url] [--json] args;
-    TZEL_ROLLUP_NODE_URL is removed from the environment unless
-    keep_node_env. Returns the CompletedProcess (text)."""
+class SimServer:
+    """A tzel-rollup-sim (or any server printing "listening on <url>")
+    started with argv `args` through spawn_listening; its stderr lines
+    collect in self.log. A context manager: leaving it stops the process."""
+
+    def __init__(self, args, what="simulator", timeout=120):
+        self.log = []
+        self.p, self.url = spawn_listening(args, "listening on ", what, timeout, log=self.log)
+
+    def get(self, path):
+        """GET <url><path>, parsed JSON."""
+        return http_json(self.url + path)
+
+    def post(self, op, body=None):
+        """POST /sim/<op> of the control API."""
+        return sim_post(self.url, op, body)
+
+    def stop(self):
+        stop_process(self.p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wallet_cmd(*args, wallet=None, url=None, json_mode=False):
+    """The argv of tzel-wallet [-w wallet] [--rollup-node-url url] [--json] args."""
     cmd = [WALLET_BIN]
     if wallet:
         cmd += ["-w", wallet]
@@ -148,12 +175,34 @@ def run_wallet(*args, wallet=None, url=None, json_mode=False, env=None, timeout=
         cmd += ["--rollup-node-url", url]
     if json_mode:
         cmd.append("--json")
+    return cmd + list(args)
+
+
+def wallet_env(env=None, keep_node_env=False):
+    """os.environ plus `env`, without TZEL_ROLLUP_NODE_URL unless keep_node_env."""
     e = dict(os.environ)
     if not keep_node_env:
         e.pop("TZEL_ROLLUP_NODE_URL", None)
     e.update(env or {})
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=e)
+    return e
+
+
+def run_wallet(*args, wallet=None, url=None, json_mode=False, env=None, timeout=300,
+               keep_node_env=False):
+    """Runs tzel-wallet [-w wallet] [--rollup-node-url url] [--json] args;
+    TZEL_ROLLUP_NODE_URL is removed from the environment unless
+    keep_node_env. Returns the CompletedProcess (text)."""
+    return subprocess.run(wallet_cmd(*args, wallet=wallet, url=url, json_mode=json_mode),
+                          capture_output=True, text=True, timeout=timeout,
+                          env=wallet_env(env, keep_node_env))
+
+
+def spawn_wallet(*args, wallet=None, url=None, json_mode=False, env=None, keep_node_env=False):
+    """Starts tzel-wallet like run_wallet, without waiting; stdout and
+    stderr are text pipes. Returns the Popen; the caller reaps it."""
+    return subprocess.Popen(wallet_cmd(*args, wallet=wallet, url=url, json_mode=json_mode),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=wallet_env(env, keep_node_env))
 
 
 def new_dir(parent, name):
@@ -171,3 +220,33 @@ def copy_wallet(src, folder):
     if os.path.exists(src + ".xmss-floor"):
         shutil.copy2(src + ".xmss-floor", path + ".xmss-floor")
     return path
+
+
+def run_tests(tests, tmp, setup, argv=None):
+    """Runs the (name, fn) pairs of `tests` named in argv (default
+    sys.argv[1:]; none: all) after setup(), printing one ok/FAIL line each
+    and a traceback per failure. Removes folder `tmp` when all pass, keeps
+    it (and says so) otherwise. Returns the exit status: 1 if any failed."""
+    want = set(sys.argv[1:] if argv is None else argv)
+    t0 = time.time()
+    setup()
+    print("fixture wallet: %.1fs" % (time.time() - t0), flush=True)
+    failed = []
+    for name, fn in tests:
+        if want and name not in want:
+            continue
+        t = time.time()
+        try:
+            fn()
+            print("ok   %-8s %-40s %.1fs" % (name, fn.__name__, time.time() - t), flush=True)
+        except Exception:
+            failed.append(name)
+            print("FAIL %-8s %s" % (name, fn.__name__), flush=True)
+            traceback.print_exc()
+    print("%d run, %d failed, %.1fs" % (len([n for n, _ in tests if not want or n in want]),
+                                        len(failed), time.time() - t0))
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("kept " + tmp)
+    return 1 if failed else 0
