@@ -23,7 +23,24 @@ run() {
 
 status=0
 run core "$root/build/bin/bench-core" || status=1
-[ -x "$root/build/bin/bench-simload" ] && { run sim "$root/build/bin/bench-simload" || status=1; }
+# Simulator throughput: durable reads of note chunks over 8 keep-alive
+# connections against a 2,000-leaf chain, no latency.
+sim_log=$(mktemp)
+"$root/build/bin/tzel-rollup-sim" --port 0 --seed bench --leaves 2000 \
+    --chain-cache "$root/out/chain-cache" --quiet 2>"$sim_log" &
+sim_pid=$!
+port=""
+for _ in $(seq 1 600); do
+    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$sim_log" | head -n1 | sed 's/.*://')
+    [ -n "$port" ] && break
+    sleep 0.2
+done
+if [ -n "$port" ]; then
+    run sim "$root/build/bin/bench-simload" --port "$port" --conns 8 --seconds 5 --notes 2000 || status=1
+else
+    echo "bench sim: simulator did not start" >&2; status=1
+fi
+kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$sim_log"
 [ -f "$root/bench/sync.py" ] && { run sync python3 "$root/bench/sync.py" || status=1; }
 [ -f "$root/bench/daemon.py" ] && { run daemon python3 "$root/bench/daemon.py" || status=1; }
 exit $status
