@@ -1025,9 +1025,15 @@ static bool fetch_next(void *ctx, tz_rpc *c, xfer *x)
         note_url(c, x->url, f->block, best, best->phase, x->chunk);
         return true;
     }
-    /* 2. a new note, if a slot is free */
+    /* 2. a new note, if a slot is free and it is not too far past the
+     * lowest note still in progress: a stalled note must not let the
+     * others run ahead without bound (the caller reorders what we deliver,
+     * so its memory grows with the distance) */
     if (f->next_index >= f->end || f->used >= f->nslots)
         return false;
+    for (size_t i = 0; i < f->nslots; i++)
+        if (f->notes[i].used && f->next_index - f->notes[i].index >= 2 * f->nslots)
+            return false;
     size_t s = 0;
     while (f->notes[s].used)
         s++;

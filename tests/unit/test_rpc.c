@@ -53,6 +53,8 @@ typedef struct srv {
     uint64_t n_notes;
     uint64_t hole;           /* this index is absent both ways (UINT64_MAX: none) */
     int direct_mod;          /* index % direct_mod == 0: direct (short) note; 0: none */
+    int slow_ms;             /* every request of note slow_note waits this long (0: none) */
+    uint64_t slow_note;
     atomic_int *per_note;    /* requests per note index */
     const kv *table;
     size_t ntable;
@@ -226,6 +228,8 @@ static int handle(srv *s, const char *target, sbuf *body, int *delay_ms)
         atomic_fetch_add(&s->per_note[ni], 1);
         if (s->jitter_mod)
             *delay_ms += (int)(ni % (uint64_t)s->jitter_mod) * 4;
+        if (s->slow_ms && ni == s->slow_note)
+            *delay_ms += s->slow_ms;
     }
     if (s->fail_key && strcmp(key, s->fail_key) == 0) {
         *delay_ms = 0;
@@ -1140,6 +1144,33 @@ static void test_window(void)
     srv_stop(&s);
 }
 
+/* One note stalls (a slow node answer) while the others come back at
+ * once: the client must not keep starting new notes past it, or everything
+ * fetched meanwhile piles up out of order in the caller's reorder buffer
+ * (memory growing with the tree, not with the concurrency). */
+static void test_window_stalled_note(void)
+{
+    const uint64_t N = 600;
+    const unsigned C = 4;
+    srv s;
+    srv_start(&s, N);
+    s.slow_note = 2;
+    s.slow_ms = 400;
+    tz_rpc *c = client(&s, C);
+    tz_rpc_set_use_values(c, false);
+    window w = {0};
+    collect_init(&w.k, &s, 0, N);
+    w.s = &s;
+    tz_error err = {0};
+    CHECK(tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note_window, &w, &err) == TZ_OK);
+    CHECK(exactly_once(&w.k) && w.k.bad == 0);
+    CHECK_MSG(w.max_ahead <= 4 * C + 1, "ran %" PRIu64 " notes ahead of a stalled note",
+              w.max_ahead);
+    free(w.k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
 /* The window keeps the pipe full: with latency L and concurrency C, R
  * requests take about R x L / C (one note at a time would take 2 x L per
  * note). */
@@ -1198,6 +1229,7 @@ int main(void)
     STEP(test_fetch_503());
     STEP(test_cancel());
     STEP(test_window());
+    STEP(test_window_stalled_note());
     STEP(test_throughput(false));
     STEP(test_throughput(true));
     return tz_test_done("rpc");
