@@ -30,6 +30,9 @@ static int run(tz_cli *cli, int argc, char **argv)
         return rc;
     if (out_path && !*out_path)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "--out needs a file name");
+    /* Before the save: a refused --out must not use up an address. */
+    if (out_path && (rc = tz_cli_check_out_path(cli, out_path)))
+        return rc;
 
     tz_lock *lock = NULL;
     tz_wallet *w = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/note.h"
@@ -211,11 +212,35 @@ int tz_cli_save(const tz_cli *cli, tz_wallet *w)
     return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
 }
 
+int tz_cli_check_out_path(const tz_cli *cli, const char *path)
+{
+    static const char *const suffixes[] = {"", ".xmss-floor", ".lock", ".network.json", ".yield"};
+    struct stat out_sb;
+    if (stat(path, &out_sb) != 0)
+        return TZ_EXIT_OK; /* a new file cannot be one of the wallet's */
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char *own = NULL;
+        if (asprintf(&own, "%s%s", cli->wallet_path, suffixes[i]) < 0)
+            return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+        struct stat sb;
+        bool same = stat(own, &sb) == 0 && sb.st_dev == out_sb.st_dev && sb.st_ino == out_sb.st_ino;
+        free(own);
+        if (same)
+            return tz_out_fail(cli, TZ_EXIT_USAGE,
+                               "--out %s is the wallet's own file %s%s; choose another file", path,
+                               cli->wallet_path, suffixes[i]);
+    }
+    return TZ_EXIT_OK;
+}
+
 int tz_cli_write_private_json(const tz_cli *cli, const char *path, const json_t *v)
 {
     char *text = NULL;
     size_t len = 0;
     tz_error err = {0};
+    int rc = tz_cli_check_out_path(cli, path);
+    if (rc)
+        return rc;
     tz_status st = tz_json_dump_exact(v, &text, &len, &err);
     if (st)
         return tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);

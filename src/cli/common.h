@@ -73,8 +73,13 @@ int tz_cli_lock(const tz_cli *cli, tz_lock **out);
 /* tz_wallet_save; a failure is reported as TZ_EXIT_IO (the old file stays). */
 int tz_cli_save(const tz_cli *cli, tz_wallet *w);
 
-/* Writes `v` (not stolen) pretty-printed to `path` atomically, mode 0600.
- * Reports TZ_EXIT_IO on failure. */
+/* Refuses (TZ_EXIT_USAGE, one error line) an --out `path` that is the wallet
+ * file or one of its companions (.xmss-floor, .lock, .network.json, .yield),
+ * compared by file identity; TZ_EXIT_OK otherwise. Reads only. */
+int tz_cli_check_out_path(const tz_cli *cli, const char *path);
+
+/* Writes `v` (not stolen) pretty-printed to `path` atomically, mode 0600,
+ * after tz_cli_check_out_path. Reports TZ_EXIT_IO on failure. */
 int tz_cli_write_private_json(const tz_cli *cli, const char *path, const json_t *v);
 
 /* ---- rollup node --------------------------------------------------------- */

@@ -571,6 +571,32 @@ def test_missing_records_below_counter_with_used_keys_refused():
     check(read_bytes(w) == before and not os.path.exists(w + ".lock"), "wallet touched")
 
 
+def test_out_onto_wallet_refused():
+    """--out naming the wallet file (or one of its companions) is refused with
+    a usage error and leaves the wallet byte for byte: it used to replace the
+    wallet by the exported material, losing the master secret."""
+    d = new_dir("out-onto-wallet")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["addr_counter"] = 3
+    write_wallet(w, doc)
+    before = read_bytes(w)
+    same = [w, os.path.join(d, ".", "wallet.json")]
+    link = os.path.join(d, "link.json")
+    os.symlink(w, link)
+    same.append(link)
+    for name in ("export-view", "export-detect", "export-outgoing", "receive"):
+        for target in same:
+            r = fails(2, name, "--out", target, wallet=w)
+            check("wallet" in r.stderr, "%s --out %s: error names no wallet: %r" %
+                  (name, target, r.stderr))
+            check(read_bytes(w) == before, "%s --out %s changed the wallet" % (name, target))
+    # another file in the same folder is still written
+    f = os.path.join(d, "view.json")
+    check(ok_json("export-view", "--out", f, wallet=w)["wrote"] is True, "export to a new file")
+    check(read_bytes(w) == before, "export to another file changed the wallet")
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
