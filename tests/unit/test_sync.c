@@ -366,6 +366,8 @@ typedef struct kv_srv {
     const char *keys[KV_MAX], *vals[KV_MAX]; /* value: hex (maybe ""), absent -> null */
     size_t n;
     atomic_int balance_reads;
+    const char *fail_part; /* a key containing this answers fail_status (NULL: none) */
+    int fail_status;
 } kv_srv;
 
 typedef struct kv_conn {
@@ -399,14 +401,19 @@ static void *kv_conn_main(void *arg)
                     val = c->s->vals[i];
         }
         char body[4200], resp[4400];
-        if (val)
+        int status = 200;
+        if (k && c->s->fail_part && strstr(k, c->s->fail_part)) {
+            status = c->s->fail_status;
+            snprintf(body, sizeof body, "[{\"kind\":\"temporary\",\"msg\":\"injected\"}]");
+        } else if (val) {
             snprintf(body, sizeof body, "\"%s\"", val);
-        else
+        } else {
             snprintf(body, sizeof body, "null");
+        }
         int len = snprintf(resp, sizeof resp,
-                           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                            "Content-Length: %zu\r\n\r\n%s",
-                           strlen(body), body);
+                           status, strlen(body), body);
         if (send(c->fd, resp, (size_t)len, MSG_NOSIGNAL) != len)
             goto done;
         size_t used = (size_t)(end + 4 - buf);
@@ -574,12 +581,66 @@ static void test_finalize_pools(void)
     kv_stop(&s);
 }
 
+/* An HTTP error while finalizing (issue 5: any HTTP error fails the run
+ * with the URL and status) fails it: the message names the key's URL and
+ * the status, and the nullifier cursor does not advance, so the next run
+ * reads the same nullifiers again. */
+static void test_finalize_http_errors(void)
+{
+    kv_srv s = {0};
+    tz_felt nk = felt_of(0x41), cm = felt_of(0x42), nf;
+    tz_note_nullifier(&nf, &nk, &cm, 5);
+    char nfhex[TZ_FELT_HEX + 1];
+    tz_felt_to_hex(nfhex, &nf);
+    kv_put(&s, TZ_STATE_PREFIX "nullifiers/index/0000000000000000", nfhex);
+    s.fail_status = 503;
+    kv_start(&s);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    tz_error e = {0};
+    tz_rpc *rpc = tz_rpc_new(url, 4, &e);
+    CHECK(rpc != NULL);
+    tz_felt sk = felt_of(0x11);
+    tz_wallet *w = NULL;
+    tz_finalize_in in = {.rpc = rpc, .block = "BLtest", .have_root = true,
+                         .have_nf_count = true, .nf_count = 1};
+    tz_finalize_out o;
+
+    /* the nullifier read fails */
+    s.fail_part = "nullifiers/index/";
+    CHECK(tz_wallet_new("/nonexistent/w.json", &sk, &w, &e) == TZ_OK);
+    tz_wallet_note n = {.nk_spend = nk, .cm = cm, .v = 100, .index = 5};
+    CHECK(tz_wallet_add_note(w, &n) == TZ_OK);
+    in.w = w;
+    CHECK(tz_sync_finalize(&in, &o, &e) == TZ_EHTTP);
+    CHECK_MSG(strstr(e.msg, url) && strstr(e.msg, "nullifiers/index/0000000000000000") &&
+                  strstr(e.msg, "HTTP 503"),
+              "message %s", e.msg);
+    CHECK(w->sync.nullifiers_checked == 0 && w->n_notes == 1 && o.spent == 0);
+    tz_wallet_free(w);
+
+    /* the pool read fails */
+    s.fail_part = "deposits/balance/";
+    CHECK(tz_wallet_new("/nonexistent/w.json", &sk, &w, &e) == TZ_OK);
+    add_dep(w, 0xa4, NULL);
+    in.w = w;
+    CHECK(tz_sync_finalize(&in, &o, &e) == TZ_EHTTP);
+    CHECK_MSG(strstr(e.msg, url) && strstr(e.msg, "deposits/balance/") &&
+                  strstr(e.msg, "HTTP 503"),
+              "message %s", e.msg);
+    CHECK(w->n_deposits == 1 && o.deposits_pruned == 0);
+    tz_wallet_free(w);
+    tz_rpc_free(rpc);
+    kv_stop(&s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 2;
     test_config();
     test_finalize_pools();
+    test_finalize_http_errors();
 
     tz_felt sk, other_sk, auth_root;
     memset(&sk, 0x11, sizeof sk);
