@@ -76,13 +76,20 @@ static bool parse_pay(const char *arg, sim_pay *p, tz_error *err)
         return false;
     }
     *c1 = '\0';
-    uint64_t a, b = 0;
-    parse_u64(c1 + 1, &a);
+    uint64_t a = 0, b = 0;
+    bool fits = parse_u64(c1 + 1, &a);
     char *c2 = strrchr(dup, ':');
     bool has_value = c2 && all_digits(c2 + 1);
     if (has_value) {
         *c2 = '\0';
-        parse_u64(c2 + 1, &b);
+        fits = parse_u64(c2 + 1, &b) && fits;
+    }
+    if (!fits) {
+        free(dup);
+        tz_error_set(err, TZ_EINVAL, "--pay %s: COUNT and VALUE must fit in 64 bits", arg);
+        return false;
+    }
+    if (has_value) {
         p->count = b;
         p->value = a;
     } else {

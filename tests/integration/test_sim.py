@@ -520,6 +520,18 @@ def test_bad_args(tmp):
     check(r.returncode != 0 and "--leaves" in r.stderr, "more paid notes than leaves refused")
     r = run("--latency-ms", "abc")
     check(r.returncode == 2, "bad number refused")
+    # a COUNT or VALUE beyond 64 bits is refused, not read as whatever was
+    # on the stack (the simulator used to start and serve garbage values)
+    for tail in (":3:99999999999999999999", ":99999999999999999999",
+                 ":99999999999999999999:3"):
+        arg = os.path.join(tmp, "a0.json") + tail
+        try:
+            r = subprocess.run([BIN, "--port", "0", "--quiet", "--leaves", "8", "--pay", arg],
+                               capture_output=True, text=True, timeout=20)
+            check(r.returncode == 2 and "--pay" in r.stderr and "64 bits" in r.stderr,
+                  "--pay %s refused: %d %r" % (tail, r.returncode, r.stderr))
+        except subprocess.TimeoutExpired:
+            check(False, "--pay %s accepted: the simulator started" % tail)
 
 
 def main():
