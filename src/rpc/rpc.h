@@ -123,8 +123,10 @@ typedef int (*tz_rpc_note_cb)(void *ctx, uint64_t index, const uint8_t *bytes, s
  *
  * Window: requests for notes already started are issued before new notes
  * are started, lowest index first, so completion stays close to leaf order
- * and at most about 2 x concurrency notes are held at once, whatever the
- * range. The first call on a client whose `values` support is unknown
+ * and at most 2 x concurrency notes are held at once, whatever the
+ * range; a new note starts only less than 4 x concurrency past the lowest
+ * note still in progress, so one slow answer cannot let delivery run ahead
+ * of leaf order without bound. The first call on a client whose `values` support is unknown
  * sends one probe request alone before opening the window. Each note is
  * delivered exactly once; nothing is delivered after an error. To stop at a
  * given index, pass it as `end`, or return non-zero from the callback. */
