@@ -121,6 +121,10 @@ static void set_error(tz_lanes *l, const char *msg)
 
 /* ---- background lane ---------------------------------------------------- */
 
+/* How long a sync that got SIGTERM may take to save its prefix and exit
+ * before it is killed (its lock is then stale and the next run recovers it). */
+#define SYNC_KILL_GRACE_MS 10000
+
 static void sync_on_start(void *ctx, pid_t pid)
 {
     tz_lanes *l = ctx;
@@ -374,14 +378,21 @@ static void finish_job(tz_lanes *l, tz_job *j, bool ok, char *error, const char 
 static void wait_sync_gone(tz_lanes *l)
 {
     int64_t term_at = tz_wd_mono_ms() + (int64_t)l->cfg->yield_timeout_secs * 1000;
+    int64_t kill_at = -1;
     while (l->sync_running) {
-        if (!l->sync_term_sent && tz_wd_mono_ms() >= term_at && l->sync_pid > 0) {
+        int64_t now = tz_wd_mono_ms();
+        if (!l->sync_term_sent && now >= term_at && l->sync_pid > 0) {
             kill(l->sync_pid, SIGTERM);
             l->sync_term_sent = true;
+            kill_at = now + SYNC_KILL_GRACE_MS;
             char *m = NULL;
             if (asprintf(&m, "the sync did not yield within %d s; it was stopped so a job could run",
                          l->cfg->yield_timeout_secs) >= 0)
                 add_warning(l, m);
+        } else if (kill_at >= 0 && now >= kill_at && l->sync_pid > 0) {
+            /* It ignored SIGTERM (e.g. stuck in a trickling read). */
+            kill(l->sync_pid, SIGKILL);
+            kill_at = -1;
         }
         cv_wait_until_mono(l, tz_wd_mono_ms() + 200);
     }
@@ -737,6 +748,12 @@ void tz_lanes_stop(tz_lanes *l)
         cv_wait_until_mono(l, tz_wd_mono_ms() + 100 < grace_end ? tz_wd_mono_ms() + 100 : grace_end);
     if (l->current && l->job_pid > 0)
         kill(l->job_pid, SIGTERM);
+    /* A sync that ignores SIGTERM must not keep the daemon from exiting. */
+    int64_t sync_kill_at = tz_wd_mono_ms() + SYNC_KILL_GRACE_MS;
+    while (l->sync_pid > 0 && tz_wd_mono_ms() < sync_kill_at)
+        cv_wait_until_mono(l, tz_wd_mono_ms() + 100);
+    if (l->sync_pid > 0)
+        kill(l->sync_pid, SIGKILL);
     pthread_mutex_unlock(&l->mu);
     if (l->sync_started)
         pthread_join(l->sync_thread, NULL);

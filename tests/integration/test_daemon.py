@@ -469,6 +469,47 @@ def test_sigterm_during_sync():
         sim.stop()
 
 
+STUBBORN_WALLET = """#!/usr/bin/env python3
+# A stand-in tzel-wallet whose `sync` ignores SIGTERM and never yields (as a
+# sync stuck in a trickling read would); every other command succeeds.
+import json, signal, sys, time
+args = [a for a in sys.argv[1:] if a not in ("--json",)]
+cmd = next((a for a in args[2:] if not a.startswith("-")), "")
+if cmd == "sync":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(1)
+print(json.dumps({"command": cmd, "result": {}, "schema_version": 1}))
+"""
+
+
+def test_stubborn_sync_is_killed():
+    """A sync that ignores both the sentinel and SIGTERM is killed after a grace
+    period, so a queued job still runs instead of waiting forever."""
+    w = new_wallet("stubborn")
+    stub = os.path.join(TMP, "stubborn-wallet")
+    with open(stub, "w") as f:
+        f.write(STUBBORN_WALLET)
+    os.chmod(stub, 0o755)
+    d = Daemon(w, None, args=["--wallet-bin", stub, "--yield-timeout-secs", "1"])
+    try:
+        st = wait_for(lambda: (lambda s: s if s["sync_pid"] else None)(d.status()), 20,
+                      "the stand-in sync to start")
+        child = st["sync_pid"]
+        t = time.time()
+        jid = d.submit("/api/receive")
+        j = d.wait_job(jid, 40)
+        check(j["phase"] == "done", "job ended %r" % j)
+        took = time.time() - t
+        check(took < 30, "the job waited %.1fs for a sync that ignores SIGTERM" % took)
+        check(not os.path.exists("/proc/%d" % child) or
+              open("/proc/%d/stat" % child).read().split()[2] == "Z",
+              "stubborn sync %d still running" % child)
+        check(not os.path.exists(w + ".yield"), "sentinel left behind")
+    finally:
+        d.stop()
+
+
 def test_status_page_chromium():
     """The status page in headless Chromium shows the progress bar and balance."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -523,6 +564,7 @@ TESTS = [
     ("jobs", test_jobs_during_sync),
     ("kill", test_sigkill_mid_job),
     ("term", test_sigterm_during_sync),
+    ("stubborn", test_stubborn_sync_is_killed),
     ("page", test_status_page_chromium),
 ]
 
