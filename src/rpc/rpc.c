@@ -1067,10 +1067,13 @@ static tz_status deliver(fetch *f, note *n, const uint8_t *bytes, size_t len, tz
 /* A value of `total` bytes split into chunks: allocate and count. */
 static tz_status start_chunks(const xfer *x, note *n, uint64_t total, tz_error *err)
 {
-    if (total > TZ_RPC_MAX_VALUE)
-        return tz_error_set(err, TZ_ENOMEM,
-                            "GET %s: note %" PRIu64 " length %" PRIu64 " exceeds 4 MiB", x->url,
-                            n->index, total);
+    /* A PublishedNote is 3,487 bytes: a node claiming far more would make
+     * every note in flight allocate it. */
+    if (total > TZ_RPC_MAX_NOTE)
+        return tz_error_set(err, TZ_EPARSE,
+                            "GET %s: note %" PRIu64 " claims %" PRIu64
+                            " bytes, more than the %u a note may have",
+                            x->url, n->index, total, TZ_RPC_MAX_NOTE);
     n->total = total;
     n->nchunks = (uint32_t)((total + NOTE_CHUNK - 1) / NOTE_CHUNK);
     n->next_chunk = n->chunks_done = 0;

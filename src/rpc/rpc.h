@@ -19,6 +19,7 @@
 
 #define TZ_RPC_MAX_CONCURRENCY 128
 #define TZ_RPC_MAX_VALUE (4u << 20)     /* values above 4 MiB are refused */
+#define TZ_RPC_MAX_NOTE (64u << 10)     /* a chunked note claiming more is refused */
 #define TZ_BLOCK_HASH_MAX 64
 #define TZ_STATE_PREFIX "/tzel/v1/state/"
 

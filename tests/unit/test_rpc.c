@@ -790,6 +790,29 @@ static void test_batch(void)
     srv_stop(&s);
 }
 
+/* A node claiming a huge note length is refused before anything of that
+ * size is allocated, naming the note. */
+static void test_note_length_cap(void)
+{
+    srv s;
+    srv_start(&s, 5);
+    /* 100,000 bytes, u64le */
+    static const kv table[] = {{"/tzel/v1/state/notes/0000000000000002/len", "\"a086010000000000\"\n"}};
+    s.table = table;
+    s.ntable = 1;
+    tz_rpc *c = client(&s, 2);
+    tz_rpc_set_use_values(c, false);
+    collect k;
+    collect_init(&k, &s, 0, 5);
+    tz_error err = {0};
+    CHECK(tz_rpc_fetch_notes(c, BLOCK, 0, 5, on_note, &k, &err) == TZ_EPARSE);
+    CHECK_MSG(strstr(err.msg, "note 2 claims 100000 bytes") != NULL, "%s", err.msg);
+    CHECK(k.seen[2] == 0);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
 /* Notes without the values route: <= 5 requests per chunked note, 2 per
  * direct note, each note once, right bytes, out-of-order completion. */
 static void test_fetch_plain(void)
@@ -1221,6 +1244,7 @@ int main(void)
     STEP(test_values_and_tolerance());
     STEP(test_size_limit());
     STEP(test_batch());
+    STEP(test_note_length_cap());
     STEP(test_fetch_plain());
     STEP(test_fetch_values());
     STEP(test_values_fallback(404));
