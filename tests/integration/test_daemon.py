@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -570,30 +569,8 @@ TESTS = [
 
 
 def main():
-    want = set(sys.argv[1:])
     become_subreaper()
-    t0 = time.time()
-    make_fixture()
-    print("fixture wallet: %.1fs" % (time.time() - t0), flush=True)
-    failed = []
-    for name, fn in TESTS:
-        if want and name not in want:
-            continue
-        t = time.time()
-        try:
-            fn()
-            print("ok   %-8s %-40s %.1fs" % (name, fn.__name__, time.time() - t), flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %-8s %s" % (name, fn.__name__), flush=True)
-            traceback.print_exc()
-    print("%d run, %d failed, %.1fs" % (len([n for n, _ in TESTS if not want or n in want]),
-                                        len(failed), time.time() - t0))
-    if not failed:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("kept " + TMP)
-    return 1 if failed else 0
+    return tzlib.run_tests(TESTS, TMP, make_fixture)
 
 
 if __name__ == "__main__":
