@@ -160,8 +160,11 @@ static enum MHD_Result handle_api(tz_http *h, struct MHD_Connection *c, const ch
             bool digits = n > 0 && n < 21;
             for (size_t i = 0; digits && i < n; i++)
                 digits = s[i] >= '0' && s[i] <= '9';
-            if (digits)
-                snprintf(num, sizeof num, "%s", s);
+            /* positive and within u64, as the CLI will demand */
+            errno = 0;
+            unsigned long long v = digits ? strtoull(s, NULL, 10) : 0;
+            if (digits && errno == 0 && v > 0)
+                snprintf(num, sizeof num, "%llu", v);
         }
         json_decref(b);
         if (!num[0])

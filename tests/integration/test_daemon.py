@@ -287,7 +287,8 @@ def test_auth_and_fast_lane():
                      {"args": "receive"}, {"args": ["init", "--force"]}):
             s, r = d.api("POST", "/api/jobs", body)
             check(s == 400 and r["error"]["code"] == "BAD_REQUEST", "%r: %d %r" % (body, s, r))
-        for body in ({}, {"amount": 0}, {"amount": -5}, {"amount": "12x"}):
+        for body in ({}, {"amount": 0}, {"amount": -5}, {"amount": "12x"}, {"amount": "0"},
+                     {"amount": "000"}, {"amount": "18446744073709551616"}):
             s, r = d.api("POST", "/api/deposit", body)
             check(s == 400, "deposit %r: %d %r" % (body, s, r))
         check(d.stop() == 0, "daemon exit status on SIGTERM")
