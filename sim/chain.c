@@ -124,26 +124,33 @@ typedef struct gen_job {
 
 #define GEN_CHUNK 32
 
+/* Generates the next GEN_CHUNK notes of the job; returns how many it made
+ * (0 when none is left). Thread-safe: chunks are claimed atomically. */
+static uint64_t gen_chunk(gen_job *j)
+{
+    uint64_t k0 = atomic_fetch_add(&j->next, GEN_CHUNK);
+    if (k0 >= j->n)
+        return 0;
+    uint64_t k1 = k0 + GEN_CHUNK < j->n ? k0 + GEN_CHUNK : j->n;
+    for (uint64_t k = k0; k < k1; k++) {
+        const tz_payment_address *to = j->to;
+        uint64_t v = j->value;
+        if (j->assign) {
+            int32_t a = j->assign[k];
+            to = a >= 0 ? &j->pays[a].to : NULL;
+            v = a >= 0 ? j->pays[a].value : 0;
+        }
+        sim_make_note(j->c, j->first + k, to, v, j->dest + k * SIM_NOTE_BYTES, NULL, NULL);
+    }
+    return k1 - k0;
+}
+
 static void *gen_worker(void *arg)
 {
     gen_job *j = arg;
-    for (;;) {
-        uint64_t k0 = atomic_fetch_add(&j->next, GEN_CHUNK);
-        if (k0 >= j->n)
-            break;
-        uint64_t k1 = k0 + GEN_CHUNK < j->n ? k0 + GEN_CHUNK : j->n;
-        for (uint64_t k = k0; k < k1; k++) {
-            const tz_payment_address *to = j->to;
-            uint64_t v = j->value;
-            if (j->assign) {
-                int32_t a = j->assign[k];
-                to = a >= 0 ? &j->pays[a].to : NULL;
-                v = a >= 0 ? j->pays[a].value : 0;
-            }
-            sim_make_note(j->c, j->first + k, to, v, j->dest + k * SIM_NOTE_BYTES, NULL, NULL);
-        }
-        atomic_fetch_add(&j->done, k1 - k0);
-    }
+    uint64_t made;
+    while ((made = gen_chunk(j)))
+        atomic_fetch_add(&j->done, made);
     return NULL;
 }
 
@@ -172,23 +179,9 @@ static void gen_run(gen_job *j, unsigned threads)
         uint64_t last = 0;
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (;;) {
-            uint64_t k0 = atomic_fetch_add(&j->next, GEN_CHUNK);
-            if (k0 >= j->n)
-                break;
-            uint64_t k1 = k0 + GEN_CHUNK < j->n ? k0 + GEN_CHUNK : j->n;
-            for (uint64_t k = k0; k < k1; k++) {
-                const tz_payment_address *to = j->to;
-                uint64_t v = j->value;
-                if (j->assign) {
-                    int32_t a = j->assign[k];
-                    to = a >= 0 ? &j->pays[a].to : NULL;
-                    v = a >= 0 ? j->pays[a].value : 0;
-                }
-                sim_make_note(j->c, j->first + k, to, v, j->dest + k * SIM_NOTE_BYTES, NULL,
-                              NULL);
-            }
-            uint64_t d = atomic_fetch_add(&j->done, k1 - k0) + (k1 - k0);
+        uint64_t made;
+        while ((made = gen_chunk(j))) {
+            uint64_t d = atomic_fetch_add(&j->done, made) + made;
             if (d - last >= j->n / 20) {
                 struct timespec t1;
                 clock_gettime(CLOCK_MONOTONIC, &t1);
