@@ -103,19 +103,7 @@ class Daemon:
 
 def fixture():
     """A one-address wallet and its payment address, cached across runs."""
-    os.makedirs(WCACHE, exist_ok=True)
-    w = os.path.join(WCACHE, "wallet.json")
-    a = os.path.join(WCACHE, "addr.json")
-    if not (os.path.exists(w) and os.path.exists(a)):
-        log("bench daemon: creating the bench wallet (one auth tree)")
-        for f in (w, a, w + ".xmss-floor"):
-            if os.path.exists(f):
-                os.unlink(f)
-        subprocess.run([WALLET_BIN, "-w", w, "init", "--master-sk", BENCH_SK, "--addresses", "0"],
-                       check=True, capture_output=True)
-        subprocess.run([WALLET_BIN, "-w", w, "receive", "--out", a], check=True,
-                       capture_output=True)
-    return w, a
+    return tzlib.bench_wallet(WCACHE, BENCH_SK, "bench daemon")
 
 
 def copy_wallet(src, name):

@@ -250,3 +250,22 @@ def run_tests(tests, tmp, setup, argv=None):
     else:
         print("kept " + tmp)
     return 1 if failed else 0
+
+
+def bench_wallet(cache_dir, master_sk, label):
+    """A one-address wallet (restored from master_sk) and its payment
+    address file, made once and cached in cache_dir for benchmarks.
+    Returns (wallet path, address path)."""
+    os.makedirs(cache_dir, exist_ok=True)
+    w = os.path.join(cache_dir, "wallet.json")
+    a = os.path.join(cache_dir, "addr.json")
+    if not (os.path.exists(w) and os.path.exists(a)):
+        print("%s: creating the bench wallet (one auth tree)" % label, file=sys.stderr, flush=True)
+        for f in (w, a, w + ".xmss-floor"):
+            if os.path.exists(f):
+                os.unlink(f)
+        subprocess.run([WALLET_BIN, "-w", w, "init", "--master-sk", master_sk, "--addresses", "0"],
+                       check=True, capture_output=True)
+        subprocess.run([WALLET_BIN, "-w", w, "receive", "--out", a], check=True,
+                       capture_output=True)
+    return w, a
