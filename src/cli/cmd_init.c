@@ -240,6 +240,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         /* No note of this wallet can be below the pinned size, so no
          * nullifier published up to that block can be one of ours. */
         w->sync.nullifiers_checked = nf_count;
+        tz_wallet_mark_verified(w); /* read_head checked the frontier's root */
     } else if (at_str) {
         tz_wallet_reset_cursor(w, at_size, NULL);
     }

@@ -408,6 +408,46 @@ static tz_status load_wots(pctx *c, const json_t *doc)
     return TZ_OK;
 }
 
+static tz_status frontier_val(pctx *c, const json_t *v, const char *field,
+                              tz_felt out[FRONTIER_LEN])
+{
+    if (!json_is_array(v) || json_array_size(v) != FRONTIER_LEN)
+        return bad(c, field, "expected an array of 48 felts");
+    for (size_t i = 0; i < FRONTIER_LEN; i++) {
+        char f[FIELD_MAX];
+        snprintf(f, sizeof f, "%s[%zu]", field, i);
+        tz_status st = felt_val(c, json_array_get(v, i), f, &out[i]);
+        if (st)
+            return st;
+    }
+    return TZ_OK;
+}
+
+/* tzel_c_sync.verified: {"size", "frontier", "observed_cms" (a count)}.
+ * One that does not fit the state below it (beyond the cursor, more
+ * observed cms than recorded) is not trusted: the base is then the empty
+ * tree, as when it is absent. */
+static tz_status load_verified(pctx *c, tz_wallet *w, const json_t *v)
+{
+    tz_sync_state *y = &w->sync;
+    uint64_t size = 0, observed = 0;
+    tz_status st;
+    if (!json_is_object(v))
+        return bad(c, SYNC_KEY ".verified", "expected an object");
+    if ((st = u64_val(c, json_object_get(v, "size"), SYNC_KEY ".verified.size", &size)) ||
+        (st = u64_val(c, json_object_get(v, "observed_cms"), SYNC_KEY ".verified.observed_cms",
+                      &observed)) ||
+        (st = frontier_val(c, json_object_get(v, "frontier"), SYNC_KEY ".verified.frontier",
+                           y->verified_frontier)))
+        return st;
+    y->has_verified = size <= w->scanned && observed <= y->n_observed_cms;
+    y->verified_size = y->has_verified ? size : 0;
+    y->verified_observed = y->has_verified ? (size_t)observed : 0;
+    if (!y->has_verified)
+        memset(y->verified_frontier, 0, sizeof y->verified_frontier);
+    return TZ_OK;
+}
+
 static tz_status load_sync(pctx *c, tz_wallet *w, const json_t *doc)
 {
     json_t *s = json_object_get(doc, SYNC_KEY);
@@ -426,14 +466,8 @@ static tz_status load_sync(pctx *c, tz_wallet *w, const json_t *doc)
         (st = u64_val(c, v, SYNC_KEY ".frontier_size", &fsize)))
         return st;
     if ((v = json_object_get(s, "frontier"))) {
-        if (!json_is_array(v) || json_array_size(v) != FRONTIER_LEN)
-            return bad(c, SYNC_KEY ".frontier", "expected an array of 48 felts");
-        for (size_t i = 0; i < FRONTIER_LEN; i++) {
-            char f[FIELD_MAX];
-            snprintf(f, sizeof f, SYNC_KEY ".frontier[%zu]", i);
-            if ((st = felt_val(c, json_array_get(v, i), f, &y->frontier[i])))
-                return st;
-        }
+        if ((st = frontier_val(c, v, SYNC_KEY ".frontier", y->frontier)))
+            return st;
         /* A frontier for another cursor (the file was synced by a program
          * that does not know this key) is not trusted. */
         y->has_frontier = fsize == w->scanned;
@@ -445,6 +479,8 @@ static tz_status load_sync(pctx *c, tz_wallet *w, const json_t *doc)
         (st = felt_array(c, v, SYNC_KEY ".observed_cms", &y->observed_cms,
                          &y->n_observed_cms)))
         return st;
+    if ((v = json_object_get(s, "verified")))
+        return load_verified(c, w, v);
     return TZ_OK;
 }
 
@@ -835,7 +871,8 @@ static int sync_doc(tz_wallet *w)
 
     const tz_sync_state *y = &w->sync;
     json_t *s = json_object_get(doc, SYNC_KEY);
-    bool nondefault = y->has_frontier || y->nullifiers_checked || y->n_observed_cms;
+    bool nondefault =
+        y->has_frontier || y->nullifiers_checked || y->n_observed_cms || y->has_verified;
     if (s || nondefault) {
         if (!json_is_object(s)) {
             s = json_object();
@@ -852,6 +889,14 @@ static int sync_doc(tz_wallet *w)
         rc |= json_object_set_new(s, "nullifiers_checked", tz_json_u64(y->nullifiers_checked));
         rc |= json_object_set_new(s, "observed_cms",
                                   felt_json_array(y->observed_cms, y->n_observed_cms));
+        if (y->has_verified)
+            rc |= json_object_set_new(
+                s, "verified",
+                json_pack("{s:o, s:o, s:o}", "size", tz_json_u64(y->verified_size), "frontier",
+                          felt_json_array(y->verified_frontier, FRONTIER_LEN), "observed_cms",
+                          tz_json_u64(y->verified_observed)));
+        else
+            json_object_del(s, "verified");
     }
     rc |= reorder(doc, TOP_KEYS, NKEYS(TOP_KEYS));
     return rc ? -1 : 0;
@@ -1053,12 +1098,45 @@ bool tz_wallet_cm_observed(const tz_wallet *w, const tz_felt *cm)
     return false;
 }
 
-void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48])
+void tz_wallet_mark_verified(tz_wallet *w)
+{
+    tz_sync_state *y = &w->sync;
+    if (!y->has_frontier || y->frontier_size != w->scanned)
+        return;
+    y->has_verified = true;
+    y->verified_size = w->scanned;
+    memcpy(y->verified_frontier, y->frontier, sizeof y->verified_frontier);
+    y->verified_observed = y->n_observed_cms;
+}
+
+void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out)
+{
+    tz_sync_state *y = &w->sync;
+    static const tz_felt empty[FRONTIER_LEN]; /* the empty tree's frontier */
+    tz_wallet_rollback rb = {.from = w->scanned, .to = y->has_verified ? y->verified_size : 0};
+    tz_wallet_set_scan(w, rb.to, y->has_verified ? y->verified_frontier : empty);
+    if (!y->has_verified)
+        y->nullifiers_checked = 0; /* every note will be found again */
+    for (size_t i = w->n_notes; i-- > 0;) {
+        if (w->notes[i].index >= rb.to) {
+            tz_wallet_remove_note(w, i);
+            rb.notes_dropped++;
+        }
+    }
+    size_t keep = y->has_verified ? y->verified_observed : 0;
+    if (keep < y->n_observed_cms) {
+        rb.observed_dropped = y->n_observed_cms - keep;
+        y->n_observed_cms = keep;
+    }
+    if (out)
+        *out = rb;
+}
+
+void tz_wallet_set_scan(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48])
 {
     w->scanned = scanned;
-    w->sync.nullifiers_checked = 0;
     if (frontier) {
-        memcpy(w->sync.frontier, frontier, sizeof w->sync.frontier);
+        memmove(w->sync.frontier, frontier, sizeof w->sync.frontier);
         w->sync.has_frontier = true;
         w->sync.frontier_size = scanned;
     } else {
@@ -1066,4 +1144,14 @@ void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt fronti
         w->sync.has_frontier = false;
         w->sync.frontier_size = 0;
     }
+}
+
+void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48])
+{
+    tz_wallet_set_scan(w, scanned, frontier);
+    w->sync.nullifiers_checked = 0;
+    w->sync.has_verified = false;
+    w->sync.verified_size = 0;
+    w->sync.verified_observed = 0;
+    memset(w->sync.verified_frontier, 0, sizeof w->sync.verified_frontier);
 }

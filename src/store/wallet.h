@@ -57,6 +57,14 @@ typedef struct tz_sync_state {
     uint64_t nullifiers_checked;/* nullifiers/index/[0, n) already applied */
     tz_felt *observed_cms;      /* pending deposits' shielded_cm seen as leaves */
     size_t n_observed_cms;
+    /* The last verified state (docs/sync.md "Verification and rollback"):
+     * the leaves below verified_size gave the chain's tree/root, with this
+     * frontier; observed_cms[0, verified_observed) were recorded by then.
+     * Absent (has_verified false): the base is the empty tree. */
+    bool has_verified;
+    uint64_t verified_size;
+    tz_felt verified_frontier[48];
+    size_t verified_observed;
 } tz_sync_state;
 
 typedef struct tz_wallet {
@@ -151,9 +159,34 @@ tz_status tz_wallet_add_deposit(tz_wallet *w, const tz_pending_deposit *d) TZ_WU
 tz_status tz_wallet_observe_cm(tz_wallet *w, const tz_felt *cm) TZ_WUR;
 bool tz_wallet_cm_observed(const tz_wallet *w, const tz_felt *cm);
 
+/* Sets the sync cursor to `scanned` and the frontier of the leaves below
+ * it (copied; NULL: unknown). Nothing else changes. */
+void tz_wallet_set_scan(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48]);
+
 /* Resets the sync cursor to `scanned` and forgets the frontier (unless a
- * frontier is given, whose size must equal scanned) and the nullifier cursor. */
+ * frontier is given, whose size must equal scanned), the nullifier cursor
+ * and the verified state (tz_wallet_mark_verified records a new one). */
 void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48]);
+
+/* Records the current cursor, frontier and observed cms as the last
+ * verified state (the caller checked the frontier root against the
+ * chain's). No-op unless the frontier of `scanned` is known. */
+void tz_wallet_mark_verified(tz_wallet *w);
+
+/* What tz_wallet_rollback_unverified undid. */
+typedef struct tz_wallet_rollback {
+    uint64_t from, to;          /* cursor before / after */
+    size_t notes_dropped;       /* notes at leaves >= to */
+    size_t observed_dropped;    /* deposit cms observed since */
+} tz_wallet_rollback;
+
+/* Returns the scan state to the last verified one: cursor and frontier of
+ * the verified state (the empty tree, and nullifier cursor 0, when none is
+ * recorded), notes at leaves at or past that cursor dropped, deposit cms
+ * observed since forgotten. The nullifier cursor only advances at a
+ * verified finalize, so it already belongs to the verified state. Fills
+ * *out (may be NULL). In memory only: the caller saves. */
+void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out);
 
 /* Releases everything and wipes master_sk. NULL is a no-op. */
 void tz_wallet_free(tz_wallet *w);

@@ -69,6 +69,7 @@ static tz_status check_root(const tz_finalize_in *in, tz_finalize_out *out, tz_e
         char hm[TZ_FELT_HEX + 1], hc[TZ_FELT_HEX + 1];
         tz_felt_to_hex(hm, &mine);
         tz_felt_to_hex(hc, &chain);
+        out->root_mismatch = true;
         return tz_error_set(err, TZ_EMISMATCH,
                             "commitment tree root mismatch at block %s: the chain's tree/root "
                             "is %s but the %" PRIu64 " leaves served give %s; the rollup node "

@@ -36,6 +36,7 @@ typedef struct tz_finalize_out {
     /* Pools of the pending deposits at the block (see tz_sync_result). */
     uint64_t pool_funded_total, pools_awaiting_credit, pools_drained_pending_scan;
     bool verified;               /* frontier root == tree/root at block */
+    bool root_mismatch;          /* the roots differ (TZ_EMISMATCH returned) */
     tz_felt root;                /* that root when verified */
     char warnings[TZ_FINALIZE_MAX_WARNINGS][512];
     size_t n_warnings;

@@ -39,6 +39,7 @@ typedef struct run {
     uint64_t saved;       /* every leaf below is saved */
     uint64_t run_start;
     bool grace;           /* a live sentinel was up at start: first batch passes */
+    bool verified_now;    /* the frontier of `cursor` gave the chain's root */
     double t0, last_progress, last_sentinel;
 } run;
 
@@ -132,15 +133,9 @@ static void set_yield(run *r, long pid)
 static tz_status checkpoint(run *r, tz_error *err)
 {
     tz_wallet *w = r->w;
-    w->scanned = r->cursor;
-    if (r->has_fr) {
-        w->sync.has_frontier = true;
-        w->sync.frontier_size = r->fr.size;
-        memcpy(w->sync.frontier, r->fr.branch, sizeof w->sync.frontier);
-    } else {
-        w->sync.has_frontier = false;
-        w->sync.frontier_size = 0;
-    }
+    tz_wallet_set_scan(w, r->cursor, r->has_fr ? r->fr.branch : NULL);
+    if (r->verified_now)
+        tz_wallet_mark_verified(w);
     tz_status st = tz_wallet_save(w, err);
     if (st != TZ_OK)
         return tz_error_prefix(err, "checkpoint at leaf %" PRIu64, r->cursor);
@@ -150,6 +145,41 @@ static tz_status checkpoint(run *r, tz_error *err)
     tz_sync_event ev = {.type = TZ_SYNC_EV_CHECKPOINT, .scanned = r->saved,
                         .tree_size = r->res->tree_size, .found = r->res->found, .pid = -1};
     emit(r, &ev);
+    return TZ_OK;
+}
+
+/* Takes the scan state (cursor, frontier) from the wallet. */
+static void load_scan_state(run *r)
+{
+    tz_wallet *w = r->w;
+    r->cursor = r->saved = r->run_start = r->res->scanned = w->scanned;
+    r->has_fr = false;
+    if (w->sync.has_frontier && w->sync.frontier_size == w->scanned) {
+        r->fr.size = w->sync.frontier_size;
+        memcpy(r->fr.branch, w->sync.frontier, sizeof r->fr.branch);
+        r->has_fr = true;
+    } else if (w->scanned == 0) {
+        tz_frontier_init(&r->fr);
+        r->has_fr = true;
+    }
+}
+
+/* The leaves scanned do not give the chain's root: a node served at least
+ * one leaf that is not in its tree. Returns the wallet to its last
+ * verified state, saves it and takes the scan state from it, so the
+ * unverified range is scanned again (notes included). Fills *rb. Returns
+ * TZ_OK, or the save's error (appended to err's message). */
+static tz_status rollback(run *r, tz_wallet_rollback *rb, tz_error *err)
+{
+    tz_error serr;
+    tz_wallet_rollback_unverified(r->w, rb);
+    if (tz_wallet_save(r->w, &serr) != TZ_OK) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n,
+                 "; returning to the last verified state failed: %s", serr.msg);
+        return err->code = serr.code;
+    }
+    load_scan_state(r);
     return TZ_OK;
 }
 
@@ -415,45 +445,63 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
                         .pid = -1};
     emit(&r, &ev);
 
-    r.cursor = r.saved = r.run_start = w->scanned;
-    if (w->sync.has_frontier && w->sync.frontier_size == w->scanned) {
-        r.fr.size = w->sync.frontier_size;
-        memcpy(r.fr.branch, w->sync.frontier, sizeof r.fr.branch);
-        r.has_fr = true;
-    } else if (w->scanned == 0) {
-        tz_frontier_init(&r.fr);
-        r.has_fr = true;
-    }
-
-    if (r.cursor < res->tree_size) {
-        if ((st = prepare_receivers(&r, err)) != TZ_OK)
+    load_scan_state(&r);
+    /* A second pass only when a root mismatch may come from leaves an
+     * earlier run scanned (perhaps from another node): this run's own
+     * node then gets one chance to serve the range honestly. */
+    for (int pass = 0;; pass++) {
+        if (r.cursor < res->tree_size) {
+            if (!r.rs && (st = prepare_receivers(&r, err)) != TZ_OK)
+                goto out;
+            st = scan(&r, err);
+            if (st != TZ_OK || res->yielded)
+                goto out;
+            progress(&r, true);
+        }
+        fin.tree_size = res->tree_size;
+        fin.frontier = r.has_fr ? &r.fr : NULL;
+        tz_finalize_out fo;
+        uint64_t started = r.run_start;
+        st = tz_sync_finalize(&fin, &fo, err);
+        for (size_t i = 0; i < fo.n_warnings; i++)
+            warnf(&r, "%s", fo.warnings[i]);
+        if (fo.root_mismatch) {
+            tz_wallet_rollback rb;
+            if ((st = rollback(&r, &rb, err)) != TZ_OK)
+                goto out;
+            if (pass == 0 && rb.to < started) {
+                warnf(&r, "%s; leaves [%" PRIu64 ", %" PRIu64 ") were scanned by an earlier "
+                      "run: scanning again from the last verified state",
+                      err->msg, rb.to, started);
+                res->found = 0; /* every note this run found was past rb.to */
+                continue;
+            }
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof err->msg - n,
+                     ". The wallet returned to its last verified state: cursor %" PRIu64
+                     " -> %" PRIu64 ", %zu note(s) found past it dropped; the next sync "
+                     "against an honest node scans those leaves again",
+                     rb.from, rb.to, rb.notes_dropped);
+            st = TZ_EMISMATCH;
             goto out;
-        st = scan(&r, err);
-        if (st != TZ_OK || res->yielded)
+        }
+        res->spent = fo.spent;
+        res->spends_dropped = fo.spends_dropped;
+        res->deposits_pruned = fo.deposits_pruned;
+        res->nullifiers_read = fo.nullifiers_read;
+        res->pool_funded_total = fo.pool_funded_total;
+        res->pools_awaiting_credit = fo.pools_awaiting_credit;
+        res->pools_drained_pending_scan = fo.pools_drained_pending_scan;
+        if (st != TZ_OK)
             goto out;
-        progress(&r, true);
+        r.verified_now = fo.verified;
+        if ((st = checkpoint(&r, err)) != TZ_OK)
+            goto out;
+        res->finalized = true;
+        res->verified = fo.verified;
+        res->root = fo.root;
+        break;
     }
-
-    fin.tree_size = res->tree_size;
-    fin.frontier = r.has_fr ? &r.fr : NULL;
-    tz_finalize_out fo;
-    st = tz_sync_finalize(&fin, &fo, err);
-    res->spent = fo.spent;
-    res->spends_dropped = fo.spends_dropped;
-    res->deposits_pruned = fo.deposits_pruned;
-    res->nullifiers_read = fo.nullifiers_read;
-    res->pool_funded_total = fo.pool_funded_total;
-    res->pools_awaiting_credit = fo.pools_awaiting_credit;
-    res->pools_drained_pending_scan = fo.pools_drained_pending_scan;
-    for (size_t i = 0; i < fo.n_warnings; i++)
-        warnf(&r, "%s", fo.warnings[i]);
-    if (st != TZ_OK)
-        goto out;
-    if ((st = checkpoint(&r, err)) != TZ_OK)
-        goto out;
-    res->finalized = true;
-    res->verified = fo.verified;
-    res->root = fo.root;
 out:
     free_receivers(&r);
     return st;

@@ -626,6 +626,67 @@ def test_tampered_leaf_trips_root_check():
         check(load(w2)["scanned"] == 5000, "cursor changed")
 
 
+def test_lying_node_costs_a_rescan():
+    """A node that lies about one leaf (ours, then a stranger's) never wedges the wallet:
+    the sync fails at the root check, returns to the last verified state (cursor, frontier,
+    the notes below it) and says so; once the node is honest the next sync ends with exactly
+    the notes of an undisturbed wallet, the lost note included."""
+    with Sim(120, "rollback", pay=ADDR() + ":2") as sim:
+        base = new_wallet_dir("rb-base")
+        sync_ok(base, sim.url, "--checkpoint-every", "50")
+        base_doc = load(base)
+        check(len(base_doc["notes"]) == 2 and
+              base_doc["tzel_c_sync"]["verified"]["size"] == 120, "verified base: %r"
+              % base_doc.get("tzel_c_sync", {}).get("verified", {}).get("size"))
+        sim.post("append", {"count": 40})
+        ours = sim.post("append", {"to": load(ADDR()), "count": 1, "value": 777})["first_index"]
+        sim.post("append", {"count": 59})
+        ref = tzlib.copy_wallet(base, os.path.join(TMP, "rb-ref"))
+        sync_ok(ref, sim.url)
+        want = note_set(load(ref))
+        check(len(want) == 3 and any(n[0] == ours and n[2] == 777 for n in want),
+              "undisturbed notes %r" % want)
+        for name, leaf in [("ours", ours), ("stranger", 150)]:
+            w = tzlib.copy_wallet(base, os.path.join(TMP, "rb-" + name))
+            sim.post("fault", {"tamper_note": leaf})
+            r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "25")
+            check(r.returncode == 6, "%s: exit %d: %s" % (name, r.returncode, r.stderr[-800:]))
+            msg = envelope(r.stdout)["error"]["message"]
+            check("root mismatch" in msg and "returned to its last verified state" in msg and
+                  "cursor 220 -> 120" in msg, "%s: message %r" % (name, msg))
+            doc = load(w)
+            check(doc["scanned"] == 120 and note_set(doc) == note_set(base_doc) and
+                  doc["tzel_c_sync"]["frontier"] == base_doc["tzel_c_sync"]["frontier"] and
+                  doc["tzel_c_sync"]["nullifiers_checked"] ==
+                  base_doc["tzel_c_sync"]["nullifiers_checked"],
+                  "%s: not back at the verified state: scanned %r" % (name, doc["scanned"]))
+            sim.post("fault/clear")
+            r, res = sync_ok(w, sim.url, "--checkpoint-every", "25")
+            doc = load(w)
+            check(note_set(doc) == want and doc["scanned"] == 220 and res["verified_root"] ==
+                  sim.chain()["root"], "%s: after the honest sync %r" % (name, note_set(doc)))
+            check(doc["tzel_c_sync"]["verified"]["size"] == 220, "%s: verified size" % name)
+            # killed after checkpoints past the forged leaf: the next run, against the
+            # honest node, finds the mismatch, returns to the verified state and scans
+            # the range again in the same run
+            w2 = tzlib.copy_wallet(base, os.path.join(TMP, "rb-kill-" + name))
+            sim.post("fault", {"tamper_note": leaf})
+            sim.post("latency", {"ms": 50})
+            p = spawn_wallet(w2, sim.url, "sync", "--checkpoint-every", "10")
+            tzlib.wait_for(lambda: load(w2)["scanned"] > leaf + 1, 60,
+                           "a checkpoint past leaf %d" % leaf, step=0.02)
+            p.kill()
+            p.wait(timeout=30)
+            check(load(w2)["scanned"] > leaf, "%s: killed too late" % name)
+            sim.post("latency", {"ms": 0})
+            sim.post("fault/clear")
+            r, res = sync_ok(w2, sim.url)
+            check(note_set(load(w2)) == want and res["verified_root"] == sim.chain()["root"],
+                  "%s: after the kill %r" % (name, note_set(load(w2))))
+            check("scanning again from the last verified state" in r.stderr,
+                  "%s: no warning: %s" % (name, r.stderr[-600:]))
+
+
 def test_at_head_frontier_verified():
     """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
     leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
@@ -856,6 +917,7 @@ TESTS = [
     ("conc", test_concurrency_and_threads_identical),
     ("conn", test_connections_bounded),
     ("tamper", test_tampered_leaf_trips_root_check),
+    ("rollback", test_lying_node_costs_a_rescan),
     ("athead", test_at_head_frontier_verified),
     ("restore", test_spends_observed_after_restore),
     ("stdout", test_reference_stdout_and_file),

@@ -587,6 +587,82 @@ static void test_sync_state(void)
     tz_wallet_free(w);
 }
 
+/* The last verified state: saved, loaded, and what a rollback returns to. */
+static void test_verified_rollback(void)
+{
+    char path[512];
+    path_in(path, sizeof path, "verified.json");
+    tz_felt sk, fr1[48], fr2[48], cm1, cm2;
+    tz_felt_from_u32(&sk, 99);
+    for (int i = 0; i < 48; i++) {
+        tz_felt_from_u32(&fr1[i], (uint32_t)i + 1);
+        tz_felt_from_u32(&fr2[i], (uint32_t)i + 1000);
+    }
+    tz_felt_from_u32(&cm1, 21);
+    tz_felt_from_u32(&cm2, 22);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    CHECK(tz_wallet_new(path, &sk, &w, &err) == TZ_OK);
+    if (!w)
+        return;
+    uint64_t leaves[3] = {3, 50, 150};
+    for (int i = 0; i < 3; i++) {
+        tz_wallet_note n = {.v = 10, .index = leaves[i]};
+        tz_felt_from_u32(&n.cm, (uint32_t)leaves[i]);
+        CHECK(tz_wallet_add_note(w, &n) == TZ_OK);
+    }
+    tz_wallet_set_scan(w, 100, fr1);
+    CHECK(tz_wallet_observe_cm(w, &cm1) == TZ_OK);
+    w->sync.nullifiers_checked = 7;
+    tz_wallet_mark_verified(w);
+    tz_wallet_set_scan(w, 200, fr2);
+    CHECK(tz_wallet_observe_cm(w, &cm2) == TZ_OK);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    if (!w)
+        return;
+    CHECK(w->sync.has_verified && w->sync.verified_size == 100 &&
+          w->sync.verified_observed == 1 &&
+          memcmp(w->sync.verified_frontier, fr1, sizeof fr1) == 0);
+    tz_wallet_rollback rb;
+    tz_wallet_rollback_unverified(w, &rb);
+    CHECK(rb.from == 200 && rb.to == 100 && rb.notes_dropped == 1 && rb.observed_dropped == 1);
+    CHECK(w->scanned == 100 && w->sync.has_frontier && w->sync.frontier_size == 100 &&
+          memcmp(w->sync.frontier, fr1, sizeof fr1) == 0);
+    CHECK(w->n_notes == 2 && w->notes[0].index == 3 && w->notes[1].index == 50);
+    CHECK(tz_wallet_cm_observed(w, &cm1) && !tz_wallet_cm_observed(w, &cm2));
+    CHECK(w->sync.nullifiers_checked == 7);
+    /* A reset forgets the verified state; a rollback then returns to the
+     * empty tree and re-reads every nullifier. */
+    tz_wallet_reset_cursor(w, 120, fr2);
+    CHECK(!w->sync.has_verified);
+    w->sync.nullifiers_checked = 9;
+    tz_wallet_rollback_unverified(w, &rb);
+    tz_felt zero[48];
+    memset(zero, 0, sizeof zero);
+    CHECK(rb.from == 120 && rb.to == 0 && rb.notes_dropped == 2 && w->n_notes == 0);
+    CHECK(w->scanned == 0 && w->sync.has_frontier && w->sync.nullifiers_checked == 0 &&
+          memcmp(w->sync.frontier, zero, sizeof zero) == 0 && w->sync.n_observed_cms == 0);
+    /* A verified record beyond the cursor (edited file) is not trusted. */
+    tz_wallet_set_scan(w, 40, fr1);
+    tz_wallet_mark_verified(w);
+    CHECK(w->sync.has_verified && w->sync.verified_size == 40);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    tz_wallet_free(w);
+    w = NULL;
+    char *text = tz_test_get_file(path);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    tz_test_put_file(path, replace_once(text, "\"scanned\": 40", "\"scanned\": 30"), 0600);
+    free(text);
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_OK);
+    CHECK(w && !w->sync.has_verified && w->sync.verified_size == 0);
+    tz_wallet_free(w);
+}
+
 static int fail_rename(const char *from, const char *to)
 {
     (void)from;
@@ -1167,6 +1243,7 @@ int main(void)
     test_new_wallet_layout();
     test_floor();
     test_sync_state();
+    test_verified_rollback();
     test_save_failure_keeps_old();
     test_ref_init_receive();
     test_wots_on_load();
