@@ -10,7 +10,7 @@
 #include "core/keys.h"
 #include "core/merkle.h"
 #include "core/xmss.h"
-#include "derive.h"
+#include "store/address.h"
 #include "output.h"
 #include "store/floor.h"
 
@@ -216,7 +216,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         tz_wallet_address a;
         json_t *bds = NULL;
         pr.base = (uint64_t)j * TZ_XMSS_LEAVES;
-        if (tz_cli_derive_address(&keys, j, 0, on_progress, &pr, &a, &bds, &err) != TZ_OK) {
+        if (tz_address_derive(&keys, j, 0, on_progress, &pr, &a, &bds, &err) != TZ_OK) {
             rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
             goto out;
         }

@@ -298,84 +298,6 @@ static void nap(uint64_t secs)
     }
 }
 
-static void derive_progress(void *ctx, uint32_t done, uint32_t total)
-{
-    (void)total;
-    tz_progress_update(ctx, done);
-}
-
-static bool has_record(const tz_wallet *w, uint32_t j)
-{
-    for (size_t i = 0; i < w->n_addresses; i++)
-        if (w->addresses[i].index == j)
-            return true;
-    return false;
-}
-
-/* Like the reference's load: address records missing below addr_counter
- * (older wallet files) are derived, with a fresh signing state, so that
- * the scan uses their keys; the run's saves then write them. One whose
- * wots_key_indices entry is above 0 would need an advanced signing state,
- * which is not implemented: refused (TZ_EXIT_WALLET). Returns an exit code
- * (failures reported; then do not save the wallet). */
-static int materialize_addresses(const tz_cli *cli, tz_wallet *w)
-{
-    uint32_t counter = w->addr_counter;
-    if (counter <= w->n_addresses)
-        return TZ_EXIT_OK;
-    tz_keys keys;
-    tz_keys_derive(&keys, &w->master_sk);
-    int rc = TZ_EXIT_OK;
-    for (uint32_t k = (uint32_t)w->n_addresses; k < counter && !rc; k++) {
-        if (has_record(w, k))
-            continue;
-        uint32_t used = tz_wallet_wots_next(w, k);
-        if (used > 0) {
-            rc = tz_out_fail(cli, TZ_EXIT_WALLET,
-                             "wallet %s: address %u (below addr_counter %u) has no record but "
-                             "has used %u one-time key(s) (wots_key_indices); rebuilding its "
-                             "signing state past key 0 is not supported here, so sync cannot "
-                             "scan with it. Open the wallet with the reference tzel-wallet once "
-                             "(its load rebuilds the record), then retry",
-                             w->path, (unsigned)k, (unsigned)counter, (unsigned)used);
-            break;
-        }
-        tz_out_info(cli, "Deriving missing address record #%u (addr_counter is %u)...",
-                    (unsigned)k, (unsigned)counter);
-        tz_wallet_address a;
-        json_t *bds = NULL;
-        tz_error err = {0};
-        tz_progress *p = tz_progress_start(cli, "address", TZ_XMSS_LEAVES, "keys");
-        tz_status st = tz_cli_derive_address(&keys, k, 0, derive_progress, p, &a, &bds, &err);
-        tz_progress_finish(p);
-        if (st != TZ_OK) {
-            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
-            break;
-        }
-        if (tz_wallet_add_address(w, &a) != TZ_OK) {
-            json_decref(bds);
-            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-            break;
-        }
-        if (tz_wallet_set_address_bds(w, w->n_addresses - 1, bds) != TZ_OK) {
-            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-            break;
-        }
-        /* The reference's load records every address it holds,
-         * materialized ones included, at bds.next_index (0 here). */
-        json_t *wots = json_object_get(w->doc, "wots_key_indices");
-        char name[16];
-        snprintf(name, sizeof name, "%u", (unsigned)k);
-        if (json_is_object(wots) && !json_object_get(wots, name) &&
-            json_object_set_new(wots, name, json_integer(0))) {
-            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-            break;
-        }
-    }
-    tz_keys_wipe(&keys);
-    return rc;
-}
-
 /* One round: lock, load, run, release. Returns -1 to continue (watch), or
  * an exit code. *skipped is set when the lock was busy (watch rounds after
  * the first only). */
@@ -406,7 +328,7 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
 
     tz_wallet *w = NULL;
     int rc = tz_cli_load_wallet(cli, &w);
-    if (!rc && (rc = materialize_addresses(cli, w)) != 0)
+    if (!rc && (rc = tz_cli_materialize_addresses(cli, w)) != 0)
         tz_wallet_free(w);
     if (rc) {
         tz_lock_release(lock);

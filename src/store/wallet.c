@@ -989,6 +989,16 @@ uint32_t tz_wallet_wots_next(const tz_wallet *w, uint32_t addr_index)
     return 0;
 }
 
+tz_status tz_wallet_record_wots_index(tz_wallet *w, uint32_t addr_index, uint32_t next)
+{
+    json_t *wots = json_object_get(w->doc, "wots_key_indices");
+    char name[16];
+    snprintf(name, sizeof name, "%u", (unsigned)addr_index);
+    if (!json_is_object(wots) || json_object_get(wots, name))
+        return TZ_OK;
+    return json_object_set_new(wots, name, json_integer(next)) ? TZ_ENOMEM : TZ_OK;
+}
+
 void tz_wallet_remove_note(tz_wallet *w, size_t i)
 {
     if (i >= w->n_notes)

@@ -140,6 +140,11 @@ tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds) TZ_WUR;
  * (the reference's rule). */
 uint32_t tz_wallet_wots_next(const tz_wallet *w, uint32_t addr_index);
 
+/* Sets wots_key_indices["<addr_index>"] = next unless the file already has
+ * that entry (as the reference's load records the addresses it holds).
+ * Returns TZ_OK or TZ_ENOMEM. */
+tz_status tz_wallet_record_wots_index(tz_wallet *w, uint32_t addr_index, uint32_t next) TZ_WUR;
+
 /* Removes notes[i]. */
 void tz_wallet_remove_note(tz_wallet *w, size_t i);
 

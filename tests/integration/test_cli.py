@@ -571,6 +571,52 @@ def test_missing_records_below_counter_with_used_keys_refused():
     check(read_bytes(w) == before and not os.path.exists(w + ".lock"), "wallet touched")
 
 
+def test_huge_addr_counter_refused():
+    """An addr_counter far beyond the records (1,000,000 is allowed by the format) would
+    make receive or sync derive a million address trees while holding the lock: refused
+    at once with the reason, the wallet byte for byte as it was."""
+    d = new_dir("huge-counter")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["addr_counter"] = 1000000
+    write_wallet(w, doc)
+    before = read_bytes(w)
+    for args in (["receive"], ["sync", "--rollup-node-url", "http://127.0.0.1:9"]):
+        t0 = time.time()
+        r = fails(3, *args, wallet=w)
+        check("addr_counter 1000000 is beyond 4096" in r.stderr, "%r: message %r" %
+              (args, r.stderr))
+        check(time.time() - t0 < 5, "%r: derived before refusing" % args)
+        check(read_bytes(w) == before and not os.path.exists(w + ".lock"),
+              "%r: wallet touched" % args)
+    # read-only commands still show what the file holds
+    check(ok_json("balance", wallet=w) is not None, "balance refused")
+
+
+def test_missing_records_saved_one_by_one():
+    """Records missing below addr_counter are saved as each is derived: a kill during the
+    derivation of the second loses only that one, and the next run goes on from there."""
+    d = new_dir("materialize-kill")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["addr_counter"] = 5          # records 0..2 only: 3 and 4 missing, then 5 is new
+    write_wallet(w, doc)
+    p = tzlib.spawn_wallet("receive", wallet=w)
+    try:
+        tzlib.wait_for(lambda: len(load(w)["addresses"]) >= 4, 120,
+                       "record 3 saved before record 4 is derived", step=0.05)
+        p.kill()
+    finally:
+        p.wait(timeout=30)
+    doc = load(w)
+    check([a["index"] for a in doc["addresses"]] == [0, 1, 2, 3] and
+          doc["addr_counter"] == 5 and doc["wots_key_indices"].get("3") == 0,
+          "after the kill: %r" % [a["index"] for a in doc["addresses"]])
+    check(doc["addresses"][3]["bds"].get("next_index") == 0, "record 3 has no signing state")
+    floor = load(w + ".xmss-floor")
+    check(floor["addr_counter"] == 5, "floor not written with the record: %r" % floor)
+
+
 def test_out_onto_wallet_refused():
     """--out naming the wallet file (or one of its companions) is refused with
     a usage error and leaves the wallet byte for byte: it used to replace the

@@ -1,0 +1,279 @@
+/* Address records: derivation with the reference-compatible BDS state,
+ * the records missing below addr_counter, the next address.
+ *
+ * The reference's fresh BDS state (k = 2, depth 16) holds, for a tree whose
+ * level-h nodes are numbered from 0 left to right:
+ *   auth_path[h]   = node 1 of level h            (h = 0..15)
+ *   treehash[h]    = completed with node 3 of level h (h = 0..13)
+ *   retain[14]     = [node 3 of level 14], the other retain levels empty
+ *   keep[h]        = absent
+ * We compute every leaf (threaded), then every level, and pick these. */
+#include "store/address.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/xmss.h"
+
+#define BDS_K 2
+#define CHUNK 64u /* leaves per work item */
+
+struct leaf_job {
+    const tz_felt *ask_j, *pub_seed;
+    tz_felt *leaves;
+    atomic_uint next; /* next chunk to take */
+    atomic_uint done; /* chunks finished */
+};
+
+static bool leaf_chunk(struct leaf_job *jb)
+{
+    unsigned c = atomic_fetch_add(&jb->next, 1);
+    if (c >= TZ_XMSS_LEAVES / CHUNK)
+        return false;
+    for (uint32_t k = c * CHUNK; k < (c + 1) * CHUNK; k++)
+        tz_xmss_leaf(&jb->leaves[k], jb->ask_j, jb->pub_seed, k);
+    atomic_fetch_add(&jb->done, 1);
+    return true;
+}
+
+static void *leaf_worker(void *arg)
+{
+    while (leaf_chunk(arg))
+        ;
+    return NULL;
+}
+
+static void all_leaves(tz_felt *leaves, const tz_felt *ask_j, const tz_felt *pub_seed,
+                       unsigned threads,
+                       void (*progress)(void *ctx, uint32_t done, uint32_t total), void *ctx)
+{
+    struct leaf_job jb = {.ask_j = ask_j, .pub_seed = pub_seed, .leaves = leaves};
+    atomic_init(&jb.next, 0);
+    atomic_init(&jb.done, 0);
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    if (threads > 64)
+        threads = 64;
+    pthread_t tids[64];
+    unsigned started = 0;
+    for (unsigned t = 1; t < threads; t++) {
+        if (pthread_create(&tids[started], NULL, leaf_worker, &jb) != 0)
+            break; /* the threads that started take the rest */
+        started++;
+    }
+    while (leaf_chunk(&jb))
+        if (progress)
+            progress(ctx, atomic_load(&jb.done) * CHUNK, TZ_XMSS_LEAVES);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    if (progress)
+        progress(ctx, TZ_XMSS_LEAVES, TZ_XMSS_LEAVES);
+}
+
+static json_t *felt_str(const tz_felt *f)
+{
+    char hex[TZ_FELT_HEX + 1];
+    tz_felt_to_hex(hex, f);
+    return json_string(hex);
+}
+
+/* {"present": bool, "value": hex} */
+static json_t *slot(bool present, const tz_felt *v)
+{
+    tz_felt zero = {{0}};
+    return json_pack("{s:b, s:o}", "present", present, "value", felt_str(present ? v : &zero));
+}
+
+/* Builds the BDS JSON from the picked nodes. NULL when out of memory. */
+static json_t *bds_json(const tz_felt auth_path[TZ_XMSS_HEIGHT],
+                        const tz_felt treehash_node[TZ_XMSS_HEIGHT - BDS_K],
+                        const tz_felt *retain14)
+{
+    json_t *path = json_array(), *keep = json_array(), *th = json_array(),
+           *retain = json_array();
+    bool ok = path && keep && th && retain;
+    for (unsigned h = 0; ok && h < TZ_XMSS_HEIGHT; h++) {
+        ok = !json_array_append_new(path, felt_str(&auth_path[h])) &&
+             !json_array_append_new(keep, slot(false, NULL));
+        json_t *nodes = json_array();
+        if (nodes && h == TZ_XMSS_HEIGHT - BDS_K)
+            ok = ok && !json_array_append_new(nodes, felt_str(retain14));
+        ok = ok && nodes &&
+             !json_array_append_new(retain, json_pack("{s:o, s:i}", "nodes", nodes, "next", 0));
+    }
+    for (unsigned h = 0; ok && h < TZ_XMSS_HEIGHT - BDS_K; h++) {
+        uint32_t start = 3u << h;
+        json_t *t = json_pack("{s:i, s:i, s:I, s:b, s:b, s:o, s:I, s:i, s:[]}",
+                              "target_height", (int)h, "start_idx", 0, "next_idx",
+                              (json_int_t)start, "initialized", 0, "finished", 1, "node",
+                              slot(true, &treehash_node[h]), "node_start_idx",
+                              (json_int_t)start, "node_height", (int)h, "stack");
+        ok = !json_array_append_new(th, t);
+    }
+    if (!ok) {
+        json_decref(path);
+        json_decref(keep);
+        json_decref(th);
+        json_decref(retain);
+        return NULL;
+    }
+    return json_pack("{s:i, s:o, s:o, s:o, s:o}", "next_index", 0, "auth_path", path, "keep",
+                     keep, "treehash", th, "retain", retain);
+}
+
+tz_status tz_address_derive(const tz_keys *keys, uint32_t j, unsigned threads,
+                                void (*progress)(void *ctx, uint32_t done, uint32_t total),
+                                void *ctx, tz_wallet_address *out, json_t **bds_out,
+                                tz_error *err)
+{
+    tz_felt *level = malloc(sizeof(tz_felt) * TZ_XMSS_LEAVES);
+    if (!level)
+        return tz_error_set(err, TZ_ENOMEM, "derive address %u: out of memory", (unsigned)j);
+    tz_addr_keys ak;
+    tz_addr_keys_derive(&ak, keys, j);
+    all_leaves(level, &ak.ask_j, &ak.auth_pub_seed, threads, progress, ctx);
+
+    tz_felt auth_path[TZ_XMSS_HEIGHT], th_node[TZ_XMSS_HEIGHT - BDS_K], retain14;
+    uint32_t n = TZ_XMSS_LEAVES;
+    for (uint32_t h = 0; h < TZ_XMSS_HEIGHT; h++, n /= 2) {
+        auth_path[h] = level[1];
+        if (h < TZ_XMSS_HEIGHT - BDS_K)
+            th_node[h] = level[3];
+        if (h == TZ_XMSS_HEIGHT - BDS_K)
+            retain14 = level[3];
+        /* parents in place: parent i covers [i << (h+1), (i+1) << (h+1)) */
+        for (uint32_t i = 0; i < n / 2; i++)
+            tz_xmss_node(&level[i], &ak.auth_pub_seed, h + 1, i << (h + 1), &level[2 * i],
+                         &level[2 * i + 1]);
+    }
+    tz_wallet_address a = {.index = j,
+                           .d_j = ak.d_j,
+                           .auth_root = level[0],
+                           .auth_pub_seed = ak.auth_pub_seed,
+                           .nk_tag = ak.nk_tag};
+    free(level);
+    tz_addr_keys_wipe(&ak);
+    if (bds_out) {
+        json_t *b = bds_json(auth_path, th_node, &retain14);
+        if (!b)
+            return tz_error_set(err, TZ_ENOMEM, "derive address %u: out of memory",
+                                (unsigned)j);
+        *bds_out = b;
+    }
+    *out = a;
+    return TZ_OK;
+}
+
+/* Derives record j (fresh bds, next_index 0) and appends it. */
+static tz_status append_derived(tz_wallet *w, const tz_keys *keys, uint32_t j,
+                                const tz_address_hooks *h, tz_error *err)
+{
+    tz_wallet_address a;
+    json_t *bds = NULL;
+    if (h && h->deriving)
+        h->deriving(h->ctx, j, w->addr_counter);
+    tz_status st = tz_address_derive(keys, j, 0, h ? h->progress : NULL, h ? h->ctx : NULL, &a,
+                                     &bds, err);
+    if (h && h->derived)
+        h->derived(h->ctx, j);
+    if (st)
+        return st;
+    if (tz_wallet_add_address(w, &a) != TZ_OK) {
+        json_decref(bds);
+        bds = NULL;
+    }
+    if (!bds || tz_wallet_set_address_bds(w, w->n_addresses - 1, bds) != TZ_OK)
+        return tz_error_set(err, TZ_ENOMEM, "derive address %u: out of memory", (unsigned)j);
+    return TZ_OK;
+}
+
+static bool has_record(const tz_wallet *w, uint32_t j)
+{
+    for (size_t i = 0; i < w->n_addresses; i++)
+        if (w->addresses[i].index == j)
+            return true;
+    return false;
+}
+
+/* Refuses before anything is derived: an addr_counter beyond the bound, or
+ * a missing record below `upto` whose one-time keys were used. */
+static tz_status check_missing(const tz_wallet *w, uint32_t upto, tz_error *err)
+{
+    if (w->addr_counter > TZ_WALLET_MAX_ADDRESSES && w->n_addresses < w->addr_counter)
+        return tz_error_set(err, TZ_ESTATE,
+                            "wallet %s: addr_counter %u is beyond %u addresses while the file "
+                            "holds %zu address records; deriving the missing ones (about 5 s "
+                            "of CPU each) is refused: the file is damaged or was edited",
+                            w->path, (unsigned)w->addr_counter, TZ_WALLET_MAX_ADDRESSES,
+                            w->n_addresses);
+    for (uint32_t k = (uint32_t)w->n_addresses; k < upto; k++) {
+        uint32_t used;
+        if (!has_record(w, k) && (used = tz_wallet_wots_next(w, k)) > 0)
+            return tz_error_set(err, TZ_ESTATE,
+                                "wallet %s: address %u has no record but has used %u one-time "
+                                "key(s) (wots_key_indices); rebuilding its signing state past "
+                                "key 0 is not supported here. Open the wallet with the "
+                                "reference tzel-wallet once (it rebuilds the record), then retry",
+                                w->path, (unsigned)k, (unsigned)used);
+    }
+    return TZ_OK;
+}
+
+tz_status tz_wallet_materialize_addresses(tz_wallet *w, const tz_keys *keys, uint32_t upto,
+                                          bool save_each, const tz_address_hooks *h,
+                                          tz_error *err)
+{
+    tz_status st = check_missing(w, upto, err);
+    for (uint32_t k = (uint32_t)w->n_addresses; st == TZ_OK && k < upto; k++) {
+        if (has_record(w, k))
+            continue;
+        if ((st = append_derived(w, keys, k, h, err)) != TZ_OK)
+            break;
+        /* The reference's load records every address it holds,
+         * materialized ones included, at bds.next_index (0 here). */
+        if ((st = tz_wallet_record_wots_index(w, k, 0)) != TZ_OK) {
+            tz_error_set(err, st, "derive address %u: out of memory", (unsigned)k);
+            break;
+        }
+        if (save_each && (st = tz_wallet_save(w, err)) != TZ_OK)
+            break;
+    }
+    return st;
+}
+
+tz_status tz_wallet_next_address(tz_wallet *w, const tz_keys *keys, bool save_each,
+                                 const tz_address_hooks *h, size_t *pos, tz_error *err)
+{
+    uint32_t j = w->addr_counter;
+    tz_status st = check_missing(w, j, err);
+    if (st)
+        return st;
+    if (j >= TZ_WALLET_MAX_ADDRESSES)
+        return tz_error_set(err, TZ_ESTATE,
+                            "wallet %s: it already has %u addresses, the most this wallet "
+                            "derives (each one costs every sync a trial decryption per leaf)",
+                            w->path, (unsigned)j);
+    if (j < w->n_addresses && w->addresses[j].index == j) {
+        w->addr_counter = j + 1;
+        *pos = j;
+        return TZ_OK;
+    }
+    if ((st = tz_wallet_materialize_addresses(w, keys, j, save_each, h, err)) != TZ_OK)
+        return st;
+    if (has_record(w, j))
+        return tz_error_set(err, TZ_ESTATE, "wallet %s: address record %u is out of place",
+                            w->path, (unsigned)j);
+    if ((st = append_derived(w, keys, j, h, err)) != TZ_OK)
+        return st;
+    w->addr_counter = j + 1;
+    *pos = w->n_addresses - 1;
+    return TZ_OK;
+}
