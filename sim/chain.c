@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include "b58.h"
+#include "base/clock.h"
+#include "base/par.h"
 #include "core/commit.h"
 #include "core/hash.h"
 #include "core/kem.h"
@@ -117,21 +118,17 @@ typedef struct gen_job {
     const tz_payment_address *to; /* used when assign is NULL */
     uint64_t value;
     uint8_t *dest;                /* n * SIM_NOTE_BYTES */
-    atomic_uint_fast64_t next;
-    atomic_uint_fast64_t done;
     bool verbose;
+    uint64_t reported;            /* notes done at the last progress line */
+    double t0;
 } gen_job;
 
 #define GEN_CHUNK 32
 
-/* Generates the next GEN_CHUNK notes of the job; returns how many it made
- * (0 when none is left). Thread-safe: chunks are claimed atomically. */
-static uint64_t gen_chunk(gen_job *j)
+/* Generates notes [k0, k1) of the job (tz_par_fn). */
+static void gen_range(void *arg, uint64_t k0, uint64_t k1)
 {
-    uint64_t k0 = atomic_fetch_add(&j->next, GEN_CHUNK);
-    if (k0 >= j->n)
-        return 0;
-    uint64_t k1 = k0 + GEN_CHUNK < j->n ? k0 + GEN_CHUNK : j->n;
+    gen_job *j = arg;
     for (uint64_t k = k0; k < k1; k++) {
         const tz_payment_address *to = j->to;
         uint64_t v = j->value;
@@ -142,61 +139,25 @@ static uint64_t gen_chunk(gen_job *j)
         }
         sim_make_note(j->c, j->first + k, to, v, j->dest + k * SIM_NOTE_BYTES, NULL, NULL);
     }
-    return k1 - k0;
 }
 
-static void *gen_worker(void *arg)
+/* A progress line every 5% (tz_par_progress_fn). */
+static void gen_progress(void *arg, uint64_t done, uint64_t n)
 {
     gen_job *j = arg;
-    uint64_t made;
-    while ((made = gen_chunk(j)))
-        atomic_fetch_add(&j->done, made);
-    return NULL;
-}
-
-static unsigned online_cores(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
+    if (done - j->reported < n / 20 || done == n)
+        return;
+    fprintf(stderr, "tzel-rollup-sim: generated %" PRIu64 "/%" PRIu64 " notes (%.1f s)\n", done,
+            n, tz_mono_secs() - j->t0);
+    j->reported = done;
 }
 
 static void gen_run(gen_job *j, unsigned threads)
 {
-    if (threads == 0)
-        threads = online_cores();
-    if (threads > 64)
-        threads = 64;
-    if ((uint64_t)threads > j->n / GEN_CHUNK + 1)
-        threads = (unsigned)(j->n / GEN_CHUNK + 1);
-    pthread_t th[64];
-    unsigned started = 0;
-    for (unsigned t = 1; t < threads; t++) {
-        if (pthread_create(&th[started], NULL, gen_worker, j) == 0)
-            started++;
-    }
-    if (j->verbose && j->n >= 2000) {
-        /* The calling thread works too, reporting now and then. */
-        uint64_t last = 0;
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        uint64_t made;
-        while ((made = gen_chunk(j))) {
-            uint64_t d = atomic_fetch_add(&j->done, made) + made;
-            if (d - last >= j->n / 20) {
-                struct timespec t1;
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-                fprintf(stderr, "tzel-rollup-sim: generated %" PRIu64 "/%" PRIu64
-                                " notes (%.1f s)\n", d, j->n, s);
-                last = d;
-            }
-        }
-    } else {
-        gen_worker(j);
-    }
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
-    if (j->verbose && j->n >= 2000)
+    bool verbose = j->verbose && j->n >= 2000;
+    j->t0 = tz_mono_secs();
+    tz_par_for(j->n, GEN_CHUNK, threads, gen_range, j, verbose ? gen_progress : NULL, j);
+    if (verbose)
         fprintf(stderr, "tzel-rollup-sim: generated %" PRIu64 " notes\n", j->n);
 }
 
@@ -682,8 +643,6 @@ tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
             }
             gen_job j = {.c = c, .first = 0, .n = n, .assign = assign, .pays = p->pays,
                          .dest = notes, .verbose = p->verbose};
-            atomic_init(&j.next, 0);
-            atomic_init(&j.done, 0);
             gen_run(&j, p->threads);
         }
         tz_frontier_init(&fr);
@@ -782,8 +741,6 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
     }
     if (n) {
         gen_job j = {.c = c, .first = first, .n = n, .to = to, .value = v, .dest = notes};
-        atomic_init(&j.next, 0);
-        atomic_init(&j.done, 0);
         gen_run(&j, n >= 64 ? 0 : 1);
     }
     pthread_rwlock_wrlock(&c->lock);

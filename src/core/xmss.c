@@ -1,11 +1,10 @@
 #include "core/xmss.h"
 
 #include <blake2.h>
-#include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "base/par.h"
 
 /* Work unit for the threaded root: a subtree of 2^UNIT_HEIGHT leaves. */
 #define UNIT_HEIGHT 8
@@ -208,27 +207,27 @@ static void unit_root(tz_felt *out, const tz_felt *ask_j, const tz_felt *pub_see
 struct job {
     const tz_felt *ask_j, *pub_seed;
     tz_felt roots[UNITS];
-    atomic_uint next; /* next unit to take */
-    atomic_uint done; /* units finished */
+    void (*progress)(void *ctx, uint32_t done, uint32_t total);
+    void *ctx;
+    unsigned reported; /* last percentage reported */
 };
 
-/* Takes and computes one unit; false when none is left. */
-static int work_one(struct job *jb)
-{
-    unsigned u = atomic_fetch_add(&jb->next, 1);
-    if (u >= UNITS)
-        return 0;
-    unit_root(&jb->roots[u], jb->ask_j, jb->pub_seed, u * UNIT_LEAVES);
-    atomic_fetch_add(&jb->done, 1);
-    return 1;
-}
-
-static void *worker(void *arg)
+static void units(void *arg, uint64_t begin, uint64_t end)
 {
     struct job *jb = arg;
-    while (work_one(jb))
-        ;
-    return NULL;
+    for (uint64_t u = begin; u < end; u++)
+        unit_root(&jb->roots[u], jb->ask_j, jb->pub_seed, (uint32_t)u * UNIT_LEAVES);
+}
+
+/* At most 100 reports, the last with done == total. */
+static void units_progress(void *arg, uint64_t done, uint64_t n)
+{
+    struct job *jb = arg;
+    unsigned pct = (unsigned)(done * 100 / n);
+    if (pct > jb->reported) {
+        jb->reported = pct;
+        jb->progress(jb->ctx, (uint32_t)done * UNIT_LEAVES, TZ_XMSS_LEAVES);
+    }
 }
 
 tz_status tz_xmss_auth_root(tz_felt *root, const tz_felt *ask_j, const tz_felt *pub_seed,
@@ -238,42 +237,8 @@ tz_status tz_xmss_auth_root(tz_felt *root, const tz_felt *ask_j, const tz_felt *
 {
     if (!root || !ask_j || !pub_seed)
         return TZ_EINVAL;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    if (threads > UNITS)
-        threads = UNITS;
-
-    struct job jb;
-    jb.ask_j = ask_j;
-    jb.pub_seed = pub_seed;
-    atomic_init(&jb.next, 0);
-    atomic_init(&jb.done, 0);
-
-    pthread_t tids[UNITS];
-    unsigned started = 0;
-    for (unsigned t = 1; t < threads; t++) {
-        if (pthread_create(&tids[started], NULL, worker, &jb) != 0)
-            break; /* fewer threads: the others take the rest */
-        started++;
-    }
-
-    unsigned reported = 0; /* last percentage reported */
-    while (work_one(&jb)) {
-        if (progress) {
-            unsigned d = atomic_load(&jb.done);
-            unsigned pct = d * 100 / UNITS;
-            if (pct > reported && d < UNITS) {
-                reported = pct;
-                progress(ctx, d * UNIT_LEAVES, TZ_XMSS_LEAVES);
-            }
-        }
-    }
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
-    if (progress)
-        progress(ctx, TZ_XMSS_LEAVES, TZ_XMSS_LEAVES);
+    struct job jb = {.ask_j = ask_j, .pub_seed = pub_seed, .progress = progress, .ctx = ctx};
+    tz_par_for(UNITS, 1, threads, units, &jb, progress ? units_progress : NULL, &jb);
 
     /* the top TZ_XMSS_HEIGHT - UNIT_HEIGHT levels over the unit roots */
     unsigned n = UNITS;

@@ -10,15 +10,12 @@
  * We compute every leaf (threaded), then every level, and pick these. */
 #include "store/address.h"
 
-#include <pthread.h>
-#include <sodium.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "base/par.h"
 #include "core/xmss.h"
 
 #define BDS_K 2
@@ -27,55 +24,30 @@
 struct leaf_job {
     const tz_felt *ask_j, *pub_seed;
     tz_felt *leaves;
-    atomic_uint next; /* next chunk to take */
-    atomic_uint done; /* chunks finished */
+    void (*progress)(void *ctx, uint32_t done, uint32_t total);
+    void *ctx;
 };
 
-static bool leaf_chunk(struct leaf_job *jb)
+static void leaves_range(void *arg, uint64_t begin, uint64_t end)
 {
-    unsigned c = atomic_fetch_add(&jb->next, 1);
-    if (c >= TZ_XMSS_LEAVES / CHUNK)
-        return false;
-    for (uint32_t k = c * CHUNK; k < (c + 1) * CHUNK; k++)
-        tz_xmss_leaf(&jb->leaves[k], jb->ask_j, jb->pub_seed, k);
-    atomic_fetch_add(&jb->done, 1);
-    return true;
+    struct leaf_job *jb = arg;
+    for (uint64_t k = begin; k < end; k++)
+        tz_xmss_leaf(&jb->leaves[k], jb->ask_j, jb->pub_seed, (uint32_t)k);
 }
 
-static void *leaf_worker(void *arg)
+static void leaves_progress(void *arg, uint64_t done, uint64_t n)
 {
-    while (leaf_chunk(arg))
-        ;
-    return NULL;
+    struct leaf_job *jb = arg;
+    jb->progress(jb->ctx, (uint32_t)done, (uint32_t)n);
 }
 
 static void all_leaves(tz_felt *leaves, const tz_felt *ask_j, const tz_felt *pub_seed,
                        unsigned threads,
                        void (*progress)(void *ctx, uint32_t done, uint32_t total), void *ctx)
 {
-    struct leaf_job jb = {.ask_j = ask_j, .pub_seed = pub_seed, .leaves = leaves};
-    atomic_init(&jb.next, 0);
-    atomic_init(&jb.done, 0);
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    if (threads > 64)
-        threads = 64;
-    pthread_t tids[64];
-    unsigned started = 0;
-    for (unsigned t = 1; t < threads; t++) {
-        if (pthread_create(&tids[started], NULL, leaf_worker, &jb) != 0)
-            break; /* the threads that started take the rest */
-        started++;
-    }
-    while (leaf_chunk(&jb))
-        if (progress)
-            progress(ctx, atomic_load(&jb.done) * CHUNK, TZ_XMSS_LEAVES);
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
-    if (progress)
-        progress(ctx, TZ_XMSS_LEAVES, TZ_XMSS_LEAVES);
+    struct leaf_job jb = {ask_j, pub_seed, leaves, progress, ctx};
+    tz_par_for(TZ_XMSS_LEAVES, CHUNK, threads, leaves_range, &jb,
+               progress ? leaves_progress : NULL, &jb);
 }
 
 static json_t *felt_str(const tz_felt *f)
