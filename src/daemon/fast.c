@@ -31,8 +31,6 @@ static cache_entry cache[2] = {
     {"balance", {0}, NULL, PTHREAD_MUTEX_INITIALIZER},
     {"addresses", {0}, NULL, PTHREAD_MUTEX_INITIALIZER},
 };
-static file_key summary_key;
-static json_t *summary;
 
 static bool key_of(const char *path, file_key *k)
 {
@@ -137,44 +135,13 @@ static int read_uncached(const tz_wd_config *cfg, const char *subcommand, cache_
     return http;
 }
 
-json_t *tz_fast_wallet_summary(const tz_wd_config *cfg)
+json_t *tz_fast_wallet_file(const tz_wd_config *cfg)
 {
     file_key k;
     if (!key_of(cfg->wallet_path, &k))
         return NULL;
-    pthread_mutex_lock(&cache_mu);
-    if (summary && key_eq(&summary_key, &k)) {
-        json_t *s = json_incref(summary);
-        pthread_mutex_unlock(&cache_mu);
-        return s;
-    }
-    pthread_mutex_unlock(&cache_mu);
-    /* Amounts may exceed int64: read integers as reals, we only need
-     * counts and the cursor. */
-    json_error_t je;
-    json_t *w = json_load_file(cfg->wallet_path, JSON_DECODE_INT_AS_REAL, &je);
-    if (!w || !json_is_object(w)) {
-        json_decref(w);
-        return NULL;
-    }
-    json_t *scanned = json_object_get(w, "scanned");
-    json_t *notes = json_object_get(w, "notes");
-    json_t *addrs = json_object_get(w, "addresses");
-    json_t *s = json_pack("{s:o, s:I, s:I, s:I}", "scanned",
-                          json_is_number(scanned) ? json_integer((json_int_t)json_number_value(scanned))
-                                                  : json_null(),
-                          "notes", (json_int_t)json_array_size(notes), "addresses",
-                          (json_int_t)json_array_size(addrs), "mtime_ms",
-                          (json_int_t)k.mtime.tv_sec * 1000 + k.mtime.tv_nsec / 1000000);
-    json_decref(w);
-    if (!s)
-        return NULL;
-    pthread_mutex_lock(&cache_mu);
-    json_decref(summary);
-    summary = json_incref(s);
-    summary_key = k;
-    pthread_mutex_unlock(&cache_mu);
-    return s;
+    return json_pack("{s:I, s:I}", "bytes", (json_int_t)k.size, "mtime_ms",
+                     (json_int_t)k.mtime.tv_sec * 1000 + k.mtime.tv_nsec / 1000000);
 }
 
 void tz_fast_cleanup(void)
@@ -184,7 +151,5 @@ void tz_fast_cleanup(void)
         json_decref(cache[i].body);
         cache[i].body = NULL;
     }
-    json_decref(summary);
-    summary = NULL;
     pthread_mutex_unlock(&cache_mu);
 }

@@ -1,8 +1,8 @@
 /* Fast lane: answers that never wait for the wallet lock. Balance and
  * addresses come from `tzel-wallet --json balance|addresses` runs (read-only
  * commands take no lock and see the old or the new wallet file, never a
- * mix), cached until the wallet file changes. The status summary parses
- * the wallet file itself. */
+ * mix), cached until the wallet file changes. The daemon never reads the
+ * wallet file itself: it holds the master secret. */
 #ifndef TZ_DAEMON_FAST_H
 #define TZ_DAEMON_FAST_H
 
@@ -15,10 +15,10 @@
  * result, or 502 with {"error":{"code","message","exit","stderr"}}. Thread-safe. */
 int tz_fast_read(const tz_wd_config *cfg, const char *subcommand, json_t **body);
 
-/* {"scanned":N,"addresses":N,"notes":N,"mtime_ms":T} from the wallet file
- * (re-parsed only when it changed), or NULL when it cannot be read. New
- * reference. Thread-safe. */
-json_t *tz_fast_wallet_summary(const tz_wd_config *cfg);
+/* {"bytes":N,"mtime_ms":T} of the wallet file (stat only, never read), or
+ * NULL when it does not exist. New reference (the caller may add keys).
+ * Thread-safe. */
+json_t *tz_fast_wallet_file(const tz_wd_config *cfg);
 
 /* Releases the caches (at exit). */
 void tz_fast_cleanup(void);

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "store/fsys.h"
 #include "store/lock.h"
 #include "store/sentinel.h"
-#include "util.h"
 
 #define LOCK_MAX_BYTES 4096
 
@@ -72,7 +72,7 @@ long tz_guard_lock_holder(const char *wallet_path)
 
 bool tz_guard_wait_lock_free(const char *wallet_path, int timeout_ms)
 {
-    int64_t deadline = tz_wd_mono_ms() + timeout_ms;
+    int64_t deadline = tz_mono_ms() + timeout_ms;
     char *copy = strdup(wallet_path);
     int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (ifd >= 0 && copy)
@@ -86,7 +86,7 @@ bool tz_guard_wait_lock_free(const char *wallet_path, int timeout_ms)
             free_now = true;
             break;
         }
-        int64_t left = deadline - tz_wd_mono_ms();
+        int64_t left = deadline - tz_mono_ms();
         if (left <= 0)
             break;
         int wait = left < 1000 ? (int)left : 1000;

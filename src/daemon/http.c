@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "fast.h"
 #include "jobs.h"
 #include "status_page.h"
-#include "util.h"
 
 #define BODY_MAX (64u << 10)
 #define CONNECTIONS_MAX 64
@@ -216,7 +216,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
-        rq->body.cap = BODY_MAX;
+        rq->body.max = BODY_MAX;
+        rq->body.truncate = true;
         *req_cls = rq;
         return MHD_YES;
     }

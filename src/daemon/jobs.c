@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/exit.h"
+
 #define MAX_ARGS 32
 #define MAX_ARG_BYTES 4096
 
@@ -213,31 +215,31 @@ char *tz_job_explain(int exit_code, int term_signal, bool timed_out, int timeout
                    term_signal, strsignal(term_signal));
     }
     switch (exit_code) {
-    case 0:
+    case TZ_EXIT_OK:
         *code = "OK";
         return NULL;
-    case 2:
+    case TZ_EXIT_USAGE:
         *code = "USAGE";
         return fmt("tzel-wallet refused the arguments%s%s", sep, msg);
-    case 3:
+    case TZ_EXIT_WALLET:
         *code = "WALLET";
         return fmt("the wallet file cannot be used%s%s", sep, msg);
-    case 4:
+    case TZ_EXIT_LOCKED:
         *code = "LOCKED";
         if (lock_holder > 0)
             return fmt("the wallet is locked by process %ld; wait for it to finish or stop it, "
                        "then retry",
                        lock_holder);
         return fmt("the wallet is locked by another process%s%s", sep, msg);
-    case 5:
+    case TZ_EXIT_NETWORK:
         *code = "NETWORK";
         return fmt("the rollup node is unreachable%s%s; check that it is running and that the "
                    "wallet's rollup node URL is right",
                    sep, msg);
-    case 6:
+    case TZ_EXIT_CHAIN:
         *code = "CHAIN";
         return fmt("the rollup node's data failed verification%s%s", sep, msg);
-    case 7:
+    case TZ_EXIT_IO:
         *code = "IO";
         return fmt("a file could not be written%s%s; check free disk space and permissions", sep,
                    msg);

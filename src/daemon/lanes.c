@@ -10,10 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/exit.h"
+#include "base/proc.h"
 #include "fast.h"
 #include "guard.h"
 #include "runner.h"
-#include "util.h"
 
 #define JOBS_KEPT 200
 #define WARNINGS_KEPT 8
@@ -85,7 +87,7 @@ static const char *state_name(sync_state s)
 
 static void cv_wait_until_mono(tz_lanes *l, int64_t deadline_mono)
 {
-    int64_t left = deadline_mono - tz_wd_mono_ms();
+    int64_t left = deadline_mono - tz_mono_ms();
     if (left <= 0)
         return;
     struct timespec ts;
@@ -109,14 +111,14 @@ static void add_warning(tz_lanes *l, char *message)
         memmove(&l->warnings[0], &l->warnings[1], (WARNINGS_KEPT - 1) * sizeof(warning));
         l->nwarnings--;
     }
-    l->warnings[l->nwarnings++] = (warning){tz_wd_now_ms(), message};
+    l->warnings[l->nwarnings++] = (warning){tz_wall_ms(), message};
 }
 
 static void set_error(tz_lanes *l, const char *msg)
 {
     free(l->last_error);
     l->last_error = msg ? strdup(msg) : NULL;
-    l->last_error_at = msg ? tz_wd_now_ms() : 0;
+    l->last_error_at = msg ? tz_wall_ms() : 0;
 }
 
 /* ---- background lane ---------------------------------------------------- */
@@ -180,6 +182,10 @@ static void sync_on_line(void *ctx, const char *line)
         l->progress = json_object();
     if (strcmp(name, "start") == 0 && l->progress) {
         merge_fields(l->progress, ev, start_keys);
+        /* the cursor saved when the run starts is its first checkpoint */
+        json_t *s = json_object_get(ev, "scanned");
+        if (s)
+            json_object_set(l->progress, "checkpoint", s);
         json_object_set_new(l->progress, "found", json_integer(0));
         json_object_set_new(l->progress, "leaves_per_sec", json_null());
         json_object_set_new(l->progress, "eta_secs", json_null());
@@ -228,11 +234,11 @@ static void run_sync_once(tz_lanes *l)
 
     pthread_mutex_lock(&l->mu);
     l->sync_running = false;
-    l->run_finished_at = tz_wd_now_ms();
+    l->run_finished_at = tz_wall_ms();
     free(l->last_line);
     l->last_line = NULL;
     json_t *result = r.envelope ? json_object_get(r.envelope, "result") : NULL;
-    int64_t now = tz_wd_mono_ms();
+    int64_t now = tz_mono_ms();
     if (st == TZ_OK && r.exit_code == 0 && result) {
         json_decref(l->last_result);
         l->last_result = json_incref(result);
@@ -268,7 +274,7 @@ static void run_sync_once(tz_lanes *l)
                 free(n >= 0 ? m : NULL);
             }
         } else {
-            l->synced_at = tz_wd_now_ms();
+            l->synced_at = tz_wall_ms();
             l->next_sync_mono = now + (int64_t)cfg->interval_secs * 1000;
             l->state = SYNC_SYNCED;
             set_error(l, NULL);
@@ -287,7 +293,7 @@ static void run_sync_once(tz_lanes *l)
             msg = strdup(e.msg);
         else
             msg = tz_job_explain(r.exit_code, r.term_signal, r.timed_out, 0, r.envelope, r.err.data,
-                                 r.exit_code == 4 ? tz_guard_lock_holder(cfg->wallet_path) : 0,
+                                 r.exit_code == TZ_EXIT_LOCKED ? tz_guard_lock_holder(cfg->wallet_path) : 0,
                                  &code);
         char *full = NULL;
         if (asprintf(&full, "sync failed: %s", msg ? msg : "unknown error") < 0)
@@ -318,14 +324,14 @@ static void *sync_main(void *arg)
             pthread_cond_wait(&l->cv, &l->mu);
             continue;
         }
-        if (tz_wd_mono_ms() < l->next_sync_mono) {
+        if (tz_mono_ms() < l->next_sync_mono) {
             cv_wait_until_mono(l, l->next_sync_mono);
             continue;
         }
         l->sync_running = true;
         l->state = SYNC_RUNNING;
         l->runs++;
-        l->run_started_at = tz_wd_now_ms();
+        l->run_started_at = tz_wall_ms();
         pthread_mutex_unlock(&l->mu);
         run_sync_once(l);
         pthread_mutex_lock(&l->mu);
@@ -345,7 +351,7 @@ static void job_on_start(void *ctx, pid_t pid)
     l->job_pid = pid;
     if (l->current) {
         l->current->phase = TZ_JOB_RUNNING;
-        l->current->started_at = tz_wd_now_ms();
+        l->current->started_at = tz_wall_ms();
         l->current->attempts++;
     }
     pthread_cond_broadcast(&l->cv);
@@ -364,7 +370,7 @@ static void finish_job(tz_lanes *l, tz_job *j, bool ok, char *error, const char 
 {
     pthread_mutex_lock(&l->mu);
     j->phase = ok ? TZ_JOB_DONE : TZ_JOB_FAILED;
-    j->finished_at = tz_wd_now_ms();
+    j->finished_at = tz_wall_ms();
     free(j->error);
     j->error = error;
     free(j->error_code);
@@ -377,24 +383,19 @@ static void finish_job(tz_lanes *l, tz_job *j, bool ok, char *error, const char 
  * its last checkpoint. */
 static void wait_sync_gone(tz_lanes *l)
 {
-    int64_t term_at = tz_wd_mono_ms() + (int64_t)l->cfg->yield_timeout_secs * 1000;
-    int64_t kill_at = -1;
+    tz_term term = {0};
+    /* SIGKILL when it ignores SIGTERM (e.g. stuck in a trickling read). */
+    tz_term_schedule(&term, tz_mono_ms() + (int64_t)l->cfg->yield_timeout_secs * 1000,
+                     SYNC_KILL_GRACE_MS);
     while (l->sync_running) {
-        int64_t now = tz_wd_mono_ms();
-        if (!l->sync_term_sent && now >= term_at && l->sync_pid > 0) {
-            kill(l->sync_pid, SIGTERM);
+        if (tz_term_poll(&term, l->sync_pid, tz_mono_ms()) == 1) {
             l->sync_term_sent = true;
-            kill_at = now + SYNC_KILL_GRACE_MS;
             char *m = NULL;
             if (asprintf(&m, "the sync did not yield within %d s; it was stopped so a job could run",
                          l->cfg->yield_timeout_secs) >= 0)
                 add_warning(l, m);
-        } else if (kill_at >= 0 && now >= kill_at && l->sync_pid > 0) {
-            /* It ignored SIGTERM (e.g. stuck in a trickling read). */
-            kill(l->sync_pid, SIGKILL);
-            kill_at = -1;
         }
-        cv_wait_until_mono(l, tz_wd_mono_ms() + 200);
+        cv_wait_until_mono(l, tz_mono_ms() + 200);
     }
 }
 
@@ -423,7 +424,7 @@ static void run_job(tz_lanes *l, tz_job *j)
 
     pthread_mutex_lock(&l->mu);
     j->phase = TZ_JOB_WAITING; /* the sentinel is up (or could not be raised) */
-    j->waiting_at = tz_wd_now_ms();
+    j->waiting_at = tz_wall_ms();
     wait_sync_gone(l);
     bool stop = l->stopping;
     pthread_mutex_unlock(&l->mu);
@@ -449,7 +450,7 @@ static void run_job(tz_lanes *l, tz_job *j)
     for (size_t i = 0; i < nargs; i++)
         argv[4 + i] = j->args[i];
 
-    int64_t deadline = tz_wd_mono_ms() + (int64_t)cfg->lock_timeout_secs * 1000;
+    int64_t deadline = tz_mono_ms() + (int64_t)cfg->lock_timeout_secs * 1000;
     int backoff = 50;
     for (;;) {
         /* Sleep until the lock has no live holder (inotify on the folder),
@@ -458,7 +459,7 @@ static void run_job(tz_lanes *l, tz_job *j)
             pthread_mutex_lock(&l->mu);
             stop = l->stopping;
             pthread_mutex_unlock(&l->mu);
-            int64_t left = deadline - tz_wd_mono_ms();
+            int64_t left = deadline - tz_mono_ms();
             if (stop || left <= 0 ||
                 tz_guard_wait_lock_free(cfg->wallet_path, left < 1000 ? (int)left : 1000))
                 break;
@@ -476,8 +477,8 @@ static void run_job(tz_lanes *l, tz_job *j)
                          .ctx = l};
         tz_run_result r = {0};
         tz_status st = tz_run(&o, &r, &e);
-        long holder = r.exit_code == 4 ? tz_guard_lock_holder(cfg->wallet_path) : 0;
-        bool retry = st == TZ_OK && r.exit_code == 4 && tz_wd_mono_ms() < deadline;
+        long holder = r.exit_code == TZ_EXIT_LOCKED ? tz_guard_lock_holder(cfg->wallet_path) : 0;
+        bool retry = st == TZ_OK && r.exit_code == TZ_EXIT_LOCKED && tz_mono_ms() < deadline;
         pthread_mutex_lock(&l->mu);
         free(j->stderr_text);
         j->stderr_text = r.err.data ? strdup(r.err.data) : NULL;
@@ -560,7 +561,7 @@ tz_status tz_lanes_start(const tz_wd_config *cfg, tz_lanes **out, tz_error *err)
     l->cfg = cfg;
     l->next_id = 1;
     l->state = SYNC_STARTING;
-    l->next_sync_mono = tz_wd_mono_ms();
+    l->next_sync_mono = tz_mono_ms();
     pthread_mutex_init(&l->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -614,7 +615,7 @@ tz_status tz_lanes_submit(tz_lanes *l, tz_job *job, long *id)
     }
     job->id = l->next_id++;
     job->phase = TZ_JOB_QUEUED;
-    job->queued_at = tz_wd_now_ms();
+    job->queued_at = tz_wall_ms();
     job->next = NULL;
     if (l->queue_tail)
         l->queue_tail->next = job;
@@ -665,16 +666,19 @@ static json_t *num_or_null(json_t *o, const char *key)
 
 json_t *tz_lanes_status_json(tz_lanes *l)
 {
-    json_t *wallet = tz_fast_wallet_summary(l->cfg);
+    json_t *wallet = tz_fast_wallet_file(l->cfg);
     pthread_mutex_lock(&l->mu);
     json_t *p = l->progress;
+    if (wallet)
+        json_object_set_new(wallet, "scanned", num_or_null(p, "checkpoint"));
+    /* While a sync runs, its latest progress; otherwise the last cursor a
+     * sync reported saved (the daemon never reads the wallet file: it
+     * holds the master secret). */
     json_t *cursor = NULL;
-    if (l->sync_running && p && json_object_get(p, "scanned"))
+    if ((l->sync_running || !json_object_get(p, "checkpoint")) && json_object_get(p, "scanned"))
         cursor = num_or_null(p, "scanned");
-    else if (wallet && json_is_integer(json_object_get(wallet, "scanned")))
-        cursor = json_incref(json_object_get(wallet, "scanned"));
     else
-        cursor = num_or_null(p, "scanned");
+        cursor = num_or_null(p, "checkpoint");
     json_t *tree = num_or_null(p, "tree_size");
     json_t *fraction = json_null();
     if (json_is_number(cursor) && json_is_number(tree) && json_number_value(tree) > 0) {
@@ -690,7 +694,7 @@ json_t *tz_lanes_status_json(tz_lanes *l)
     json_t *queued = json_array();
     for (tz_job *j = l->queue_head; j; j = j->next)
         json_array_append_new(queued, json_integer(j->id));
-    int64_t next_in = l->next_sync_mono - tz_wd_mono_ms();
+    int64_t next_in = l->next_sync_mono - tz_mono_ms();
     const char *state = state_name(l->state);
     if (l->state == SYNC_RUNNING && l->current)
         state = "yielding";
@@ -730,7 +734,7 @@ void tz_lanes_stop(tz_lanes *l)
         l->queue_head = j->next;
         j->next = NULL;
         j->phase = TZ_JOB_FAILED;
-        j->finished_at = tz_wd_now_ms();
+        j->finished_at = tz_wall_ms();
         free(j->error);
         j->error = strdup("the daemon stopped before this job could run; submit it again");
         free(j->error_code);
@@ -738,22 +742,20 @@ void tz_lanes_stop(tz_lanes *l)
     }
     l->queue_tail = NULL;
     l->queue_len = 0;
-    if (l->sync_pid > 0)
-        kill(l->sync_pid, SIGTERM);
+    tz_term sync_term = {0};
+    tz_term_schedule(&sync_term, tz_mono_ms(), SYNC_KILL_GRACE_MS);
+    tz_term_poll(&sync_term, l->sync_pid, tz_mono_ms());
     pthread_cond_broadcast(&l->cv);
     /* A running job gets a moment to finish: its command may be
      * mid-way through saving the wallet. */
-    int64_t grace_end = tz_wd_mono_ms() + STOP_JOB_GRACE_MS;
-    while (l->current && tz_wd_mono_ms() < grace_end)
-        cv_wait_until_mono(l, tz_wd_mono_ms() + 100 < grace_end ? tz_wd_mono_ms() + 100 : grace_end);
+    int64_t grace_end = tz_mono_ms() + STOP_JOB_GRACE_MS;
+    while (l->current && tz_mono_ms() < grace_end)
+        cv_wait_until_mono(l, tz_mono_ms() + 100 < grace_end ? tz_mono_ms() + 100 : grace_end);
     if (l->current && l->job_pid > 0)
         kill(l->job_pid, SIGTERM);
     /* A sync that ignores SIGTERM must not keep the daemon from exiting. */
-    int64_t sync_kill_at = tz_wd_mono_ms() + SYNC_KILL_GRACE_MS;
-    while (l->sync_pid > 0 && tz_wd_mono_ms() < sync_kill_at)
-        cv_wait_until_mono(l, tz_wd_mono_ms() + 100);
-    if (l->sync_pid > 0)
-        kill(l->sync_pid, SIGKILL);
+    while (l->sync_pid > 0 && tz_term_poll(&sync_term, l->sync_pid, tz_mono_ms()) != 2)
+        cv_wait_until_mono(l, tz_mono_ms() + 100);
     pthread_mutex_unlock(&l->mu);
     if (l->sync_started)
         pthread_join(l->sync_thread, NULL);

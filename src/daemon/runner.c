@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/proc.h"
+
 #define OUT_CAP (1u << 20)
 #define LINE_MAX_BYTES (64u << 10)
 #define KILL_GRACE_MS 3000
@@ -69,8 +72,9 @@ tz_status tz_run(const tz_run_opts *o, tz_run_result *res, tz_error *err)
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, devnull = -1;
     tz_status st = TZ_OK;
     res->exit_code = -1;
-    res->out.cap = OUT_CAP;
-    res->err.cap = o->stderr_cap ? o->stderr_cap : (64u << 10);
+    res->out.max = OUT_CAP;
+    res->err.max = o->stderr_cap ? o->stderr_cap : (64u << 10);
+    res->out.truncate = res->err.truncate = true;
 
     if (access(o->bin, X_OK) != 0)
         return tz_error_set(err, TZ_EIO, "cannot execute %s: %s", o->bin, strerror(errno));
@@ -113,9 +117,10 @@ tz_status tz_run(const tz_run_opts *o, tz_run_result *res, tz_error *err)
         o->on_start(o->ctx, pid);
 
     line_splitter ls = {0};
-    int64_t start = tz_wd_mono_ms();
-    int64_t term_at = o->timeout_ms > 0 ? start + o->timeout_ms : -1;
-    int64_t kill_at = -1;
+    int64_t start = tz_mono_ms();
+    tz_term term = {0};
+    if (o->timeout_ms > 0)
+        tz_term_schedule(&term, start + o->timeout_ms, KILL_GRACE_MS);
     bool out_open = true, err_open = true;
     int64_t exited_at = -1;
     char chunk[16384];
@@ -152,16 +157,9 @@ tz_status tz_run(const tz_run_opts *o, tz_run_result *res, tz_error *err)
                 feed_lines(o, &ls, chunk, (size_t)got);
             }
         }
-        int64_t now = tz_wd_mono_ms();
-        if (term_at >= 0 && now >= term_at && kill_at < 0) {
+        int64_t now = tz_mono_ms();
+        if (tz_term_poll(&term, pid, now) == 1)
             res->timed_out = true;
-            kill(pid, SIGTERM);
-            kill_at = now + KILL_GRACE_MS;
-        }
-        if (kill_at >= 0 && now >= kill_at) {
-            kill(pid, SIGKILL);
-            kill_at = INT64_MAX;
-        }
         /* A grandchild holding our pipes must not keep us here once the
          * child itself is gone: drain for a moment, then stop reading. */
         if (exited_at < 0 && child_exited(pid))
@@ -181,16 +179,8 @@ tz_status tz_run(const tz_run_opts *o, tz_run_result *res, tz_error *err)
         while (!child_exited(pid)) {
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
-            int64_t now = tz_wd_mono_ms();
-            if (term_at >= 0 && now >= term_at && kill_at < 0) {
+            if (tz_term_poll(&term, pid, tz_mono_ms()) == 1)
                 res->timed_out = true;
-                kill(pid, SIGTERM);
-                kill_at = now + KILL_GRACE_MS;
-            }
-            if (kill_at >= 0 && now >= kill_at) {
-                kill(pid, SIGKILL);
-                kill_at = INT64_MAX;
-            }
         }
         if (o->on_exit)
             o->on_exit(o->ctx);

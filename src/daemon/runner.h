@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "base/buf.h"
 #include "core/status.h"
-#include "util.h"
 
 typedef struct tz_run_opts {
     const char *bin;          /* path of the executable */
