@@ -528,15 +528,15 @@ json_t *tz_payment_address_json(const tz_payment_address *pa)
 
 char *tz_payment_address_wire_hex(const tz_payment_address *pa)
 {
-    uint8_t *buf = malloc(TZ_WIRE_ADDRESS_BYTES);
-    char *hex = malloc(2 * TZ_WIRE_ADDRESS_BYTES + 1);
+    uint8_t *buf = malloc(TZ_PAYMENT_ADDRESS_BYTES);
+    char *hex = malloc(2 * TZ_PAYMENT_ADDRESS_BYTES + 1);
     if (!buf || !hex) {
         free(buf);
         free(hex);
         return NULL;
     }
     tz_wire_encode_address(buf, pa);
-    tz_hex_encode(hex, buf, TZ_WIRE_ADDRESS_BYTES);
+    tz_hex_encode(hex, buf, TZ_PAYMENT_ADDRESS_BYTES);
     free(buf);
     return hex;
 }

@@ -1,3 +1,5 @@
+/* Felts: range checks, little-endian integer views, hex codecs and the
+ * domain tags (felt.h). */
 #include "core/felt.h"
 
 #include <sodium.h>

@@ -1,3 +1,5 @@
+/* BLAKE2s-256 through libb2, plain and personalized, and the truncation
+ * of a digest to a 251-bit felt (hash.h). */
 #include "core/hash.h"
 
 #include <blake2.h>

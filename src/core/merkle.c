@@ -1,3 +1,5 @@
+/* The depth-48 commitment tree: zero subtrees, the append frontier that
+ * mirrors the kernel's tree/branch state, and its root (merkle.h). */
 #include "core/merkle.h"
 
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* Filling and prefixing error messages, and status names (status.h). */
 #include "core/status.h"
 
 #include <errno.h>

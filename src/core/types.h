@@ -19,10 +19,19 @@
 #define TZ_NOTE_OUT_BYTES 185     /* AEAD(169-byte outgoing plaintext) + 16 */
 #define TZ_NOTE_TAG_LIMIT 1024    /* detection tag < 2^10 */
 
-#define TZ_PAYMENT_ADDRESS_BYTES 2496  /* 4,992 hex characters */
-#define TZ_ENC_NOTE_BYTES 3455
-#define TZ_PUBLISHED_NOTE_BYTES 3487
+/* Canonical encodings (core/wire.h), in bytes. PaymentAddress: d_j
+ * auth_root auth_pub_seed nk_tag ek_v ek_d, 2,496 bytes (4,992 hex
+ * characters). EncryptedNote: ct_d tag[u16le] ct_v nonce encrypted_data
+ * outgoing_ct, 3,455 bytes. PublishedNote: cm EncryptedNote, 3,487 bytes.
+ * NoteMemo: u64le index PublishedNote, 3,495 bytes. */
+#define TZ_PAYMENT_ADDRESS_BYTES (4 * TZ_FELT_BYTES + 2 * TZ_KEM_EK_BYTES)
+#define TZ_ENC_NOTE_BYTES                                                                    \
+    (2 * TZ_KEM_CT_BYTES + 2 + TZ_NOTE_NONCE_BYTES + TZ_NOTE_DATA_BYTES + TZ_NOTE_OUT_BYTES)
+#define TZ_PUBLISHED_NOTE_BYTES (TZ_FELT_BYTES + TZ_ENC_NOTE_BYTES)
 #define TZ_NOTE_MEMO_WIRE_BYTES (8 + TZ_PUBLISHED_NOTE_BYTES)
+_Static_assert(TZ_PAYMENT_ADDRESS_BYTES == 2496, "PaymentAddress is 2,496 bytes");
+_Static_assert(TZ_ENC_NOTE_BYTES == 3455, "EncryptedNote is 3,455 bytes");
+_Static_assert(TZ_PUBLISHED_NOTE_BYTES == 3487, "PublishedNote is 3,487 bytes");
 
 /* A payment address: what a sender needs to pay address j. */
 typedef struct tz_payment_address {

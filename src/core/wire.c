@@ -1,14 +1,15 @@
+/* Fixed-size canonical encodings and their strict decoders (wire.h). */
 #include "core/wire.h"
 
 #include <string.h>
 
 #include "core/felt.h"
 
-_Static_assert(TZ_WIRE_ADDRESS_BYTES == 2496, "PaymentAddress is 2,496 bytes");
-_Static_assert(TZ_WIRE_ENC_NOTE_BYTES == TZ_ENC_NOTE_BYTES, "EncryptedNote is 3,455 bytes");
-_Static_assert(TZ_WIRE_PUBLISHED_NOTE_BYTES == TZ_PUBLISHED_NOTE_BYTES,
+_Static_assert(TZ_PAYMENT_ADDRESS_BYTES == 2496, "PaymentAddress is 2,496 bytes");
+_Static_assert(TZ_ENC_NOTE_BYTES == TZ_ENC_NOTE_BYTES, "EncryptedNote is 3,455 bytes");
+_Static_assert(TZ_PUBLISHED_NOTE_BYTES == TZ_PUBLISHED_NOTE_BYTES,
                "PublishedNote is 3,487 bytes");
-_Static_assert(TZ_WIRE_NOTE_MEMO_BYTES == TZ_NOTE_MEMO_WIRE_BYTES, "NoteMemo is 3,495 bytes");
+_Static_assert(TZ_NOTE_MEMO_WIRE_BYTES == TZ_NOTE_MEMO_WIRE_BYTES, "NoteMemo is 3,495 bytes");
 
 /* Sequential writer/reader over a buffer whose size the caller checked. */
 static uint8_t *put(uint8_t *p, const void *src, size_t n)
@@ -23,7 +24,7 @@ static const uint8_t *get(void *dst, const uint8_t *p, size_t n)
     return p + n;
 }
 
-void tz_wire_encode_address(uint8_t out[TZ_WIRE_ADDRESS_BYTES], const tz_payment_address *a)
+void tz_wire_encode_address(uint8_t out[TZ_PAYMENT_ADDRESS_BYTES], const tz_payment_address *a)
 {
     uint8_t *p = out;
     p = put(p, a->d_j.b, TZ_FELT_BYTES);
@@ -59,7 +60,7 @@ static void enc_note_get(tz_enc_note *e, const uint8_t *p)
 /* The tag of an encoded EncryptedNote starting at p. */
 static uint16_t enc_note_tag(const uint8_t *p) { return tz_get_u16le(p + TZ_KEM_CT_BYTES); }
 
-tz_status tz_wire_encode_enc_note(uint8_t out[TZ_WIRE_ENC_NOTE_BYTES], const tz_enc_note *enc)
+tz_status tz_wire_encode_enc_note(uint8_t out[TZ_ENC_NOTE_BYTES], const tz_enc_note *enc)
 {
     if (enc->tag >= TZ_NOTE_TAG_LIMIT)
         return TZ_EINVAL;
@@ -67,7 +68,7 @@ tz_status tz_wire_encode_enc_note(uint8_t out[TZ_WIRE_ENC_NOTE_BYTES], const tz_
     return TZ_OK;
 }
 
-tz_status tz_wire_encode_published_note(uint8_t out[TZ_WIRE_PUBLISHED_NOTE_BYTES],
+tz_status tz_wire_encode_published_note(uint8_t out[TZ_PUBLISHED_NOTE_BYTES],
                                         const tz_published_note *pn)
 {
     if (pn->enc.tag >= TZ_NOTE_TAG_LIMIT)
@@ -77,7 +78,7 @@ tz_status tz_wire_encode_published_note(uint8_t out[TZ_WIRE_PUBLISHED_NOTE_BYTES
     return TZ_OK;
 }
 
-tz_status tz_wire_encode_note_memo(uint8_t out[TZ_WIRE_NOTE_MEMO_BYTES], const tz_note_memo *m)
+tz_status tz_wire_encode_note_memo(uint8_t out[TZ_NOTE_MEMO_WIRE_BYTES], const tz_note_memo *m)
 {
     if (m->note.enc.tag >= TZ_NOTE_TAG_LIMIT)
         return TZ_EINVAL;
@@ -89,7 +90,7 @@ tz_status tz_wire_encode_note_memo(uint8_t out[TZ_WIRE_NOTE_MEMO_BYTES], const t
 
 tz_status tz_wire_decode_address(tz_payment_address *out, const uint8_t *buf, size_t len)
 {
-    if (!buf || len != TZ_WIRE_ADDRESS_BYTES)
+    if (!buf || len != TZ_PAYMENT_ADDRESS_BYTES)
         return TZ_EINVAL;
     const uint8_t *p = buf;
     p = get(out->d_j.b, p, TZ_FELT_BYTES);
@@ -103,7 +104,7 @@ tz_status tz_wire_decode_address(tz_payment_address *out, const uint8_t *buf, si
 
 tz_status tz_wire_decode_enc_note(tz_enc_note *out, const uint8_t *buf, size_t len)
 {
-    if (!buf || len != TZ_WIRE_ENC_NOTE_BYTES || enc_note_tag(buf) >= TZ_NOTE_TAG_LIMIT)
+    if (!buf || len != TZ_ENC_NOTE_BYTES || enc_note_tag(buf) >= TZ_NOTE_TAG_LIMIT)
         return TZ_EINVAL;
     enc_note_get(out, buf);
     return TZ_OK;
@@ -111,7 +112,7 @@ tz_status tz_wire_decode_enc_note(tz_enc_note *out, const uint8_t *buf, size_t l
 
 tz_status tz_wire_decode_published_note(tz_published_note *out, const uint8_t *buf, size_t len)
 {
-    if (!buf || len != TZ_WIRE_PUBLISHED_NOTE_BYTES ||
+    if (!buf || len != TZ_PUBLISHED_NOTE_BYTES ||
         enc_note_tag(buf + TZ_FELT_BYTES) >= TZ_NOTE_TAG_LIMIT)
         return TZ_EINVAL;
     memcpy(out->cm.b, buf, TZ_FELT_BYTES);
@@ -121,7 +122,7 @@ tz_status tz_wire_decode_published_note(tz_published_note *out, const uint8_t *b
 
 tz_status tz_wire_decode_note_memo(tz_note_memo *out, const uint8_t *buf, size_t len)
 {
-    if (!buf || len != TZ_WIRE_NOTE_MEMO_BYTES ||
+    if (!buf || len != TZ_NOTE_MEMO_WIRE_BYTES ||
         enc_note_tag(buf + 8 + TZ_FELT_BYTES) >= TZ_NOTE_TAG_LIMIT)
         return TZ_EINVAL;
     out->index = tz_get_u64le(buf);
@@ -143,7 +144,7 @@ tz_status tz_wire_decode_note_memo(tz_note_memo *out, const uint8_t *buf, size_t
         return name(out, buf, n);                                                \
     }
 
-HEX_DECODER(tz_wire_decode_address, tz_payment_address, TZ_WIRE_ADDRESS_BYTES)
-HEX_DECODER(tz_wire_decode_enc_note, tz_enc_note, TZ_WIRE_ENC_NOTE_BYTES)
-HEX_DECODER(tz_wire_decode_published_note, tz_published_note, TZ_WIRE_PUBLISHED_NOTE_BYTES)
-HEX_DECODER(tz_wire_decode_note_memo, tz_note_memo, TZ_WIRE_NOTE_MEMO_BYTES)
+HEX_DECODER(tz_wire_decode_address, tz_payment_address, TZ_PAYMENT_ADDRESS_BYTES)
+HEX_DECODER(tz_wire_decode_enc_note, tz_enc_note, TZ_ENC_NOTE_BYTES)
+HEX_DECODER(tz_wire_decode_published_note, tz_published_note, TZ_PUBLISHED_NOTE_BYTES)
+HEX_DECODER(tz_wire_decode_note_memo, tz_note_memo, TZ_NOTE_MEMO_WIRE_BYTES)

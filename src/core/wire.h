@@ -12,18 +12,8 @@
 #include "core/status.h"
 #include "core/types.h"
 
-/* d_j auth_root auth_pub_seed nk_tag ek_v ek_d: 4 * 32 + 2 * 1184 = 2,496
- * bytes (4,992 hex characters). Note: types.h's TZ_PAYMENT_ADDRESS_BYTES
- * (4992) counts hex characters, not bytes. */
-#define TZ_WIRE_ADDRESS_BYTES (4 * TZ_FELT_BYTES + 2 * TZ_KEM_EK_BYTES)
-/* ct_d tag[u16le] ct_v nonce encrypted_data outgoing_ct: 3,455 bytes. */
-#define TZ_WIRE_ENC_NOTE_BYTES                                                    \
-    (2 * TZ_KEM_CT_BYTES + 2 + TZ_NOTE_NONCE_BYTES + TZ_NOTE_DATA_BYTES +         \
-     TZ_NOTE_OUT_BYTES)
-/* cm EncryptedNote: 3,487 bytes. */
-#define TZ_WIRE_PUBLISHED_NOTE_BYTES (TZ_FELT_BYTES + TZ_WIRE_ENC_NOTE_BYTES)
-/* u64le index || PublishedNote: 3,495 bytes. */
-#define TZ_WIRE_NOTE_MEMO_BYTES (8 + TZ_WIRE_PUBLISHED_NOTE_BYTES)
+/* Sizes: TZ_PAYMENT_ADDRESS_BYTES, TZ_ENC_NOTE_BYTES, TZ_PUBLISHED_NOTE_BYTES
+ * and TZ_NOTE_MEMO_WIRE_BYTES in core/types.h. */
 
 /* NoteMemo: a published note with its leaf index. */
 typedef struct tz_note_memo {
@@ -34,12 +24,12 @@ typedef struct tz_note_memo {
 /* Encoders write exactly the named number of bytes into out. The note
  * encoders return TZ_EINVAL (out untouched) when enc->tag >= 2^10,
  * otherwise TZ_OK. */
-void tz_wire_encode_address(uint8_t out[TZ_WIRE_ADDRESS_BYTES], const tz_payment_address *a);
-tz_status tz_wire_encode_enc_note(uint8_t out[TZ_WIRE_ENC_NOTE_BYTES],
+void tz_wire_encode_address(uint8_t out[TZ_PAYMENT_ADDRESS_BYTES], const tz_payment_address *a);
+tz_status tz_wire_encode_enc_note(uint8_t out[TZ_ENC_NOTE_BYTES],
                                   const tz_enc_note *enc) TZ_WUR;
-tz_status tz_wire_encode_published_note(uint8_t out[TZ_WIRE_PUBLISHED_NOTE_BYTES],
+tz_status tz_wire_encode_published_note(uint8_t out[TZ_PUBLISHED_NOTE_BYTES],
                                         const tz_published_note *pn) TZ_WUR;
-tz_status tz_wire_encode_note_memo(uint8_t out[TZ_WIRE_NOTE_MEMO_BYTES],
+tz_status tz_wire_encode_note_memo(uint8_t out[TZ_NOTE_MEMO_WIRE_BYTES],
                                    const tz_note_memo *m) TZ_WUR;
 
 /* Decoders: TZ_OK, or TZ_EINVAL when buf is NULL, len differs from the

@@ -1,3 +1,5 @@
+/* WOTS+ keys, signatures and leaves, L-trees, auth-tree nodes and the
+ * threaded auth root of an address (xmss.h). */
 #include "core/xmss.h"
 
 #include <blake2.h>

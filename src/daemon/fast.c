@@ -1,3 +1,6 @@
+/* The fast lane (fast.h): read-only `tzel-wallet` runs answered from a
+ * cache keyed on the wallet file's identity, one child per command at a
+ * time. */
 #include "fast.h"
 
 #include <pthread.h>

@@ -1,3 +1,5 @@
+/* The daemon's HTTP API and status page (http.h): routing, the bearer
+ * token check, capped request bodies, JSON responses. */
 #include "http.h"
 
 #include <errno.h>

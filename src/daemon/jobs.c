@@ -1,3 +1,5 @@
+/* Slow-lane job records (jobs.h): creation, JSON views, and the message a
+ * person can act on for each way a `tzel-wallet` run can end. */
 #include "jobs.h"
 
 #include <signal.h>

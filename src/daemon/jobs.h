@@ -1,6 +1,6 @@
 /* Slow-lane jobs: one `tzel-wallet` run that needs the wallet lock, its
  * phase, timestamps, result and a message a person can act on. The queue
- * and the thread that runs jobs are in lanes.c. */
+ * is in lanes.c, the thread that runs jobs in lane_job.c. */
 #ifndef TZ_DAEMON_JOBS_H
 #define TZ_DAEMON_JOBS_H
 

@@ -1,3 +1,6 @@
+/* Child `tzel-wallet` runs (runner.h): fork and exec without a shell,
+ * capped stdout/stderr capture, stderr lines handed over as they come,
+ * the timeout's SIGTERM-then-SIGKILL, and the --json envelope parsed. */
 #include "runner.h"
 
 #include <errno.h>

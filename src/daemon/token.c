@@ -1,3 +1,5 @@
+/* The daemon's bearer token file (token.h): created once with 32 random
+ * bytes, read back on later starts, compared in constant time. */
 #include "token.h"
 
 #include <errno.h>

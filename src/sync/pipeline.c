@@ -332,7 +332,7 @@ tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *
                              "leaf %llu: the chain's note is not a PublishedNote "
                              "(%zu bytes, expected %u with a tag below 1024)",
                              (unsigned long long)l->index, l->raw_len,
-                             (unsigned)TZ_WIRE_PUBLISHED_NOTE_BYTES);
+                             (unsigned)TZ_PUBLISHED_NOTE_BYTES);
                 leaf_release(p, l);
                 p->draining = false;
                 p->fail = TZ_OK;

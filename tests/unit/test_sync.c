@@ -100,7 +100,7 @@ static void test_config(void)
 #define N_LEAVES 160
 
 typedef struct chain {
-    uint8_t (*bytes)[TZ_WIRE_PUBLISHED_NOTE_BYTES];
+    uint8_t (*bytes)[TZ_PUBLISHED_NOTE_BYTES];
     tz_felt cm[N_LEAVES];
     bool mine[N_LEAVES];
     size_t which[N_LEAVES];
@@ -144,7 +144,7 @@ static tz_status fake_fetch(void *src, uint64_t start, uint64_t end, tz_rpc_note
                 struct timespec ts = {0, (long)s->delay_us * 1000};
                 nanosleep(&ts, NULL);
             }
-            size_t len = (int64_t)idx == s->bad_at ? 100 : TZ_WIRE_PUBLISHED_NOTE_BYTES;
+            size_t len = (int64_t)idx == s->bad_at ? 100 : TZ_PUBLISHED_NOTE_BYTES;
             if (cb(cb_ctx, idx, s->ch->bytes[idx], len))
                 return tz_error_set(err, TZ_ECANCEL, "stopped by callback");
             s->delivered++;

@@ -99,29 +99,29 @@ static void protocol_wire(json_t *proto)
     tz_keys_derive(&keys, &msk);
 
     static tz_payment_address pa, pa2;
-    static uint8_t buf[TZ_WIRE_NOTE_MEMO_BYTES];
+    static uint8_t buf[TZ_NOTE_MEMO_WIRE_BYTES];
     address_of(&pa, &keys, 0, &ar0);
     tz_wire_encode_address(buf, &pa);
-    check_hex(buf, TZ_WIRE_ADDRESS_BYTES, w, "payment_address", "wire_encoding");
-    CHECK(tz_wire_decode_address(&pa2, buf, TZ_WIRE_ADDRESS_BYTES) == TZ_OK);
+    check_hex(buf, TZ_PAYMENT_ADDRESS_BYTES, w, "payment_address", "wire_encoding");
+    CHECK(tz_wire_decode_address(&pa2, buf, TZ_PAYMENT_ADDRESS_BYTES) == TZ_OK);
     CHECK(memcmp(&pa, &pa2, sizeof pa) == 0);
 
     static tz_enc_note en, en2;
     pattern_note(&en);
     CHECK(tz_wire_encode_enc_note(buf, &en) == TZ_OK);
-    check_hex(buf, TZ_WIRE_ENC_NOTE_BYTES, w, "encrypted_note", "wire_encoding");
+    check_hex(buf, TZ_ENC_NOTE_BYTES, w, "encrypted_note", "wire_encoding");
 
     static tz_published_note pn, pn2;
     tz_hash(&pn.cm, "wire-test-cm", 12);
     pn.enc = en;
     CHECK(tz_wire_encode_published_note(buf, &pn) == TZ_OK);
-    check_hex(buf, TZ_WIRE_PUBLISHED_NOTE_BYTES, w, "published_note", "wire_encoding");
+    check_hex(buf, TZ_PUBLISHED_NOTE_BYTES, w, "published_note", "wire_encoding");
 
     static tz_note_memo nm, nm2;
     nm.index = 42;
     nm.note = pn;
     CHECK(tz_wire_encode_note_memo(buf, &nm) == TZ_OK);
-    check_hex(buf, TZ_WIRE_NOTE_MEMO_BYTES, w, "note_memo", "wire_encoding");
+    check_hex(buf, TZ_NOTE_MEMO_WIRE_BYTES, w, "note_memo", "wire_encoding");
 
     /* decoding the vectors' hex gives back the structs */
     const char *s;
@@ -171,7 +171,7 @@ static void canonical_wire(json_t *cw)
      * generator (not the root derived from master_sk), taken as given */
     tz_felt auth_root = felt_hex(jstr(jpa, "auth_root"));
     static tz_payment_address pa, pa2;
-    static uint8_t buf[TZ_WIRE_NOTE_MEMO_BYTES];
+    static uint8_t buf[TZ_NOTE_MEMO_WIRE_BYTES];
     address_of(&pa, &keys, j, &auth_root);
     check_felt(&pa.d_j, jpa, "d_j", "payment_address");
     check_felt(&pa.auth_root, jpa, "auth_root", "payment_address");
@@ -180,7 +180,7 @@ static void canonical_wire(json_t *cw)
     check_hex(pa.ek_v, TZ_KEM_EK_BYTES, jpa, "ek_v", "payment_address");
     check_hex(pa.ek_d, TZ_KEM_EK_BYTES, jpa, "ek_d", "payment_address");
     tz_wire_encode_address(buf, &pa);
-    check_hex(buf, TZ_WIRE_ADDRESS_BYTES, jpa, "canonical_hex", "payment_address");
+    check_hex(buf, TZ_PAYMENT_ADDRESS_BYTES, jpa, "canonical_hex", "payment_address");
     s = jstr(jpa, "canonical_hex");
     CHECK(s && tz_wire_decode_address_hex(&pa2, s, strlen(s)) == TZ_OK && memcmp(&pa, &pa2, sizeof pa) == 0);
 
@@ -197,7 +197,7 @@ static void canonical_wire(json_t *cw)
     tz_memo_ct_hash(&mh, &en);
     check_felt(&mh, jen, "memo_ct_hash", "encrypted_note");
     CHECK(tz_wire_encode_enc_note(buf, &en) == TZ_OK);
-    check_hex(buf, TZ_WIRE_ENC_NOTE_BYTES, jen, "canonical_hex", "encrypted_note");
+    check_hex(buf, TZ_ENC_NOTE_BYTES, jen, "canonical_hex", "encrypted_note");
     s = jstr(jen, "canonical_hex");
     CHECK(s && tz_wire_decode_enc_note_hex(&en2, s, strlen(s)) == TZ_OK && memcmp(&en, &en2, sizeof en) == 0);
 
@@ -212,7 +212,7 @@ static void canonical_wire(json_t *cw)
     pn.cm = cm;
     pn.enc = en;
     CHECK(tz_wire_encode_published_note(buf, &pn) == TZ_OK);
-    check_hex(buf, TZ_WIRE_PUBLISHED_NOTE_BYTES, jpn, "canonical_hex", "published_note");
+    check_hex(buf, TZ_PUBLISHED_NOTE_BYTES, jpn, "canonical_hex", "published_note");
     s = jstr(jpn, "canonical_hex");
     CHECK(s && tz_wire_decode_published_note_hex(&pn2, s, strlen(s)) == TZ_OK && memcmp(&pn, &pn2, sizeof pn) == 0);
 
@@ -224,7 +224,7 @@ static void canonical_wire(json_t *cw)
     nchecked++;
     check_felt(&cm, jnm, "cm", "note_memo");
     CHECK(tz_wire_encode_note_memo(buf, &nm) == TZ_OK);
-    check_hex(buf, TZ_WIRE_NOTE_MEMO_BYTES, jnm, "canonical_hex", "note_memo");
+    check_hex(buf, TZ_NOTE_MEMO_WIRE_BYTES, jnm, "canonical_hex", "note_memo");
     s = jstr(jnm, "canonical_hex");
     CHECK(s && tz_wire_decode_note_memo_hex(&nm2, s, strlen(s)) == TZ_OK && memcmp(&nm, &nm2, sizeof nm) == 0);
 
@@ -272,12 +272,12 @@ static void negatives(json_t *proto)
     CHECK(a && e && p && m);
     if (!a || !e || !p || !m)
         goto out;
-    CHECK(la == TZ_WIRE_ADDRESS_BYTES && la == 2496);
-    CHECK(le == TZ_WIRE_ENC_NOTE_BYTES && le == 3455);
-    CHECK(lp == TZ_WIRE_PUBLISHED_NOTE_BYTES && lp == 3487);
-    CHECK(lm == TZ_WIRE_NOTE_MEMO_BYTES && lm == 3495);
+    CHECK(la == TZ_PAYMENT_ADDRESS_BYTES && la == 2496);
+    CHECK(le == TZ_ENC_NOTE_BYTES && le == 3455);
+    CHECK(lp == TZ_PUBLISHED_NOTE_BYTES && lp == 3487);
+    CHECK(lm == TZ_NOTE_MEMO_WIRE_BYTES && lm == 3495);
 
-    static uint8_t big[TZ_WIRE_NOTE_MEMO_BYTES + 1];
+    static uint8_t big[TZ_NOTE_MEMO_WIRE_BYTES + 1];
     static tz_payment_address pa, pa0;
     static tz_enc_note en, en0;
     static tz_published_note pn, pn0;
@@ -396,7 +396,7 @@ static void negatives(json_t *proto)
     size_t rt = 0;
     for (int it = 0; it < 50; it++) {
         static tz_note_memo x, y;
-        static uint8_t enc[TZ_WIRE_NOTE_MEMO_BYTES];
+        static uint8_t enc[TZ_NOTE_MEMO_WIRE_BYTES];
         randombytes_buf(&x, sizeof x);
         x.note.enc.tag &= 0x3ff;
         CHECK(tz_wire_encode_note_memo(enc, &x) == TZ_OK);
@@ -407,7 +407,7 @@ static void negatives(json_t *proto)
               memcmp(y.note.enc.outgoing_ct, x.note.enc.outgoing_ct, TZ_NOTE_OUT_BYTES) == 0 &&
               memcmp(y.note.enc.encrypted_data, x.note.enc.encrypted_data, TZ_NOTE_DATA_BYTES) == 0);
         static tz_payment_address q, r;
-        static uint8_t ab[TZ_WIRE_ADDRESS_BYTES];
+        static uint8_t ab[TZ_PAYMENT_ADDRESS_BYTES];
         randombytes_buf(&q, sizeof q);
         tz_wire_encode_address(ab, &q);
         CHECK(tz_wire_decode_address(&r, ab, sizeof ab) == TZ_OK && memcmp(&q, &r, sizeof q) == 0);
