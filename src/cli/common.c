@@ -16,6 +16,7 @@
 #include "store/fsys.h"
 #include "store/jsonnum.h"
 #include "store/profile.h"
+#include "store/wallet_path.h"
 
 /* ---- arguments ----------------------------------------------------------- */
 
@@ -196,11 +197,30 @@ int tz_cli_lock(const tz_cli *cli, tz_lock **out)
         nanosleep(&ts, NULL);
         st = tz_lock_acquire(cli->wallet_path, out, &err);
     }
-    if (st == TZ_OK)
+    if (st == TZ_OK) {
+        char msg[TZ_ERROR_MSG_MAX + 200];
+        if (tz_cli_sweep_stale(cli, msg, sizeof msg))
+            tz_out_warn(cli, "%s", msg);
         return TZ_EXIT_OK;
+    }
     if (st == TZ_ELOCKED)
         return tz_out_fail(cli, TZ_EXIT_LOCKED, "%s", err.msg);
     return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
+}
+
+bool tz_cli_sweep_stale(const tz_cli *cli, char *msg, size_t cap)
+{
+    size_t removed = 0;
+    tz_error err = {0};
+    tz_status st = tz_wallet_path_sweep(cli->wallet_path, &removed, &err);
+    if (st)
+        snprintf(msg, cap, "could not remove every stale temp file next to %s: %s",
+                 cli->wallet_path, err.msg);
+    else if (removed)
+        snprintf(msg, cap,
+                 "removed %zu stale temp file%s left next to %s by an interrupted save",
+                 removed, removed == 1 ? "" : "s", cli->wallet_path);
+    return st || removed;
 }
 
 int tz_cli_save(const tz_cli *cli, tz_wallet *w)

@@ -67,8 +67,17 @@ int tz_exit_for_node_status(tz_status st);
 int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out);
 
 /* Takes `<wallet>.lock` (single attempt). Held by a live process ->
- * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO. */
+ * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO.
+ * Once held, sweeps stale temp files (tz_cli_sweep_stale, warning on
+ * stderr). */
 int tz_cli_lock(const tz_cli *cli, tz_lock **out);
+
+/* Removes the temp files that killed writers left beside the wallet
+ * (tz_wallet_path_sweep); call it with the lock held. Returns true and
+ * puts a one-line warning into msg[0..cap) when there is something to say:
+ * how many files were removed, or why the sweep failed (never fatal: the
+ * command goes on). False when nothing was left over. */
+bool tz_cli_sweep_stale(const tz_cli *cli, char *msg, size_t cap);
 
 /* tz_wallet_save; a failure is reported as TZ_EXIT_IO (the old file stays). */
 int tz_cli_save(const tz_cli *cli, tz_wallet *w);
