@@ -28,6 +28,31 @@ static const tz_opt *find_opt(const tz_opt *opts, size_t n, const char *name, si
     return NULL;
 }
 
+/* The wallet path, resolved once for the whole command (see
+ * store/wallet_path.h): -1, or an exit code (reported). */
+static int resolve_wallet(tz_cli *cli, const tz_cmd *cmd)
+{
+    char *path = NULL;
+    bool exists = false;
+    tz_error err = {0};
+    tz_status st = tz_wallet_path_resolve(cli->wallet_path, &path, &exists, &err);
+    if (st)
+        return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_WALLET, "%s",
+                           err.msg);
+    if (!exists && !cmd->creates_wallet && strcmp(path, cli->wallet_path)) {
+        int rc = tz_out_fail(cli, TZ_EXIT_WALLET,
+                             "wallet path %s is a symlink to %s, which does not exist (a "
+                             "dangling link: fix the link, or pass -w PATH)",
+                             cli->wallet_path, path);
+        free(path);
+        return rc;
+    }
+    free(cli->wallet_path_owned);
+    cli->wallet_path_owned = path;
+    cli->wallet_path = path;
+    return -1;
+}
+
 int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
                       const tz_opt *opts, size_t n)
 {
@@ -97,7 +122,7 @@ int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
     }
     if (!cli->wallet_path || !*cli->wallet_path)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "the wallet path must not be empty");
-    return -1;
+    return resolve_wallet(cli, cmd);
 }
 
 int tz_cli_parse_u64(const tz_cli *cli, const char *flag, const char *s, uint64_t *out)

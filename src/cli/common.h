@@ -36,10 +36,15 @@ typedef struct tz_opt {
 
 /* Parses argv[1..argc) of `cmd` against opts[0..n) plus the global options
  * (-w/--wallet, --json, --rollup-node-url, -h/--help), which may also
- * follow the subcommand. Returns -1 when the command should run; otherwise
- * the exit code to return at once: TZ_EXIT_OK after printing the usage for
- * --help, TZ_EXIT_USAGE (reported) for an unknown option, a missing value
- * or a positional argument. */
+ * follow the subcommand, then resolves the wallet path once
+ * (tz_wallet_path_resolve: a symlink is replaced by the file it leads to;
+ * cli->wallet_path then points to cli->wallet_path_owned). Returns -1 when
+ * the command should run; otherwise the exit code to return at once:
+ * TZ_EXIT_OK after printing the usage for --help, TZ_EXIT_USAGE (reported)
+ * for an unknown option, a missing value or a positional argument,
+ * TZ_EXIT_WALLET (reported) for a wallet path that is a symlink loop, or a
+ * dangling symlink when `cmd` needs an existing wallet (not
+ * creates_wallet). */
 int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
                       const tz_opt *opts, size_t n);
 

@@ -609,6 +609,58 @@ def test_stale_temp_files_swept():
     check(load(w)["addr_counter"] == 2, "both receives saved")
 
 
+def test_symlinked_wallet_saved_beside_target():
+    """A wallet path that is a symlink (a relative link, and a link to that
+    link) is resolved once: saves replace the target beside it, its floor
+    follows and protects it, the links stay links and nothing appears
+    beside them. A dangling link is refused, except by init, which creates
+    the target; a symlink loop is refused."""
+    d = new_dir("symlink")
+    real, links = os.path.join(d, "real"), os.path.join(d, "links")
+    os.makedirs(real)
+    os.makedirs(links)
+    target = os.path.join(real, "wallet.json")
+    write_wallet(target, fixture_wallet())
+    backup = read_bytes(target)
+    l1, l2 = os.path.join(links, "l1.json"), os.path.join(links, "l2.json")
+    os.symlink("../real/wallet.json", l1)
+    os.symlink(l1, l2)
+    for n, link in enumerate((l1, l2), 1):
+        ok_json("receive", wallet=link)
+        check(os.path.islink(l1) and os.path.islink(l2), "a link was replaced by a file")
+        check(load(target)["addr_counter"] == n, "the target was not saved")
+        check(load(target + ".xmss-floor")["addr_counter"] == n, "the target's floor is stale")
+    check(sorted(os.listdir(links)) == ["l1.json", "l2.json"],
+          "files appeared beside the links: %r" % os.listdir(links))
+    check(sorted(os.listdir(real)) == ["wallet.json", "wallet.json.xmss-floor"],
+          "files beside the target: %r" % os.listdir(real))
+    # the floor protects the target: its stale backup is refused through a link
+    with open(target, "wb") as f:
+        f.write(backup)
+    r = fails(3, "receive", wallet=l2)
+    check("stale backup" in r.stderr, "stale backup through the link: %r" % r.stderr)
+    check(read_bytes(target) == backup, "refused wallet changed")
+    # a dangling link: refused, nothing created; init creates its target
+    dl = os.path.join(links, "dangling.json")
+    os.symlink("../real/new.json", dl)
+    for cmd in ("receive", "balance"):
+        r = fails(3, cmd, wallet=dl)
+        check("dangling" in r.stderr and "new.json" in r.stderr, "message %r" % r.stderr)
+    check(not [n for n in os.listdir(real) if n.startswith("new.json")], "files created")
+    ok_json("init", "--addresses", "0", "--master-sk", MASTER, wallet=dl)
+    check(os.path.islink(dl) and load(os.path.join(real, "new.json"))["master_sk"] == MASTER,
+          "init through a dangling link")
+    check(os.path.isfile(os.path.join(real, "new.json.xmss-floor")), "no floor beside the target")
+    # a loop
+    a, b = os.path.join(links, "a.json"), os.path.join(links, "b.json")
+    os.symlink("b.json", a)
+    os.symlink("a.json", b)
+    for args in (("balance",), ("receive",), ("init", "--addresses", "0")):
+        r = fails(3, *args, wallet=a)
+        check("symlink loop" in r.stderr, "%s: message %r" % (args[0], r.stderr))
+    check(os.path.islink(a) and os.path.islink(b), "loop links replaced")
+
+
 def test_json_envelopes_parse():
     """Every command's --json output is one parseable envelope."""
     d = new_dir("envelopes")

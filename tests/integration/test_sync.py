@@ -471,6 +471,45 @@ def test_stale_temps_swept():
         check(tzlib.temp_files(os.path.dirname(w)) == [], "temp files of a dead writer left")
 
 
+def test_symlinked_wallet():
+    """A wallet reached through a symlink is synced in place: the target
+    carries the result and its floor, the link stays a link, and the yield
+    sentinel is looked for beside the target, where the daemon (resolving
+    the path the same way) raises it."""
+    with Sim(60, "symlink", pay=ADDR() + ":2") as sim:
+        folder = os.path.join(TMP, "symlink")
+        target = tzlib.copy_wallet(os.path.join(FIXTURE, "wallet.json"),
+                                   os.path.join(folder, "real"))
+        os.unlink(target + ".xmss-floor")
+        links = tzlib.new_dir(folder, "links")
+        link = os.path.join(links, "wallet.json")
+        os.symlink("../real/wallet.json", link)
+        live = "%d\n" % os.getpid()
+        with open(sentinel(target), "w") as f:
+            f.write(live)
+        r, res = sync_ok(link, sim.url, "--checkpoint-every", "10")
+        check(res["yielded"] is True and res["scanned"] == 10, "sentinel at the target: %r" % res)
+        check(os.path.islink(link), "the link was replaced by a file")
+        check(load(target)["scanned"] == 10, "the target was not saved")
+        check(open(sentinel(target)).read() == live, "sentinel changed")
+        os.unlink(sentinel(target))
+        r, res = sync_ok(link, sim.url, "--checkpoint-every", "10")
+        t = load(target)
+        check(res["scanned"] == 60 and not res["yielded"], "result %r" % res)
+        check(t["scanned"] == 60 and len(t["notes"]) == 2, "target: scanned %r, %d notes" %
+              (t["scanned"], len(t["notes"])))
+        check(os.path.islink(link) and os.readlink(link) == "../real/wallet.json",
+              "the link was replaced or changed")
+        fl = load(target + ".xmss-floor")
+        check(fl["addr_counter"] == t["addr_counter"] and
+              fl["wots_key_indices"] == {"0": 0}, "target floor %r" % fl)
+        check(os.listdir(links) == ["wallet.json"], "files beside the link: %r" %
+              os.listdir(links))
+        check(sorted(os.listdir(os.path.dirname(target))) ==
+              ["wallet.json", "wallet.json.xmss-floor"],
+              "files beside the target: %r" % os.listdir(os.path.dirname(target)))
+
+
 def test_watch_k0_aborts():
     """--watch with K = 0 fails at once (no sleep, no request)."""
     with Sim(20, "wk0") as sim:
@@ -883,6 +922,7 @@ TESTS = [
     ("kill", test_sigkill_mid_batch_then_resume),
     ("term", test_sigterm_saves_prefix),
     ("sweep", test_stale_temps_swept),
+    ("symlink", test_symlinked_wallet),
     ("wk0", test_watch_k0_aborts),
     ("watch", test_watch_yields_twice_then_finishes),
     ("pool", test_pool_reads_pinned),
