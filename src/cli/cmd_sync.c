@@ -325,6 +325,12 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
         return tz_out_fail(cli, TZ_EXIT_LOCKED, "%s", err.msg);
     if (st != TZ_OK)
         return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
+    char swept[TZ_ERROR_MSG_MAX + 200];
+    if (tz_cli_sweep_stale(cli, swept, sizeof swept)) {
+        view sv = {.cli = cli};
+        tz_sync_event sev = {.type = TZ_SYNC_EV_WARNING, .message = swept, .pid = -1};
+        on_event(&sv, &sev);
+    }
 
     tz_wallet *w = NULL;
     int rc = tz_cli_load_wallet(cli, &w);

@@ -20,7 +20,11 @@ enum tz_exit {
 
 /* Global options, parsed by main before the subcommand. */
 typedef struct tz_cli {
-    const char *wallet_path;       /* -w/--wallet, default "wallet.json" */
+    /* -w/--wallet, default "wallet.json"; once the subcommand's arguments
+     * are parsed, the resolved path (tz_wallet_path_resolve) that every
+     * wallet file is named after. */
+    const char *wallet_path;
+    char *wallet_path_owned;       /* the resolved path's storage; main frees it */
     const char *rollup_node_url;   /* --rollup-node-url, or NULL */
     bool json;                     /* --json */
     const char *command;           /* the subcommand's name */
@@ -31,6 +35,7 @@ typedef struct tz_cmd {
     const char *summary;           /* one line for the command list */
     const char *usage;             /* full --help text of the subcommand */
     bool mutating;                 /* takes the wallet lock */
+    bool creates_wallet;           /* may run where no wallet exists yet */
     /* argv[0] is the subcommand name; returns an enum tz_exit value. */
     int (*run)(tz_cli *cli, int argc, char **argv);
 } tz_cmd;

@@ -16,6 +16,7 @@
 #include "store/fsys.h"
 #include "store/jsonnum.h"
 #include "store/profile.h"
+#include "store/wallet_path.h"
 
 /* ---- arguments ----------------------------------------------------------- */
 
@@ -25,6 +26,31 @@ static const tz_opt *find_opt(const tz_opt *opts, size_t n, const char *name, si
         if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len))
             return &opts[i];
     return NULL;
+}
+
+/* The wallet path, resolved once for the whole command (see
+ * store/wallet_path.h): -1, or an exit code (reported). */
+static int resolve_wallet(tz_cli *cli, const tz_cmd *cmd)
+{
+    char *path = NULL;
+    bool exists = false;
+    tz_error err = {0};
+    tz_status st = tz_wallet_path_resolve(cli->wallet_path, &path, &exists, &err);
+    if (st)
+        return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_WALLET, "%s",
+                           err.msg);
+    if (!exists && !cmd->creates_wallet && strcmp(path, cli->wallet_path)) {
+        int rc = tz_out_fail(cli, TZ_EXIT_WALLET,
+                             "wallet path %s is a symlink to %s, which does not exist (a "
+                             "dangling link: fix the link, or pass -w PATH)",
+                             cli->wallet_path, path);
+        free(path);
+        return rc;
+    }
+    free(cli->wallet_path_owned);
+    cli->wallet_path_owned = path;
+    cli->wallet_path = path;
+    return -1;
 }
 
 int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
@@ -96,7 +122,7 @@ int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
     }
     if (!cli->wallet_path || !*cli->wallet_path)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "the wallet path must not be empty");
-    return -1;
+    return resolve_wallet(cli, cmd);
 }
 
 int tz_cli_parse_u64(const tz_cli *cli, const char *flag, const char *s, uint64_t *out)
@@ -196,11 +222,30 @@ int tz_cli_lock(const tz_cli *cli, tz_lock **out)
         nanosleep(&ts, NULL);
         st = tz_lock_acquire(cli->wallet_path, out, &err);
     }
-    if (st == TZ_OK)
+    if (st == TZ_OK) {
+        char msg[TZ_ERROR_MSG_MAX + 200];
+        if (tz_cli_sweep_stale(cli, msg, sizeof msg))
+            tz_out_warn(cli, "%s", msg);
         return TZ_EXIT_OK;
+    }
     if (st == TZ_ELOCKED)
         return tz_out_fail(cli, TZ_EXIT_LOCKED, "%s", err.msg);
     return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
+}
+
+bool tz_cli_sweep_stale(const tz_cli *cli, char *msg, size_t cap)
+{
+    size_t removed = 0;
+    tz_error err = {0};
+    tz_status st = tz_wallet_path_sweep(cli->wallet_path, &removed, &err);
+    if (st)
+        snprintf(msg, cap, "could not remove every stale temp file next to %s: %s",
+                 cli->wallet_path, err.msg);
+    else if (removed)
+        snprintf(msg, cap,
+                 "removed %zu stale temp file%s left next to %s by an interrupted save",
+                 removed, removed == 1 ? "" : "s", cli->wallet_path);
+    return st || removed;
 }
 
 int tz_cli_save(const tz_cli *cli, tz_wallet *w)

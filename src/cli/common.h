@@ -36,10 +36,15 @@ typedef struct tz_opt {
 
 /* Parses argv[1..argc) of `cmd` against opts[0..n) plus the global options
  * (-w/--wallet, --json, --rollup-node-url, -h/--help), which may also
- * follow the subcommand. Returns -1 when the command should run; otherwise
- * the exit code to return at once: TZ_EXIT_OK after printing the usage for
- * --help, TZ_EXIT_USAGE (reported) for an unknown option, a missing value
- * or a positional argument. */
+ * follow the subcommand, then resolves the wallet path once
+ * (tz_wallet_path_resolve: a symlink is replaced by the file it leads to;
+ * cli->wallet_path then points to cli->wallet_path_owned). Returns -1 when
+ * the command should run; otherwise the exit code to return at once:
+ * TZ_EXIT_OK after printing the usage for --help, TZ_EXIT_USAGE (reported)
+ * for an unknown option, a missing value or a positional argument,
+ * TZ_EXIT_WALLET (reported) for a wallet path that is a symlink loop, or a
+ * dangling symlink when `cmd` needs an existing wallet (not
+ * creates_wallet). */
 int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
                       const tz_opt *opts, size_t n);
 
@@ -67,8 +72,17 @@ int tz_exit_for_node_status(tz_status st);
 int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out);
 
 /* Takes `<wallet>.lock` (single attempt). Held by a live process ->
- * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO. */
+ * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO.
+ * Once held, sweeps stale temp files (tz_cli_sweep_stale, warning on
+ * stderr). */
 int tz_cli_lock(const tz_cli *cli, tz_lock **out);
+
+/* Removes the temp files that killed writers left beside the wallet
+ * (tz_wallet_path_sweep); call it with the lock held. Returns true and
+ * puts a one-line warning into msg[0..cap) when there is something to say:
+ * how many files were removed, or why the sweep failed (never fatal: the
+ * command goes on). False when nothing was left over. */
+bool tz_cli_sweep_stale(const tz_cli *cli, char *msg, size_t cap);
 
 /* tz_wallet_save; a failure is reported as TZ_EXIT_IO (the old file stays). */
 int tz_cli_save(const tz_cli *cli, tz_wallet *w);

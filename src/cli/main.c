@@ -88,6 +88,7 @@ int main(int argc, char **argv)
         int rc = (*c)->run(&cli, argc - i, argv + i);
         if (fflush(stdout) && rc == TZ_EXIT_OK)
             rc = TZ_EXIT_IO;
+        free(cli.wallet_path_owned);
         return rc;
     }
     return tz_out_fail(&cli, TZ_EXIT_USAGE, "unknown command '%s' (see tzel-wallet --help)",

@@ -20,6 +20,7 @@
 #include "fast.h"
 #include "http.h"
 #include "lanes.h"
+#include "store/wallet_path.h"
 #include "token.h"
 
 enum {
@@ -224,12 +225,32 @@ int main(int argc, char **argv)
                 "who can reach it and holds the token controls this wallet, over plain HTTP\n",
                 host);
 
+    /* Resolved once, like tzel-wallet does: the sentinel, the lock we
+     * watch, the token and the path given to every child are then named
+     * after the same file as the children's own lock and floor. */
+    char *wallet_owned = NULL;
+    bool wallet_exists = false;
+    tz_error err = {0};
+    if (tz_wallet_path_resolve(cfg.wallet_path, &wallet_owned, &wallet_exists, &err) != TZ_OK) {
+        fprintf(stderr, "tzel-walletd: error: %s\n", err.msg);
+        return EXIT_WALLET;
+    }
+    if (!wallet_exists && strcmp(wallet_owned, cfg.wallet_path)) {
+        fprintf(stderr,
+                "tzel-walletd: error: wallet path %s is a symlink to %s, which does not exist "
+                "(a dangling link: fix the link, or pass --wallet PATH)\n",
+                cfg.wallet_path, wallet_owned);
+        free(wallet_owned);
+        return EXIT_WALLET;
+    }
+    cfg.wallet_path = wallet_owned;
     struct stat sb;
     if (stat(cfg.wallet_path, &sb) != 0) {
         fprintf(stderr,
                 "tzel-walletd: error: no wallet at %s (%s); create one with `tzel-wallet -w %s "
                 "init`\n",
                 cfg.wallet_path, strerror(errno), cfg.wallet_path);
+        free(wallet_owned);
         return EXIT_WALLET;
     }
     char *bin_owned = NULL;
@@ -242,6 +263,7 @@ int main(int argc, char **argv)
                 "tzel-walletd: error: cannot execute tzel-wallet at %s; pass --wallet-bin PATH\n",
                 cfg.wallet_bin ? cfg.wallet_bin : "(unknown: /proc/self/exe unreadable)");
         free(bin_owned);
+        free(wallet_owned);
         return EXIT_FAIL;
     }
 
@@ -249,16 +271,17 @@ int main(int argc, char **argv)
     if (!token_file) {
         if (asprintf(&token_owned, "%s.walletd-token", cfg.wallet_path) < 0) {
             free(bin_owned);
+            free(wallet_owned);
             return EXIT_FAIL;
         }
         token_file = token_owned;
     }
     static char token[TZ_TOKEN_HEX_LEN + 1];
-    tz_error err = {0};
     if (tz_token_load_or_create(token_file, token, &err) != TZ_OK) {
         fprintf(stderr, "tzel-walletd: error: %s\n", err.msg);
         free(token_owned);
         free(bin_owned);
+        free(wallet_owned);
         return EXIT_WALLET;
     }
 
@@ -306,5 +329,6 @@ out:
         fprintf(stderr, "tzel-walletd: stopped\n");
     free(token_owned);
     free(bin_owned);
+    free(wallet_owned);
     return rc;
 }

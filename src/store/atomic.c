@@ -1,7 +1,9 @@
 #include "store/atomic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,11 @@
 #include <unistd.h>
 
 #include "store/fsys.h"
+#include "store/lock.h"
 
 #define TEMP_ATTEMPTS 16
+#define PID_DIGITS_MAX 10    /* pid_t is 32 bits */
+#define FIELD_DIGITS_MAX 20  /* a u64 (nanos) */
 
 char *tz_path_dirname(const char *path, const char **base)
 {
@@ -110,6 +115,104 @@ out:
     if (have_tmp)
         (void)fs->unlink(tmp);
     free(tmp);
+    free(dir);
+    return st;
+}
+
+/* Skips a run of 1..max decimal digits at *p; false when there is none or
+ * it is longer. */
+static bool skip_digits(const char **p, size_t max)
+{
+    size_t n = 0;
+    while ((*p)[n] >= '0' && (*p)[n] <= '9')
+        n++;
+    if (n == 0 || n > max)
+        return false;
+    *p += n;
+    return true;
+}
+
+/* True when `name` is exactly `.<base>.tmp.<pid>.<digits>.<digits>` (the
+ * names tz_atomic_write creates); sets *pid. */
+static bool temp_name_pid(const char *name, const char *base, pid_t *pid)
+{
+    static const char tag[] = ".tmp.";
+    size_t blen = strlen(base);
+    if (name[0] != '.' || strncmp(name + 1, base, blen) ||
+        strncmp(name + 1 + blen, tag, sizeof tag - 1))
+        return false;
+    const char *p = name + 1 + blen + sizeof tag - 1;
+    const char *digits = p;
+    if (*p == '0' || !skip_digits(&p, PID_DIGITS_MAX))
+        return false;
+    unsigned long long v = strtoull(digits, NULL, 10);
+    if (v > 0x7fffffffull)
+        return false;
+    if (*p++ != '.' || !skip_digits(&p, FIELD_DIGITS_MAX) || *p++ != '.' ||
+        !skip_digits(&p, FIELD_DIGITS_MAX) || *p)
+        return false;
+    *pid = (pid_t)v;
+    return true;
+}
+
+tz_status tz_atomic_sweep_stale(const char *path, size_t *removed, tz_error *err)
+{
+    tz_status st = TZ_OK;
+    const char *base = NULL;
+    char *dir = tz_path_dirname(path, &base);
+    size_t n = 0;
+    DIR *d = NULL;
+
+    if (removed)
+        *removed = 0;
+    if (!dir)
+        return tz_error_set(err, TZ_ENOMEM, "sweep temp files of %s: out of memory", path);
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+        st = tz_error_set(err, TZ_EINVAL, "sweep temp files of %s: not a file name", path);
+        goto out;
+    }
+    d = opendir(dir);
+    if (!d) {
+        if (errno != ENOENT)
+            st = tz_error_set(err, TZ_EIO, "sweep temp files of %s: open folder %s: %s", path,
+                              dir, strerror(errno));
+        goto out;
+    }
+    int dfd = dirfd(d);
+    pid_t self = getpid();
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno)
+                st = tz_error_set(err, TZ_EIO, "sweep temp files of %s: read folder %s: %s",
+                                  path, dir, strerror(errno));
+            break;
+        }
+        pid_t pid;
+        if (!temp_name_pid(e->d_name, base, &pid) || pid == self || tz_pid_alive(pid, 0))
+            continue;
+        struct stat sb;
+        if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        /* unlinkat without AT_REMOVEDIR never removes a folder, and removes
+         * a symlink swapped in meanwhile without following it. */
+        if (unlinkat(dfd, e->d_name, 0) != 0) {
+            if (errno == ENOENT)
+                continue; /* someone else removed it */
+            st = tz_error_set(err, TZ_EIO, "remove stale temp file %s/%s (pid %ld): %s", dir,
+                              e->d_name, (long)pid, strerror(errno));
+            break;
+        }
+        n++;
+    }
+    /* No folder fsync: a removal that does not survive a crash only brings
+     * back a dead writer's file, which the next sweep removes again. */
+out:
+    if (d)
+        closedir(d);
+    if (removed)
+        *removed = n;
     free(dir);
     return st;
 }

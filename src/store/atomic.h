@@ -20,6 +20,23 @@
 tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
                           tz_error *err) TZ_WUR;
 
+/* Removes the temp files that interrupted tz_atomic_write calls for `path`
+ * left behind (a writer killed between creating its temp file and the
+ * rename): the entries of path's folder named exactly
+ * `.<name>.tmp.<pid>.<digits>.<digits>`, where <pid> is a canonical decimal
+ * PID (no sign, no leading zero) of a process that does not exist. Never
+ * removes the file of a live PID, ours included (kill(pid, 0) succeeds or
+ * fails with EPERM), an entry that is not a regular file (lstat: a symlink
+ * is not followed, a folder is left alone), nor any other name. Entries
+ * are looked at and removed relative to the opened folder. Call it while
+ * holding the lock that serializes the writers of `path`. Sets *removed
+ * (may be NULL) to the number of files removed. Returns TZ_OK (also when
+ * the folder does not exist), TZ_EINVAL (`path` names no file), TZ_EIO
+ * (the folder cannot be read, or a stale temp file cannot be removed;
+ * message names the path and strerror) or TZ_ENOMEM. Files removed before a
+ * failure stay removed and are counted. */
+tz_status tz_atomic_sweep_stale(const char *path, size_t *removed, tz_error *err) TZ_WUR;
+
 /* Splits `path` into a newly allocated folder ("." when none) and a pointer
  * to the base name inside `path`. Returns NULL on allocation failure. */
 char *tz_path_dirname(const char *path, const char **base);

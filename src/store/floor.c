@@ -16,10 +16,10 @@
 
 static char *floor_path(const char *wallet_path)
 {
-    size_t n = strlen(wallet_path) + sizeof ".xmss-floor";
+    size_t n = strlen(wallet_path) + sizeof TZ_FLOOR_SUFFIX;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s.xmss-floor", wallet_path);
+        snprintf(p, n, "%s" TZ_FLOOR_SUFFIX, wallet_path);
     return p;
 }
 

@@ -7,6 +7,9 @@
 #include "core/status.h"
 #include "store/wallet.h"
 
+/* Appended to the wallet path to name the floor file. */
+#define TZ_FLOOR_SUFFIX ".xmss-floor"
+
 /* Writes `<w->path>.xmss-floor` atomically (mode 0600):
  * {"wallet_fingerprint": H(master_sk), "addr_counter": n,
  *  "wots_key_indices": {...}} where each index is the larger of the file's

@@ -15,10 +15,10 @@
 
 static char *profile_path(const char *wallet_path)
 {
-    size_t n = strlen(wallet_path) + sizeof ".network.json";
+    size_t n = strlen(wallet_path) + sizeof TZ_PROFILE_SUFFIX;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s.network.json", wallet_path);
+        snprintf(p, n, "%s" TZ_PROFILE_SUFFIX, wallet_path);
     return p;
 }
 

@@ -7,6 +7,9 @@
 
 #include "core/status.h"
 
+/* Appended to the wallet path to name the profile. */
+#define TZ_PROFILE_SUFFIX ".network.json"
+
 typedef struct tz_profile {
     char *path;                  /* <wallet>.network.json */
     json_t *doc;                 /* the whole document */

@@ -13,10 +13,10 @@
 
 static char *sentinel_path(const char *wallet_path)
 {
-    size_t n = strlen(wallet_path) + sizeof ".yield";
+    size_t n = strlen(wallet_path) + sizeof TZ_SENTINEL_SUFFIX;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s.yield", wallet_path);
+        snprintf(p, n, "%s" TZ_SENTINEL_SUFFIX, wallet_path);
     return p;
 }
 

@@ -12,6 +12,9 @@
 
 #include "core/status.h"
 
+/* Appended to the wallet path to name the sentinel. */
+#define TZ_SENTINEL_SUFFIX ".yield"
+
 typedef enum {
     TZ_SENTINEL_NONE,          /* no sentinel */
     TZ_SENTINEL_LIVE,          /* live PID, or content that is not a PID */

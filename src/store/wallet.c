@@ -904,6 +904,12 @@ static int sync_doc(tz_wallet *w)
 
 tz_status tz_wallet_save(tz_wallet *w, tz_error *err)
 {
+    struct stat sb;
+    if (lstat(w->path, &sb) == 0 && S_ISLNK(sb.st_mode))
+        return tz_error_set(err, TZ_EINVAL,
+                            "save wallet %s: the path is a symlink; the save would replace the "
+                            "link and leave its target and floor stale (resolve the path first)",
+                            w->path);
     if (sync_doc(w))
         return tz_error_set(err, TZ_ENOMEM, "save wallet %s: out of memory", w->path);
     char *text = NULL;

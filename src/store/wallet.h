@@ -68,7 +68,7 @@ typedef struct tz_sync_state {
 } tz_sync_state;
 
 typedef struct tz_wallet {
-    char *path;                 /* as given to load/create */
+    char *path;                 /* as given to load/create (resolved: wallet_path.h) */
     json_t *doc;                /* the whole document, owner of unknown fields */
     tz_felt master_sk;
     uint32_t addr_counter;
@@ -110,7 +110,10 @@ tz_status tz_wallet_new(const char *path, const tz_felt *master_sk, tz_wallet **
                         tz_error *err) TZ_WUR;
 
 /* Atomic durable save of the whole wallet (temp 0600 in the same folder,
- * fsync, rename, chmod 0600, fsync folder), then the xmss-floor. The text
+ * fsync, rename, chmod 0600, fsync folder), then the xmss-floor. Refuses
+ * (TZ_EINVAL, nothing written) when w->path is a symlink: resolve the path
+ * with tz_wallet_path_resolve before loading, so the save goes beside the
+ * link's target. The text
  * is serde_json's pretty layout with the reference's key order: the nine
  * top-level keys always (defaults [], {}, 0), then every other key in its
  * original order; notes, addresses, pending spends and deposits likewise

@@ -524,9 +524,141 @@ def test_kill9_during_save():
     check(saved and unsaved, "kills never landed on both sides of the save (%d saved, %d not)"
           % (saved, unsaved))
     # leftover lock from a killed process is stale: the next command proceeds
+    left = tzlib.temp_files(d)
     ok_json("receive", wallet=w)
     check(not os.path.exists(w + ".lock"), "lock left")
-    print("    kill9: full run %.2fs, %d/40 killed runs had saved" % (full, saved))
+    # so are the temp files of killed saves: the next command removes them
+    check(tzlib.temp_files(d) == [], "temp files of killed saves left: %r" % tzlib.temp_files(d))
+    print("    kill9: full run %.2fs, %d/40 killed runs had saved, %d temp files left by kills"
+          % (full, saved, len(left)))
+
+
+def test_killed_save_temp_file_removed():
+    """SIGKILL while `receive` writes its temp file (the whole wallet,
+    master secret included): the temp file stays behind, and the next
+    command that takes the lock removes it."""
+    d = new_dir("kill-temp")
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet(n_extra=60, unknown=True)
+    doc["zz_padding"] = ["%064x" % i for i in range(40000)]   # a few MB: a long write
+    write_wallet(w, doc)
+    left = []
+    for attempt in range(30):
+        p = subprocess.Popen([WALLET_BIN, "-w", w, "receive"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        prefix = ".wallet.json.tmp.%d." % p.pid
+        deadline = time.time() + 60
+        while p.poll() is None and time.time() < deadline:
+            if any(n.startswith(prefix) for n in os.listdir(d)):
+                p.send_signal(signal.SIGKILL)
+                break
+        p.wait()
+        left = [n for n in os.listdir(d) if n.startswith(prefix)]
+        if left:
+            break
+    check(left, "no kill landed between a temp file's creation and its rename in 30 tries")
+    check(os.stat(os.path.join(d, left[0])).st_mode & 0o777 == 0o600, "temp file not private")
+    before = load(w)["addr_counter"]
+    r = run("receive", wallet=w, json_mode=True)
+    check(r.returncode == 0, "receive after the kill: %d %s" % (r.returncode, r.stderr[-800:]))
+    check("removed 1 stale temp file" in r.stderr, "no warning: %r" % r.stderr[-800:])
+    check(tzlib.temp_files(d) == [], "temp files left: %r" % tzlib.temp_files(d))
+    check(load(w)["addr_counter"] == before + 1, "the receive after the kill did not save")
+
+
+def test_stale_temp_files_swept():
+    """Temp files of dead writers (the wallet's and every companion's written
+    atomically) are removed by the next command that takes the lock; a live
+    writer's file, another file's and any other name are left alone, and a
+    read-only command (no lock) removes nothing."""
+    d = new_dir("sweep")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    secret = read_bytes(w)
+    dead = tzlib.dead_pid()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        stale = [tzlib.temp_name(w + s, dead)
+                 for s in ("", ".xmss-floor", ".network.json", ".yield")]
+        live = [tzlib.temp_name(w, sleeper.pid), tzlib.temp_name(w + ".xmss-floor", sleeper.pid, 1)]
+        other = [os.path.join(d, n % dead) for n in
+                 (".wallet.json.tmp.%d.x.0", ".other.json.tmp.%d.1.0", ".wallet.json.tmp.%d.1")]
+        folder = tzlib.temp_name(w, dead, 2)
+        os.mkdir(folder)
+        for p in stale + live + other:
+            with open(p, "wb") as f:
+                f.write(secret)
+            os.chmod(p, 0o600)
+        ok_json("balance", wallet=w)
+        check(all(os.path.exists(p) for p in stale + live + other),
+              "a read-only command removed files")
+        r = run("receive", wallet=w, json_mode=True)
+        check(r.returncode == 0, "receive: %d %s" % (r.returncode, r.stderr[-800:]))
+        check("warning: removed 4 stale temp files" in r.stderr, "no warning: %r" % r.stderr)
+        gone = [p for p in stale if os.path.exists(p)]
+        check(not gone, "dead writers' temp files left: %r" % gone)
+        check(all(os.path.exists(p) for p in live), "a live writer's temp file was removed")
+        check(all(os.path.exists(p) for p in other) and os.path.isdir(folder),
+              "a file that is not a dead writer's temp file was removed")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    ok_json("receive", wallet=w)    # the writer is dead now
+    check(not any(os.path.exists(p) for p in live), "temp files of a writer now dead left")
+    check(all(os.path.exists(p) for p in other), "other files removed")
+    check(load(w)["addr_counter"] == 2, "both receives saved")
+
+
+def test_symlinked_wallet_saved_beside_target():
+    """A wallet path that is a symlink (a relative link, and a link to that
+    link) is resolved once: saves replace the target beside it, its floor
+    follows and protects it, the links stay links and nothing appears
+    beside them. A dangling link is refused, except by init, which creates
+    the target; a symlink loop is refused."""
+    d = new_dir("symlink")
+    real, links = os.path.join(d, "real"), os.path.join(d, "links")
+    os.makedirs(real)
+    os.makedirs(links)
+    target = os.path.join(real, "wallet.json")
+    write_wallet(target, fixture_wallet())
+    backup = read_bytes(target)
+    l1, l2 = os.path.join(links, "l1.json"), os.path.join(links, "l2.json")
+    os.symlink("../real/wallet.json", l1)
+    os.symlink(l1, l2)
+    for n, link in enumerate((l1, l2), 1):
+        ok_json("receive", wallet=link)
+        check(os.path.islink(l1) and os.path.islink(l2), "a link was replaced by a file")
+        check(load(target)["addr_counter"] == n, "the target was not saved")
+        check(load(target + ".xmss-floor")["addr_counter"] == n, "the target's floor is stale")
+    check(sorted(os.listdir(links)) == ["l1.json", "l2.json"],
+          "files appeared beside the links: %r" % os.listdir(links))
+    check(sorted(os.listdir(real)) == ["wallet.json", "wallet.json.xmss-floor"],
+          "files beside the target: %r" % os.listdir(real))
+    # the floor protects the target: its stale backup is refused through a link
+    with open(target, "wb") as f:
+        f.write(backup)
+    r = fails(3, "receive", wallet=l2)
+    check("stale backup" in r.stderr, "stale backup through the link: %r" % r.stderr)
+    check(read_bytes(target) == backup, "refused wallet changed")
+    # a dangling link: refused, nothing created; init creates its target
+    dl = os.path.join(links, "dangling.json")
+    os.symlink("../real/new.json", dl)
+    for cmd in ("receive", "balance"):
+        r = fails(3, cmd, wallet=dl)
+        check("dangling" in r.stderr and "new.json" in r.stderr, "message %r" % r.stderr)
+    check(not [n for n in os.listdir(real) if n.startswith("new.json")], "files created")
+    ok_json("init", "--addresses", "0", "--master-sk", MASTER, wallet=dl)
+    check(os.path.islink(dl) and load(os.path.join(real, "new.json"))["master_sk"] == MASTER,
+          "init through a dangling link")
+    check(os.path.isfile(os.path.join(real, "new.json.xmss-floor")), "no floor beside the target")
+    # a loop
+    a, b = os.path.join(links, "a.json"), os.path.join(links, "b.json")
+    os.symlink("b.json", a)
+    os.symlink("a.json", b)
+    for args in (("balance",), ("receive",), ("init", "--addresses", "0")):
+        r = fails(3, *args, wallet=a)
+        check("symlink loop" in r.stderr, "%s: message %r" % (args[0], r.stderr))
+    check(os.path.islink(a) and os.path.islink(b), "loop links replaced")
 
 
 def test_json_envelopes_parse():

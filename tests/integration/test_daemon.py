@@ -90,7 +90,7 @@ class Sim:
 class Daemon:
     """A tzel-walletd process; `api` talks to it with its token."""
 
-    def __init__(self, wallet, sim=None, args=(), env=None, expect_ready=True):
+    def __init__(self, wallet, sim=None, args=(), env=None, expect_ready=True, token_path=None):
         e = dict(os.environ)
         if sim:
             e["TZEL_ROLLUP_NODE_URL"] = sim.url
@@ -106,7 +106,7 @@ class Daemon:
             return
         self.p, self.url = tzlib.spawn_listening(
             self.args, "tzel-walletd listening on http://127.0.0.1:", "daemon", 20, self.log, e)
-        with open(wallet + ".walletd-token") as f:
+        with open(token_path or wallet + ".walletd-token") as f:
             self.token = f.read().strip()
 
     def api(self, method, path, body=None, token="default", timeout=30):
@@ -469,6 +469,43 @@ def test_sigterm_during_sync():
         sim.stop()
 
 
+def test_symlinked_wallet():
+    """--wallet naming a symlink is resolved like tzel-wallet resolves it: the
+    token, the sentinel and the lock the daemon watches sit beside the
+    target, where its sync children save; the link stays a link. A dangling
+    link or a loop is refused."""
+    folder = os.path.join(TMP, "symlink")
+    target = tzlib.copy_wallet(os.path.join(FIXTURE, "wallet.json"), os.path.join(folder, "real"))
+    os.unlink(target + ".xmss-floor")
+    links = tzlib.new_dir(folder, "links")
+    link = os.path.join(links, "wallet.json")
+    os.symlink("../real/wallet.json", link)
+    for name, to, words in (("dangling.json", "../real/none.json", "dangling"),
+                            ("loop.json", "loop.json", "symlink loop")):
+        bad = os.path.join(links, name)
+        os.symlink(to, bad)
+        p = subprocess.run([DAEMON_BIN, "--wallet", bad], capture_output=True, text=True,
+                           timeout=20)
+        check(p.returncode == 3 and words in p.stderr, "%s: %d %r" % (name, p.returncode,
+                                                                      p.stderr))
+    sim = Sim(200, "symlink", pay=pay_spec())
+    d = None
+    try:
+        d = Daemon(link, sim, token_path=target + ".walletd-token")
+        wait_for(lambda: d.status()["sync_state"] == "synced", 60, "the first sync")
+        check(d.status()["wallet"] == os.path.realpath(target), "status wallet %r" %
+              d.status()["wallet"])
+        notes_match_paid(target, sim)
+        check(os.path.islink(link), "the link was replaced by a file")
+        check(os.path.exists(target + ".xmss-floor"), "no floor beside the target")
+        check(sorted(os.listdir(links)) == ["dangling.json", "loop.json", "wallet.json"],
+              "files beside the link: %r" % os.listdir(links))
+    finally:
+        if d:
+            d.stop()
+        sim.stop()
+
+
 STUBBORN_WALLET = """#!/usr/bin/env python3
 # A stand-in tzel-wallet whose `sync` ignores SIGTERM and never yields (as a
 # sync stuck in a trickling read would); every other command succeeds.
@@ -566,6 +603,7 @@ TESTS = [
     ("term", test_sigterm_during_sync),
     ("stubborn", test_stubborn_sync_is_killed),
     ("page", test_status_page_chromium),
+    ("symlink", test_symlinked_wallet),
 ]
 
 

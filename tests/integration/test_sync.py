@@ -406,6 +406,8 @@ def test_sigkill_mid_batch_then_resume():
             check(os.path.exists(w + ".lock"), "the killed run should leave its lock behind")
         sim.post("latency", {"ms": 0})
         sync_ok(w, sim.url, "--checkpoint-every", "50")
+        leftovers = tzlib.temp_files(os.path.dirname(w))
+        check(not leftovers, "temp files of the killed runs left: %r" % leftovers)
         a, b = load(w), load(ref)
         check(note_set(a) == note_set(b), "notes differ after resume")
         check(a["scanned"] == b["scanned"] == 700, "cursor")
@@ -437,6 +439,75 @@ def test_sigterm_saves_prefix():
         check(not os.path.exists(w + ".lock"), "lock left behind")
         paid = sorted(p_["index"] for p_ in sim.paid())
         check([n[0] for n in note_set(load(w))] == [i for i in paid if i < s], "notes not the prefix")
+
+
+def test_stale_temps_swept():
+    """sync holds the lock: it removes the temp files killed writers left for
+    the wallet and its companions (a dead PID), with a warning event, and
+    leaves a live writer's alone."""
+    with Sim(30, "sweep", pay=ADDR() + ":1") as sim:
+        w = new_wallet_dir("sweep")
+        secret = open(w, "rb").read()
+        dead = dead_pid()
+        sleeper = subprocess.Popen(["sleep", "60"])
+        try:
+            stale = [tzlib.temp_name(w + s, dead) for s in ("", ".xmss-floor", ".yield")]
+            live = [tzlib.temp_name(w, sleeper.pid), tzlib.temp_name(w + ".xmss-floor", sleeper.pid)]
+            for p in stale + live:
+                with open(p, "wb") as f:
+                    f.write(secret)
+            r, res = sync_ok(w, sim.url)
+            check(res["scanned"] == 30 and load(w)["scanned"] == 30, "result %r" % res)
+            left = [p for p in stale if os.path.exists(p)]
+            check(not left, "dead writers' temp files left: %r" % left)
+            check(all(os.path.exists(p) for p in live), "a live writer's temp file was removed")
+            warn = [e for e in events(r.stderr) if e["event"] == "warning" and
+                    "removed 3 stale temp files" in e["message"]]
+            check(warn, "no warning event: %r" % r.stderr[-1500:])
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        sync_ok(w, sim.url)
+        check(tzlib.temp_files(os.path.dirname(w)) == [], "temp files of a dead writer left")
+
+
+def test_symlinked_wallet():
+    """A wallet reached through a symlink is synced in place: the target
+    carries the result and its floor, the link stays a link, and the yield
+    sentinel is looked for beside the target, where the daemon (resolving
+    the path the same way) raises it."""
+    with Sim(60, "symlink", pay=ADDR() + ":2") as sim:
+        folder = os.path.join(TMP, "symlink")
+        target = tzlib.copy_wallet(os.path.join(FIXTURE, "wallet.json"),
+                                   os.path.join(folder, "real"))
+        os.unlink(target + ".xmss-floor")
+        links = tzlib.new_dir(folder, "links")
+        link = os.path.join(links, "wallet.json")
+        os.symlink("../real/wallet.json", link)
+        live = "%d\n" % os.getpid()
+        with open(sentinel(target), "w") as f:
+            f.write(live)
+        r, res = sync_ok(link, sim.url, "--checkpoint-every", "10")
+        check(res["yielded"] is True and res["scanned"] == 10, "sentinel at the target: %r" % res)
+        check(os.path.islink(link), "the link was replaced by a file")
+        check(load(target)["scanned"] == 10, "the target was not saved")
+        check(open(sentinel(target)).read() == live, "sentinel changed")
+        os.unlink(sentinel(target))
+        r, res = sync_ok(link, sim.url, "--checkpoint-every", "10")
+        t = load(target)
+        check(res["scanned"] == 60 and not res["yielded"], "result %r" % res)
+        check(t["scanned"] == 60 and len(t["notes"]) == 2, "target: scanned %r, %d notes" %
+              (t["scanned"], len(t["notes"])))
+        check(os.path.islink(link) and os.readlink(link) == "../real/wallet.json",
+              "the link was replaced or changed")
+        fl = load(target + ".xmss-floor")
+        check(fl["addr_counter"] == t["addr_counter"] and
+              fl["wots_key_indices"] == {"0": 0}, "target floor %r" % fl)
+        check(os.listdir(links) == ["wallet.json"], "files beside the link: %r" %
+              os.listdir(links))
+        check(sorted(os.listdir(os.path.dirname(target))) ==
+              ["wallet.json", "wallet.json.xmss-floor"],
+              "files beside the target: %r" % os.listdir(os.path.dirname(target)))
 
 
 def test_watch_k0_aborts():
@@ -911,6 +982,8 @@ TESTS = [
     ("e503", test_http_503_keeps_last_checkpoint),
     ("kill", test_sigkill_mid_batch_then_resume),
     ("term", test_sigterm_saves_prefix),
+    ("sweep", test_stale_temps_swept),
+    ("symlink", test_symlinked_wallet),
     ("wk0", test_watch_k0_aborts),
     ("watch", test_watch_yields_twice_then_finishes),
     ("pool", test_pool_reads_pinned),

@@ -222,6 +222,25 @@ def copy_wallet(src, folder):
     return path
 
 
+def dead_pid():
+    """The PID of a child that ran and was reaped: no process has it now."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def temp_name(path, pid, n=0):
+    """The path of a temp file that an atomic save of `path` by process
+    `pid` creates: .<name>.tmp.<pid>.<nanos>.<n> in the same folder."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, ".%s.tmp.%d.%d.%d" % (name, pid, time.time_ns(), n))
+
+
+def temp_files(folder):
+    """Sorted names in `folder` that look like atomic-save temp files."""
+    return sorted(n for n in os.listdir(folder) if ".tmp." in n)
+
+
 def run_tests(tests, tmp, setup, argv=None):
     """Runs the (name, fn) pairs of `tests` named in argv (default
     sys.argv[1:]; none: all) after setup(), printing one ok/FAIL line each

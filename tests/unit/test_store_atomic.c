@@ -1,8 +1,10 @@
 /* Atomic durable save under injected failures and simulated crashes at
- * every file-system step (through the fsys table). */
+ * every file-system step (through the fsys table); the sweep of temp files
+ * that killed writers left behind. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,12 +12,14 @@
 #include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/wallet.h"
+#include "store/wallet_path.h"
 #include "tz_test_util.h"
 
 static char dir[256];
 
 /* ---- an fsys table that fails or crashes at call number `target` ---- */
 static int calls, target, fail_errno, crash_mode;
+static int paused_fd = -1; /* crash_mode 2: a byte is written here, then pause */
 static const char *last_step;
 static int wallet_renamed; /* the rename onto the wallet path succeeded */
 static char wallet_path[512];
@@ -37,6 +41,12 @@ static int hook(const char *step)
     }
     if (calls != target)
         return 0;
+    if (crash_mode == 2) { /* a live writer stopped before this step */
+        if (write(paused_fd, "p", 1) != 1)
+            _exit(4);
+        for (;;)
+            pause();
+    }
     if (crash_mode)
         _exit(0); /* the process dies before this step happens */
     errno = fail_errno;
@@ -441,6 +451,232 @@ static void test_concurrent_reader(void)
     tz_wallet_free(w);
 }
 
+/* ---- sweeping the temp files of killed writers ---- */
+
+/* A PID that existed and is gone: a reaped child. */
+static pid_t dead_pid(void)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0)
+        _exit(0);
+    waitpid(p, NULL, 0);
+    return p;
+}
+
+/* A live child that sleeps until killed. */
+static pid_t live_child(void)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        for (;;)
+            pause();
+    }
+    return p;
+}
+
+static void reap(pid_t p)
+{
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+}
+
+static void in_dir(char *out, size_t cap, const char *folder, const char *name)
+{
+    snprintf(out, cap, "%s/%s", folder, name);
+}
+
+static int lexists(const char *folder, const char *name)
+{
+    char p[700];
+    struct stat sb;
+    in_dir(p, sizeof p, folder, name);
+    return lstat(p, &sb) == 0;
+}
+
+static void put(const char *folder, const char *name)
+{
+    char p[700];
+    in_dir(p, sizeof p, folder, name);
+    tz_test_put_file(p, "{\"master_sk\": \"secret\"}", 0600);
+}
+
+/* Only the exact temp names of dead PIDs go; regular files only. */
+static void test_sweep_names(void)
+{
+    char sd[400], w[500], name[300], victim[700];
+    snprintf(sd, sizeof sd, "%s/sweep", dir);
+    CHECK(mkdir(sd, 0700) == 0);
+    in_dir(w, sizeof w, sd, "w.json");
+    put(sd, "w.json");
+    long dead = (long)dead_pid(), dead2 = (long)dead_pid();
+    pid_t live = live_child();
+
+    /* Removed: dead writers' temp files of w.json. */
+    const char *gone_fmt[] = {".w.json.tmp.%ld.1712345678901234567.0",
+                              ".w.json.tmp.%ld.5.15"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, gone_fmt[i], i ? dead2 : dead);
+        put(sd, name);
+    }
+    /* Kept: live writers (a child, ourselves). */
+    char live_name[100], own_name[100];
+    snprintf(live_name, sizeof live_name, ".w.json.tmp.%ld.99.0", (long)live);
+    snprintf(own_name, sizeof own_name, ".w.json.tmp.%ld.99.1", (long)getpid());
+    put(sd, live_name);
+    put(sd, own_name);
+    /* Kept: anything else, even with a dead PID. */
+    const char *kept_fmt[] = {
+        ".w.json.tmp.%ld.1",          /* a field missing */
+        ".w.json.tmp.%ld.1.0.2",      /* a field too many */
+        ".w.json.tmp.%ld.1.0~",       /* trailing garbage */
+        ".w.json.tmp.%ld..0",         /* an empty field */
+        ".w.json.tmp.%ld.1.x",        /* not digits */
+        ".w.json.tmp.0%ld.1.0",       /* a PID with a leading zero */
+        ".w.json.tmp.+%ld.1.0",       /* a sign */
+        ".w.json.TMP.%ld.1.0",        /* another tag */
+        "w.json.tmp.%ld.1.0",         /* no leading dot */
+        ".x.json.tmp.%ld.1.0",        /* another file's */
+        "..w.json.tmp.%ld.1.0",
+        ".w.json.xmss-floor.tmp.%ld.1.0", /* a companion's: not this sweep's */
+        ".w.jso.tmp.%ld.1.0",
+        ".w.json.tmp.%ld.123456789012345678901.0", /* a field longer than a u64 */
+    };
+    size_t nkept = sizeof kept_fmt / sizeof kept_fmt[0];
+    for (size_t i = 0; i < nkept; i++) {
+        snprintf(name, sizeof name, kept_fmt[i], dead);
+        put(sd, name);
+    }
+    put(sd, ".w.json.tmp.0.1.0");          /* PID 0 */
+    put(sd, ".w.json.tmp.99999999999.1.0"); /* beyond pid_t */
+    put(sd, ".w.json.tmp.4294967297.1.0");  /* wraps to 1 in 32 bits */
+    /* A folder with a temp name: left alone, with its content. */
+    char dname[100], inner[700];
+    snprintf(dname, sizeof dname, ".w.json.tmp.%ld.7.0", dead);
+    in_dir(inner, sizeof inner, sd, dname);
+    CHECK(mkdir(inner, 0700) == 0);
+    put(inner, "keep");
+    /* A symlink with a temp name: not followed, not removed. */
+    char lname[100];
+    in_dir(victim, sizeof victim, sd, "victim");
+    put(sd, "victim");
+    snprintf(lname, sizeof lname, ".w.json.tmp.%ld.8.0", dead);
+    in_dir(inner, sizeof inner, sd, lname);
+    CHECK(symlink(victim, inner) == 0);
+
+    size_t removed = 99;
+    tz_error err = {0};
+    CHECK_MSG(tz_atomic_sweep_stale(w, &removed, &err) == TZ_OK, "%s", err.msg);
+    CHECK_MSG(removed == 2, "removed %zu", removed);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, gone_fmt[i], i ? dead2 : dead);
+        CHECK_MSG(!lexists(sd, name), "%s not removed", name);
+    }
+    CHECK(lexists(sd, live_name) && lexists(sd, own_name));
+    for (size_t i = 0; i < nkept; i++) {
+        snprintf(name, sizeof name, kept_fmt[i], dead);
+        CHECK_MSG(lexists(sd, name), "%s removed", name);
+    }
+    CHECK(lexists(sd, ".w.json.tmp.0.1.0") && lexists(sd, ".w.json.tmp.99999999999.1.0") &&
+          lexists(sd, ".w.json.tmp.4294967297.1.0"));
+    in_dir(inner, sizeof inner, sd, dname);
+    CHECK(lexists(inner, "keep"));
+    CHECK(lexists(sd, lname) && lexists(sd, "victim") && lexists(sd, "w.json"));
+
+    /* Again: nothing left to remove. */
+    CHECK(tz_atomic_sweep_stale(w, &removed, &err) == TZ_OK && removed == 0);
+    /* Once the live writer is gone, its file goes too. */
+    reap(live);
+    CHECK(tz_atomic_sweep_stale(w, &removed, &err) == TZ_OK && removed == 1);
+    CHECK(!lexists(sd, live_name) && lexists(sd, own_name));
+
+    /* The wallet sweep covers every companion written atomically. */
+    const char *companions[] = {".w.json.tmp.%ld.1.0", ".w.json.xmss-floor.tmp.%ld.1.0",
+                                ".w.json.network.json.tmp.%ld.2.0", ".w.json.yield.tmp.%ld.3.0"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, companions[i], dead2);
+        put(sd, name);
+    }
+    CHECK(tz_wallet_path_sweep(w, &removed, &err) == TZ_OK);
+    /* the four above, and the floor's temp among the names kept before */
+    CHECK_MSG(removed == 5, "removed %zu", removed);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, companions[i], dead2);
+        CHECK_MSG(!lexists(sd, name), "%s not removed", name);
+    }
+    CHECK(lexists(sd, own_name) && lexists(sd, "w.json"));
+
+    /* No folder: nothing to do. A path naming no file: refused. */
+    char nowhere[600];
+    snprintf(nowhere, sizeof nowhere, "%s/missing/w.json", sd);
+    CHECK(tz_atomic_sweep_stale(nowhere, &removed, &err) == TZ_OK && removed == 0);
+    CHECK(tz_atomic_sweep_stale("some/dir/", &removed, &err) == TZ_EINVAL);
+    tz_test_rmtree(sd);
+}
+
+/* A real writer stopped inside a save keeps its temp file while it lives;
+ * killed, its file is removed by the next sweep. A writer that died just
+ * before its rename leaves the same kind of file. */
+static void test_sweep_killed_writer(void)
+{
+    tz_error err = {0};
+    tz_wallet *w = changed_wallet();
+    install(0, 0, 0);
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    /* The wallet's own rename: the first in the trace. */
+    int rename_call = 0, k = 0;
+    for (const char *p = trace; *p; k++) {
+        if (!strncmp(p, "rename ", 7)) {
+            rename_call = k + 1;
+            break;
+        }
+        p = strchr(p, ' ') + 1;
+    }
+    tz_fsys_set(NULL);
+    CHECK(rename_call > 1);
+    count_temps(1);
+    char before[1 << 14];
+    char *t = tz_test_get_file(wallet_path);
+    snprintf(before, sizeof before, "%s", t ? t : "");
+    free(t);
+
+    for (int mode = 1; mode <= 2; mode++) {
+        int pfd[2];
+        CHECK(pipe(pfd) == 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(pfd[0]);
+            paused_fd = pfd[1];
+            install(rename_call, 0, mode);
+            w->scanned = 5000;
+            _exit(tz_wallet_save(w, &err) == TZ_OK ? 0 : 3);
+        }
+        close(pfd[1]);
+        size_t removed = 9;
+        if (mode == 2) {
+            char c;
+            CHECK(read(pfd[0], &c, 1) == 1); /* stopped before its rename */
+            CHECK(count_temps(0) == 1);
+            CHECK(tz_wallet_path_sweep(wallet_path, &removed, &err) == TZ_OK && removed == 0);
+            CHECK_MSG(count_temps(0) == 1, "a live writer's temp file was removed");
+            kill(pid, SIGKILL);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        close(pfd[0]);
+        CHECK(count_temps(0) == 1);
+        CHECK(tz_wallet_path_sweep(wallet_path, &removed, &err) == TZ_OK);
+        CHECK_MSG(removed == 1 && count_temps(0) == 0, "mode %d: removed %zu, left %d", mode,
+                  removed, count_temps(0));
+        t = tz_test_get_file(wallet_path);
+        CHECK_MSG(t && !strcmp(t, before), "mode %d: the wallet changed", mode);
+        free(t);
+    }
+    tz_wallet_free(w);
+}
+
 int main(void)
 {
     if (tz_test_mkdtemp(dir, sizeof dir, "store-atomic") != 0)
@@ -451,6 +687,8 @@ int main(void)
     test_crash_every_step();
     test_floor_skip();
     test_concurrent_reader();
+    test_sweep_names();
+    test_sweep_killed_writer();
     tz_test_rmtree(dir);
     return tz_test_done("store_atomic");
 }

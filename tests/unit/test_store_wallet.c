@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "store/fsys.h"
 #include "store/jsonnum.h"
 #include "store/wallet.h"
+#include "store/wallet_path.h"
 #include "tz_test_util.h"
 
 static char dir[256];
@@ -1231,6 +1234,128 @@ static void test_save_sequence(void)
     CHECK(chdir(cwd) == 0);
 }
 
+/* tz_wallet_path_resolve on `given`: TZ_OK with *out == want and *exists
+ * == want_exists. */
+static void expect_resolved(const char *given, const char *want, bool want_exists)
+{
+    char *out = NULL;
+    bool exists = !want_exists;
+    tz_error err = {0};
+    tz_status st = tz_wallet_path_resolve(given, &out, &exists, &err);
+    CHECK_MSG(st == TZ_OK && out && !strcmp(out, want) && exists == want_exists,
+              "%s: status %d, got %s (exists %d), want %s: %s", given, st, out ? out : "-",
+              exists, want, err.msg);
+    free(out);
+}
+
+static void expect_unresolved(const char *given, tz_status want, const char *words)
+{
+    char *out = (char *)"untouched";
+    tz_error err = {0};
+    tz_status st = tz_wallet_path_resolve(given, &out, NULL, &err);
+    CHECK_MSG(st == want && strstr(err.msg, words) && strstr(err.msg, given) &&
+                  !strcmp(out, "untouched"),
+              "%s: status %d, message %s", given, st, err.msg);
+}
+
+/* A symlinked wallet path resolves to the end of its chain; saving through
+ * the resolved path updates the target and its floor, the link stays. */
+static void test_symlinked_path(void)
+{
+    char real_dir[600], links[600], rd[PATH_MAX], target[700], want[PATH_MAX + 64];
+    path_in(real_dir, sizeof real_dir, "real");
+    path_in(links, sizeof links, "links");
+    CHECK(mkdir(real_dir, 0700) == 0 && mkdir(links, 0700) == 0);
+    CHECK(realpath(real_dir, rd) != NULL);
+    snprintf(target, sizeof target, "%s/w.json", real_dir);
+    tz_test_put_file(target, make_wallet_text("1", ""), 0600);
+
+    /* Not a symlink, or nothing there: as given. */
+    expect_resolved(target, target, true);
+    expect_resolved("no-such-wallet.json", "no-such-wallet.json", false);
+    char odd[700];
+    snprintf(odd, sizeof odd, "%s/./w.json", real_dir);
+    expect_resolved(odd, odd, true);
+
+    /* A relative link, and a chain of two (absolute, then relative). */
+    char l1[700], l2[700], dl[700], nf[700], lp[700], lp2[700], self[700], dirl[700];
+    snprintf(l1, sizeof l1, "%s/l1.json", links);
+    snprintf(l2, sizeof l2, "%s/l2.json", links);
+    CHECK(symlink("../real/w.json", l1) == 0);
+    CHECK(symlink(l1, l2) == 0);
+    snprintf(want, sizeof want, "%s/w.json", rd);
+    expect_resolved(l1, want, true);
+    expect_resolved(l2, want, true);
+
+    /* Dangling: resolves to where the target would be (init creates it). */
+    snprintf(dl, sizeof dl, "%s/dangling.json", links);
+    CHECK(symlink("../real/new.json", dl) == 0);
+    snprintf(want, sizeof want, "%s/new.json", rd);
+    expect_resolved(dl, want, false);
+    /* ... unless the target's folder is missing. */
+    snprintf(nf, sizeof nf, "%s/nofolder.json", links);
+    CHECK(symlink("../nowhere/w.json", nf) == 0);
+    expect_unresolved(nf, TZ_ENOTFOUND, "folder does not exist");
+    /* Loops. */
+    snprintf(lp, sizeof lp, "%s/loop-a.json", links);
+    snprintf(lp2, sizeof lp2, "%s/loop-b.json", links);
+    snprintf(self, sizeof self, "%s/self.json", links);
+    CHECK(symlink("loop-b.json", lp) == 0 && symlink("loop-a.json", lp2) == 0);
+    CHECK(symlink("self.json", self) == 0);
+    expect_unresolved(lp, TZ_EINVAL, "symlink loop");
+    expect_unresolved(self, TZ_EINVAL, "symlink loop");
+    /* A link to a folder names no file. */
+    snprintf(dirl, sizeof dirl, "%s/folder.json", links);
+    CHECK(symlink("../real/", dirl) == 0);
+    expect_unresolved(dirl, TZ_EINVAL, "names no file");
+
+    /* Saving through the link path itself is refused, nothing written. */
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    char *before = tz_test_get_file(target);
+    CHECK(tz_wallet_load(l2, &w, &err, NULL) == TZ_OK);
+    if (w) {
+        w->addr_counter = 2;
+        CHECK(tz_wallet_save(w, &err) == TZ_EINVAL);
+        CHECK_MSG(strstr(err.msg, "symlink") != NULL, "%s", err.msg);
+        tz_wallet_free(w);
+        w = NULL;
+    }
+    struct stat sb;
+    char *now = tz_test_get_file(target);
+    CHECK(lstat(l2, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(before && now && !strcmp(before, now));
+    free(now);
+
+    /* Through the resolved path: the target and its floor move on, the
+     * links stay links, nothing appears beside them. */
+    char *res = NULL, floor_p[PATH_MAX + 80];
+    CHECK(tz_wallet_path_resolve(l2, &res, NULL, &err) == TZ_OK);
+    CHECK(res && tz_wallet_load(res, &w, &err, NULL) == TZ_OK);
+    if (w) {
+        w->addr_counter = 2;
+        CHECK_MSG(tz_wallet_save(w, &err) == TZ_OK, "%s", err.msg);
+        tz_wallet_free(w);
+        w = NULL;
+    }
+    CHECK(lstat(l1, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(lstat(l2, &sb) == 0 && S_ISLNK(sb.st_mode));
+    now = tz_test_get_file(target);
+    CHECK(now && strstr(now, "\"addr_counter\": 2"));
+    free(now);
+    snprintf(floor_p, sizeof floor_p, "%s.xmss-floor", target);
+    now = tz_test_get_file(floor_p);
+    CHECK(now && strstr(now, "\"addr_counter\": 2"));
+    free(now);
+    snprintf(floor_p, sizeof floor_p, "%s.xmss-floor", l2);
+    CHECK(!tz_test_exists(floor_p));
+    /* The old target content is now behind its floor: refused. */
+    tz_test_put_file(target, before, 0600);
+    CHECK(tz_wallet_load(res, &w, &err, NULL) == TZ_ESTATE);
+    free(before);
+    free(res);
+}
+
 int main(void)
 {
     if (tz_test_mkdtemp(dir, sizeof dir, "store-wallet") != 0)
@@ -1250,6 +1375,7 @@ int main(void)
     test_key_order();
     test_escapes();
     test_save_sequence();
+    test_symlinked_path();
     CHECK(count_temps() == 0);
     tz_test_rmtree(dir);
     return tz_test_done("store_wallet");
