@@ -77,7 +77,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     /* Like the reference: the pools are read only when a profile exists. */
     tz_profile *prof = NULL;
     tz_rpc *rpc = NULL;
-    tz_cli_pools pools;
+    tz_pools pools;
     memset(&pools, 0, sizeof pools);
     char block[TZ_BLOCK_HASH_MAX];
     if ((rc = tz_cli_load_profile(cli, &prof)))
@@ -86,7 +86,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         if ((rc = tz_cli_connect(cli, 4, &rpc, block)) ||
             (rc = tz_cli_read_pools(cli, rpc, block, w, &pools)))
             goto out;
-        tz_cli_pools_print(cli, &pools, res);
+        tz_cli_pools_print(cli, &pools, w, res);
     }
     if (w->n_deposits)
         tz_out_info(cli, "Pending deposits in the wallet file: %zu (%llu mutez sent, %zu "
@@ -96,7 +96,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     res = NULL;
 out:
     json_decref(res);
-    tz_cli_pools_free(&pools);
+    tz_pools_free(&pools);
     tz_rpc_free(rpc);
     tz_profile_free(prof);
     tz_wallet_free(w);

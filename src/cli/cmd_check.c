@@ -30,9 +30,9 @@ static const char usage[] =
     "rollup_address, the node must serve that rollup.\n"
     "Read-only: does not take the wallet lock.\n";
 
-static const char *pool_state(uint64_t balance, const tz_pending_deposit *d)
+static const char *pool_state(const tz_pools *p, size_t i, const tz_pending_deposit *d)
 {
-    if (balance)
+    if (p->has_entry[i])
         return "funded";
     return d->has_shielded_cm ? "drained_pending_prune" : "awaiting_credit";
 }
@@ -236,7 +236,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_error err = {0};
     tz_status st;
     json_t *res = NULL;
-    tz_cli_pools pools;
+    tz_pools pools;
     memset(&pools, 0, sizeof pools);
     uint64_t tree_size = 0, nf_count = 0, fee = 0;
     tz_felt root, auth_domain;
@@ -245,27 +245,15 @@ static int run(tz_cli *cli, int argc, char **argv)
         (rc = tz_cli_load_profile(cli, &prof)) || (rc = tz_cli_connect(cli, 8, &rpc, block)) ||
         (rc = tz_cli_check_rollup_address(cli, rpc, prof)))
         goto out;
-    if ((st = tz_rpc_read_u64(rpc, block, TZ_STATE_PREFIX "tree/size", &tree_size, &err))) {
+    tz_chain_heads heads;
+    if ((st = tz_state_read_heads(rpc, block, &heads, &err)) ||
+        (st = tz_state_root(&heads, block, &root, &err))) {
         err.code = st;
-        rc = tz_cli_node_fail(cli, "reading tree/size", &err);
+        rc = tz_cli_node_fail(cli, "reading the tree size, root and nullifier count", &err);
         goto out;
     }
-    st = tz_rpc_read_felt(rpc, block, TZ_STATE_PREFIX "tree/root", &root, &err);
-    if (st == TZ_ENOTFOUND && tree_size == 0) {
-        root = *tz_merkle_zero(TZ_TREE_DEPTH);
-    } else if (st) {
-        err.code = st;
-        rc = tz_cli_node_fail(cli, "reading tree/root", &err);
-        goto out;
-    }
-    st = tz_rpc_read_u64(rpc, block, TZ_STATE_PREFIX "nullifiers/count", &nf_count, &err);
-    if (st == TZ_ENOTFOUND) {
-        nf_count = 0;
-    } else if (st) {
-        err.code = st;
-        rc = tz_cli_node_fail(cli, "reading nullifiers/count", &err);
-        goto out;
-    }
+    tree_size = heads.tree_size;
+    nf_count = heads.nf_count;
     if ((st = tz_rpc_read_felt(rpc, block, TZ_STATE_PREFIX "auth_domain", &auth_domain, &err))) {
         err.code = st;
         rc = tz_cli_node_fail(cli, "reading auth_domain", &err);
@@ -341,7 +329,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         json_object_set_new(e, "address_index", json_integer(d->address_index));
         json_object_set_new(e, "amount", tz_json_u64(d->amount));
         json_object_set_new(e, "balance", tz_json_u64(pools.balance[i]));
-        json_object_set_new(e, "state", json_string(pool_state(pools.balance[i], d)));
+        json_object_set_new(e, "state", json_string(pool_state(&pools, i, d)));
         json_array_append_new(parr, e);
     }
 
@@ -365,7 +353,7 @@ static int run(tz_cli *cli, int argc, char **argv)
                     levels_checked);
     else
         tz_out_info(cli, "Root check: %s", root_check);
-    tz_cli_pools_print(cli, &pools, res);
+    tz_cli_pools_print(cli, &pools, w, res);
     const char *op_url = tz_cli_profile_str(prof, "operator_url");
     if (op_url) {
         if ((rc = operator_health(cli, op_url, &health)))
@@ -408,7 +396,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     res = NULL;
 out:
     json_decref(res);
-    tz_cli_pools_free(&pools);
+    tz_pools_free(&pools);
     free(health);
     free(url);
     tz_profile_free(prof);

@@ -11,6 +11,7 @@
 #include "core/merkle.h"
 #include "core/xmss.h"
 #include "store/address.h"
+#include "sync/state.h"
 #include "output.h"
 #include "store/floor.h"
 
@@ -82,44 +83,16 @@ static int read_head(const tz_cli *cli, tz_frontier *f, uint64_t *nf_count,
         return rc;
     tz_error err = {0};
     tz_status st;
-    char keys[TZ_TREE_DEPTH][64];
-    const char *kp[TZ_TREE_DEPTH];
-    bool present[TZ_TREE_DEPTH];
     tz_felt root, mine;
-    tz_frontier_init(f);
-    if ((st = tz_rpc_read_u64(rpc, block, TZ_STATE_PREFIX "tree/size", &f->size, &err))) {
+    tz_chain_heads heads;
+    if ((st = tz_state_read_heads(rpc, block, &heads, &err)) ||
+        (st = tz_state_read_frontier(rpc, block, heads.tree_size, f, &err)) ||
+        (st = tz_state_root(&heads, block, &root, &err))) {
         err.code = st;
-        rc = tz_cli_node_fail(cli, "reading tree/size", &err);
+        rc = tz_cli_node_fail(cli, "reading the tree frontier", &err);
         goto out;
     }
-    for (unsigned l = 0; l < TZ_TREE_DEPTH; l++) {
-        snprintf(keys[l], sizeof keys[l], TZ_STATE_PREFIX "tree/branch/%02x", l);
-        kp[l] = keys[l];
-    }
-    if ((st = tz_rpc_read_felts(rpc, block, kp, TZ_TREE_DEPTH, f->branch, present, &err))) {
-        err.code = st;
-        rc = tz_cli_node_fail(cli, "reading tree/branch", &err);
-        goto out;
-    }
-    for (unsigned l = 0; l < TZ_TREE_DEPTH; l++)
-        if (!present[l])
-            memset(&f->branch[l], 0, sizeof f->branch[l]);
-    st = tz_rpc_read_felt(rpc, block, TZ_STATE_PREFIX "tree/root", &root, &err);
-    if (st == TZ_ENOTFOUND && f->size == 0) {
-        root = *tz_merkle_zero(TZ_TREE_DEPTH);
-    } else if (st) {
-        err.code = st;
-        rc = tz_cli_node_fail(cli, "reading tree/root", &err);
-        goto out;
-    }
-    st = tz_rpc_read_u64(rpc, block, TZ_STATE_PREFIX "nullifiers/count", nf_count, &err);
-    if (st == TZ_ENOTFOUND) {
-        *nf_count = 0;
-    } else if (st) {
-        err.code = st;
-        rc = tz_cli_node_fail(cli, "reading nullifiers/count", &err);
-        goto out;
-    }
+    *nf_count = heads.nf_count;
     if (tz_frontier_root(f, &mine) != TZ_OK || !tz_felt_eq(&mine, &root)) {
         char a[TZ_FELT_HEX + 1], b[TZ_FELT_HEX + 1];
         tz_felt_to_hex(a, &mine);

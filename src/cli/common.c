@@ -419,116 +419,38 @@ int tz_cli_check_rollup_address(const tz_cli *cli, tz_rpc *rpc, const tz_profile
     return TZ_EXIT_OK;
 }
 
-static uint64_t sat_add64(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-#define POOL_KEY_CAP (sizeof TZ_STATE_PREFIX + sizeof "deposits/balance/" + TZ_FELT_HEX)
-
 int tz_cli_read_pools(const tz_cli *cli, tz_rpc *rpc, const char *block, const tz_wallet *w,
-                      tz_cli_pools *out)
+                      tz_pools *out)
 {
-    memset(out, 0, sizeof *out);
-    size_t n = w->n_deposits;
-    char **keys = calloc(n + 1, sizeof *keys);
-    uint8_t **vals = calloc(n + 1, sizeof *vals);
-    size_t *lens = calloc(n + 1, sizeof *lens);
-    bool *present = calloc(n + 1, sizeof *present);
-    int rc = TZ_EXIT_OK;
-    out->balance = calloc(n + 1, sizeof *out->balance);
-    if (!out->balance || !keys || !vals || !lens || !present) {
-        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-        goto out;
+    tz_error err = {0};
+    tz_status st = tz_state_read_pools(rpc, block, w, out, &err);
+    if (st == TZ_EPARSE)
+        return tz_out_fail(cli, TZ_EXIT_CHAIN, "%s", err.msg);
+    if (st) {
+        err.code = st;
+        return tz_cli_node_fail(cli, "reading deposit pool balances", &err);
     }
-    for (size_t i = 0; i < n; i++) {
-        char hex[TZ_FELT_HEX + 1];
-        tz_felt_to_hex(hex, &w->deposits[i].pubkey_hash);
-        if (!(keys[i] = malloc(POOL_KEY_CAP))) {
-            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-            goto out;
-        }
-        snprintf(keys[i], POOL_KEY_CAP, TZ_STATE_PREFIX "deposits/balance/%s", hex);
-    }
-    if (n) {
-        tz_error err = {0};
-        tz_status st = tz_rpc_read_blobs(rpc, block, (const char *const *)keys, n, vals, lens,
-                                         present, &err);
-        if (st) {
-            err.code = st;
-            rc = tz_cli_node_fail(cli, "reading deposit pool balances", &err);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (present[i] && lens[i] == 8) {
-            out->balance[i] = tz_get_u64le(vals[i]);
-        } else if (present[i] && lens[i] != 0) {
-            char hex[TZ_FELT_HEX + 1];
-            tz_felt_to_hex(hex, &w->deposits[i].pubkey_hash);
-            rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
-                             "deposit balance for pool %s has unexpected length %zu", hex,
-                             lens[i]);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const tz_pending_deposit *d = &w->deposits[i];
-        if (!out->balance[i]) {
-            if (d->has_shielded_cm)
-                out->drained++;
-            else
-                out->awaiting++;
-            continue;
-        }
-        /* The reference keys balances by pool: a pool counts once. */
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = tz_felt_eq(&w->deposits[k].pubkey_hash, &d->pubkey_hash);
-        if (!seen) {
-            out->funded++;
-            out->total = sat_add64(out->total, out->balance[i]);
-        }
-    }
-out:
-    for (size_t i = 0; i < n; i++) {
-        if (keys)
-            free(keys[i]);
-        if (vals)
-            free(vals[i]);
-    }
-    free(keys);
-    free(vals);
-    free(lens);
-    free(present);
-    return rc;
+    return TZ_EXIT_OK;
 }
 
-void tz_cli_pools_free(tz_cli_pools *p)
+void tz_cli_pools_print(const tz_cli *cli, const tz_pools *p, const tz_wallet *w, json_t *res)
 {
-    if (!p)
-        return;
-    free(p->balance);
-    p->balance = NULL;
-}
-
-void tz_cli_pools_print(const tz_cli *cli, const tz_cli_pools *p, json_t *res)
-{
+    uint64_t awaiting, drained;
+    tz_pools_unfunded(p, w, NULL, &awaiting, &drained);
     tz_out_text(cli, "Deposit pools: %llu funded, total balance %llu mutez",
                 (unsigned long long)p->funded, (unsigned long long)p->total);
-    if (!cli->json && p->awaiting)
+    if (!cli->json && awaiting)
         tz_out_text(cli, "Deposit pools awaiting on-chain credit: %llu",
-                    (unsigned long long)p->awaiting);
-    if (!cli->json && p->drained)
+                    (unsigned long long)awaiting);
+    if (!cli->json && drained)
         tz_out_text(cli,
                     "Deposit pools drained but not yet pruned (run `tzel-wallet sync`): %llu",
-                    (unsigned long long)p->drained);
+                    (unsigned long long)drained);
     if (res) {
         json_object_set_new(res, "deposit_pools_funded", tz_json_u64(p->funded));
         json_object_set_new(res, "deposit_pools_total_mutez", tz_json_u64(p->total));
-        json_object_set_new(res, "deposit_pools_awaiting_credit", tz_json_u64(p->awaiting));
-        json_object_set_new(res, "deposit_pools_drained_pending_prune",
-                            tz_json_u64(p->drained));
+        json_object_set_new(res, "deposit_pools_awaiting_credit", tz_json_u64(awaiting));
+        json_object_set_new(res, "deposit_pools_drained_pending_prune", tz_json_u64(drained));
     }
 }
 

@@ -21,6 +21,7 @@
 #include "store/lock.h"
 #include "store/profile.h"
 #include "store/wallet.h"
+#include "sync/state.h"
 
 /* ---- arguments ----------------------------------------------------------- */
 
@@ -130,29 +131,18 @@ const char *tz_cli_profile_str(const tz_profile *p, const char *key);
  * without a request. */
 int tz_cli_check_rollup_address(const tz_cli *cli, tz_rpc *rpc, const tz_profile *prof);
 
-/* The deposit pools of the wallet's pending deposits, read at one block
- * like the reference: a pool is funded when its balance is positive
- * (absent, empty or 0 is no balance). */
-typedef struct tz_cli_pools {
-    uint64_t *balance;   /* per pending deposit (malloc'd, n_deposits + 1) */
-    uint64_t funded;     /* distinct pubkey_hashes with a positive balance */
-    uint64_t total;      /* sum of their balances (saturating) */
-    uint64_t awaiting;   /* deposits with no balance and no shielded_cm */
-    uint64_t drained;    /* deposits with no balance and a shielded_cm */
-} tz_cli_pools;
-
-/* Reads deposits/balance/<pubkey_hash> of every pending deposit of `w` at
- * `block` into *out (zeroed first; release with tz_cli_pools_free, also
- * after a failure). A value neither empty nor 8 bytes -> TZ_EXIT_CHAIN
- * ("deposit balance for pool <hex> has unexpected length <n>"). */
+/* tz_state_read_pools (sync/state.h) for the CLI: the pools of the
+ * wallet's pending deposits at `block`, into *out (release with
+ * tz_pools_free, also after a failure). Failures are reported: a value
+ * neither empty nor 8 bytes -> TZ_EXIT_CHAIN ("deposit balance for pool
+ * <hex> has unexpected length <n>"), node errors as tz_cli_node_fail. */
 int tz_cli_read_pools(const tz_cli *cli, tz_rpc *rpc, const char *block, const tz_wallet *w,
-                      tz_cli_pools *out);
-void tz_cli_pools_free(tz_cli_pools *p);
+                      tz_pools *out);
 
 /* Prints the reference's pool summary: `Deposit pools: F funded, total
  * balance T mutez`, then (human mode only, when non-zero) the awaiting and
  * drained lines; adds the four deposit_pools_* keys to `res` (may be NULL). */
-void tz_cli_pools_print(const tz_cli *cli, const tz_cli_pools *p, json_t *res);
+void tz_cli_pools_print(const tz_cli *cli, const tz_pools *p, const tz_wallet *w, json_t *res);
 
 /* ---- addresses ----------------------------------------------------------- */
 

@@ -8,12 +8,12 @@
 
 #include "core/commit.h"
 #include "sync/finalize.h"
+#include "sync/state.h"
 
 #define KEY_ROOT TZ_STATE_PREFIX "tree/root"
 #define KEY_NF_COUNT TZ_STATE_PREFIX "nullifiers/count"
 #define KEY_NF_INDEX TZ_STATE_PREFIX "nullifiers/index/"
 #define KEY_NF_BY_KEY TZ_STATE_PREFIX "nullifiers/by-key/"
-#define KEY_BALANCE TZ_STATE_PREFIX "deposits/balance/"
 #define KEY_MAX 160
 
 static void add_warning(tz_finalize_out *o, const char *fmt, ...)
@@ -199,11 +199,12 @@ static bool cm_observed(const tz_wallet *w, const tz_felt *cm)
     return false;
 }
 
-/* Reads the pool of every distinct pending pubkey_hash at the pinned block
- * (one concurrent batch), prunes drained observed deposits (observed[i]:
- * deposit i's shielded_cm was seen, taken before spent notes were removed,
- * like the reference's known-cm set) and computes the reference's pool
- * figures. */
+/* Reads the pools at the pinned block (tz_state_read_pools), prunes the
+ * deposits whose pool reads zero and whose shielded_cm was observed
+ * (observed[i], taken before spent notes were removed, like the
+ * reference's known-cm set) and computes the reference's pool figures.
+ * The reads name the pinned block, never `head`: a drain landing after
+ * the pin must not evict a deposit the scanned state still shows funded. */
 static tz_status prune_deposits(const tz_finalize_in *in, const bool *observed,
                                 tz_finalize_out *out, tz_error *err)
 {
@@ -211,98 +212,27 @@ static tz_status prune_deposits(const tz_finalize_in *in, const bool *observed,
     size_t nd = w->n_deposits;
     if (nd == 0)
         return TZ_OK;
-    tz_status st = TZ_OK;
-    size_t *pool_of = calloc(nd, sizeof *pool_of); /* deposit -> distinct pool */
-    size_t *first = calloc(nd, sizeof *first);     /* distinct pool -> first deposit */
-    char **keys = calloc(nd, sizeof *keys);
-    uint8_t **bufs = calloc(nd, sizeof *bufs);
-    size_t *lens = calloc(nd, sizeof *lens);
-    bool *present = calloc(nd, sizeof *present);
-    bool *has_bal = calloc(nd, sizeof *has_bal);   /* per distinct pool */
-    uint64_t *bal = calloc(nd, sizeof *bal);
+    tz_pools pools;
     bool *drop = calloc(nd, sizeof *drop);
-    size_t n = 0;
-    if (!pool_of || !first || !keys || !bufs || !lens || !present || !has_bal || !bal || !drop) {
-        st = tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < nd; i++) {
-        size_t k = 0;
-        const tz_felt *h = &w->deposits[i].pubkey_hash;
-        while (k < n && !tz_felt_eq(&w->deposits[first[k]].pubkey_hash, h))
-            k++;
-        pool_of[i] = k;
-        if (k < n)
-            continue;
-        char hex[TZ_FELT_HEX + 1];
-        tz_felt_to_hex(hex, h);
-        if (!(keys[n] = malloc(KEY_MAX))) {
-            st = tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
-            goto out;
-        }
-        snprintf(keys[n], KEY_MAX, KEY_BALANCE "%s", hex);
-        first[n++] = i;
-    }
-    /* The pool reads name the pinned block, never `head`: a drain landing
-     * after the pin must not evict a deposit the scanned state still
-     * shows funded. */
-    st = tz_rpc_read_blobs(in->rpc, in->block, (const char *const *)keys, n, bufs, lens, present,
-                           err);
-    if (st != TZ_OK) {
-        tz_error_prefix(err, "reading deposit pool balances");
-        goto out;
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (present[k] && lens[k] == 8) {
-            has_bal[k] = true;
-            bal[k] = tz_get_u64le(bufs[k]);
-            out->pool_funded_total = out->pool_funded_total + bal[k] < bal[k]
-                                         ? UINT64_MAX
-                                         : out->pool_funded_total + bal[k];
-        } else if (present[k] && lens[k] != 0 && st == TZ_OK) {
-            char hex[TZ_FELT_HEX + 1];
-            tz_felt_to_hex(hex, &w->deposits[first[k]].pubkey_hash);
-            st = tz_error_set(err, TZ_EPARSE,
-                              "deposit balance for pool %s has unexpected length %zu", hex,
-                              lens[k]);
-        }
-        free(bufs[k]);
-        bufs[k] = NULL;
-    }
-    if (st != TZ_OK)
-        goto out;
-    for (size_t i = 0; i < nd; i++) {
-        const tz_pending_deposit *d = &w->deposits[i];
-        size_t k = pool_of[i];
-        bool no_balance = !has_bal[k] || bal[k] == 0;
-        drop[i] = no_balance && d->has_shielded_cm && observed[i];
-        if (drop[i] || has_bal[k])
-            continue;
-        /* The reference counts, over the deposits it keeps, those whose
-         * pool has no balance entry at all (an 8-byte 0 is an entry). */
-        if (d->has_shielded_cm)
-            out->pools_drained_pending_scan++;
-        else
-            out->pools_awaiting_credit++;
-    }
-    for (size_t i = nd; i-- > 0;) {
-        if (drop[i]) {
-            tz_wallet_remove_deposit(w, i);
-            out->deposits_pruned++;
+    tz_status st = drop ? tz_state_read_pools(in->rpc, in->block, w, &pools, err)
+                        : tz_error_set(err, TZ_ENOMEM, "finalize: out of memory");
+    if (st == TZ_OK) {
+        out->pool_funded_total = pools.total;
+        for (size_t i = 0; i < nd; i++)
+            drop[i] = tz_pools_drained(&pools, i) && w->deposits[i].has_shielded_cm &&
+                      observed[i];
+        /* Over the deposits kept, those whose pool has no entry. */
+        tz_pools_unfunded(&pools, w, drop, &out->pools_awaiting_credit,
+                          &out->pools_drained_pending_scan);
+        for (size_t i = nd; i-- > 0;) {
+            if (drop[i]) {
+                tz_wallet_remove_deposit(w, i);
+                out->deposits_pruned++;
+            }
         }
     }
-out:
-    free_keys(keys, n);
-    if (bufs)
-        for (size_t k = 0; k < n; k++)
-            free(bufs[k]);
-    free(pool_of);
-    free(first);
-    free(bufs);
-    free(lens);
-    free(present);
-    free(has_bal);
-    free(bal);
+    if (drop)
+        tz_pools_free(&pools);
     free(drop);
     return st;
 }

@@ -15,9 +15,9 @@
 #include "store/sentinel.h"
 #include "sync/finalize.h"
 #include "sync/pipeline.h"
+#include "sync/state.h"
 #include "sync/sync.h"
 
-#define KEY_TREE_SIZE TZ_STATE_PREFIX "tree/size"
 
 /* How long the merger waits for the next leaf before looking at the
  * sentinel again, and how often it looks while leaves keep coming. */
@@ -370,42 +370,6 @@ out:
     return st;
 }
 
-static tz_status read_heads(tz_rpc *rpc, const char *block, uint64_t *size,
-                            tz_finalize_in *fin, tz_error *err)
-{
-    const char *keys[3] = {KEY_TREE_SIZE, TZ_STATE_PREFIX "tree/root",
-                           TZ_STATE_PREFIX "nullifiers/count"};
-    uint8_t *v[3] = {NULL, NULL, NULL};
-    size_t len[3] = {0, 0, 0};
-    bool present[3] = {false, false, false};
-    tz_status st = tz_rpc_read_blobs(rpc, block, keys, 3, v, len, present, err);
-    if (st != TZ_OK)
-        return st;
-    *size = 0;
-    if (present[0] && len[0] != 8)
-        st = tz_error_set(err, TZ_EPARSE, "%s has %zu bytes at block %s, expected 8", keys[0],
-                          len[0], block);
-    else if (present[1] && len[1] != TZ_FELT_BYTES)
-        st = tz_error_set(err, TZ_EPARSE, "%s has %zu bytes at block %s, expected 32", keys[1],
-                          len[1], block);
-    else if (present[2] && len[2] != 8)
-        st = tz_error_set(err, TZ_EPARSE, "%s has %zu bytes at block %s, expected 8", keys[2],
-                          len[2], block);
-    if (st == TZ_OK) {
-        if (present[0])
-            *size = tz_get_u64le(v[0]);
-        fin->have_root = true;
-        fin->root_present = present[1];
-        if (present[1])
-            memcpy(fin->chain_root.b, v[1], TZ_FELT_BYTES);
-        fin->have_nf_count = true;
-        fin->nf_count = present[2] ? tz_get_u64le(v[2]) : 0;
-    }
-    for (int i = 0; i < 3; i++)
-        free(v[i]);
-    return st;
-}
-
 tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
                       const tz_sync_hooks *hooks, tz_sync_result *res, tz_error *err)
 {
@@ -428,9 +392,18 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
         return sync_failed(err);
     /* tree/size, tree/root and nullifiers/count in one concurrent round
      * trip, all at the pinned block (finalize uses the last two). */
-    tz_finalize_in fin = {.w = w, .rpc = rpc, .block = res->block};
-    if ((st = read_heads(rpc, res->block, &res->tree_size, &fin, err)) != TZ_OK)
+    tz_chain_heads heads;
+    if ((st = tz_state_read_heads(rpc, res->block, &heads, err)) != TZ_OK)
         return sync_failed(err);
+    res->tree_size = heads.tree_size;
+    tz_finalize_in fin = {.w = w,
+                          .rpc = rpc,
+                          .block = res->block,
+                          .have_root = true,
+                          .root_present = heads.root_present,
+                          .chain_root = heads.root,
+                          .have_nf_count = true,
+                          .nf_count = heads.nf_count};
     if (w->scanned > res->tree_size) {
         tz_error_set(err, TZ_EMISMATCH,
                      "wallet cursor %" PRIu64 " is ahead of rollup tree size %" PRIu64

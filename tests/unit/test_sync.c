@@ -24,6 +24,7 @@
 #include "core/commit.h"
 #include "store/wallet.h"
 #include "sync/finalize.h"
+#include "sync/state.h"
 #include "sync/pipeline.h"
 #include "sync/sync.h"
 #include "tz_test.h"
@@ -562,6 +563,33 @@ static void test_finalize_pools(void)
     CHECK_MSG(atomic_load(&s.balance_reads) == 5, "%d pool reads for 5 distinct pools",
               atomic_load(&s.balance_reads));
     CHECK(w->sync.nullifiers_checked == 1);
+    tz_wallet_free(w);
+
+    /* balance and check read the same pools with the same definition (the
+     * reference's): an 8-byte 0 is an entry, so pool a3 counts as funded,
+     * and a deposit is unfunded only when its pool has no entry. */
+    CHECK(tz_wallet_new("/nonexistent/w.json", &sk, &w, &e) == TZ_OK);
+    add_dep(w, 0xa1, NULL);
+    add_dep(w, 0xa2, NULL);
+    add_dep(w, 0xa3, NULL);
+    add_dep(w, 0xa4, &cm);
+    add_dep(w, 0xa1, NULL);
+    add_dep(w, 0xa5, &unseen);
+    add_dep(w, 0xa3, &cm);
+    atomic_store(&s.balance_reads, 0);
+    tz_pools pools;
+    CHECK(tz_state_read_pools(rpc, "BLtest", w, &pools, &e) == TZ_OK);
+    uint64_t awaiting = 9, drained = 9;
+    tz_pools_unfunded(&pools, w, NULL, &awaiting, &drained);
+    CHECK_MSG(pools.funded == 2 && pools.total == 7000 && awaiting == 1 && drained == 2,
+              "funded %llu total %llu awaiting %llu drained %llu",
+              (unsigned long long)pools.funded, (unsigned long long)pools.total,
+              (unsigned long long)awaiting, (unsigned long long)drained);
+    CHECK(pools.has_entry[2] && pools.balance[2] == 0 && tz_pools_drained(&pools, 2));
+    CHECK(pools.has_entry[4] && pools.balance[4] == 7000 && !tz_pools_drained(&pools, 4));
+    CHECK(!pools.has_entry[3] && tz_pools_drained(&pools, 3));
+    CHECK(atomic_load(&s.balance_reads) == 5);
+    tz_pools_free(&pools);
     tz_wallet_free(w);
 
     /* A pool value that is neither empty nor 8 bytes fails, naming it. */
