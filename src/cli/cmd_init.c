@@ -10,6 +10,7 @@
 #include "core/keys.h"
 #include "core/merkle.h"
 #include "core/xmss.h"
+#include "base/clock.h"
 #include "store/address.h"
 #include "sync/state.h"
 #include "output.h"
@@ -35,13 +36,6 @@ static const char usage[] =
     "\n"
     "Only a wallet with no history may skip it: a restored wallet that already\n"
     "received notes must sync from 0 (the default).\n";
-
-static uint64_t clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 struct prog {
     tz_progress *p;
@@ -183,7 +177,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     if (n_addr)
         tz_out_info(cli, "Deriving %llu address(es): one XMSS auth tree each...",
                     (unsigned long long)n_addr);
-    uint64_t t0 = clock_ms();
+    uint64_t t0 = (uint64_t)tz_mono_ms();
     pr.p = tz_progress_start(cli, "addresses", n_addr * TZ_XMSS_LEAVES, "keys");
     for (uint32_t j = 0; j < n_addr; j++) {
         tz_wallet_address a;
@@ -206,20 +200,19 @@ static int run(tz_cli *cli, int argc, char **argv)
     pr.p = NULL;
     if (n_addr)
         tz_out_info(cli, "Derived %llu address(es) in %.1f s", (unsigned long long)n_addr,
-                    (double)(clock_ms() - t0) / 1000.0);
+                    (double)((uint64_t)tz_mono_ms() - t0) / 1000.0);
     w->addr_counter = (uint32_t)n_addr;
     if (at_head) {
-        tz_wallet_reset_cursor(w, front.size, front.branch);
-        /* No note of this wallet can be below the pinned size, so no
-         * nullifier published up to that block can be one of ours. */
-        w->sync.nullifiers_checked = nf_count;
-        tz_wallet_mark_verified(w); /* read_head checked the frontier's root */
+        /* read_head checked the frontier's root. No note of this wallet
+         * can be below the pinned size, so no nullifier published up to
+         * that block can be one of ours. */
+        tz_wallet_start_verified(w, &front, nf_count);
     } else if (at_str) {
         tz_wallet_reset_cursor(w, at_size, NULL);
     }
 
     /* Restoring over the xmss-floor of earlier use would reuse one-time keys. */
-    tz_status fst = tz_floor_check(w, &err);
+    tz_status fst = tz_wallet_floor_check(w, &err);
     if (fst == TZ_ESTATE) {
         rc = tz_out_fail(cli, TZ_EXIT_WALLET,
                          "%s.xmss-floor records more use of this master secret than a fresh "

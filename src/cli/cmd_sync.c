@@ -15,6 +15,7 @@
 #include "common.h"
 #include "core/commit.h"
 #include "core/xmss.h"
+#include "base/clock.h"
 #include "derive.h"
 #include "output.h"
 #include "store/jsonnum.h"
@@ -78,13 +79,6 @@ typedef struct view {
  * the terminal display). */
 #define JSON_PROGRESS_EVERY_SECS 0.25
 
-static double mono_secs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void json_line(json_t *o)
 {
     if (!o)
@@ -140,9 +134,9 @@ static void on_event(void *ctx, const tz_sync_event *ev)
             break;
         case TZ_SYNC_EV_PROGRESS:
             if (ev->scanned < ev->tree_size &&
-                mono_secs() - v->last_json_progress < JSON_PROGRESS_EVERY_SECS)
+                tz_mono_secs() - v->last_json_progress < JSON_PROGRESS_EVERY_SECS)
                 return;
-            v->last_json_progress = mono_secs();
+            v->last_json_progress = tz_mono_secs();
             o = json_pack("{s:s, s:o, s:o, s:o, s:f, s:o}", "event", "progress", "scanned",
                           tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
                           "found", tz_json_u64(ev->found), "leaves_per_sec",

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "store/jsonnum.h"
 
 const char *tz_exit_name(int code)
@@ -174,13 +175,6 @@ struct tz_progress {
     double t0, last_draw;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void human_rate(char *out, size_t cap, double r)
 {
     if (r >= 1e6)
@@ -241,7 +235,7 @@ tz_progress *tz_progress_start(const tz_cli *cli, const char *label, uint64_t to
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
     snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "");
     p->total = total;
-    p->t0 = now_s();
+    p->t0 = tz_mono_secs();
     draw(p, p->t0);
     return p;
 }
@@ -257,7 +251,7 @@ void tz_progress_update(tz_progress *p, uint64_t done)
     if (!p)
         return;
     p->done = done;
-    double t = now_s();
+    double t = tz_mono_secs();
     if (t - p->last_draw >= 0.1)
         draw(p, t);
 }
@@ -266,7 +260,7 @@ void tz_progress_finish(tz_progress *p)
 {
     if (!p)
         return;
-    draw(p, now_s());
+    draw(p, tz_mono_secs());
     fputc('\n', stderr);
     fflush(stderr);
     free(p);

@@ -18,7 +18,9 @@
 #include <stdint.h>
 
 #include "core/felt.h"
+#include "core/merkle.h"
 #include "core/status.h"
+#include "store/floor.h"
 
 typedef struct tz_wallet_address {
     uint32_t index;
@@ -84,10 +86,8 @@ typedef struct tz_wallet {
      * the fields this project does not manage (bds, unknown keys). */
     json_t **addr_objs;
     json_t **note_objs;
-    /* Private to floor.c: digest and size of the floor file last written,
-     * so an unchanged floor is not rewritten (and fsynced) on every save. */
-    uint8_t floor_digest[32];
-    size_t floor_len;
+    /* Private to the wallet module: the floor file this object last wrote. */
+    tz_floor_cache floor_cache;
 } tz_wallet;
 
 /* Loads and validates `path`. On success *out owns a new wallet. Errors
@@ -167,6 +167,11 @@ tz_status tz_wallet_add_deposit(tz_wallet *w, const tz_pending_deposit *d) TZ_WU
 tz_status tz_wallet_observe_cm(tz_wallet *w, const tz_felt *cm) TZ_WUR;
 bool tz_wallet_cm_observed(const tz_wallet *w, const tz_felt *cm);
 
+/* Starts the scan at a chain state checked against its root: cursor and
+ * frontier `f` (its size is the cursor), nullifier cursor `nf_count`, and
+ * that state as the last verified one (init --at-head). */
+void tz_wallet_start_verified(tz_wallet *w, const tz_frontier *f, uint64_t nf_count);
+
 /* Sets the sync cursor to `scanned` and the frontier of the leaves below
  * it (copied; NULL: unknown). Nothing else changes. */
 void tz_wallet_set_scan(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48]);
@@ -195,6 +200,12 @@ typedef struct tz_wallet_rollback {
  * verified finalize, so it already belongs to the verified state. Fills
  * *out (may be NULL). In memory only: the caller saves. */
 void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out);
+
+/* Checks `w` against its `<path>.xmss-floor` (tz_floor_check): TZ_OK,
+ * TZ_ESTATE when the wallet is behind the floor (a stale backup that would
+ * reuse one-time keys), TZ_EIO / TZ_EPARSE for an unreadable or malformed
+ * floor, TZ_ENOMEM. Reads only. */
+tz_status tz_wallet_floor_check(const tz_wallet *w, tz_error *err) TZ_WUR;
 
 /* Releases everything and wipes master_sk. NULL is a no-op. */
 void tz_wallet_free(tz_wallet *w);
