@@ -275,7 +275,12 @@ def test_sentinel_mid_scan_then_resume():
 
         def on_event(e):
             if e["event"] == "progress" and e["scanned"] >= target and not raised:
-                open(sentinel(w), "w").write("%d\n" % os.getpid())
+                # atomically, as the daemon raises it: a sync polling every
+                # millisecond could otherwise read the empty file that
+                # open() creates (content that is not a PID: yield to None)
+                with open(sentinel(w) + ".tmp", "w") as f:
+                    f.write("%d\n" % os.getpid())
+                os.rename(sentinel(w) + ".tmp", sentinel(w))
                 raised["t"] = time.time()
                 raised["at"] = e["scanned"]
                 return True
