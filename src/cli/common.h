@@ -67,7 +67,9 @@ int tz_exit_for_node_status(tz_status st);
 int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out);
 
 /* Takes `<wallet>.lock` (single attempt). Held by a live process ->
- * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO. */
+ * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO. A
+ * stale lock removed on the way (dead or recycled PID) is reported with a
+ * warning on stderr saying why. */
 int tz_cli_lock(const tz_cli *cli, tz_lock **out);
 
 /* tz_wallet_save; a failure is reported as TZ_EXIT_IO (the old file stays). */

@@ -126,6 +126,12 @@ int tz_fsys_write_all(int fd, const void *buf, size_t len)
 tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
                        tz_error *err)
 {
+    return tz_read_file_stat(path, max, out, len, NULL, err);
+}
+
+tz_status tz_read_file_stat(const char *path, size_t max, char **out, size_t *len,
+                            struct stat *sb, tz_error *err)
+{
     int fd;
     do {
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -171,6 +177,10 @@ tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
     }
     if (n > max) {
         st = tz_error_set(err, TZ_ENOMEM, "read %s: larger than %zu bytes", path, max);
+        goto out;
+    }
+    if (sb && fstat(fd, sb) < 0) {
+        st = tz_error_set(err, TZ_EIO, "stat %s: %s", path, strerror(errno));
         goto out;
     }
     buf[n] = '\0';

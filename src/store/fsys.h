@@ -11,6 +11,7 @@
 #define TZ_STORE_FSYS_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core/status.h"
@@ -47,5 +48,12 @@ int tz_fsys_write_all(int fd, const void *buf, size_t len);
  * table: reads do not affect durability. */
 tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
                        tz_error *err) TZ_WUR;
+
+/* Like tz_read_file, and also fills *sb with fstat of the descriptor that
+ * was read, taken after the read: the attributes (mtime, inode) of the
+ * very file whose bytes are in *out, even if the path is replaced
+ * meanwhile. *sb untouched on failure. */
+tz_status tz_read_file_stat(const char *path, size_t max, char **out, size_t *len,
+                            struct stat *sb, tz_error *err) TZ_WUR;
 
 #endif
