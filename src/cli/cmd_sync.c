@@ -48,7 +48,7 @@ static const char usage[] =
     "Cooperative yield: when <wallet>.yield names a live process (or holds anything\n"
     "that is not a PID), sync saves what it finished and exits 0 so that process gets\n"
     "the lock; the next sync resumes from the saved cursor. A sentinel left by a dead\n"
-    "process is removed with a warning.\n";
+    "process, or naming a PID that was recycled since, is removed with a warning.\n";
 
 static volatile int g_stop;
 
@@ -319,6 +319,12 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
         return tz_out_fail(cli, TZ_EXIT_LOCKED, "%s", err.msg);
     if (st != TZ_OK)
         return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
+    if (tz_lock_recovered(lock)) {
+        view v = {.cli = cli};
+        tz_sync_event ev = {
+            .type = TZ_SYNC_EV_WARNING, .message = tz_lock_recovered(lock), .pid = -1};
+        on_event(&v, &ev);
+    }
     char swept[TZ_ERROR_MSG_MAX + 200];
     if (tz_cli_sweep_stale(cli, swept, sizeof swept)) {
         view sv = {.cli = cli};

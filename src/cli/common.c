@@ -15,6 +15,7 @@
 #include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/jsonnum.h"
+#include "store/pidfile.h"
 #include "store/profile.h"
 #include "store/wallet_path.h"
 
@@ -198,15 +199,13 @@ int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out)
 /* True when `<wallet>.lock` exists and does not (yet) hold a PID line. */
 static bool lock_without_pid(const char *wallet_path)
 {
-    char path[4096], *text = NULL;
-    size_t len = 0;
-    pid_t pid;
-    unsigned long long start;
-    snprintf(path, sizeof path, "%s.lock", wallet_path);
-    if (tz_read_file(path, 4096, &text, &len, NULL) != TZ_OK)
+    char *path = NULL;
+    if (asprintf(&path, "%s.lock", wallet_path) < 0)
         return false;
-    bool r = !tz_parse_pid_line(text, &pid, &start);
-    free(text);
+    tz_pid_file f;
+    bool r = tz_pid_file_read(path, &f, NULL) == TZ_OK && !f.has_pid;
+    tz_pid_file_release(&f);
+    free(path);
     return r;
 }
 
@@ -223,6 +222,8 @@ int tz_cli_lock(const tz_cli *cli, tz_lock **out)
         st = tz_lock_acquire(cli->wallet_path, out, &err);
     }
     if (st == TZ_OK) {
+        if (tz_lock_recovered(*out))
+            tz_out_warn(cli, "%s", tz_lock_recovered(*out));
         char msg[TZ_ERROR_MSG_MAX + 200];
         if (tz_cli_sweep_stale(cli, msg, sizeof msg))
             tz_out_warn(cli, "%s", msg);

@@ -73,9 +73,10 @@ int tz_exit_for_node_status(tz_status st);
 int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out);
 
 /* Takes `<wallet>.lock` (single attempt). Held by a live process ->
- * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO.
- * Once held, sweeps stale temp files (tz_cli_sweep_stale, warning on
- * stderr). */
+ * TZ_EXIT_LOCKED with its PID in the message; other errors TZ_EXIT_IO. A
+ * stale lock removed on the way (dead or recycled PID) is reported with a
+ * warning on stderr saying why. Once held, sweeps stale temp files
+ * (tz_cli_sweep_stale, warning on stderr). */
 int tz_cli_lock(const tz_cli *cli, tz_lock **out);
 
 /* Removes the temp files that killed writers left beside the wallet

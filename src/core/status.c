@@ -58,6 +58,7 @@ const char *tz_status_name(tz_status st)
     case TZ_EMISMATCH: return "EMISMATCH";
     case TZ_ECANCEL: return "ECANCEL";
     case TZ_ESTATE: return "ESTATE";
+    case TZ_EEXIST: return "EEXIST";
     default: return "EUNKNOWN";
     }
 }

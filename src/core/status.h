@@ -26,6 +26,7 @@ enum {
     TZ_EMISMATCH = -9, /* verified value differs (root, floor, cm) */
     TZ_ECANCEL = -10,  /* operation cancelled (yield, signal) */
     TZ_ESTATE = -11,   /* inconsistent state (e.g. stale backup) */
+    TZ_EEXIST = -12,   /* the file to create exclusively exists */
 };
 
 #define TZ_ERROR_MSG_MAX 1024

@@ -13,9 +13,8 @@
 #include "base/clock.h"
 #include "store/fsys.h"
 #include "store/lock.h"
+#include "store/pidfile.h"
 #include "store/sentinel.h"
-
-#define LOCK_MAX_BYTES 4096
 
 static void fsync_dir_of(const char *path)
 {
@@ -32,10 +31,7 @@ static void fsync_dir_of(const char *path)
 
 tz_status tz_guard_raise(const char *wallet_path, tz_error *err)
 {
-    unsigned long long start = 0;
-    if (tz_proc_starttime(getpid(), &start) != TZ_OK)
-        start = 0;
-    return tz_sentinel_raise(wallet_path, getpid(), start, err);
+    return tz_sentinel_raise(wallet_path, getpid(), err);
 }
 
 tz_status tz_guard_clear(const char *wallet_path, tz_error *err)
@@ -53,21 +49,18 @@ long tz_guard_lock_holder(const char *wallet_path)
     if (!path)
         return -1;
     snprintf(path, n, "%s.lock", wallet_path);
-    char *text = NULL;
-    size_t len;
-    tz_status st = tz_read_file(path, LOCK_MAX_BYTES, &text, &len, NULL);
+    tz_pid_file f;
+    tz_status st = tz_pid_file_read(path, &f, NULL);
     free(path);
     if (st == TZ_ENOTFOUND)
         return 0;
     if (st)
         return -1;
-    pid_t pid;
-    unsigned long long start;
-    bool parsed = tz_parse_pid_line(text, &pid, &start);
-    free(text);
-    if (!parsed)
-        return -1; /* being written, or foreign content: held */
-    return tz_pid_alive(pid, start) ? (long)pid : 0;
+    long holder = !f.has_pid ? -1 /* being written, or foreign content: held */
+                  : f.verdict == TZ_PID_OWNER ? (long)f.pid
+                                              : 0; /* dead or recycled: stale */
+    tz_pid_file_release(&f);
+    return holder;
 }
 
 bool tz_guard_wait_lock_free(const char *wallet_path, int timeout_ms)

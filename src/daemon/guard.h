@@ -1,7 +1,7 @@
 /* The daemon's side of the cooperative-yield contract (WALLET_FILE.md):
  * raising and clearing `<wallet>.yield`, and watching `<wallet>.lock`.
- * The file formats, process start times and liveness come from the wallet
- * store (store/lock.h, store/sentinel.h); this adds what only the daemon
+ * The file formats and who owns a PID file come from the wallet store
+ * (store/pidfile.h, store/sentinel.h); this adds what only the daemon
  * needs: its own PID as the sentinel's owner and waiting for the lock. */
 #ifndef TZ_DAEMON_GUARD_H
 #define TZ_DAEMON_GUARD_H
@@ -11,10 +11,10 @@
 
 #include "core/status.h"
 
-/* Raises `<wallet>.yield` with this process's "<pid> <starttime>\n"
- * through tz_sentinel_raise (atomic replacement of any existing sentinel,
- * folder fsynced). Returns TZ_OK, TZ_EIO (message names the path) or
- * TZ_ENOMEM; no temp file is left behind on failure. */
+/* Raises `<wallet>.yield` with this process's "<pid>\n" (the reference's
+ * format) through tz_sentinel_raise (atomic replacement of any existing
+ * sentinel, folder fsynced). Returns TZ_OK, TZ_EIO (message names the
+ * path) or TZ_ENOMEM; no temp file is left behind on failure. */
 tz_status tz_guard_raise(const char *wallet_path, tz_error *err) TZ_WUR;
 
 /* Removes `<wallet>.yield` when it names this process (tz_sentinel_clear),
@@ -23,9 +23,11 @@ tz_status tz_guard_raise(const char *wallet_path, tz_error *err) TZ_WUR;
  * TZ_EIO or TZ_ENOMEM. */
 tz_status tz_guard_clear(const char *wallet_path, tz_error *err) TZ_WUR;
 
-/* PID of the live holder of `<wallet>.lock`: > 0 when held by a live
- * process, -1 when the file exists but holds no PID (held, holder
- * unknown), 0 when absent or stale (its PID is dead or was recycled). */
+/* PID of the live holder of `<wallet>.lock`, judged by tz_pid_file_owner
+ * like the CLI judges it: > 0 when its PID owns it, -1 when the file
+ * exists but holds no PID or cannot be read (held, holder unknown), 0 when
+ * absent or stale (its PID is dead, or alive but started after the lock
+ * was written: recycled). Reads only; never removes the lock. */
 long tz_guard_lock_holder(const char *wallet_path);
 
 /* Blocks until `<wallet>.lock` has no live holder or `timeout_ms` passed,

@@ -1,3 +1,6 @@
+/* Atomic durable writes (atomic.h): replacing a file through a private
+ * temp file and a rename, creating one exclusively through a hard link,
+ * and sweeping the temp files that killed writers left behind. */
 #include "store/atomic.h"
 
 #include <dirent.h>
@@ -12,7 +15,7 @@
 #include <unistd.h>
 
 #include "store/fsys.h"
-#include "store/lock.h"
+#include "store/pidfile.h"
 
 #define TEMP_ATTEMPTS 16
 #define PID_DIGITS_MAX 10    /* pid_t is 32 bits */
@@ -33,8 +36,17 @@ char *tz_path_dirname(const char *path, const char **base)
     return strndup(path, (size_t)(slash - path));
 }
 
-tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
-                          tz_error *err)
+/* A complete private copy of the new content beside `path`: creates
+ * `.<name>.tmp.<pid>.<nanos>.<n>` (O_CREAT|O_EXCL, 0600, retrying name
+ * collisions), writes everything, sets `mode` (when not 0600), fsyncs and
+ * closes it. On success *dir and *tmp (malloc'd) name the folder and the
+ * temp file, which the caller moves into place or unlinks. On failure
+ * nothing is left behind. `what` names the operation in messages; the
+ * write, chmod, fsync and close failures name the temp file, or, with a
+ * `noun`, "<step> <noun> <path>". */
+static tz_status write_temp(const char *path, const void *data, size_t len, mode_t mode,
+                            const char *what, const char *noun, char **dir_out, char **tmp_out,
+                            tz_error *err)
 {
     const tz_fsys *fs = tz_fsys_get();
     tz_status st = TZ_OK;
@@ -42,19 +54,17 @@ tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t
     char *dir = tz_path_dirname(path, &base);
     char *tmp = NULL;
     int fd = -1;
-    int have_tmp = 0;
 
     if (!dir)
-        return tz_error_set(err, TZ_ENOMEM, "save %s: out of memory", path);
+        return tz_error_set(err, TZ_ENOMEM, "%s %s: out of memory", what, path);
     if (!*base) {
-        st = tz_error_set(err, TZ_EINVAL, "save %s: not a file name", path);
-        goto out;
+        st = tz_error_set(err, TZ_EINVAL, "%s %s: not a file name", what, path);
+        goto fail;
     }
     size_t cap = strlen(dir) + strlen(base) + 96;
-    tmp = malloc(cap);
-    if (!tmp) {
-        st = tz_error_set(err, TZ_ENOMEM, "save %s: out of memory", path);
-        goto out;
+    if (!(tmp = malloc(cap))) {
+        st = tz_error_set(err, TZ_ENOMEM, "%s %s: out of memory", what, path);
+        goto fail;
     }
     for (unsigned n = 0; n < TEMP_ATTEMPTS; n++) {
         struct timespec ts;
@@ -69,51 +79,107 @@ tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t
     if (fd < 0) {
         st = tz_error_set(err, TZ_EIO, "create temp file for %s: %s", path,
                           errno == EEXIST ? "too many collisions" : strerror(errno));
-        goto out;
+        goto fail;
     }
-    have_tmp = 1;
-    if (tz_fsys_write_all(fd, data, len) < 0) {
-        st = tz_error_set(err, TZ_EIO, "write %s: %s", tmp, strerror(errno));
-        goto out;
+    const char *step = NULL;
+    if (tz_fsys_write_all(fd, data, len) < 0)
+        step = "write";
+    else if ((mode & 07777) != 0600 && fs->fchmod(fd, mode & 07777) < 0)
+        step = "chmod";
+    else if (fs->fsync(fd) < 0)
+        step = "fsync";
+    int e = errno;
+    if (fs->close(fd) < 0 && !step) {
+        step = "close";
+        e = errno;
     }
-    if ((mode & 07777) != 0600 && fs->fchmod(fd, mode & 07777) < 0) {
-        st = tz_error_set(err, TZ_EIO, "chmod %s: %s", tmp, strerror(errno));
-        goto out;
+    if (step)
+        st = tz_error_set(err, TZ_EIO, "%s %s%s%s: %s", step, noun ? noun : "",
+                          noun ? " " : "", noun ? path : tmp, strerror(e));
+    if (st) {
+        (void)fs->unlink(tmp);
+        goto fail;
     }
-    if (fs->fsync(fd) < 0) {
-        st = tz_error_set(err, TZ_EIO, "fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    int rc = fs->close(fd);
-    fd = -1;
-    if (rc < 0) {
-        st = tz_error_set(err, TZ_EIO, "close %s: %s", tmp, strerror(errno));
-        goto out;
-    }
+    *dir_out = dir;
+    *tmp_out = tmp;
+    return TZ_OK;
+fail:
+    free(tmp);
+    free(dir);
+    return st;
+}
+
+tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
+                          tz_error *err)
+{
+    const tz_fsys *fs = tz_fsys_get();
+    char *dir = NULL, *tmp = NULL;
+    tz_status st = write_temp(path, data, len, mode, "save", NULL, &dir, &tmp, err);
+    if (st)
+        return st;
     if (fs->rename(tmp, path) < 0) {
         st = tz_error_set(err, TZ_EIO, "rename %s to %s: %s", tmp, path, strerror(errno));
+        (void)fs->unlink(tmp);
         goto out;
     }
-    have_tmp = 0;
     /* Like the reference: the final file gets its mode again after the
      * rename (a restrictive umask may have narrowed the temp's). The
      * content is in place either way; the folder is still fsynced. */
-    if (chmod(path, mode & 07777) < 0) {
+    if (fs->chmod(path, mode & 07777) < 0) {
         int e = errno;
         (void)fs->fsync_dir(dir);
         st = tz_error_set(err, TZ_EIO, "chmod %s: %s", path, strerror(e));
         goto out;
     }
-    if (fs->fsync_dir(dir) < 0) {
+    if (fs->fsync_dir(dir) < 0)
         st = tz_error_set(err, TZ_EIO, "fsync folder %s (after replacing %s): %s", dir, path,
                           strerror(errno));
-        goto out;
+out:
+    free(tmp);
+    free(dir);
+    return st;
+}
+
+tz_status tz_atomic_create(const char *path, const void *data, size_t len, const char *noun,
+                           tz_error *err)
+{
+    const tz_fsys *fs = tz_fsys_get();
+    char *dir = NULL, *tmp = NULL;
+    tz_status st = write_temp(path, data, len, 0600, "create", noun, &dir, &tmp, err);
+    if (st)
+        return st;
+    int rc = fs->link(tmp, path), e = errno;
+    (void)fs->unlink(tmp);
+    if (rc < 0 && e == EEXIST) {
+        st = tz_error_set(err, TZ_EEXIST, "create %s %s: it exists", noun, path);
+    } else if (rc < 0 && (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS)) {
+        /* A file system without hard links: exclusive create, then write
+         * (a crash in between leaves an empty file). */
+        int fd = fs->open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0) {
+            st = errno == EEXIST
+                     ? tz_error_set(err, TZ_EEXIST, "create %s %s: it exists", noun, path)
+                     : tz_error_set(err, TZ_EIO, "create %s %s: %s", noun, path,
+                                    strerror(errno));
+            goto out;
+        }
+        if (tz_fsys_write_all(fd, data, len) < 0)
+            st = tz_error_set(err, TZ_EIO, "write %s %s: %s", noun, path, strerror(errno));
+        else if (fs->fsync(fd) < 0)
+            st = tz_error_set(err, TZ_EIO, "fsync %s %s: %s", noun, path, strerror(errno));
+        rc = fs->close(fd);
+        if (!st && rc < 0)
+            st = tz_error_set(err, TZ_EIO, "close %s %s: %s", noun, path, strerror(errno));
+        if (st)
+            (void)fs->unlink(path);
+    } else if (rc < 0) {
+        st = tz_error_set(err, TZ_EIO, "link %s to %s %s: %s", tmp, noun, path, strerror(e));
+    } else if (fs->fsync_dir(dir) < 0) {
+        st = tz_error_set(err, TZ_EIO, "fsync folder %s (after creating %s): %s", dir, path,
+                          strerror(errno));
+        (void)fs->unlink(path);
     }
 out:
-    if (fd >= 0)
-        (void)fs->close(fd);
-    if (have_tmp)
-        (void)fs->unlink(tmp);
     free(tmp);
     free(dir);
     return st;

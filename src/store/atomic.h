@@ -11,14 +11,27 @@
  * `.<name>.tmp.<pid>.<nanos>.<n>` (O_CREAT|O_EXCL, 0600) in the same folder,
  * writes everything, sets `mode` (when not 0600), fsyncs, closes (checked),
  * renames it over `path`, sets `mode` on `path` again (chmod, as the
- * reference does) and fsyncs the folder. A bare name uses "." as folder. All steps go through the
- * fsys table. Returns TZ_OK, TZ_EIO (message names the step, the path and
+ * reference does) and fsyncs the folder. A bare name uses "." as folder.
+ * All steps go through the fsys table. Returns TZ_OK, TZ_EIO (message names the step, the path and
  * strerror) or TZ_ENOMEM. On failure before the rename the old file is
  * untouched and the temp file removed; if only the final chmod or folder
  * fsync fails the new content is in place (the folder is still fsynced
  * after a failed chmod). */
 tz_status tz_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
                           tz_error *err) TZ_WUR;
+
+/* Creates `path` with `len` bytes of `data` (mode 0600) only if it does not
+ * exist, atomically: the same private temp file as tz_atomic_write, then
+ * link(2) to `path`, unlink of the temp, fsync of the folder. No process
+ * ever sees `path` empty or partial, and a crash leaves either no `path`
+ * or the whole content (plus, at worst, a temp file tz_atomic_sweep_stale
+ * removes). On a file system without hard links it falls back to
+ * O_CREAT|O_EXCL then write. All steps go through the fsys table. Returns
+ * TZ_OK, TZ_EEXIST (`path` exists; nothing changed), TZ_EIO ("<step>
+ * <noun> <path>: <strerror>", e.g. "fsync lock file /w.json.lock: ..."; nothing
+ * left behind) or TZ_ENOMEM. */
+tz_status tz_atomic_create(const char *path, const void *data, size_t len, const char *noun,
+                           tz_error *err) TZ_WUR;
 
 /* Removes the temp files that interrupted tz_atomic_write calls for `path`
  * left behind (a writer killed between creating its temp file and the

@@ -78,39 +78,59 @@ static int sys_fsync_dir(const char *dir)
     return rc;
 }
 
+static int sys_link(const char *from, const char *to)
+{
+    int rc;
+    do {
+        rc = link(from, to);
+    } while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+static int sys_chmod(const char *path, mode_t mode)
+{
+    int rc;
+    do {
+        rc = chmod(path, mode);
+    } while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
 static const tz_fsys default_table = {
     .open = sys_open,
     .write = sys_write,
     .fsync = sys_fsync,
     .fchmod = sys_fchmod,
+    .chmod = sys_chmod,
     .close = sys_close,
     .rename = sys_rename,
+    .link = sys_link,
     .unlink = sys_unlink,
     .fsync_dir = sys_fsync_dir,
 };
 
-static tz_fsys current = {
-    .open = sys_open,
-    .write = sys_write,
-    .fsync = sys_fsync,
-    .fchmod = sys_fchmod,
-    .close = sys_close,
-    .rename = sys_rename,
-    .unlink = sys_unlink,
-    .fsync_dir = sys_fsync_dir,
-};
+static tz_fsys custom;
+static const tz_fsys *active = &default_table;
 
-const tz_fsys *tz_fsys_get(void) { return &current; }
+const tz_fsys *tz_fsys_get(void) { return active; }
 
 const tz_fsys *tz_fsys_default(void) { return &default_table; }
 
-void tz_fsys_set(const tz_fsys *t) { current = t ? *t : default_table; }
+void tz_fsys_set(const tz_fsys *t)
+{
+    if (t) {
+        custom = *t;
+        active = &custom;
+    } else {
+        active = &default_table;
+    }
+}
 
 int tz_fsys_write_all(int fd, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     while (len > 0) {
-        ssize_t n = current.write(fd, p, len);
+        ssize_t n = active->write(fd, p, len);
         if (n < 0)
             return -1;
         if (n == 0) {
@@ -125,6 +145,12 @@ int tz_fsys_write_all(int fd, const void *buf, size_t len)
 
 tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
                        tz_error *err)
+{
+    return tz_read_file_stat(path, max, out, len, NULL, err);
+}
+
+tz_status tz_read_file_stat(const char *path, size_t max, char **out, size_t *len,
+                            struct stat *sb, tz_error *err)
 {
     int fd;
     do {
@@ -171,6 +197,10 @@ tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
     }
     if (n > max) {
         st = tz_error_set(err, TZ_ENOMEM, "read %s: larger than %zu bytes", path, max);
+        goto out;
+    }
+    if (sb && fstat(fd, sb) < 0) {
+        st = tz_error_set(err, TZ_EIO, "stat %s: %s", path, strerror(errno));
         goto out;
     }
     buf[n] = '\0';

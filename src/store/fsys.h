@@ -11,6 +11,7 @@
 #define TZ_STORE_FSYS_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core/status.h"
@@ -20,8 +21,10 @@ typedef struct tz_fsys {
     ssize_t (*write)(int fd, const void *buf, size_t len);
     int (*fsync)(int fd);
     int (*fchmod)(int fd, mode_t mode);
+    int (*chmod)(const char *path, mode_t mode);
     int (*close)(int fd);
     int (*rename)(const char *from, const char *to);
+    int (*link)(const char *from, const char *to);
     int (*unlink)(const char *path);
     /* Opens the folder read-only, fsyncs it, closes it. */
     int (*fsync_dir)(const char *dir);
@@ -47,5 +50,12 @@ int tz_fsys_write_all(int fd, const void *buf, size_t len);
  * table: reads do not affect durability. */
 tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
                        tz_error *err) TZ_WUR;
+
+/* Like tz_read_file, and also fills *sb with fstat of the descriptor that
+ * was read, taken after the read: the attributes (mtime, inode) of the
+ * very file whose bytes are in *out, even if the path is replaced
+ * meanwhile. *sb untouched on failure. */
+tz_status tz_read_file_stat(const char *path, size_t max, char **out, size_t *len,
+                            struct stat *sb, tz_error *err) TZ_WUR;
 
 #endif

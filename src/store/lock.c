@@ -1,145 +1,108 @@
+/* The wallet lock (lock.h): created whole with our PID, judged by the
+ * shared PID-file rule (pidfile.h), a stale one removed once. */
 #include "store/lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "store/atomic.h"
 #include "store/fsys.h"
+#include "store/pidfile.h"
 
-#define LOCK_MAX_BYTES 4096
 #define CREATE_ATTEMPTS 4
+#define EMPTY_STALE_SECS 5
 
 struct tz_lock {
     char *path;
+    char *recovered; /* NULL, or why a stale lock was removed first */
 };
 
 const char *tz_lock_path(const tz_lock *l) { return l->path; }
 
-tz_status tz_proc_starttime(pid_t pid, unsigned long long *out)
+const char *tz_lock_recovered(const tz_lock *l) { return l->recovered; }
+
+/* Removes the stale lock `f` read from `path`, but only if it still is
+ * that file (another process may have recovered it and locked meanwhile).
+ * Sets *recovered to the sentence saying why when it was removed. Returns
+ * TZ_OK (removed, or changed meanwhile: try again), TZ_EIO or TZ_ENOMEM. */
+static tz_status remove_stale(const char *path, const tz_pid_file *f, char **recovered,
+                              tz_error *err)
 {
-    char path[64], *text = NULL;
-    size_t len;
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    tz_status st = tz_read_file(path, LOCK_MAX_BYTES, &text, &len, NULL);
-    if (st)
-        return st == TZ_ENOTFOUND ? TZ_ENOTFOUND : TZ_EPARSE;
-    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses,
-     * so count fields from the last ')'; field 3 (state) comes next. */
-    char *p = strrchr(text, ')');
-    st = TZ_EPARSE;
-    if (p) {
-        p++;
-        for (int field = 3; field <= 22; field++) {
-            while (*p == ' ')
-                p++;
-            if (!*p)
-                break;
-            if (field == 22) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(p, &end, 10);
-                if (end != p && errno == 0 && (*end == ' ' || *end == '\n' || !*end)) {
-                    *out = v;
-                    st = TZ_OK;
-                }
-                break;
-            }
-            while (*p && *p != ' ')
-                p++;
-        }
+    if (tz_pid_file_recheck(path, f) != TZ_OK)
+        return TZ_OK;
+    if (tz_fsys_get()->unlink(path) < 0) {
+        if (errno == ENOENT)
+            return TZ_OK;
+        return tz_error_set(err, TZ_EIO, "remove stale lock file %s (pid %ld): %s", path,
+                            (long)f->pid, strerror(errno));
     }
-    free(text);
-    return st;
-}
-
-bool tz_pid_alive(pid_t pid, unsigned long long starttime_or_0)
-{
-    if (pid <= 0)
-        return false;
-    if (kill(pid, 0) != 0 && errno != EPERM)
-        return false;
-    if (starttime_or_0 == 0)
-        return true;
-    unsigned long long st;
-    tz_status rc = tz_proc_starttime(pid, &st);
-    if (rc == TZ_OK)
-        return st == starttime_or_0;
-    /* No start time to compare. If this system has no readable /proc we
-     * cannot tell a recycled PID apart: keep the conservative answer (the
-     * process exists). Otherwise the process vanished meanwhile. */
-    unsigned long long self;
-    if (tz_proc_starttime(getpid(), &self) != TZ_OK)
-        return kill(pid, 0) == 0 || errno == EPERM;
-    return false;
-}
-
-static bool parse_ull(const char **p, unsigned long long *out)
-{
-    const char *s = *p;
-    if (*s < '0' || *s > '9')
-        return false;
-    unsigned long long v = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (~0ull - d) / 10)
-            return false;
-        v = v * 10 + d;
+    char why[160];
+    if (f->has_pid)
+        tz_pid_why(f->pid, f->verdict, "lock", why, sizeof why);
+    else
+        snprintf(why, sizeof why,
+                 "it is empty and older than %d s (left by a process killed while creating it)",
+                 EMPTY_STALE_SECS);
+    if (asprintf(recovered, "removed stale lock file %s: %s", path, why) < 0) {
+        *recovered = NULL;
+        return tz_error_set(err, TZ_ENOMEM, "lock %s: out of memory", path);
     }
-    *out = v;
-    *p = s;
-    return true;
-}
-
-bool tz_parse_pid_line(const char *text, pid_t *pid, unsigned long long *starttime)
-{
-    const char *p = text;
-    unsigned long long a, b = 0;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (!parse_ull(&p, &a) || a == 0 || a > 0x7fffffffull)
-        return false;
-    if (*p == ' ' || *p == '\t') {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p >= '0' && *p <= '9' && !parse_ull(&p, &b))
-            return false;
-    }
-    while (*p == ' ' || *p == '\t' || *p == '\r')
-        p++;
-    if (*p != '\0' && *p != '\n')
-        return false;
-    *pid = (pid_t)a;
-    *starttime = b;
-    return true;
-}
-
-/* Writes our "<pid> <starttime>\n" into the freshly created lock. */
-static tz_status write_owner(int fd, const char *path, tz_error *err)
-{
-    const tz_fsys *fs = tz_fsys_get();
-    char line[64];
-    unsigned long long start = 0;
-    pid_t me = getpid();
-    int n = tz_proc_starttime(me, &start) == TZ_OK
-                ? snprintf(line, sizeof line, "%ld %llu\n", (long)me, start)
-                : snprintf(line, sizeof line, "%ld\n", (long)me);
-    if (tz_fsys_write_all(fd, line, (size_t)n) < 0)
-        return tz_error_set(err, TZ_EIO, "write lock file %s: %s", path, strerror(errno));
-    if (fs->fsync(fd) < 0)
-        return tz_error_set(err, TZ_EIO, "fsync lock file %s: %s", path, strerror(errno));
     return TZ_OK;
+}
+
+/* A lock file with nothing in it (blanks at most) whose mtime is older
+ * than EMPTY_STALE_SECS: a creator (the reference creates the file, then
+ * writes its PID; ours never shows an empty lock) died in between. */
+static bool empty_and_old(const tz_pid_file *f)
+{
+    for (size_t i = 0; i < f->len; i++)
+        if (f->text[i] != ' ' && f->text[i] != '\n' && f->text[i] != '\t' && f->text[i] != '\r')
+            return false;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec - f->sb.st_mtim.tv_sec > EMPTY_STALE_SECS;
+}
+
+/* The lock file exists: judges it. Returns TZ_OK when creating it should
+ * be tried again (it is gone, or was stale: then removed unless it changed
+ * meanwhile, see remove_stale), TZ_ELOCKED when it is held (a stale lock
+ * too once `*recovered` is set: a lock is removed at most once per
+ * acquisition), or a read or remove error. */
+static tz_status judge_existing(const char *path, char **recovered, tz_error *err)
+{
+    tz_pid_file f;
+    tz_status st = tz_pid_file_read(path, &f, err);
+    if (st == TZ_ENOTFOUND)
+        return TZ_OK; /* released meanwhile: try again */
+    if (st)
+        return st;
+    if (!f.has_pid && empty_and_old(&f) && !*recovered)
+        st = remove_stale(path, &f, recovered, err);
+    else if (!f.has_pid)
+        /* Being written right now, or foreign content: held, as the
+         * reference reads it. */
+        st = tz_error_set(err, TZ_ELOCKED,
+                          "wallet is locked by another process: %s (the lock file holds no "
+                          "valid PID; remove it if no wallet process is running)",
+                          path);
+    else if (f.verdict == TZ_PID_OWNER || *recovered)
+        st = tz_error_set(err, TZ_ELOCKED, "wallet is locked by another process: %s (pid %ld)",
+                          path, (long)f.pid);
+    else
+        st = remove_stale(path, &f, recovered, err);
+    tz_pid_file_release(&f);
+    return st;
 }
 
 tz_status tz_lock_acquire(const char *wallet_path, tz_lock **out, tz_error *err)
 {
-    const tz_fsys *fs = tz_fsys_get();
     tz_status st = TZ_OK;
-    size_t plen = strlen(wallet_path) + sizeof ".lock";
+    size_t plen = strlen(wallet_path) + sizeof TZ_LOCK_SUFFIX;
     tz_lock *l = calloc(1, sizeof *l);
     char *path = malloc(plen);
     if (!l || !path) {
@@ -147,71 +110,29 @@ tz_status tz_lock_acquire(const char *wallet_path, tz_lock **out, tz_error *err)
         free(path);
         return tz_error_set(err, TZ_ENOMEM, "lock %s: out of memory", wallet_path);
     }
-    snprintf(path, plen, "%s.lock", wallet_path);
-    bool stale_removed = false;
+    snprintf(path, plen, "%s" TZ_LOCK_SUFFIX, wallet_path);
+    char line[32];
+    int n = tz_pid_file_format(line, sizeof line, getpid());
     for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        int fd = fs->open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (fd >= 0) {
-            st = write_owner(fd, path, err);
-            int rc = fs->close(fd);
-            if (!st && rc < 0)
-                st = tz_error_set(err, TZ_EIO, "close lock file %s: %s", path, strerror(errno));
-            if (st) {
-                (void)fs->unlink(path);
-                goto fail;
-            }
+        /* Created whole or not at all: a kill never leaves an empty lock. */
+        st = n < 0 ? tz_error_set(err, TZ_EIO, "lock %s: cannot format our PID", path)
+                   : tz_atomic_create(path, line, (size_t)n, "lock file", err);
+        if (st == TZ_OK) {
             l->path = path;
             *out = l;
             return TZ_OK;
         }
-        if (errno != EEXIST) {
-            st = tz_error_set(err, TZ_EIO, "create lock file %s: %s", path, strerror(errno));
+        if (st != TZ_EEXIST)
             goto fail;
-        }
-        char *text = NULL;
-        size_t len;
-        st = tz_read_file(path, LOCK_MAX_BYTES, &text, &len, err);
-        if (st == TZ_ENOTFOUND)
-            continue; /* released meanwhile: try again */
+        st = judge_existing(path, &l->recovered, err);
         if (st)
             goto fail;
-        pid_t pid;
-        unsigned long long start;
-        if (!tz_parse_pid_line(text, &pid, &start)) {
-            /* Being written right now, or foreign content: held, as the
-             * reference reads it. */
-            free(text);
-            st = tz_error_set(err, TZ_ELOCKED,
-                              "wallet is locked by another process: %s (the lock file holds no "
-                              "valid PID; remove it if no wallet process is running)",
-                              path);
-            goto fail;
-        }
-        if (tz_pid_alive(pid, start) || stale_removed) {
-            free(text);
-            st = tz_error_set(err, TZ_ELOCKED, "wallet is locked by another process: %s (pid %ld)",
-                              path, (long)pid);
-            goto fail;
-        }
-        /* Stale: remove it once, but only if it still holds what we judged
-         * (another process may have recovered it and locked meanwhile). */
-        char *again = NULL;
-        size_t alen;
-        tz_status rs = tz_read_file(path, LOCK_MAX_BYTES, &again, &alen, NULL);
-        bool same = rs == TZ_OK && alen == len && memcmp(again, text, len) == 0;
-        free(again);
-        free(text);
-        stale_removed = true;
-        if (same && fs->unlink(path) < 0 && errno != ENOENT) {
-            st = tz_error_set(err, TZ_EIO, "remove stale lock file %s (pid %ld): %s", path,
-                              (long)pid, strerror(errno));
-            goto fail;
-        }
     }
     st = tz_error_set(err, TZ_ELOCKED,
                       "wallet is locked by another process: %s (the lock file keeps changing)",
                       path);
 fail:
+    free(l->recovered);
     free(path);
     free(l);
     return st;
@@ -248,6 +169,7 @@ void tz_lock_release(tz_lock *l)
     if (!l)
         return;
     (void)tz_fsys_get()->unlink(l->path);
+    free(l->recovered);
     free(l->path);
     free(l);
 }

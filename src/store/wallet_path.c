@@ -10,12 +10,14 @@
 
 #include "store/atomic.h"
 #include "store/floor.h"
+#include "store/lock.h"
 #include "store/profile.h"
 #include "store/sentinel.h"
 
-/* The companions written through tz_atomic_write ("" is the wallet). */
+/* The companions written through tz_atomic_write or tz_atomic_create
+ * ("" is the wallet). */
 static const char *const atomic_suffixes[] = {"", TZ_FLOOR_SUFFIX, TZ_PROFILE_SUFFIX,
-                                              TZ_SENTINEL_SUFFIX};
+                                              TZ_SENTINEL_SUFFIX, TZ_LOCK_SUFFIX};
 
 /* The target of symlink `link` (size hint `size` from lstat) as a new
  * string, or NULL with errno set. */

@@ -93,6 +93,22 @@ static bool stop_requested(const run *r)
     return r->hooks && r->hooks->stop && __atomic_load_n(r->hooks->stop, __ATOMIC_SEQ_CST);
 }
 
+/* Reports a stale sentinel that tz_sentinel_check removed: the event, then
+ * a warning naming the PID and why it no longer owned the sentinel. */
+static void report_stale(run *r, long pid, tz_pid_verdict why)
+{
+    tz_sync_event ev = {.type = TZ_SYNC_EV_STALE_SENTINEL, .pid = pid};
+    emit(r, &ev);
+    if (why == TZ_PID_DEAD) {
+        warnf(r, "removed stale yield sentinel %s.yield left by dead process %ld", r->w->path,
+              pid);
+        return;
+    }
+    char text[160];
+    warnf(r, "removed stale yield sentinel %s.yield: %s", r->w->path,
+          tz_pid_why((pid_t)pid, why, "sentinel", text, sizeof text));
+}
+
 /* Looks at the sentinel: true when it is live (sets *pid). A stale one is
  * removed by tz_sentinel_check; we report it and carry on. An unreadable
  * one counts as live (the safe reading). */
@@ -100,18 +116,16 @@ static bool sentinel_live(run *r, long *pid)
 {
     tz_sentinel_state s = TZ_SENTINEL_NONE;
     long p = -1;
+    tz_pid_verdict why = TZ_PID_OWNER;
     tz_error e;
     r->last_sentinel = now_secs();
-    if (tz_sentinel_check(r->w->path, &s, &p, &e) != TZ_OK) {
+    if (tz_sentinel_check(r->w->path, &s, &p, &why, &e) != TZ_OK) {
         warnf(r, "cannot inspect the yield sentinel %s.yield (%s); yielding", r->w->path,
               e.msg);
         s = TZ_SENTINEL_LIVE;
     }
     if (s == TZ_SENTINEL_STALE_REMOVED) {
-        tz_sync_event ev = {.type = TZ_SYNC_EV_STALE_SENTINEL, .pid = p};
-        emit(r, &ev);
-        warnf(r, "removed stale yield sentinel %s.yield left by dead process %ld", r->w->path,
-              p);
+        report_stale(r, p, why);
         return false;
     }
     if (s == TZ_SENTINEL_LIVE) {

@@ -453,7 +453,9 @@ def test_bad_arguments_leave_wallet_unchanged():
 
 def test_lock_held_and_stale():
     """A live holder blocks a mutating command (exit 4, PID named); a dead
-    PID, or a live PID with another start time, is stale and recovered."""
+    PID, a live PID with another start time, or a live PID that started
+    after the lock was written (recycled), is stale and recovered with a
+    warning saying why."""
     d = new_dir("lock")
     w = os.path.join(d, "wallet.json")
     write_wallet(w, fixture_wallet())
@@ -471,10 +473,27 @@ def test_lock_held_and_stale():
             check(json.loads(r.stdout)["error"]["code"] == "LOCKED", "LOCKED code")
             check(read_bytes(w) == before and open(lock).read() == content,
                   "locked command touched the wallet or the lock")
+        # a live holder that started before the lock's mtime is respected
+        with open(lock, "w") as f:
+            f.write("%d\n" % holder.pid)
+        os.utime(lock, (time.time() + 60, time.time() + 60))
+        fails(4, "receive", wallet=w)
+        check(open(lock).read() == "%d\n" % holder.pid, "held lock touched")
         # recycled PID: alive, but started at another time
         with open(lock, "w") as f:
             f.write("%d %d\n" % (holder.pid, int(start) + 12345))
         ok_json("receive", wallet=w)
+        check(not os.path.exists(lock), "recycled-PID lock not cleaned up")
+        # recycled PID: alive, but started after the lock was written
+        with open(lock, "w") as f:
+            f.write("%d\n" % holder.pid)
+        os.utime(lock, (1000000000, 1000000000))   # 2001: before the holder started
+        r = run("receive", wallet=w)
+        check(r.returncode == 0, "receive over a recycled-PID lock: %d %r" % (r.returncode,
+                                                                              r.stderr))
+        want = ("warning: removed stale lock file %s: pid %d is alive but started after the "
+                "lock was written (recycled PID)\n" % (lock, holder.pid))
+        check(want in r.stderr, "warning %r not in %r" % (want, r.stderr))
         check(not os.path.exists(lock), "recycled-PID lock not cleaned up")
     finally:
         holder.kill()
@@ -484,9 +503,14 @@ def test_lock_held_and_stale():
     p.wait()
     with open(lock, "w") as f:
         f.write("%d\n" % p.pid)
-    ok_json("receive", wallet=w)
+    r = run("receive", wallet=w, json_mode=True)
+    check(r.returncode == 0, "receive over a dead-PID lock: %d %r" % (r.returncode, r.stderr))
+    env = envelope(r, "receive")
+    check("result" in env and "error" not in env, "no result: %r" % env)
+    want = "warning: removed stale lock file %s: pid %d no longer exists\n" % (lock, p.pid)
+    check(want in r.stderr, "warning %r not in %r" % (want, r.stderr))
     check(not os.path.exists(lock), "stale lock not cleaned up")
-    check(load(w)["addr_counter"] == 2, "both receives saved")
+    check(load(w)["addr_counter"] == 3, "the three receives saved")
 
 
 def test_kill9_during_save():

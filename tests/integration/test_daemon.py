@@ -252,7 +252,8 @@ def test_auth_and_fast_lane():
               "status after sync %r" % st)
         notes_match_paid(w, sim)
 
-        # Hold the lock as a live process (this test) would.
+        # Hold the lock as a live process (this test) would, in the older
+        # two-field form that tzel-c still honours (and no longer writes).
         lock = w + ".lock"
         with open(lock, "w") as f:
             f.write("%d %d\n" % (os.getpid(), proc_starttime(os.getpid())))
@@ -272,6 +273,11 @@ def test_auth_and_fast_lane():
             wait_for(lambda: d.job(jid)["phase"] == "waiting-for-lock", 5, "waiting-for-lock")
             check(open(w + ".yield").read().split()[0] == str(d.p.pid),
                   "sentinel should name the daemon while the job waits")
+            # exactly what the reference writes, and reads as held
+            check(open(w + ".yield").read() == "%d\n" % d.p.pid,
+                  "sentinel content %r" % open(w + ".yield").read())
+            check(tzlib.ref_pid_file(w + ".yield") == (d.p.pid, False),
+                  "reference reading of the sentinel")
             j = d.wait_job(jid, 30)
             check(j["phase"] == "failed" and j["error_code"] == "LOCKED", "job %r" % j)
             check("the wallet is locked by process %d" % os.getpid() in j["error"],
@@ -406,6 +412,8 @@ def test_sigkill_mid_job():
         wait_for(lambda: d.job(jid)["phase"] == "running", 20, "the job to run")
         daemon_pid = d.p.pid
         check(open(w + ".yield").read().split()[0] == str(daemon_pid), "sentinel content")
+        check(open(w + ".yield").read() == "%d\n" % daemon_pid,
+              "sentinel of a running job holds %r" % open(w + ".yield").read())
         d.p.kill()
         d.p.wait()
         # The job's child dies with its parent; wait until its lock is stale.

@@ -242,6 +242,22 @@ def test_stale_sentinel_reaped_child():
         r, res = sync_ok(w3, sim.url)
         check(not os.path.exists(sentinel(w3)) and res["scanned"] == 80 and not res["yielded"],
               "recycled-PID sentinel not treated as stale: %r" % res)
+        # "<pid>\n" naming a live process that started after the sentinel was
+        # written (its mtime, here 2001): a recycled PID, stale, and the
+        # warning says why
+        w4 = new_wallet_dir("stale-mtime")
+        open(sentinel(w4), "w").write("%d\n" % os.getpid())
+        os.utime(sentinel(w4), (1000000000, 1000000000))
+        r, res = sync_ok(w4, sim.url)
+        check(not os.path.exists(sentinel(w4)) and res["scanned"] == 80 and not res["yielded"],
+              "sentinel older than its live PID not treated as stale: %r" % res)
+        ev = events(r.stderr)
+        st = [e for e in ev if e["event"] == "stale_sentinel"]
+        check(len(st) == 1 and st[0]["pid"] == os.getpid(), "stale events %r" % st)
+        want = ("removed stale yield sentinel %s.yield: pid %d is alive but started after the "
+                "sentinel was written (recycled PID)" % (w4, os.getpid()))
+        check([e for e in ev if e["event"] == "warning" and e["message"] == want],
+              "no warning %r in %r" % (want, ev))
         # human mode says it on stderr too
         w2 = new_wallet_dir("stale-human")
         pid2 = dead_pid()
@@ -275,7 +291,12 @@ def test_sentinel_mid_scan_then_resume():
 
         def on_event(e):
             if e["event"] == "progress" and e["scanned"] >= target and not raised:
-                open(sentinel(w), "w").write("%d\n" % os.getpid())
+                # atomically, as the daemon raises it: a sync polling every
+                # millisecond could otherwise read the empty file that
+                # open() creates (content that is not a PID: yield to None)
+                with open(sentinel(w) + ".tmp", "w") as f:
+                    f.write("%d\n" % os.getpid())
+                os.rename(sentinel(w) + ".tmp", sentinel(w))
                 raised["t"] = time.time()
                 raised["at"] = e["scanned"]
                 return True
@@ -394,6 +415,9 @@ def test_sigkill_mid_batch_then_resume():
                 return e["event"] == "checkpoint" and e["scanned"] >= after
 
             check(watch_events(p, on_event, time.time() + 120), "no checkpoint at %d" % after)
+            # While it runs, the lock holds exactly what the reference writes.
+            lock_text = open(w + ".lock").read()
+            check(lock_text == "%d\n" % p.pid, "lock of the running sync holds %r" % lock_text)
             time.sleep(delay)  # mid-batch
             p.send_signal(signal.SIGKILL)
             p.communicate(timeout=30)
@@ -404,8 +428,14 @@ def test_sigkill_mid_batch_then_resume():
                   [n[0] for n in note_set(load(ref)) if n[0] < wk["scanned"]],
                   "notes at the checkpoint are not the prefix")
             check(os.path.exists(w + ".lock"), "the killed run should leave its lock behind")
+            # The reference would read that lock as stale, not as held.
+            check(tzlib.ref_pid_file(w + ".lock") == (p.pid, True),
+                  "reference reading of the left lock: %r" % (tzlib.ref_pid_file(w + ".lock"),))
         sim.post("latency", {"ms": 0})
-        sync_ok(w, sim.url, "--checkpoint-every", "50")
+        r, _ = sync_ok(w, sim.url, "--checkpoint-every", "50")
+        want = "removed stale lock file %s.lock: pid %d no longer exists" % (w, p.pid)
+        check([e for e in events(r.stderr) if e["event"] == "warning" and e["message"] == want],
+              "no warning %r in %r" % (want, r.stderr[-1500:]))
         leftovers = tzlib.temp_files(os.path.dirname(w))
         check(not leftovers, "temp files of the killed runs left: %r" % leftovers)
         a, b = load(w), load(ref)

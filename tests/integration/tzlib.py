@@ -60,6 +60,20 @@ def read_bytes(path):
         return f.read()
 
 
+def ref_pid_file(path):
+    """The reference tzel-wallet's reading of a lock or sentinel file: the
+    whole content, trimmed, parsed as a u32 (`content.trim().parse::<u32>()`:
+    an optional '+', decimal digits, below 2**32). Returns (pid, stale) --
+    stale when /proc/<pid> does not exist -- or None where the reference
+    finds no PID (it then treats the file as held)."""
+    text = read_bytes(path).decode("ascii", "replace").strip(" \t\n\x0b\x0c\r")
+    digits = text[1:] if text.startswith("+") else text
+    if not digits or not all("0" <= c <= "9" for c in digits) or int(digits) >= 2 ** 32:
+        return None
+    pid = int(digits)
+    return pid, not os.path.exists("/proc/%d" % pid)
+
+
 def vectors(name):
     """A file of the shared protocol vectors, parsed."""
     return load(os.path.join(SHARED, "vectors", name))

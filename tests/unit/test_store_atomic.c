@@ -101,12 +101,22 @@ static int f_rename(const char *a, const char *b)
     return rc;
 }
 static int f_unlink(const char *p) { return hook("unlink") ? -1 : tz_fsys_default()->unlink(p); }
+static int f_chmod(const char *p, mode_t m) { return hook("chmod") ? -1 : tz_fsys_default()->chmod(p, m); }
+static int f_link(const char *a, const char *b) { return hook("link") ? -1 : tz_fsys_default()->link(a, b); }
 static int f_fsync_dir(const char *d) { return hook("fsync_dir") ? -1 : tz_fsys_default()->fsync_dir(d); }
 
 static void install(int tgt, int err_no, int crash)
 {
-    static const tz_fsys t = {f_open, f_write, f_fsync, f_fchmod,
-                              f_close, f_rename, f_unlink, f_fsync_dir};
+    static const tz_fsys t = {.open = f_open,
+                              .write = f_write,
+                              .fsync = f_fsync,
+                              .fchmod = f_fchmod,
+                              .chmod = f_chmod,
+                              .close = f_close,
+                              .rename = f_rename,
+                              .link = f_link,
+                              .unlink = f_unlink,
+                              .fsync_dir = f_fsync_dir};
     calls = 0;
     target = tgt;
     fail_errno = err_no;
@@ -280,8 +290,8 @@ static void test_fail_every_step(void)
     char *new_text = tz_test_get_file(wallet_path);
     tz_wallet_free(w);
     /* The durable sequence, for the wallet and then for its floor. */
-    CHECK_MSG(!strcmp(trace, "open write fsync close rename fsync_dir "
-                             "open write fsync close rename fsync_dir "),
+    CHECK_MSG(!strcmp(trace, "open write fsync close rename chmod fsync_dir "
+                             "open write fsync close rename chmod fsync_dir "),
               "%s", trace);
 
     int seen_steps = 0;
@@ -370,19 +380,19 @@ static void test_floor_skip(void)
     tz_wallet *w = changed_wallet();
     install(0, 0, 0);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    CHECK(calls == 12);
+    CHECK(calls == 14);
     w->scanned++;
     install(0, 0, 0);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    CHECK_MSG(!strcmp(trace, "open write fsync close rename fsync_dir "), "%s", trace);
+    CHECK_MSG(!strcmp(trace, "open write fsync close rename chmod fsync_dir "), "%s", trace);
     w->addr_counter++; /* the floor changes */
     install(0, 0, 0);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    CHECK(calls == 12);
+    CHECK(calls == 14);
     unlink(fpath); /* someone removed it */
     install(0, 0, 0);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    CHECK(calls == 12);
+    CHECK(calls == 14);
     tz_fsys_set(NULL);
     char *t = tz_test_get_file(fpath);
     CHECK(t && strstr(t, "\"addr_counter\": 2"));
@@ -393,7 +403,7 @@ static void test_floor_skip(void)
     CHECK(tz_wallet_save(w, &err) == TZ_EIO);
     install(0, 0, 0);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
-    CHECK(calls == 12);
+    CHECK(calls == 14);
     tz_fsys_set(NULL);
     t = tz_test_get_file(fpath);
     CHECK(t && strstr(t, "\"addr_counter\": 3"));
