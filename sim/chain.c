@@ -13,6 +13,7 @@
 
 #include "b58.h"
 #include "base/clock.h"
+#include "base/num.h"
 #include "base/par.h"
 #include "core/commit.h"
 #include "core/hash.h"
@@ -256,23 +257,22 @@ const sim_block *sim_chain_resolve(const sim_chain *c, const char *id, char *msg
         return block_at(c, (size_t)(head->level - lv));
     }
     if (id[0] >= '0' && id[0] <= '9') {
-        char *end;
-        errno = 0;
-        unsigned long long lv = strtoull(id, &end, 10);
-        if (*end || errno) {
+        uint64_t lv;
+        if (!tz_parse_u64(id, UINT64_MAX, &lv)) {
             snprintf(msg, cap, "Cannot parse block id %s", id);
             return NULL;
         }
         if (lv > head->level) {
-            snprintf(msg, cap, "Block at level %llu is not yet known", lv);
+            snprintf(msg, cap, "Block at level %" PRIu64 " is not yet known", lv);
             return NULL;
         }
         if (lv < c->level_at_start) {
-            snprintf(msg, cap, "No block at level %llu", lv);
+            snprintf(msg, cap, "No block at level %" PRIu64, lv);
             return NULL;
         }
         if (lv < oldest) {
-            snprintf(msg, cap, "State of block at level %llu is not available (pruned)", lv);
+            snprintf(msg, cap, "State of block at level %" PRIu64 " is not available (pruned)",
+                     lv);
             return NULL;
         }
         return block_at(c, (size_t)(head->level - lv));

@@ -13,83 +13,48 @@
 #include <microhttpd.h>
 
 #include "addr.h"
+#include "base/buf.h"
+#include "base/clock.h"
 #include "core/commit.h"
 #include "durable.h"
 
-/* ------------------------------------------------------------ string builder */
-
-typedef struct sb {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sb;
-
-static void sb_reserve(sb *b, size_t extra)
-{
-    if (b->oom || b->n + extra + 1 <= b->cap)
-        return;
-    size_t nc = b->cap ? b->cap : 256;
-    while (nc < b->n + extra + 1)
-        nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-        b->oom = true;
-        return;
-    }
-    b->p = np;
-    b->cap = nc;
-}
-
-static void sb_add(sb *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
+/* ------------------------------------------------------ JSON body pieces */
 
 /* JSON string literal of s (which holds only safe characters, or is
  * escaped for quotes and backslashes). */
-static void sb_jstr(sb *b, const char *s)
+static void buf_jstr(tz_buf *b, const char *s)
 {
-    sb_add(b, "\"", 1);
+    tz_buf_append(b, "\"", 1);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\') {
             char e[2] = {'\\', (char)ch};
-            sb_add(b, e, 2);
+            tz_buf_append(b, e, 2);
         } else if (ch < 0x20) {
             char e[8];
             snprintf(e, sizeof e, "\\u%04x", ch);
-            sb_str(b, e);
+            tz_buf_puts(b, e);
         } else {
-            sb_add(b, (const char *)&ch, 1);
+            tz_buf_append(b, &ch, 1);
         }
     }
-    sb_add(b, "\"", 1);
+    tz_buf_append(b, "\"", 1);
 }
 
-static void sb_hex(sb *b, const uint8_t *v, size_t n, bool malformed)
+/* The hex of v[n] as a JSON string; `malformed` spoils its first two
+ * digits to "zz". */
+static void buf_hex(tz_buf *b, const uint8_t *v, size_t n, bool malformed)
 {
-    sb_reserve(b, 2 * n + 2);
-    if (b->oom)
-        return;
-    b->p[b->n++] = '"';
-    tz_hex_encode(b->p + b->n, v, n);
-    if (malformed && n > 0) {
-        b->p[b->n] = 'z';
-        b->p[b->n + 1] = 'z';
+    char hx[2 * 64 + 1];
+    tz_buf_append(b, "\"", 1);
+    for (size_t off = 0; off < n; off += 64) {
+        size_t k = n - off < 64 ? n - off : 64;
+        tz_hex_encode(hx, v + off, k);
+        if (malformed && off == 0)
+            hx[0] = hx[1] = 'z';
+        tz_buf_append(b, hx, 2 * k);
     }
-    b->n += 2 * n;
-    b->p[b->n++] = '"';
-    b->p[b->n] = '\0';
+    tz_buf_append(b, "\"", 1);
 }
 
 /* -------------------------------------------------------------- counters */
@@ -140,7 +105,7 @@ static bool in_list(const uint64_t *l, size_t n, uint64_t v)
 /* ------------------------------------------------------------------ server */
 
 typedef struct pending {
-    uint64_t deadline;
+    int64_t deadline; /* tz_mono_ms */
     struct MHD_Connection *conn;
 } pending;
 
@@ -167,10 +132,10 @@ struct sim_server {
 
 enum action { ACT_NORMAL, ACT_DROP, ACT_TRUNCATE };
 
+#define MAX_BODY (16u << 20)
+
 typedef struct req {
-    char *body;
-    size_t blen, bcap;
-    bool body_oom;
+    tz_buf body;       /* the request body, at most MAX_BODY bytes */
     bool prepared;
     unsigned status;
     char *resp;
@@ -178,13 +143,6 @@ typedef struct req {
     const char *ctype;
     enum action act;
 } req;
-
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 static void heap_push(sim_server *s, pending p)
 {
@@ -243,11 +201,12 @@ static void *timer_main(void *arg)
                 MHD_resume_connection(heap_pop(s).conn);
             break;
         }
-        uint64_t now = now_ms();
+        int64_t now = tz_mono_ms();
         while (s->nheap && s->heap[0].deadline <= now)
             MHD_resume_connection(heap_pop(s).conn);
         if (s->nheap) {
-            uint64_t dl = s->heap[0].deadline;
+            /* tz_mono_ms reads CLOCK_MONOTONIC, the clock of tcv. */
+            int64_t dl = s->heap[0].deadline;
             struct timespec ts = {.tv_sec = (time_t)(dl / 1000),
                                   .tv_nsec = (long)(dl % 1000) * 1000000};
             pthread_cond_timedwait(&s->tcv, &s->tmu, &ts);
@@ -270,15 +229,19 @@ static void reply(req *r, unsigned status, const char *ctype, char *body, size_t
     r->resp_len = len;
 }
 
-static void reply_sb(req *r, unsigned status, sb *b)
+/* Answers b's JSON (plus "\n"), taking its bytes; 500 when building it
+ * failed. */
+static void reply_buf(req *r, unsigned status, tz_buf *b)
 {
-    sb_add(b, "\n", 1);
-    if (b->oom) {
-        free(b->p);
+    tz_buf_append(b, "\n", 1);
+    if (b->failed) {
+        tz_buf_free(b);
         reply(r, 500, NULL, NULL, 0);
         return;
     }
-    reply(r, status, "application/json", b->p, b->n);
+    size_t len;
+    char *body = tz_buf_steal(b, &len);
+    reply(r, status, "application/json", body, len);
 }
 
 static void reply_empty(req *r, unsigned status)
@@ -295,11 +258,11 @@ static void reply_text(req *r, unsigned status, const char *msg)
 /* 500 with an Octez-style error list. */
 static void reply_failure(req *r, const char *msg)
 {
-    sb b = {0};
-    sb_str(&b, "[{\"kind\":\"temporary\",\"id\":\"failure\",\"msg\":");
-    sb_jstr(&b, msg);
-    sb_str(&b, "}]");
-    reply_sb(r, 500, &b);
+    tz_buf b = {0};
+    tz_buf_puts(&b, "[{\"kind\":\"temporary\",\"id\":\"failure\",\"msg\":");
+    buf_jstr(&b, msg);
+    tz_buf_puts(&b, "}]");
+    reply_buf(r, 500, &b);
 }
 
 static void reply_json(req *r, unsigned status, json_t *o)
@@ -310,10 +273,10 @@ static void reply_json(req *r, unsigned status, json_t *o)
         reply_empty(r, 500);
         return;
     }
-    sb b = {0};
-    sb_str(&b, s);
+    tz_buf b = {0};
+    tz_buf_puts(&b, s);
     free(s);
-    reply_sb(r, status, &b);
+    reply_buf(r, status, &b);
 }
 
 static void reply_error(req *r, unsigned status, const char *msg)
@@ -349,7 +312,7 @@ static bool block_id_ok(const char *id)
 }
 
 typedef struct emit_ctx {
-    sb *b;
+    tz_buf *b;
     bool first;
     /* for values */
     const sim_chain *c;
@@ -363,9 +326,9 @@ static void emit_name(void *ctx, const char *name)
 {
     emit_ctx *e = ctx;
     if (!e->first)
-        sb_add(e->b, ",", 1);
+        tz_buf_append(e->b, ",", 1);
     e->first = false;
-    sb_jstr(e->b, name);
+    buf_jstr(e->b, name);
 }
 
 /* Applies the tamper / malformed switches to a value read at path p. */
@@ -401,13 +364,13 @@ static void emit_value(void *ctx, const char *name)
     bool mal;
     note_faults(e->s, &cp, v, len, &mal);
     if (!e->first)
-        sb_add(e->b, ",", 1);
+        tz_buf_append(e->b, ",", 1);
     e->first = false;
-    sb_str(e->b, "{\"key\":");
-    sb_jstr(e->b, name);
-    sb_str(e->b, ",\"value\":");
-    sb_hex(e->b, v, len, mal);
-    sb_add(e->b, "}", 1);
+    tz_buf_puts(e->b, "{\"key\":");
+    buf_jstr(e->b, name);
+    tz_buf_puts(e->b, ",\"value\":");
+    buf_hex(e->b, v, len, mal);
+    tz_buf_append(e->b, "}", 1);
 }
 
 /* Durable-read faults: returns true when the request was answered by one. */
@@ -482,7 +445,7 @@ static void do_durable(sim_server *s, struct MHD_Connection *conn, req *r, const
 
     sim_chain *c = s->c;
     char msg[256];
-    sb b = {0};
+    tz_buf b = {0};
     pthread_rwlock_rdlock(&c->lock);
     const sim_block *blk = sim_chain_resolve(c, block, msg, sizeof msg);
     if (!blk) {
@@ -496,21 +459,21 @@ static void do_durable(sim_server *s, struct MHD_Connection *conn, req *r, const
         bool has = sim_durable_value(c, blk, &p, v, &len);
         pthread_rwlock_unlock(&c->lock);
         if (!has) {
-            sb_str(&b, "null");
+            tz_buf_puts(&b, "null");
         } else if (op == R_LENGTH) {
             char num[32];
             snprintf(num, sizeof num, "\"%zu\"", len);
-            sb_str(&b, num);
+            tz_buf_puts(&b, num);
         } else {
             bool mal;
             note_faults(s, &p, v, len, &mal);
-            sb_hex(&b, v, len, mal);
+            buf_hex(&b, v, len, mal);
         }
-        reply_sb(r, 200, &b);
+        reply_buf(r, 200, &b);
         return;
     }
     emit_ctx e = {.b = &b, .first = true, .c = c, .blk = blk, .parent = &p, .s = s};
-    sb_add(&b, "[", 1);
+    tz_buf_append(&b, "[", 1);
     if (op == R_SUBKEYS) {
         if (sim_durable_value(c, blk, &p, v, &len))
             emit_name(&e, "");
@@ -519,8 +482,8 @@ static void do_durable(sim_server *s, struct MHD_Connection *conn, req *r, const
         sim_durable_children(c, blk, &p, emit_value, &e);
     }
     pthread_rwlock_unlock(&c->lock);
-    sb_add(&b, "]", 1);
-    reply_sb(r, 200, &b);
+    tz_buf_append(&b, "]", 1);
+    reply_buf(r, 200, &b);
 }
 
 /* Splits "/global/block/<id>/<rest>". Returns the route, or R_NOT_FOUND. */
@@ -567,12 +530,12 @@ static void do_rpc(sim_server *s, struct MHD_Connection *conn, req *r, const cha
     if (strcmp(method, "GET") != 0)
         rt = R_NOT_FOUND;
     atomic_fetch_add(&s->req_count[rt], 1);
-    sb b = {0};
+    tz_buf b = {0};
     char msg[256];
     switch (rt) {
     case R_ADDRESS:
-        sb_jstr(&b, s->c->rollup_address);
-        reply_sb(r, 200, &b);
+        buf_jstr(&b, s->c->rollup_address);
+        reply_buf(r, 200, &b);
         return;
     case R_HASH:
     case R_LEVEL: {
@@ -583,18 +546,18 @@ static void do_rpc(sim_server *s, struct MHD_Connection *conn, req *r, const cha
         pthread_rwlock_rdlock(&s->c->lock);
         const sim_block *blk = sim_chain_resolve(s->c, id, msg, sizeof msg);
         if (blk && rt == R_HASH) {
-            sb_jstr(&b, blk->hash);
+            buf_jstr(&b, blk->hash);
         } else if (blk) {
             char num[32];
             snprintf(num, sizeof num, "%" PRIu64, blk->level);
-            sb_str(&b, num);
+            tz_buf_puts(&b, num);
         }
         pthread_rwlock_unlock(&s->c->lock);
         if (!blk) {
             reply_failure(r, msg);
             return;
         }
-        reply_sb(r, 200, &b);
+        reply_buf(r, 200, &b);
         return;
     }
     case R_LENGTH:
@@ -938,13 +901,13 @@ static void do_sim(sim_server *s, struct MHD_Connection *conn, req *r, const cha
         return;
     }
     json_t *in = NULL;
-    if (r->body_oom) {
+    if (r->body.failed) {
         reply_error(r, 413, "body too large");
         return;
     }
-    if (r->blen > 0) {
+    if (r->body.len > 0) {
         json_error_t je;
-        in = json_loadb(r->body, r->blen, 0, &je);
+        in = json_loadb(r->body.data, r->body.len, 0, &je);
         if (!json_is_object(in)) {
             json_decref(in);
             reply_error(r, 400, "body must be a JSON object");
@@ -1050,8 +1013,6 @@ static enum MHD_Result deliver(struct MHD_Connection *conn, req *r)
     return ret;
 }
 
-#define MAX_BODY (16u << 20)
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -1063,31 +1024,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
+        r->body.max = MAX_BODY;
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->body_oom) {
-            if (r->blen + *upload_size > MAX_BODY) {
-                r->body_oom = true;
-            } else {
-                if (r->blen + *upload_size > r->bcap) {
-                    size_t nc = r->bcap ? r->bcap : 1024;
-                    while (nc < r->blen + *upload_size)
-                        nc *= 2;
-                    char *nb = realloc(r->body, nc);
-                    if (!nb) {
-                        r->body_oom = true;
-                        *upload_size = 0;
-                        return MHD_YES;
-                    }
-                    r->body = nb;
-                    r->bcap = nc;
-                }
-                memcpy(r->body + r->blen, upload_data, *upload_size);
-                r->blen += *upload_size;
-            }
-        }
+        /* Past MAX_BODY (or out of memory) the body is marked failed and
+         * the rest discarded: the control API answers 413. */
+        tz_buf_append(&r->body, upload_data, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
@@ -1103,7 +1047,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             pthread_mutex_lock(&s->tmu);
             if (!s->stopping) {
                 MHD_suspend_connection(conn);
-                heap_push(s, (pending){.deadline = now_ms() + lat, .conn = conn});
+                heap_push(s, (pending){.deadline = tz_mono_ms() + lat, .conn = conn});
                 pthread_cond_signal(&s->tcv);
                 pthread_mutex_unlock(&s->tmu);
                 return MHD_YES;
@@ -1123,7 +1067,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req *r = *con_cls;
     if (!r)
         return;
-    free(r->body);
+    tz_buf_free(&r->body);
     free(r->resp);
     free(r);
     *con_cls = NULL;
