@@ -16,6 +16,18 @@
 #include "base/num.h"
 #include "chain_internal.h"
 
+/* Doubles the capacity *cap (from `first` when 0) of the array arr of
+ * `size`-byte items. Returns the moved array, or NULL when memory is short
+ * (arr and *cap untouched). */
+static void *grow(void *arr, size_t *cap, size_t size, size_t first)
+{
+    size_t nc = *cap ? *cap * 2 : first;
+    void *na = realloc(arr, nc * size);
+    if (na)
+        *cap = nc;
+    return na;
+}
+
 /* ------------------------------------------------------------ leaf storage */
 
 const uint8_t *sim_leaf(const sim_chain *c, uint64_t i)
@@ -34,12 +46,10 @@ static tz_status store_leaves(sim_chain *c, const uint8_t *notes, uint64_t n)
         size_t s = (size_t)(off / SIM_SEG_LEAVES);
         if (s >= c->nsegs) {
             if (c->nsegs == c->segcap) {
-                size_t nc = c->segcap ? c->segcap * 2 : 16;
-                uint8_t **ns = realloc(c->segs, nc * sizeof *ns);
+                uint8_t **ns = grow(c->segs, &c->segcap, sizeof *ns, 16);
                 if (!ns)
                     return TZ_ENOMEM;
                 c->segs = ns;
-                c->segcap = nc;
             }
             c->segs[c->nsegs] = malloc((size_t)SIM_SEG_LEAVES * SIM_NOTE_BYTES);
             if (!c->segs[c->nsegs])
@@ -163,39 +173,40 @@ static bool nf_find(const sim_chain *c, const tz_felt *nf, uint64_t *idx)
     }
 }
 
+/* Puts value v in the first free slot of nf's probe sequence in the
+ * open-addressed table slots[cap] (cap a power of two, never full). */
+static void nf_slot_put(uint64_t *slots, uint64_t cap, const tz_felt *nf, uint64_t v)
+{
+    uint64_t s = nf_key(nf) & (cap - 1);
+    while (slots[s])
+        s = (s + 1) & (cap - 1);
+    slots[s] = v;
+}
+
 static tz_status nf_insert(sim_chain *c, const tz_felt *nf)
 {
     uint64_t dummy;
     if (nf_find(c, nf, &dummy))
         return TZ_OK;
     if (c->nf_n == c->nf_cap) {
-        uint64_t nc = c->nf_cap ? c->nf_cap * 2 : 64;
-        tz_felt *nn = realloc(c->nfs, nc * sizeof *nn);
+        tz_felt *nn = grow(c->nfs, &c->nf_cap, sizeof *nn, 64);
         if (!nn)
             return TZ_ENOMEM;
         c->nfs = nn;
-        c->nf_cap = nc;
     }
     if ((c->nf_n + 1) * 2 > c->nf_slot_cap) {
         uint64_t nc = c->nf_slot_cap ? c->nf_slot_cap * 2 : 128;
         uint64_t *ns = calloc(nc, sizeof *ns);
         if (!ns)
             return TZ_ENOMEM;
-        for (uint64_t k = 0; k < c->nf_n; k++) {
-            uint64_t s = nf_key(&c->nfs[k]) & (nc - 1);
-            while (ns[s])
-                s = (s + 1) & (nc - 1);
-            ns[s] = k + 1;
-        }
+        for (uint64_t k = 0; k < c->nf_n; k++)
+            nf_slot_put(ns, nc, &c->nfs[k], k + 1);
         free(c->nf_slots);
         c->nf_slots = ns;
         c->nf_slot_cap = nc;
     }
     c->nfs[c->nf_n] = *nf;
-    uint64_t s = nf_key(nf) & (c->nf_slot_cap - 1);
-    while (c->nf_slots[s])
-        s = (s + 1) & (c->nf_slot_cap - 1);
-    c->nf_slots[s] = c->nf_n + 1;
+    nf_slot_put(c->nf_slots, c->nf_slot_cap, nf, c->nf_n + 1);
     c->nf_n++;
     return TZ_OK;
 }
@@ -226,17 +237,24 @@ const sim_balance *sim_chain_balance(const sim_block *b, const tz_felt *pkh)
 
 /* ------------------------------------------------------------ paid notes */
 
-static tz_status paid_add(sim_chain *c, const sim_paid_note *p)
+/* Records stored leaf i, paid to `to` with value v for --pay entry `pay`
+ * (SIZE_MAX: /sim/append), with its cm and opening. The caller holds the
+ * write lock or has c to itself. Returns TZ_OK or TZ_ENOMEM (nothing
+ * recorded). */
+static tz_status paid_add(sim_chain *c, uint64_t i, size_t pay, const tz_payment_address *to,
+                          uint64_t v)
 {
     if (c->npaid == c->paidcap) {
-        size_t nc = c->paidcap ? c->paidcap * 2 : 64;
-        sim_paid_note *np = realloc(c->paid, nc * sizeof *np);
+        sim_paid_note *np = grow(c->paid, &c->paidcap, sizeof *np, 64);
         if (!np)
             return TZ_ENOMEM;
         c->paid = np;
-        c->paidcap = nc;
     }
-    c->paid[c->npaid++] = *p;
+    sim_paid_note *pn = &c->paid[c->npaid++];
+    pn->index = i;
+    pn->pay = pay;
+    sim_leaf_opening(c, i, to, v, &pn->v, &pn->rseed);
+    memcpy(pn->cm.b, sim_leaf(c, i), 32);
     return TZ_OK;
 }
 
@@ -338,11 +356,7 @@ tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
         if (assign[i] < 0)
             continue;
         const sim_pay *py = &p->pays[assign[i]];
-        uint64_t v;
-        sim_paid_note pn = {.index = i, .pay = (size_t)assign[i], .v = py->value};
-        sim_leaf_opening(c, i, &py->to, py->value, &v, &pn.rseed);
-        memcpy(pn.cm.b, sim_leaf(c, i), 32);
-        if (paid_add(c, &pn) != TZ_OK) {
+        if (paid_add(c, i, (size_t)assign[i], &py->to, py->value) != TZ_OK) {
             free(assign);
             sim_chain_free(c);
             return tz_error_set(err, TZ_ENOMEM, "out of memory");
@@ -411,12 +425,8 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
         tz_felt cm;
         memcpy(cm.b, notes + k * SIM_NOTE_BYTES, 32);
         st = tz_frontier_append(&b.fr, &cm, &b.root);
-        if (st == TZ_OK && to) {
-            sim_paid_note pn = {.index = first + k, .pay = SIZE_MAX, .v = v, .cm = cm};
-            uint64_t vo;
-            sim_leaf_opening(c, first + k, to, v, &vo, &pn.rseed);
-            st = paid_add(c, &pn);
-        }
+        if (st == TZ_OK && to)
+            st = paid_add(c, first + k, SIZE_MAX, to, v);
     }
     if (st == TZ_OK) {
         push_block(c, &b);

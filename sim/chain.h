@@ -85,7 +85,8 @@ typedef struct sim_chain {
 
     /* nullifiers: list + open-addressed index */
     tz_felt *nfs;
-    uint64_t nf_n, nf_cap;
+    uint64_t nf_n;
+    size_t nf_cap;
     uint64_t *nf_slots;         /* index+1, 0 = empty */
     uint64_t nf_slot_cap;
 
