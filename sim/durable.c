@@ -1,3 +1,8 @@
+/* The TzEL kernel's durable tree as a function of one simulator block
+ * (durable.h): durable keys parsed as Octez parses them, the value at a
+ * key and a node's direct children, all computed from the block's
+ * snapshot and the chain's shared notes and nullifiers; nothing is stored
+ * per key. */
 #include "durable.h"
 
 #include <inttypes.h>
