@@ -1,3 +1,6 @@
+/* Payment addresses for the simulator (addr.h): read from the JSON
+ * `tzel-wallet receive` prints, made from a master key by --make-address,
+ * and checked against notes by --check-note. */
 #include "addr.h"
 
 #include <stdio.h>

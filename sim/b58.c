@@ -1,3 +1,5 @@
+/* Base58check encoding of the simulator's Tezos-shaped identifiers
+ * (b58.h). */
 #include "b58.h"
 
 #include <sodium.h>

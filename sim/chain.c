@@ -1,164 +1,31 @@
+/* The simulator's versioned chain (chain.h): leaf storage (a base region,
+ * malloc'd or mapped from the cache, then fixed-size segments), the ring
+ * of recent blocks and block-id resolution, the nullifier list and its
+ * hash index, refcounted deposit-balance tables, the paid-note list, and
+ * the writers, which serialise on wmu, make their notes outside the lock
+ * and publish each new block under the write lock. */
 #include "chain.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "b58.h"
-#include "base/clock.h"
-#include "base/par.h"
-#include "core/commit.h"
-#include "core/hash.h"
-#include "core/kem.h"
-#include "core/note.h"
-#include "core/wire.h"
+#include "base/num.h"
+#include "chain_internal.h"
 
-#define CACHE_MAGIC "TZSIMCH1"
-#define CACHE_HEADER 64
-#define CACHE_TAIL (8 + TZ_TREE_DEPTH * 32 + 32)
-#define GEN_VERSION "tzel-sim-gen-v1"
-
-/* ---------------------------------------------------------------- hashing */
-
-/* out = BLAKE2s(label || seed || u64le i || extra[elen]). */
-static void derive(uint8_t out[32], const sim_chain *c, const char *label, uint64_t i,
-                   const void *extra, size_t elen)
+/* Doubles the capacity *cap (from `first` when 0) of the array arr of
+ * `size`-byte items. Returns the moved array, or NULL when memory is short
+ * (arr and *cap untouched). */
+static void *grow(void *arr, size_t *cap, size_t size, size_t first)
 {
-    uint8_t ib[8];
-    tz_put_u64le(ib, i);
-    tz_hash_part parts[4] = {
-        {label, strlen(label)}, {c->seed, 32}, {ib, 8}, {extra, elen}};
-    tz_blake2s(out, NULL, parts, extra ? 4 : 3);
-}
-
-static void derive_felt(tz_felt *out, const sim_chain *c, const char *label, uint64_t i)
-{
-    derive(out->b, c, label, i, NULL, 0);
-    tz_felt_truncate(out);
-}
-
-/* -------------------------------------------------------------- the notes */
-
-static void serialize_note(uint8_t out[SIM_NOTE_BYTES], const tz_felt *cm, const tz_enc_note *e)
-{
-    tz_published_note pn;
-    pn.cm = *cm;
-    pn.enc = *e;
-    if (tz_wire_encode_published_note(out, &pn) != TZ_OK)
-        memset(out, 0, SIM_NOTE_BYTES); /* tag >= 2^10: cannot come out of tz_note_encrypt */
-}
-
-/* Per-leaf randomness, bound to the recipient when it is not a stranger. */
-static void leaf_rand(const sim_chain *c, uint64_t i, const tz_payment_address *to,
-                      uint8_t r[32])
-{
-    if (to)
-        derive(r, c, "paid-leaf", i, to->d_j.b, 32);
-    else
-        derive(r, c, "leaf", i, NULL, 0);
-}
-
-static void leaf_rseed(const uint8_t r[32], tz_felt *rseed)
-{
-    tz_hash_part p[2] = {{r, 32}, {"rseed", 5}};
-    tz_blake2s(rseed->b, NULL, p, 2);
-    tz_felt_truncate(rseed);
-}
-
-void sim_leaf_opening(const sim_chain *c, uint64_t i, const tz_payment_address *to, uint64_t v,
-                      uint64_t *v_out, tz_felt *rseed_out)
-{
-    uint8_t r[32];
-    leaf_rand(c, i, to, r);
-    leaf_rseed(r, rseed_out);
-    *v_out = to ? v : 1 + tz_get_u64le(r + 8) % 1000000;
-}
-
-void sim_make_note(const sim_chain *c, uint64_t i, const tz_payment_address *to, uint64_t v,
-                   uint8_t out[SIM_NOTE_BYTES], uint64_t *v_out, tz_felt *rseed_out)
-{
-    uint8_t r[32], coins_d[32], coins_v[32];
-    leaf_rand(c, i, to, r);
-    tz_hash_part pd[2] = {{r, 32}, {"coins-d", 7}};
-    tz_hash_part pv[2] = {{r, 32}, {"coins-v", 7}};
-    tz_blake2s(coins_d, NULL, pd, 2);
-    tz_blake2s(coins_v, NULL, pv, 2);
-    tz_felt rseed;
-    leaf_rseed(r, &rseed);
-    if (!to) {
-        to = &c->strangers[r[0] % 8];
-        v = 1 + tz_get_u64le(r + 8) % 1000000;
-    }
-    tz_enc_note enc;
-    tz_felt cm;
-    if (tz_note_encrypt(&enc, &cm, to, v, &rseed, NULL, coins_d, coins_v, &c->outgoing_seed) !=
-        TZ_OK)
-        memset(&enc, 0, sizeof enc); /* cannot happen: arguments are non-NULL */
-    serialize_note(out, &cm, &enc);
-    if (v_out)
-        *v_out = v;
-    if (rseed_out)
-        *rseed_out = rseed;
-}
-
-/* ------------------------------------------------- parallel note generation */
-
-typedef struct gen_job {
-    const sim_chain *c;
-    uint64_t first, n;
-    const int32_t *assign;        /* per leaf: pay index or -1 (may be NULL) */
-    const sim_pay *pays;
-    const tz_payment_address *to; /* used when assign is NULL */
-    uint64_t value;
-    uint8_t *dest;                /* n * SIM_NOTE_BYTES */
-    bool verbose;
-    uint64_t reported;            /* notes done at the last progress line */
-    double t0;
-} gen_job;
-
-#define GEN_CHUNK 32
-
-/* Generates notes [k0, k1) of the job (tz_par_fn). */
-static void gen_range(void *arg, uint64_t k0, uint64_t k1)
-{
-    gen_job *j = arg;
-    for (uint64_t k = k0; k < k1; k++) {
-        const tz_payment_address *to = j->to;
-        uint64_t v = j->value;
-        if (j->assign) {
-            int32_t a = j->assign[k];
-            to = a >= 0 ? &j->pays[a].to : NULL;
-            v = a >= 0 ? j->pays[a].value : 0;
-        }
-        sim_make_note(j->c, j->first + k, to, v, j->dest + k * SIM_NOTE_BYTES, NULL, NULL);
-    }
-}
-
-/* A progress line every 5% (tz_par_progress_fn). */
-static void gen_progress(void *arg, uint64_t done, uint64_t n)
-{
-    gen_job *j = arg;
-    if (done - j->reported < n / 20 || done == n)
-        return;
-    fprintf(stderr, "tzel-rollup-sim: generated %" PRIu64 "/%" PRIu64 " notes (%.1f s)\n", done,
-            n, tz_mono_secs() - j->t0);
-    j->reported = done;
-}
-
-static void gen_run(gen_job *j, unsigned threads)
-{
-    bool verbose = j->verbose && j->n >= 2000;
-    j->t0 = tz_mono_secs();
-    tz_par_for(j->n, GEN_CHUNK, threads, gen_range, j, verbose ? gen_progress : NULL, j);
-    if (verbose)
-        fprintf(stderr, "tzel-rollup-sim: generated %" PRIu64 " notes\n", j->n);
+    size_t nc = *cap ? *cap * 2 : first;
+    void *na = realloc(arr, nc * size);
+    if (na)
+        *cap = nc;
+    return na;
 }
 
 /* ------------------------------------------------------------ leaf storage */
@@ -179,12 +46,10 @@ static tz_status store_leaves(sim_chain *c, const uint8_t *notes, uint64_t n)
         size_t s = (size_t)(off / SIM_SEG_LEAVES);
         if (s >= c->nsegs) {
             if (c->nsegs == c->segcap) {
-                size_t nc = c->segcap ? c->segcap * 2 : 16;
-                uint8_t **ns = realloc(c->segs, nc * sizeof *ns);
+                uint8_t **ns = grow(c->segs, &c->segcap, sizeof *ns, 16);
                 if (!ns)
                     return TZ_ENOMEM;
                 c->segs = ns;
-                c->segcap = nc;
             }
             c->segs[c->nsegs] = malloc((size_t)SIM_SEG_LEAVES * SIM_NOTE_BYTES);
             if (!c->segs[c->nsegs])
@@ -223,7 +88,7 @@ static void block_hash(const sim_chain *c, sim_block *b)
     tz_put_u64le(buf + 8, b->fr.size);
     tz_put_u64le(buf + 16, b->nf_count);
     memcpy(buf + 24, b->root.b, 32);
-    derive(h, c, "block", b->level, buf, sizeof buf);
+    sim_gen_derive(h, c, "block", b->level, buf, sizeof buf);
     static const uint8_t prefix[2] = {1, 52};
     sim_b58check(b->hash, sizeof b->hash, prefix, 2, h, 32);
 }
@@ -256,23 +121,22 @@ const sim_block *sim_chain_resolve(const sim_chain *c, const char *id, char *msg
         return block_at(c, (size_t)(head->level - lv));
     }
     if (id[0] >= '0' && id[0] <= '9') {
-        char *end;
-        errno = 0;
-        unsigned long long lv = strtoull(id, &end, 10);
-        if (*end || errno) {
+        uint64_t lv;
+        if (!tz_parse_u64(id, UINT64_MAX, &lv)) {
             snprintf(msg, cap, "Cannot parse block id %s", id);
             return NULL;
         }
         if (lv > head->level) {
-            snprintf(msg, cap, "Block at level %llu is not yet known", lv);
+            snprintf(msg, cap, "Block at level %" PRIu64 " is not yet known", lv);
             return NULL;
         }
         if (lv < c->level_at_start) {
-            snprintf(msg, cap, "No block at level %llu", lv);
+            snprintf(msg, cap, "No block at level %" PRIu64, lv);
             return NULL;
         }
         if (lv < oldest) {
-            snprintf(msg, cap, "State of block at level %llu is not available (pruned)", lv);
+            snprintf(msg, cap, "State of block at level %" PRIu64 " is not available (pruned)",
+                     lv);
             return NULL;
         }
         return block_at(c, (size_t)(head->level - lv));
@@ -309,39 +173,40 @@ static bool nf_find(const sim_chain *c, const tz_felt *nf, uint64_t *idx)
     }
 }
 
+/* Puts value v in the first free slot of nf's probe sequence in the
+ * open-addressed table slots[cap] (cap a power of two, never full). */
+static void nf_slot_put(uint64_t *slots, uint64_t cap, const tz_felt *nf, uint64_t v)
+{
+    uint64_t s = nf_key(nf) & (cap - 1);
+    while (slots[s])
+        s = (s + 1) & (cap - 1);
+    slots[s] = v;
+}
+
 static tz_status nf_insert(sim_chain *c, const tz_felt *nf)
 {
     uint64_t dummy;
     if (nf_find(c, nf, &dummy))
         return TZ_OK;
     if (c->nf_n == c->nf_cap) {
-        uint64_t nc = c->nf_cap ? c->nf_cap * 2 : 64;
-        tz_felt *nn = realloc(c->nfs, nc * sizeof *nn);
+        tz_felt *nn = grow(c->nfs, &c->nf_cap, sizeof *nn, 64);
         if (!nn)
             return TZ_ENOMEM;
         c->nfs = nn;
-        c->nf_cap = nc;
     }
     if ((c->nf_n + 1) * 2 > c->nf_slot_cap) {
         uint64_t nc = c->nf_slot_cap ? c->nf_slot_cap * 2 : 128;
         uint64_t *ns = calloc(nc, sizeof *ns);
         if (!ns)
             return TZ_ENOMEM;
-        for (uint64_t k = 0; k < c->nf_n; k++) {
-            uint64_t s = nf_key(&c->nfs[k]) & (nc - 1);
-            while (ns[s])
-                s = (s + 1) & (nc - 1);
-            ns[s] = k + 1;
-        }
+        for (uint64_t k = 0; k < c->nf_n; k++)
+            nf_slot_put(ns, nc, &c->nfs[k], k + 1);
         free(c->nf_slots);
         c->nf_slots = ns;
         c->nf_slot_cap = nc;
     }
     c->nfs[c->nf_n] = *nf;
-    uint64_t s = nf_key(nf) & (c->nf_slot_cap - 1);
-    while (c->nf_slots[s])
-        s = (s + 1) & (c->nf_slot_cap - 1);
-    c->nf_slots[s] = c->nf_n + 1;
+    nf_slot_put(c->nf_slots, c->nf_slot_cap, nf, c->nf_n + 1);
     c->nf_n++;
     return TZ_OK;
 }
@@ -372,17 +237,24 @@ const sim_balance *sim_chain_balance(const sim_block *b, const tz_felt *pkh)
 
 /* ------------------------------------------------------------ paid notes */
 
-static tz_status paid_add(sim_chain *c, const sim_paid_note *p)
+/* Records stored leaf i, paid to `to` with value v for --pay entry `pay`
+ * (SIZE_MAX: /sim/append), with its cm and opening. The caller holds the
+ * write lock or has c to itself. Returns TZ_OK or TZ_ENOMEM (nothing
+ * recorded). */
+static tz_status paid_add(sim_chain *c, uint64_t i, size_t pay, const tz_payment_address *to,
+                          uint64_t v)
 {
     if (c->npaid == c->paidcap) {
-        size_t nc = c->paidcap ? c->paidcap * 2 : 64;
-        sim_paid_note *np = realloc(c->paid, nc * sizeof *np);
+        sim_paid_note *np = grow(c->paid, &c->paidcap, sizeof *np, 64);
         if (!np)
             return TZ_ENOMEM;
         c->paid = np;
-        c->paidcap = nc;
     }
-    c->paid[c->npaid++] = *p;
+    sim_paid_note *pn = &c->paid[c->npaid++];
+    pn->index = i;
+    pn->pay = pay;
+    sim_leaf_opening(c, i, to, v, &pn->v, &pn->rseed);
+    memcpy(pn->cm.b, sim_leaf(c, i), 32);
     return TZ_OK;
 }
 
@@ -399,150 +271,52 @@ sim_paid_note *sim_chain_paid(sim_chain *c, size_t *n)
     return out;
 }
 
-/* ------------------------------------------------------------------ cache */
-
-static void cache_key(uint8_t key[32], const sim_gen_params *p)
-{
-    uint8_t h[32];
-    uint8_t nb[8];
-    tz_put_u64le(nb, p->leaves);
-    tz_hash_part parts[3] = {{GEN_VERSION, strlen(GEN_VERSION)}, {p->seed, strlen(p->seed) + 1},
-                             {nb, 8}};
-    tz_blake2s(h, NULL, parts, 3);
-    for (size_t k = 0; k < p->npays; k++) {
-        uint8_t cb[16];
-        tz_put_u64le(cb, p->pays[k].count);
-        tz_put_u64le(cb + 8, p->pays[k].value);
-        const tz_payment_address *a = &p->pays[k].to;
-        tz_hash_part q[9] = {{h, 32},          {a->d_j.b, 32},      {a->auth_root.b, 32},
-                             {a->auth_pub_seed.b, 32}, {a->nk_tag.b, 32}, {a->ek_v, TZ_KEM_EK_BYTES},
-                             {a->ek_d, TZ_KEM_EK_BYTES}, {cb, 16},  {"pay", 3}};
-        tz_blake2s(h, NULL, q, 9);
-    }
-    memcpy(key, h, 32);
-}
-
-static void cache_path(char *out, size_t cap, const char *dir, const uint8_t key[32])
-{
-    char hex[65];
-    tz_hex_encode(hex, key, 16);
-    snprintf(out, cap, "%s/tzel-sim-%s.chain", dir, hex);
-}
-
-/* Maps a valid cache file; TZ_ENOTFOUND when absent or unusable. */
-static tz_status cache_load(sim_chain *c, const char *path, const uint8_t key[32], uint64_t n,
-                            tz_frontier *fr, tz_felt *root)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return TZ_ENOTFOUND;
-    struct stat st;
-    size_t want = CACHE_HEADER + (size_t)n * SIM_NOTE_BYTES + CACHE_TAIL;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != want) {
-        close(fd);
-        return TZ_ENOTFOUND;
-    }
-    uint8_t *m = mmap(NULL, want, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
-        return TZ_ENOTFOUND;
-    if (memcmp(m, CACHE_MAGIC, 8) != 0 || tz_get_u64le(m + 8) != n ||
-        memcmp(m + 16, key, 32) != 0) {
-        munmap(m, want);
-        return TZ_ENOTFOUND;
-    }
-    const uint8_t *t = m + CACHE_HEADER + (size_t)n * SIM_NOTE_BYTES;
-    fr->size = tz_get_u64le(t);
-    for (unsigned l = 0; l < TZ_TREE_DEPTH; l++)
-        memcpy(fr->branch[l].b, t + 8 + 32 * l, 32);
-    memcpy(root->b, t + 8 + 32 * TZ_TREE_DEPTH, 32);
-    if (fr->size != n) {
-        munmap(m, want);
-        return TZ_ENOTFOUND;
-    }
-    c->base_map = m;
-    c->base_map_len = want;
-    c->base_is_map = true;
-    c->base = m + CACHE_HEADER;
-    c->base_n = n;
-    return TZ_OK;
-}
-
-static bool write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* Writes the cache atomically (temp file, fsync, rename). */
-static tz_status cache_store(const char *dir, const char *path, const uint8_t key[32],
-                             const uint8_t *notes, uint64_t n, const tz_frontier *fr,
-                             const tz_felt *root, tz_error *err)
-{
-    mkdir(dir, 0755);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return tz_error_set(err, TZ_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    uint8_t hdr[CACHE_HEADER] = {0};
-    memcpy(hdr, CACHE_MAGIC, 8);
-    tz_put_u64le(hdr + 8, n);
-    memcpy(hdr + 16, key, 32);
-    uint8_t tail[CACHE_TAIL];
-    tz_put_u64le(tail, fr->size);
-    for (unsigned l = 0; l < TZ_TREE_DEPTH; l++)
-        memcpy(tail + 8 + 32 * l, fr->branch[l].b, 32);
-    memcpy(tail + 8 + 32 * TZ_TREE_DEPTH, root->b, 32);
-    bool ok = write_all(fd, hdr, sizeof hdr) && write_all(fd, notes, (size_t)n * SIM_NOTE_BYTES) &&
-              write_all(fd, tail, sizeof tail) && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            e = errno;
-        unlink(tmp);
-        return tz_error_set(err, TZ_EIO, "cannot write chain cache %s: %s", path, strerror(e));
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return TZ_OK;
-}
-
 /* ------------------------------------------------------------------- init */
 
-static void make_stranger(sim_chain *c, unsigned k, tz_payment_address *a)
+/* Puts the p->leaves initial notes in c->base: mapped from the cache when
+ * it holds them, otherwise generated (and then cached); writes their
+ * frontier and root. On failure c->base may hold the notes (freed with c). */
+static tz_status init_base(sim_chain *c, const sim_gen_params *p, const int32_t *assign,
+                           tz_frontier *fr, tz_felt *root, tz_error *err)
 {
-    uint8_t seed[TZ_KEM_SEED_BYTES];
-    tz_kem_keypair kp;
-    derive(seed, c, "stranger-v1", k, NULL, 0);
-    derive(seed + 32, c, "stranger-v2", k, NULL, 0);
-    tz_kem_keygen(&kp, seed);
-    memcpy(a->ek_v, kp.ek, TZ_KEM_EK_BYTES);
-    derive(seed, c, "stranger-d1", k, NULL, 0);
-    derive(seed + 32, c, "stranger-d2", k, NULL, 0);
-    tz_kem_keygen(&kp, seed);
-    memcpy(a->ek_d, kp.ek, TZ_KEM_EK_BYTES);
-    tz_kem_keypair_wipe(&kp);
-    derive_felt(&a->d_j, c, "stranger-dj", k);
-    derive_felt(&a->auth_root, c, "stranger-ar", k);
-    derive_felt(&a->auth_pub_seed, c, "stranger-ps", k);
-    derive_felt(&a->nk_tag, c, "stranger-nt", k);
+    uint64_t n = p->leaves;
+    uint8_t key[32];
+    char path[4200] = "";
+    sim_cache_key(key, p);
+    if (p->cache_dir && n > 0) {
+        sim_cache_path(path, sizeof path, p->cache_dir, key);
+        if (sim_cache_load(c, path, key, n, fr, root) == TZ_OK) {
+            if (p->verbose)
+                fprintf(stderr, "tzel-rollup-sim: loaded %" PRIu64 " notes from %s\n", n, path);
+            return TZ_OK;
+        }
+    }
+    uint8_t *notes = NULL;
+    if (n > 0) {
+        notes = malloc((size_t)n * SIM_NOTE_BYTES);
+        if (!notes)
+            return tz_error_set(err, TZ_ENOMEM, "out of memory for %" PRIu64 " notes", n);
+        sim_gen_initial(c, p, assign, notes);
+    }
+    tz_frontier_init(fr);
+    *root = *tz_merkle_zero(TZ_TREE_DEPTH);
+    for (uint64_t i = 0; i < n; i++) {
+        tz_felt cm;
+        memcpy(cm.b, notes + i * SIM_NOTE_BYTES, 32);
+        if (tz_frontier_append(fr, &cm, root) != TZ_OK)
+            break;
+    }
+    c->base = notes;
+    c->base_map = notes;
+    c->base_n = n;
+    if (p->cache_dir && n > 0) {
+        tz_status st = sim_cache_store(p->cache_dir, path, key, notes, n, fr, root, err);
+        if (st != TZ_OK)
+            return st;
+        if (p->verbose)
+            fprintf(stderr, "tzel-rollup-sim: wrote chain cache %s\n", path);
+    }
+    return TZ_OK;
 }
 
 tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
@@ -555,19 +329,7 @@ tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
     pthread_rwlock_init(&c->lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&c->wmu, NULL);
-    tz_hash_part sp[2] = {{"tzel-sim-seed", 13}, {p->seed, strlen(p->seed)}};
-    tz_blake2s(c->seed, NULL, sp, 2);
-    tz_default_auth_domain(&c->auth_domain);
-    derive_felt(&c->outgoing_seed, c, "sender-outgoing", 0);
-    for (unsigned k = 0; k < 8; k++)
-        make_stranger(c, k, &c->strangers[k]);
-
-    uint8_t h[32];
-    static const uint8_t sr1[3] = {6, 124, 117}, kt1[3] = {2, 90, 121};
-    derive(h, c, "rollup", 0, NULL, 0);
-    sim_b58check(c->rollup_address, sizeof c->rollup_address, sr1, 3, h, 20);
-    derive(h, c, "ticketer", 0, NULL, 0);
-    sim_b58check(c->ticketer, sizeof c->ticketer, kt1, 3, h, 20);
+    sim_gen_seed(c, p->seed);
 
     c->keep = p->keep < 64 ? 64 : p->keep;
     c->ring = calloc(c->keep, sizeof *c->ring);
@@ -575,98 +337,18 @@ tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
         sim_chain_free(c);
         return tz_error_set(err, TZ_ENOMEM, "out of memory");
     }
-
-    uint64_t n = p->leaves;
-    uint64_t total_paid = 0;
-    for (size_t k = 0; k < p->npays; k++)
-        total_paid += p->pays[k].count;
-    if (total_paid > n) {
-        sim_chain_free(c);
-        return tz_error_set(err, TZ_EINVAL,
-                            "--pay asks for %" PRIu64 " notes but --leaves is %" PRIu64,
-                            total_paid, n);
-    }
-    if (n > (UINT64_C(1) << 26)) {
-        sim_chain_free(c);
-        return tz_error_set(err, TZ_EINVAL, "--leaves %" PRIu64 " is too large", n);
-    }
-
-    /* Which leaves are paid: round-robin over the --pay list, spread evenly. */
     int32_t *assign = NULL;
-    if (n > 0) {
-        assign = malloc((size_t)n * sizeof *assign);
-        if (!assign) {
-            sim_chain_free(c);
-            return tz_error_set(err, TZ_ENOMEM, "out of memory");
-        }
-        for (uint64_t i = 0; i < n; i++)
-            assign[i] = -1;
-        uint64_t left[256] = {0};
-        size_t np = p->npays < 256 ? p->npays : 256;
-        for (size_t k = 0; k < np; k++)
-            left[k] = p->pays[k].count;
-        uint64_t jn = 0;
-        while (jn < total_paid) {
-            for (size_t k = 0; k < np && jn < total_paid; k++) {
-                if (!left[k])
-                    continue;
-                left[k]--;
-                uint64_t pos = (2 * jn + 1) * n / (2 * total_paid);
-                assign[pos] = (int32_t)k;
-                jn++;
-            }
-        }
-    }
-
-    uint8_t key[32];
-    char path[4200] = "";
-    cache_key(key, p);
     tz_frontier fr;
     tz_felt root;
-    bool loaded = false;
-    if (p->cache_dir && n > 0) {
-        cache_path(path, sizeof path, p->cache_dir, key);
-        if (cache_load(c, path, key, n, &fr, &root) == TZ_OK) {
-            loaded = true;
-            if (p->verbose)
-                fprintf(stderr, "tzel-rollup-sim: loaded %" PRIu64 " notes from %s\n", n, path);
-        }
+    tz_status st = sim_gen_assign(p, &assign, err);
+    if (st == TZ_OK)
+        st = init_base(c, p, assign, &fr, &root, err);
+    if (st != TZ_OK) {
+        free(assign);
+        sim_chain_free(c);
+        return st;
     }
-    if (!loaded) {
-        uint8_t *notes = NULL;
-        if (n > 0) {
-            notes = malloc((size_t)n * SIM_NOTE_BYTES);
-            if (!notes) {
-                free(assign);
-                sim_chain_free(c);
-                return tz_error_set(err, TZ_ENOMEM, "out of memory for %" PRIu64 " notes", n);
-            }
-            gen_job j = {.c = c, .first = 0, .n = n, .assign = assign, .pays = p->pays,
-                         .dest = notes, .verbose = p->verbose};
-            gen_run(&j, p->threads);
-        }
-        tz_frontier_init(&fr);
-        root = *tz_merkle_zero(TZ_TREE_DEPTH);
-        for (uint64_t i = 0; i < n; i++) {
-            tz_felt cm;
-            memcpy(cm.b, notes + i * SIM_NOTE_BYTES, 32);
-            if (tz_frontier_append(&fr, &cm, &root) != TZ_OK)
-                break;
-        }
-        c->base = notes;
-        c->base_map = notes;
-        c->base_n = n;
-        if (p->cache_dir && n > 0) {
-            tz_status st = cache_store(p->cache_dir, path, key, notes, n, &fr, &root, err);
-            if (st != TZ_OK) {
-                free(assign);
-                sim_chain_free(c);
-                return st;
-            }
-            if (p->verbose)
-                fprintf(stderr, "tzel-rollup-sim: wrote chain cache %s\n", path);
-        }
-    }
+    uint64_t n = p->leaves;
     c->n_leaves = n;
 
     /* Paid-note bookkeeping (cheap: no encryption). */
@@ -674,12 +356,7 @@ tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
         if (assign[i] < 0)
             continue;
         const sim_pay *py = &p->pays[assign[i]];
-        uint8_t r[32];
-        sim_paid_note pn = {.index = i, .pay = (size_t)assign[i], .v = py->value};
-        leaf_rand(c, i, &py->to, r);
-        leaf_rseed(r, &pn.rseed);
-        memcpy(pn.cm.b, sim_leaf(c, i), 32);
-        if (paid_add(c, &pn) != TZ_OK) {
+        if (paid_add(c, i, (size_t)assign[i], &py->to, py->value) != TZ_OK) {
             free(assign);
             sim_chain_free(c);
             return tz_error_set(err, TZ_ENOMEM, "out of memory");
@@ -739,10 +416,8 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
         pthread_mutex_unlock(&c->wmu);
         return tz_error_set(err, TZ_ENOMEM, "out of memory");
     }
-    if (n) {
-        gen_job j = {.c = c, .first = first, .n = n, .to = to, .value = v, .dest = notes};
-        gen_run(&j, n >= 64 ? 0 : 1);
-    }
+    if (n)
+        sim_gen_notes(c, first, n, to, v, notes);
     pthread_rwlock_wrlock(&c->lock);
     tz_status st = store_leaves(c, notes, n);
     sim_block b = next_block(c);
@@ -750,13 +425,8 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
         tz_felt cm;
         memcpy(cm.b, notes + k * SIM_NOTE_BYTES, 32);
         st = tz_frontier_append(&b.fr, &cm, &b.root);
-        if (st == TZ_OK && to) {
-            sim_paid_note pn = {.index = first + k, .pay = SIZE_MAX, .v = v, .cm = cm};
-            uint8_t r[32];
-            leaf_rand(c, first + k, to, r);
-            leaf_rseed(r, &pn.rseed);
-            st = paid_add(c, &pn);
-        }
+        if (st == TZ_OK && to)
+            st = paid_add(c, first + k, SIZE_MAX, to, v);
     }
     if (st == TZ_OK) {
         push_block(c, &b);

@@ -85,7 +85,8 @@ typedef struct sim_chain {
 
     /* nullifiers: list + open-addressed index */
     tz_felt *nfs;
-    uint64_t nf_n, nf_cap;
+    uint64_t nf_n;
+    size_t nf_cap;
     uint64_t *nf_slots;         /* index+1, 0 = empty */
     uint64_t nf_slot_cap;
 
@@ -128,15 +129,10 @@ void sim_chain_free(sim_chain *c);
  * lock and i < n_leaves. */
 const uint8_t *sim_leaf(const sim_chain *c, uint64_t i);
 
-/* Makes one note for leaf index i deterministically from the seed: to `to`
- * (NULL: a stranger chosen by i) with value v (0 with to == NULL: random).
- * Writes the PublishedNote bytes, and *v_out / *rseed_out when non-NULL.
- * Thread-safe (reads only constant chain fields). */
-void sim_make_note(const sim_chain *c, uint64_t i, const tz_payment_address *to, uint64_t v,
-                   uint8_t out[SIM_NOTE_BYTES], uint64_t *v_out, tz_felt *rseed_out);
-
-/* The opening (*v_out, *rseed_out) that sim_make_note(c, i, to, v, ...)
- * uses, without encrypting anything. */
+/* The opening of leaf i's note as the generator makes it, without
+ * encrypting anything: paid to `to` (NULL: a stranger chosen by i) with
+ * value v (to == NULL: a random value), *v_out receives the value and
+ * *rseed_out the rseed. Thread-safe (reads only constant chain fields). */
 void sim_leaf_opening(const sim_chain *c, uint64_t i, const tz_payment_address *to, uint64_t v,
                       uint64_t *v_out, tz_felt *rseed_out);
 

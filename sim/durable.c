@@ -1,3 +1,8 @@
+/* The TzEL kernel's durable tree as a function of one simulator block
+ * (durable.h): durable keys parsed as Octez parses them, the value at a
+ * key and a node's direct children, all computed from the block's
+ * snapshot and the chain's shared notes and nullifiers; nothing is stored
+ * per key. */
 #include "durable.h"
 
 #include <inttypes.h>
@@ -210,6 +215,18 @@ bool sim_durable_value(const sim_chain *c, const sim_block *b, const sim_path *p
     return false;
 }
 
+/* Emits 0 .. n-1 as `digits` lowercase hex digits, zero padded: the
+ * kernel's spelling of indices in keys. */
+static void emit_indices(void (*emit)(void *ctx, const char *name), void *ctx, uint64_t n,
+                         int digits)
+{
+    char buf[24];
+    for (uint64_t i = 0; i < n; i++) {
+        snprintf(buf, sizeof buf, "%0*" PRIx64, digits, i);
+        emit(ctx, buf);
+    }
+}
+
 void sim_durable_children(const sim_chain *c, const sim_block *b, const sim_path *p,
                           void (*emit)(void *ctx, const char *name), void *ctx)
 {
@@ -251,19 +268,13 @@ void sim_durable_children(const sim_chain *c, const sim_block *b, const sim_path
             if (b->fr.size > 0)
                 emit(ctx, "branch");
         } else if (r == 2 && seg_is(p, 4, "branch") && b->fr.size > 0) {
-            for (unsigned l = 0; l < TZ_TREE_DEPTH; l++) {
-                snprintf(buf, sizeof buf, "%02x", l);
-                emit(ctx, buf);
-            }
+            emit_indices(emit, ctx, TZ_TREE_DEPTH, 2);
         }
         return;
     }
     if (seg_is(p, 3, "notes")) {
         if (r == 1) {
-            for (uint64_t i = 0; i < b->fr.size; i++) {
-                snprintf(buf, sizeof buf, "%016" PRIx64, i);
-                emit(ctx, buf);
-            }
+            emit_indices(emit, ctx, b->fr.size, 16);
             return;
         }
         if (!seg_hex(p, 4, 16, &idx) || idx >= b->fr.size)
@@ -272,10 +283,7 @@ void sim_durable_children(const sim_chain *c, const sim_block *b, const sim_path
             emit(ctx, "len");
             emit(ctx, "chunk");
         } else if (r == 3 && seg_is(p, 5, "chunk")) {
-            for (unsigned k = 0; k < NOTE_CHUNKS; k++) {
-                snprintf(buf, sizeof buf, "%08x", k);
-                emit(ctx, buf);
-            }
+            emit_indices(emit, ctx, NOTE_CHUNKS, 8);
         }
         return;
     }
@@ -287,10 +295,7 @@ void sim_durable_children(const sim_chain *c, const sim_block *b, const sim_path
                 emit(ctx, "by-key");
             }
         } else if (r == 2 && seg_is(p, 4, "index")) {
-            for (uint64_t i = 0; i < b->nf_count; i++) {
-                snprintf(buf, sizeof buf, "%016" PRIx64, i);
-                emit(ctx, buf);
-            }
+            emit_indices(emit, ctx, b->nf_count, 16);
         } else if (r == 2 && seg_is(p, 4, "by-key")) {
             for (uint64_t i = 0; i < b->nf_count; i++) {
                 tz_felt_to_hex(buf, &c->nfs[i]);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "base/num.h"
 #include "chain.h"
 #include "server.h"
 
@@ -40,19 +41,6 @@ static void usage(FILE *f)
             SIM_DEFAULT_PAID_VALUE, SIM_DEFAULT_KEEP);
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -77,12 +65,12 @@ static bool parse_pay(const char *arg, sim_pay *p, tz_error *err)
     }
     *c1 = '\0';
     uint64_t a = 0, b = 0;
-    bool fits = parse_u64(c1 + 1, &a);
+    bool fits = tz_parse_u64(c1 + 1, UINT64_MAX, &a);
     char *c2 = strrchr(dup, ':');
     bool has_value = c2 && all_digits(c2 + 1);
     if (has_value) {
         *c2 = '\0';
-        fits = parse_u64(c2 + 1, &b) && fits;
+        fits = tz_parse_u64(c2 + 1, UINT64_MAX, &b) && fits;
     }
     if (!fits) {
         free(dup);
@@ -176,7 +164,7 @@ int main(int argc, char **argv)
             npays++;
         } else {
             NEXT();
-            if (!parse_u64(val, &u)) {
+            if (!tz_parse_u64(val, UINT64_MAX, &u)) {
                 fprintf(stderr, "tzel-rollup-sim: %s wants a non-negative integer\n", name);
                 goto out;
             }

@@ -520,6 +520,16 @@ def test_bad_args(tmp):
     check(r.returncode != 0 and "--leaves" in r.stderr, "more paid notes than leaves refused")
     r = run("--latency-ms", "abc")
     check(r.returncode == 2, "bad number refused")
+    # a number is decimal digits only: a sign or a space is refused (exit 2),
+    # not skipped as strtoull did
+    for args in (("--leaves", "+5"), ("--leaves", " 5"), ("--port=+0",)):
+        try:
+            r = subprocess.run([BIN, "--quiet", *args], capture_output=True, text=True,
+                               timeout=20)
+            check(r.returncode == 2 and "wants a non-negative integer" in r.stderr,
+                  "%r refused: %d %r" % (args, r.returncode, r.stderr))
+        except subprocess.TimeoutExpired:
+            check(False, "%r accepted: the simulator started" % (args,))
     # a COUNT or VALUE beyond 64 bits is refused, not read as whatever was
     # on the stack (the simulator used to start and serve garbage values)
     for tail in (":3:99999999999999999999", ":99999999999999999999",

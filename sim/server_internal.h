@@ -1,0 +1,149 @@
+/* Private to the simulator's HTTP server, shared by its three files and
+ * included by nothing else: server.c (the libmicrohttpd glue: request
+ * bodies, latency, connections, delivering answers, and the answer
+ * helpers below), server_rpc.c (the Octez routes over the durable state)
+ * and server_control.c (the /sim/ control API). A route handler reads the
+ * request and prepares its answer in a sim_req; server.c delivers it. */
+#ifndef TZ_SIM_SERVER_INTERNAL_H
+#define TZ_SIM_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "base/buf.h"
+#include "server.h"
+
+/* Routes as GET /sim/counters counts them. */
+enum route {
+    R_HASH,
+    R_LEVEL,
+    R_ADDRESS,
+    R_LENGTH,
+    R_VALUE,
+    R_SUBKEYS,
+    R_VALUES,
+    R_SIM,
+    R_NOT_FOUND,
+    R_COUNT
+};
+
+#define SIM_MAX_FAULT_NOTES 64
+
+/* The fault switches /sim/fault sets and the durable routes apply, under mu. */
+typedef struct sim_faults {
+    pthread_mutex_t mu;
+    uint64_t ns_idx[SIM_MAX_FAULT_NOTES];   /* note index -> status */
+    unsigned ns_status[SIM_MAX_FAULT_NOTES];
+    size_t n_ns;
+    unsigned next_status;                   /* the next next_status_n reads */
+    uint64_t next_status_n;
+    uint64_t drop_n, trunc_n;
+    uint64_t malformed[SIM_MAX_FAULT_NOTES];
+    size_t n_mal;
+    uint64_t tamper[SIM_MAX_FAULT_NOTES];
+    size_t n_tamper;
+} sim_faults;
+
+/* A suspended connection and when to resume it. */
+typedef struct sim_pending {
+    int64_t deadline; /* tz_mono_ms */
+    struct MHD_Connection *conn;
+} sim_pending;
+
+struct sim_server {
+    sim_chain *c;
+    sim_server_opts o;
+    struct MHD_Daemon *d;
+    atomic_uint latency_ms;
+
+    atomic_uint_fast64_t req_count[R_COUNT];
+    atomic_uint_fast64_t durable_reads, accepted, active, peak;
+
+    sim_faults f;
+
+    /* latency timer: a min-heap of suspended connections by deadline */
+    pthread_t timer;
+    bool timer_started;
+    pthread_mutex_t tmu;
+    pthread_cond_t tcv;
+    sim_pending *heap;
+    size_t nheap, heapcap;
+    bool stopping;
+};
+
+/* How the prepared answer goes out: as is, not at all (the connection is
+ * closed), or cut after half its body. */
+enum action { ACT_NORMAL, ACT_DROP, ACT_TRUNCATE };
+
+#define SIM_MAX_BODY (16u << 20)
+
+/* One request: its body, then the answer a route prepared. */
+typedef struct sim_req {
+    tz_buf body;       /* the request body, at most SIM_MAX_BODY bytes */
+    bool prepared;
+    unsigned status;
+    char *resp;        /* malloc'd answer body, or NULL for none */
+    size_t resp_len;
+    const char *ctype; /* static content type, or NULL */
+    enum action act;
+} sim_req;
+
+/* ---------------------------------------------------------------- server.c */
+
+/* Each sim_reply_* replaces r's answer, freeing a previous one. */
+
+/* Answers status with b's JSON plus "\n", taking b's bytes (b is empty
+ * afterwards); an empty 500 when b failed. */
+void sim_reply_buf(sim_req *r, unsigned status, tz_buf *b);
+
+/* Answers status with an empty body and no content type. */
+void sim_reply_empty(sim_req *r, unsigned status);
+
+/* Answers status with msg as text/plain (an empty body when memory is
+ * short). */
+void sim_reply_text(sim_req *r, unsigned status, const char *msg);
+
+/* Answers 500 with an Octez error list carrying msg:
+ * [{"kind":"temporary","id":"failure","msg":...}] (sim_reply_buf). */
+void sim_reply_failure(sim_req *r, const char *msg);
+
+/* Answers status with o's compact JSON plus "\n", taking o's reference;
+ * an empty 500 when memory is short. */
+void sim_reply_json(sim_req *r, unsigned status, json_t *o);
+
+/* Answers status with {"error":msg}. */
+void sim_reply_error(sim_req *r, unsigned status, const char *msg);
+
+/* Appends s as a JSON string literal (quotes, backslashes and control
+ * characters escaped). A failure is left in b->failed. */
+void sim_buf_jstr(tz_buf *b, const char *s);
+
+/* Appends the lowercase hex of v[n] as a JSON string; `malformed` turns
+ * its first two digits into "zz". A failure is left in b->failed. */
+void sim_buf_hex(tz_buf *b, const uint8_t *v, size_t n, bool malformed);
+
+/* True when the client of conn is on a loopback address. */
+bool sim_conn_is_loopback(struct MHD_Connection *conn);
+
+/* ------------------------------------------------------------ server_rpc.c */
+
+/* Answers an Octez route (any url not under /sim/) into r: the head and
+ * block routes, the rollup address and the durable reads, with the fault
+ * switches applied and the request counted. Unknown routes answer 404. */
+void sim_rpc_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, const char *url,
+                    const char *method);
+
+/* -------------------------------------------------------- server_control.c */
+
+/* Answers a /sim/ control request into r (url starts with "/sim/"):
+ * loopback clients only (403 otherwise), JSON bodies in and out. */
+void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, const char *url,
+                        const char *method);
+
+#endif
