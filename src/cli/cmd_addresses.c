@@ -119,6 +119,5 @@ const tz_cmd tz_cmd_addresses = {
     .name = "addresses",
     .summary = "list derived addresses with balance, available amount and note count",
     .usage = addresses_usage,
-    .mutating = false,
     .run = run_addresses,
 };

@@ -107,6 +107,5 @@ const tz_cmd tz_cmd_balance = {
     .name = "balance",
     .summary = "show available, pending-outgoing and pending-deposit amounts",
     .usage = usage,
-    .mutating = false,
     .run = run,
 };

@@ -409,6 +409,5 @@ const tz_cmd tz_cmd_check = {
     .name = "check",
     .summary = "read the chain at one block and compare it with the wallet",
     .usage = usage,
-    .mutating = false,
     .run = run,
 };

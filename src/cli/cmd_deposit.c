@@ -234,6 +234,5 @@ const tz_cmd tz_cmd_deposit = {
     .name = "deposit",
     .summary = "prepare an L1 bridge deposit into a fresh pool (--prepare-only)",
     .usage = usage,
-    .mutating = true,
     .run = run,
 };

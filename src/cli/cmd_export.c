@@ -154,7 +154,6 @@ const tz_cmd tz_cmd_export_view = {
     .name = "export-view",
     .summary = "export viewing material (incoming_seed and address records)",
     .usage = view_usage,
-    .mutating = false,
     .run = run_view,
 };
 
@@ -162,7 +161,6 @@ const tz_cmd tz_cmd_export_detect = {
     .name = "export-detect",
     .summary = "export detection material (detect_root and address count)",
     .usage = detect_usage,
-    .mutating = false,
     .run = run_detect,
 };
 
@@ -170,6 +168,5 @@ const tz_cmd tz_cmd_export_outgoing = {
     .name = "export-outgoing",
     .summary = "export outgoing viewing material (outgoing_seed)",
     .usage = outgoing_usage,
-    .mutating = false,
     .run = run_outgoing,
 };

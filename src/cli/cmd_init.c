@@ -258,7 +258,6 @@ const tz_cmd tz_cmd_init = {
     .name = "init",
     .summary = "create a new wallet, or restore one from its master secret",
     .usage = usage,
-    .mutating = true,
     .creates_wallet = true,
     .run = run,
 };

@@ -104,6 +104,5 @@ const tz_cmd tz_cmd_receive = {
     .name = "receive",
     .summary = "derive the next address and print its payment address",
     .usage = usage,
-    .mutating = true,
     .run = run,
 };

@@ -382,7 +382,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "%s", err.msg);
     uint64_t interval = DEFAULT_INTERVAL_SECS;
     if (interval_s) {
-        if ((rc = tz_cli_parse_u64(cli, "--interval-secs", interval_s, &interval)))
+        if ((rc = tz_cli_parse_u64(cli, "interval-secs", interval_s, &interval)))
             return rc;
         if (interval == 0)
             interval = 1; /* like the reference; ignored without --watch */
@@ -455,6 +455,5 @@ const tz_cmd tz_cmd_sync = {
     .name = "sync",
     .summary = "scan the chain for this wallet's notes (checkpoints, cooperative yield)",
     .usage = usage,
-    .mutating = true,
     .run = run,
 };

@@ -6,17 +6,10 @@
 
 #include <stdbool.h>
 
-/* Exit codes, documented in `tzel-wallet --help` and docs/json-output.md. */
-enum tz_exit {
-    TZ_EXIT_OK = 0,
-    TZ_EXIT_FAILURE = 1,
-    TZ_EXIT_USAGE = 2,
-    TZ_EXIT_WALLET = 3,
-    TZ_EXIT_LOCKED = 4,
-    TZ_EXIT_NETWORK = 5,
-    TZ_EXIT_CHAIN = 6,
-    TZ_EXIT_IO = 7,
-};
+#include "base/exit.h"
+
+/* Exit codes (enum tz_exit, base/exit.h), documented in `tzel-wallet --help`
+ * and docs/json-output.md. */
 
 /* Global options, parsed by main before the subcommand. */
 typedef struct tz_cli {
@@ -34,7 +27,6 @@ typedef struct tz_cmd {
     const char *name;
     const char *summary;           /* one line for the command list */
     const char *usage;             /* full --help text of the subcommand */
-    bool mutating;                 /* takes the wallet lock */
     bool creates_wallet;           /* may run where no wallet exists yet */
     /* argv[0] is the subcommand name; returns an enum tz_exit value. */
     int (*run)(tz_cli *cli, int argc, char **argv);

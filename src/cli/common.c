@@ -9,14 +9,19 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/num.h"
+#include "base/path.h"
 #include "core/note.h"
 #include "core/wire.h"
 #include "output.h"
 #include "store/atomic.h"
+#include "store/floor.h"
 #include "store/fsys.h"
 #include "store/jsonnum.h"
+#include "store/lock.h"
 #include "store/pidfile.h"
 #include "store/profile.h"
+#include "store/sentinel.h"
 #include "store/wallet_path.h"
 
 /* ---- arguments ----------------------------------------------------------- */
@@ -128,21 +133,14 @@ int tz_cli_parse_args(tz_cli *cli, const tz_cmd *cmd, int argc, char **argv,
 
 int tz_cli_parse_u64(const tz_cli *cli, const char *flag, const char *s, uint64_t *out)
 {
-    uint64_t v = 0;
     if (!s || !*s)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "--%s needs a non-negative integer", flag);
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return tz_out_fail(cli, TZ_EXIT_USAGE,
-                               "--%s: '%s' is not a non-negative decimal integer", flag, s);
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return tz_out_fail(cli, TZ_EXIT_USAGE, "--%s: '%s' does not fit in 64 bits", flag,
-                               s);
-        v = v * 10 + d;
-    }
-    *out = v;
-    return TZ_EXIT_OK;
+    if (tz_parse_u64(s, UINT64_MAX, out))
+        return TZ_EXIT_OK;
+    if (strspn(s, "0123456789") == strlen(s))
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "--%s: '%s' does not fit in 64 bits", flag, s);
+    return tz_out_fail(cli, TZ_EXIT_USAGE, "--%s: '%s' is not a non-negative decimal integer",
+                       flag, s);
 }
 
 /* ---- status mapping ------------------------------------------------------ */
@@ -199,8 +197,8 @@ int tz_cli_load_wallet(const tz_cli *cli, tz_wallet **out)
 /* True when `<wallet>.lock` exists and does not (yet) hold a PID line. */
 static bool lock_without_pid(const char *wallet_path)
 {
-    char *path = NULL;
-    if (asprintf(&path, "%s.lock", wallet_path) < 0)
+    char *path = tz_path_companion(wallet_path, TZ_LOCK_SUFFIX);
+    if (!path)
         return false;
     tz_pid_file f;
     bool r = tz_pid_file_read(path, &f, NULL) == TZ_OK && !f.has_pid;
@@ -260,13 +258,14 @@ int tz_cli_save(const tz_cli *cli, tz_wallet *w)
 
 int tz_cli_check_out_path(const tz_cli *cli, const char *path)
 {
-    static const char *const suffixes[] = {"", ".xmss-floor", ".lock", ".network.json", ".yield"};
+    static const char *const suffixes[] = {"", TZ_FLOOR_SUFFIX, TZ_LOCK_SUFFIX, TZ_PROFILE_SUFFIX,
+                                           TZ_SENTINEL_SUFFIX};
     struct stat out_sb;
     if (stat(path, &out_sb) != 0)
         return TZ_EXIT_OK; /* a new file cannot be one of the wallet's */
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        char *own = NULL;
-        if (asprintf(&own, "%s%s", cli->wallet_path, suffixes[i]) < 0)
+        char *own = tz_path_companion(cli->wallet_path, suffixes[i]);
+        if (!own)
             return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         struct stat sb;
         bool same = stat(own, &sb) == 0 && sb.st_dev == out_sb.st_dev && sb.st_ino == out_sb.st_ino;

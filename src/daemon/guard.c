@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/path.h"
 #include "store/fsys.h"
 #include "store/lock.h"
 #include "store/pidfile.h"
@@ -44,11 +45,9 @@ tz_status tz_guard_clear(const char *wallet_path, tz_error *err)
 
 long tz_guard_lock_holder(const char *wallet_path)
 {
-    size_t n = strlen(wallet_path) + sizeof ".lock";
-    char *path = malloc(n);
+    char *path = tz_path_companion(wallet_path, TZ_LOCK_SUFFIX);
     if (!path)
         return -1;
-    snprintf(path, n, "%s.lock", wallet_path);
     tz_pid_file f;
     tz_status st = tz_pid_file_read(path, &f, NULL);
     free(path);

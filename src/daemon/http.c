@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/num.h"
 #include "fast.h"
 #include "jobs.h"
 #include "status_page.h"
@@ -157,16 +158,10 @@ static enum MHD_Result handle_api(tz_http *h, struct MHD_Connection *c, const ch
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(amount));
         else if (json_is_string(amount)) {
             /* u64 amounts above 2^63 travel as decimal strings. */
-            const char *s = json_string_value(amount);
-            size_t n = strlen(s);
-            bool digits = n > 0 && n < 21;
-            for (size_t i = 0; digits && i < n; i++)
-                digits = s[i] >= '0' && s[i] <= '9';
             /* positive and within u64, as the CLI will demand */
-            errno = 0;
-            unsigned long long v = digits ? strtoull(s, NULL, 10) : 0;
-            if (digits && errno == 0 && v > 0)
-                snprintf(num, sizeof num, "%llu", v);
+            uint64_t v = 0;
+            if (tz_parse_u64(json_string_value(amount), UINT64_MAX, &v) && v > 0)
+                snprintf(num, sizeof num, "%llu", (unsigned long long)v);
         }
         json_decref(b);
         if (!num[0])

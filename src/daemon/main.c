@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "config.h"
 #include "fast.h"
 #include "http.h"
@@ -269,7 +270,7 @@ int main(int argc, char **argv)
 
     char *token_owned = NULL;
     if (!token_file) {
-        if (asprintf(&token_owned, "%s.walletd-token", cfg.wallet_path) < 0) {
+        if (!(token_owned = tz_path_companion(cfg.wallet_path, TZ_TOKEN_SUFFIX))) {
             free(bin_owned);
             free(wallet_owned);
             return EXIT_FAIL;

@@ -8,6 +8,9 @@
 
 #include "core/status.h"
 
+/* Appended to the wallet path to name the default token file. */
+#define TZ_TOKEN_SUFFIX ".walletd-token"
+
 #define TZ_TOKEN_HEX_LEN 64
 
 /* Reads the token from `path`, or when the file does not exist creates it

@@ -14,27 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "store/fsys.h"
 #include "store/pidfile.h"
 
 #define TEMP_ATTEMPTS 16
 #define PID_DIGITS_MAX 10    /* pid_t is 32 bits */
 #define FIELD_DIGITS_MAX 20  /* a u64 (nanos) */
-
-char *tz_path_dirname(const char *path, const char **base)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        if (base)
-            *base = path;
-        return strdup(".");
-    }
-    if (base)
-        *base = slash + 1;
-    if (slash == path)
-        return strdup("/");
-    return strndup(path, (size_t)(slash - path));
-}
 
 /* A complete private copy of the new content beside `path`: creates
  * `.<name>.tmp.<pid>.<nanos>.<n>` (O_CREAT|O_EXCL, 0600, retrying name

@@ -50,8 +50,4 @@ tz_status tz_atomic_create(const char *path, const void *data, size_t len, const
  * failure stay removed and are counted. */
 tz_status tz_atomic_sweep_stale(const char *path, size_t *removed, tz_error *err) TZ_WUR;
 
-/* Splits `path` into a newly allocated folder ("." when none) and a pointer
- * to the base name inside `path`. Returns NULL on allocation failure. */
-char *tz_path_dirname(const char *path, const char **base);
-
 #endif

@@ -1,3 +1,4 @@
+#include "base/path.h"
 #include "store/floor.h"
 
 #include <stdio.h>
@@ -13,19 +14,10 @@
 
 #define FLOOR_MAX_BYTES ((size_t)16 << 20)
 
-static char *floor_path(const char *wallet_path)
-{
-    size_t n = strlen(wallet_path) + sizeof TZ_FLOOR_SUFFIX;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s" TZ_FLOOR_SUFFIX, wallet_path);
-    return p;
-}
-
 tz_status tz_floor_write(const tz_floor_state *s, tz_floor_cache *cache, tz_error *err)
 {
     tz_status st = TZ_OK;
-    char *path = floor_path(s->wallet_path), *text = NULL;
+    char *path = tz_path_companion(s->wallet_path, TZ_FLOOR_SUFFIX), *text = NULL;
     size_t len = 0;
     json_t *doc = json_object(), *m = json_object();
     int rc = !path || !doc || !m;
@@ -89,7 +81,7 @@ tz_status tz_floor_check(const tz_floor_state *s, tz_error *err)
 {
     tz_status st;
     const char *wpath = s->wallet_path;
-    char *path = floor_path(wpath), *text = NULL;
+    char *path = tz_path_companion(wpath, TZ_FLOOR_SUFFIX), *text = NULL;
     size_t len = 0;
     json_t *doc = NULL;
     if (!path)

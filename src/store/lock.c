@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/pidfile.h"
@@ -102,15 +103,13 @@ static tz_status judge_existing(const char *path, char **recovered, tz_error *er
 tz_status tz_lock_acquire(const char *wallet_path, tz_lock **out, tz_error *err)
 {
     tz_status st = TZ_OK;
-    size_t plen = strlen(wallet_path) + sizeof TZ_LOCK_SUFFIX;
     tz_lock *l = calloc(1, sizeof *l);
-    char *path = malloc(plen);
+    char *path = tz_path_companion(wallet_path, TZ_LOCK_SUFFIX);
     if (!l || !path) {
         free(l);
         free(path);
         return tz_error_set(err, TZ_ENOMEM, "lock %s: out of memory", wallet_path);
     }
-    snprintf(path, plen, "%s" TZ_LOCK_SUFFIX, wallet_path);
     char line[32];
     int n = tz_pid_file_format(line, sizeof line, getpid());
     for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {

@@ -1,3 +1,4 @@
+#include "base/path.h"
 #include "store/profile.h"
 
 #include <stdio.h>
@@ -12,15 +13,6 @@
 
 #define PROFILE_MAX_BYTES ((size_t)1 << 20)
 #define ENV_URL "TZEL_ROLLUP_NODE_URL"
-
-static char *profile_path(const char *wallet_path)
-{
-    size_t n = strlen(wallet_path) + sizeof TZ_PROFILE_SUFFIX;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s" TZ_PROFILE_SUFFIX, wallet_path);
-    return p;
-}
 
 void tz_profile_free(tz_profile *p)
 {
@@ -37,7 +29,7 @@ tz_status tz_profile_load(const char *wallet_path, tz_profile **out, tz_error *e
     char *text = NULL;
     size_t len = 0;
     tz_profile *p = calloc(1, sizeof *p);
-    if (!p || !(p->path = profile_path(wallet_path))) {
+    if (!p || !(p->path = tz_path_companion(wallet_path, TZ_PROFILE_SUFFIX))) {
         free(p);
         return tz_error_set(err, TZ_ENOMEM, "load network profile: out of memory");
     }
@@ -78,7 +70,7 @@ tz_status tz_profile_write_url(const char *wallet_path, const char *url, tz_erro
     json_t *doc = NULL;
     char *oldtext = NULL;
     size_t oldlen = 0;
-    char *path = profile_path(wallet_path), *text = NULL;
+    char *path = tz_path_companion(wallet_path, TZ_PROFILE_SUFFIX), *text = NULL;
     size_t len = 0;
     tz_status st = TZ_OK;
     if (!path)

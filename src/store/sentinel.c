@@ -1,3 +1,4 @@
+#include "base/path.h"
 #include "store/sentinel.h"
 
 #include <errno.h>
@@ -8,15 +9,6 @@
 #include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/pidfile.h"
-
-static char *sentinel_path(const char *wallet_path)
-{
-    size_t n = strlen(wallet_path) + sizeof TZ_SENTINEL_SUFFIX;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s" TZ_SENTINEL_SUFFIX, wallet_path);
-    return p;
-}
 
 /* Removes the stale sentinel `f` read from `path` if it still is that
  * file. Sets *state to STALE_REMOVED when it is gone afterwards; leaves it
@@ -37,7 +29,7 @@ static tz_status remove_stale(const char *path, const tz_pid_file *f, tz_sentine
 tz_status tz_sentinel_check(const char *wallet_path, tz_sentinel_state *state, long *pid,
                             tz_pid_verdict *why, tz_error *err)
 {
-    char *path = sentinel_path(wallet_path);
+    char *path = tz_path_companion(wallet_path, TZ_SENTINEL_SUFFIX);
     tz_pid_file f = {.text = NULL};
     *state = TZ_SENTINEL_LIVE;
     *pid = -1;
@@ -70,7 +62,7 @@ out:
 
 tz_status tz_sentinel_raise(const char *wallet_path, pid_t pid, tz_error *err)
 {
-    char *path = sentinel_path(wallet_path);
+    char *path = tz_path_companion(wallet_path, TZ_SENTINEL_SUFFIX);
     if (!path)
         return tz_error_set(err, TZ_ENOMEM, "raise sentinel: out of memory");
     char line[32];
@@ -83,7 +75,7 @@ tz_status tz_sentinel_raise(const char *wallet_path, pid_t pid, tz_error *err)
 
 tz_status tz_sentinel_clear(const char *wallet_path, pid_t expected_pid, tz_error *err)
 {
-    char *path = sentinel_path(wallet_path), *text = NULL;
+    char *path = tz_path_companion(wallet_path, TZ_SENTINEL_SUFFIX), *text = NULL;
     size_t len;
     if (!path)
         return tz_error_set(err, TZ_ENOMEM, "clear sentinel: out of memory");

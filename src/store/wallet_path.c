@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "store/atomic.h"
 #include "store/floor.h"
 #include "store/lock.h"
@@ -169,8 +170,7 @@ tz_status tz_wallet_path_sweep(const char *wallet_path, size_t *removed, tz_erro
         size_t n = 0;
         tz_error e = {0};
         tz_status st;
-        if (asprintf(&path, "%s%s", wallet_path, atomic_suffixes[i]) < 0) {
-            path = NULL;
+        if (!(path = tz_path_companion(wallet_path, atomic_suffixes[i]))) {
             st = tz_error_set(&e, TZ_ENOMEM, "sweep temp files of %s: out of memory",
                               wallet_path);
         } else {

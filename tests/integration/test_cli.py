@@ -773,6 +773,20 @@ def test_missing_records_saved_one_by_one():
     check(floor["addr_counter"] == 5, "floor not written with the record: %r" % floor)
 
 
+def test_bad_number_flags_named_once():
+    """A bad number for a flag names the flag once (it used to say '----interval-secs')."""
+    d = new_dir("bad-number")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    r = fails(2, "sync", "--interval-secs", "abc", "--rollup-node-url", "http://127.0.0.1:9",
+              wallet=w)
+    check("--interval-secs: 'abc' is not a non-negative decimal integer" in r.stderr and
+          "----" not in r.stderr, "message %r" % r.stderr)
+    r = fails(2, "sync", "--interval-secs", "18446744073709551616", "--rollup-node-url",
+              "http://127.0.0.1:9", wallet=w)
+    check("does not fit in 64 bits" in r.stderr, "message %r" % r.stderr)
+
+
 def test_out_onto_wallet_refused():
     """--out naming the wallet file (or one of its companions) is refused with
     a usage error and leaves the wallet byte for byte: it used to replace the

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/num.h"
 #include "base/par.h"
+#include "base/path.h"
 #include "base/proc.h"
 #include "tz_test.h"
 
@@ -156,6 +157,29 @@ static void test_term(void)
     }
 }
 
+static void test_path(void)
+{
+    const char *base = NULL;
+    char *d = tz_path_dirname("/a/b/w.json", &base);
+    CHECK(d && !strcmp(d, "/a/b") && !strcmp(base, "w.json"));
+    free(d);
+    d = tz_path_dirname("w.json", &base);
+    CHECK(d && !strcmp(d, ".") && !strcmp(base, "w.json"));
+    free(d);
+    d = tz_path_dirname("/w.json", &base);
+    CHECK(d && !strcmp(d, "/") && !strcmp(base, "w.json"));
+    free(d);
+    d = tz_path_dirname("dir/", &base);
+    CHECK(d && !strcmp(d, "dir") && !strcmp(base, ""));
+    free(d);
+    char *c = tz_path_companion("/a/w.json", ".lock");
+    CHECK(c && !strcmp(c, "/a/w.json.lock"));
+    free(c);
+    c = tz_path_companion("w", "");
+    CHECK(c && !strcmp(c, "w"));
+    free(c);
+}
+
 static void test_clock(void)
 {
     int64_t a = tz_mono_ms();
@@ -173,6 +197,7 @@ int main(void)
     test_num();
     test_par();
     test_term();
+    test_path();
     test_clock();
     return tz_test_done("base");
 }
