@@ -21,6 +21,7 @@ static char dir[256];
 static int calls, target, fail_errno, crash_mode;
 static int paused_fd = -1; /* crash_mode 2: a byte is written here, then pause */
 static const char *last_step;
+static const char *injected_step; /* the step the failure was injected at */
 static int wallet_renamed; /* the rename onto the wallet path succeeded */
 static char wallet_path[512];
 static int short_writes, zero_write, eexist_left;
@@ -41,6 +42,7 @@ static int hook(const char *step)
     }
     if (calls != target)
         return 0;
+    injected_step = step;
     if (crash_mode == 2) { /* a live writer stopped before this step */
         if (write(paused_fd, "p", 1) != 1)
             _exit(4);
@@ -124,7 +126,7 @@ static void install(int tgt, int err_no, int crash)
     wallet_renamed = 0;
     short_writes = zero_write = eexist_left = 0;
     n_opened = 0;
-    last_step = NULL;
+    last_step = injected_step = NULL;
     trace[0] = '\0';
     tz_fsys_set(&t);
 }
@@ -294,7 +296,8 @@ static void test_fail_every_step(void)
                              "open write fsync close rename chmod fsync_dir "),
               "%s", trace);
 
-    int seen_steps = 0;
+    /* Every kind of step of the durable sequence is made to fail. */
+    char failed_kinds[256] = " ";
     for (int k = 1; k <= total; k++) {
         for (int e = 0; e < 2; e++) {
             w = changed_wallet();
@@ -321,10 +324,20 @@ static void test_fail_every_step(void)
                       k, err.msg);
             tz_wallet_free(again);
             tz_wallet_free(w);
-            seen_steps++;
+            char kind[32];
+            snprintf(kind, sizeof kind, "%s ", injected_step ? injected_step : "?");
+            if (!strstr(failed_kinds, kind) && strlen(failed_kinds) + strlen(kind) < 255)
+                strcat(failed_kinds, kind);
         }
     }
-    CHECK(seen_steps == 2 * total);
+    static const char *const kinds[] = {"open", "write", "fsync", "close", "rename", "chmod",
+                                        "fsync_dir"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char kind[32];
+        snprintf(kind, sizeof kind, " %s ", kinds[i]);
+        CHECK_MSG(strstr(failed_kinds, kind) != NULL, "no failure injected at %s (failed:%s)",
+                  kinds[i], failed_kinds);
+    }
     free(new_text);
 }
 
