@@ -325,7 +325,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < w->n_deposits; i++) {
         const tz_pending_deposit *d = &w->deposits[i];
         json_t *e = json_object();
-        json_object_set_new(e, "pubkey_hash", tz_felt_json(&d->pubkey_hash));
+        json_object_set_new(e, "pubkey_hash", tz_cli_felt_json(&d->pubkey_hash));
         json_object_set_new(e, "address_index", json_integer(d->address_index));
         json_object_set_new(e, "amount", tz_json_u64(d->amount));
         json_object_set_new(e, "balance", tz_json_u64(pools.balance[i]));

@@ -9,7 +9,6 @@
 #include "common.h"
 #include "core/commit.h"
 #include "core/keys.h"
-#include "derive.h"
 #include "output.h"
 #include "store/jsonnum.h"
 
@@ -58,7 +57,7 @@ static int run(tz_cli *cli, int argc, char **argv)
                            "deposit: only --prepare-only is supported (this wallet does not "
                            "sign or send L1 operations)");
 
-    tz_lock *lock = NULL;
+    tz_cli_session ses = {0};
     tz_wallet *w = NULL;
     tz_rpc *rpc = NULL;
     tz_profile *prof = NULL;
@@ -72,8 +71,10 @@ static int run(tz_cli *cli, int argc, char **argv)
     memset(&blind, 0, sizeof blind);
     size_t pos = 0;
 
-    if ((rc = tz_cli_lock(cli, &lock)) || (rc = tz_cli_load_wallet(cli, &w)) ||
-        (rc = tz_cli_load_profile(cli, &prof)) ||
+    if ((rc = tz_cli_session_open(cli, &ses)))
+        goto out;
+    w = ses.w;
+    if ((rc = tz_cli_load_profile(cli, &prof)) ||
         (rc = tz_cli_connect(cli, 4, &rpc, block)))
         goto out;
     /* The reference's preflight, before an address is spent on the pool:
@@ -225,8 +226,7 @@ out:
     free(ticketer);
     tz_profile_free(prof);
     tz_rpc_free(rpc);
-    tz_wallet_free(w);
-    tz_lock_release(lock);
+    tz_cli_session_close(&ses);
     return rc;
 }
 

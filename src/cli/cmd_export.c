@@ -23,28 +23,28 @@ static json_t *material(const tz_wallet *w, const tz_keys *k, export_mode m)
             const tz_wallet_address *a = &w->addresses[i];
             json_t *e = json_object();
             rc |= json_object_set_new(e, "index", json_integer(a->index));
-            rc |= json_object_set_new(e, "d_j", tz_felt_json(&a->d_j));
-            rc |= json_object_set_new(e, "auth_root", tz_felt_json(&a->auth_root));
-            rc |= json_object_set_new(e, "auth_pub_seed", tz_felt_json(&a->auth_pub_seed));
-            rc |= json_object_set_new(e, "nk_tag", tz_felt_json(&a->nk_tag));
+            rc |= json_object_set_new(e, "d_j", tz_cli_felt_json(&a->d_j));
+            rc |= json_object_set_new(e, "auth_root", tz_cli_felt_json(&a->auth_root));
+            rc |= json_object_set_new(e, "auth_pub_seed", tz_cli_felt_json(&a->auth_pub_seed));
+            rc |= json_object_set_new(e, "nk_tag", tz_cli_felt_json(&a->nk_tag));
             rc |= json_array_append_new(arr, e);
         }
         rc |= json_object_set_new(o, "mode", json_string("view"));
         rc |= json_object_set_new(o, "version", json_integer(1));
-        rc |= json_object_set_new(o, "incoming_seed", tz_felt_json(&k->incoming_seed));
+        rc |= json_object_set_new(o, "incoming_seed", tz_cli_felt_json(&k->incoming_seed));
         rc |= json_object_set_new(o, "addresses", arr);
         break;
     }
     case EXPORT_DETECT:
         rc |= json_object_set_new(o, "mode", json_string("detect"));
         rc |= json_object_set_new(o, "version", json_integer(1));
-        rc |= json_object_set_new(o, "detect_root", tz_felt_json(&k->detect_root));
+        rc |= json_object_set_new(o, "detect_root", tz_cli_felt_json(&k->detect_root));
         rc |= json_object_set_new(o, "addr_count", json_integer(w->addr_counter));
         break;
     case EXPORT_OUTGOING:
         rc |= json_object_set_new(o, "mode", json_string("outgoing"));
         rc |= json_object_set_new(o, "version", json_integer(1));
-        rc |= json_object_set_new(o, "outgoing_seed", tz_felt_json(&k->outgoing_seed));
+        rc |= json_object_set_new(o, "outgoing_seed", tz_cli_felt_json(&k->outgoing_seed));
         break;
     }
     if (rc) {

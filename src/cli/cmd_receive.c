@@ -6,7 +6,6 @@
 
 #include "common.h"
 #include "core/keys.h"
-#include "derive.h"
 #include "output.h"
 
 static const char usage[] =
@@ -34,7 +33,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     if (out_path && (rc = tz_cli_check_out_path(cli, out_path)))
         return rc;
 
-    tz_lock *lock = NULL;
+    tz_cli_session ses = {0};
     tz_wallet *w = NULL;
     tz_keys keys;
     memset(&keys, 0, sizeof keys);
@@ -43,8 +42,9 @@ static int run(tz_cli *cli, int argc, char **argv)
     char *wire = NULL;
     size_t pos = 0;
 
-    if ((rc = tz_cli_lock(cli, &lock)) || (rc = tz_cli_load_wallet(cli, &w)))
+    if ((rc = tz_cli_session_open(cli, &ses)))
         goto out;
+    w = ses.w;
     tz_keys_derive(&keys, &w->master_sk);
     if ((rc = tz_cli_alloc_address(cli, w, &keys, &pos)))
         goto out;
@@ -95,8 +95,7 @@ out:
     free(wire);
     free(pa);
     tz_keys_wipe(&keys);
-    tz_wallet_free(w);
-    tz_lock_release(lock);
+    tz_cli_session_close(&ses);
     return rc;
 }
 

@@ -16,7 +16,6 @@
 #include "core/commit.h"
 #include "core/xmss.h"
 #include "base/clock.h"
-#include "derive.h"
 #include "output.h"
 #include "store/jsonnum.h"
 #include "store/lock.h"
