@@ -276,7 +276,7 @@ static void round_text(const tz_cli *cli, const tz_sync_result *r, uint64_t avai
                 "private_available=%" PRIu64 ", pool_funded_total=%" PRIu64
                 ", pools_awaiting_credit=%" PRIu64 ", pools_drained_pending_scan=%" PRIu64,
                 r->found, r->spent, r->spends_dropped, r->deposits_pruned, available,
-                r->pool_funded_total, r->pools_awaiting_credit, r->pools_drained_pending_scan);
+                r->pool_funded_total, r->pools_awaiting_credit, r->pools_drained_pending_prune);
     fflush(stdout);
 }
 

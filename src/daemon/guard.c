@@ -1,3 +1,5 @@
+/* The daemon's yield guard (guard.h): raising and clearing `<wallet>.yield`
+ * for a job, waiting for the wallet lock to be free, and naming its holder. */
 #include "guard.h"
 
 #include <fcntl.h>

@@ -1,3 +1,5 @@
+/* The xmss floor file (floor.h): written from the state the wallet builds,
+ * skipped when unchanged, and checked on load against a stale backup. */
 #include "base/path.h"
 #include "store/floor.h"
 

@@ -1,3 +1,5 @@
+/* The file-system call table (fsys.h): the real calls with EINTR retried,
+ * the table tests replace, and whole-file reads. */
 #include "store/fsys.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Exact JSON numbers (jsonnum.h): u64 values beyond 2^63 kept through a
+ * load and a save, and serde_json's pretty layout. */
 #include "store/jsonnum.h"
 
 #include <errno.h>

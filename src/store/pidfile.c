@@ -1,3 +1,6 @@
+/* PID files (pidfile.h): reading a lock or sentinel with its mtime, the
+ * one rule that tells a live owner from a dead or recycled PID, and the
+ * words for each verdict. */
 #include "store/pidfile.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The network profile `<wallet>.network.json` (profile.h): loading and
+ * validating it, the rollup node URL, writing the URL back. */
 #include "base/path.h"
 #include "store/profile.h"
 

@@ -1,3 +1,5 @@
+/* The cooperative-yield sentinel `<wallet>.yield` (sentinel.h): checking
+ * it (a stale one removed), raising it, clearing our own. */
 #include "base/path.h"
 #include "store/sentinel.h"
 

@@ -1,3 +1,5 @@
+/* Where a wallet's files live (wallet_path.h): resolving a symlinked
+ * wallet path once, and sweeping the temp files killed writers left. */
 #include "store/wallet_path.h"
 
 #include <errno.h>

@@ -50,12 +50,6 @@ static const char *pick(const char *flag, const char *flag_name, const char *env
     return NULL;
 }
 
-uint64_t tz_sync_batch_end(uint64_t cursor, uint64_t k, uint64_t limit)
-{
-    uint64_t end = (k > UINT64_MAX - cursor) ? UINT64_MAX : cursor + k;
-    return end < limit ? end : limit;
-}
-
 tz_status tz_sync_config_resolve(const char *k_flag, const char *conc_flag,
                                  const char *threads_flag, tz_sync_config *out,
                                  tz_error *err)

@@ -223,7 +223,7 @@ static tz_status prune_deposits(const tz_finalize_in *in, const bool *observed,
                       observed[i];
         /* Over the deposits kept, those whose pool has no entry. */
         tz_pools_unfunded(&pools, w, drop, &out->pools_awaiting_credit,
-                          &out->pools_drained_pending_scan);
+                          &out->pools_drained_pending_prune);
         for (size_t i = nd; i-- > 0;) {
             if (drop[i]) {
                 tz_wallet_remove_deposit(w, i);

@@ -34,7 +34,7 @@ typedef struct tz_finalize_in {
 typedef struct tz_finalize_out {
     uint64_t spent, spends_dropped, deposits_pruned, nullifiers_read;
     /* Pools of the pending deposits at the block (see tz_sync_result). */
-    uint64_t pool_funded_total, pools_awaiting_credit, pools_drained_pending_scan;
+    uint64_t pool_funded_total, pools_awaiting_credit, pools_drained_pending_prune;
     bool verified;               /* frontier root == tree/root at block */
     bool root_mismatch;          /* the roots differ (TZ_EMISMATCH returned) */
     tz_felt root;                /* that root when verified */

@@ -109,6 +109,12 @@ static void report_stale(run *r, long pid, tz_pid_verdict why)
           tz_pid_why((pid_t)pid, why, "sentinel", text, sizeof text));
 }
 
+uint64_t tz_sync_batch_end(uint64_t cursor, uint64_t k, uint64_t limit)
+{
+    uint64_t end = (k > UINT64_MAX - cursor) ? UINT64_MAX : cursor + k;
+    return end < limit ? end : limit;
+}
+
 /* Looks at the sentinel: true when it is live (sets *pid). A stale one is
  * removed by tz_sentinel_check; we report it and carry on. An unreadable
  * one counts as live (the safe reading). */
@@ -478,7 +484,7 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
         res->nullifiers_read = fo.nullifiers_read;
         res->pool_funded_total = fo.pool_funded_total;
         res->pools_awaiting_credit = fo.pools_awaiting_credit;
-        res->pools_drained_pending_scan = fo.pools_drained_pending_scan;
+        res->pools_drained_pending_prune = fo.pools_drained_pending_prune;
         if (st != TZ_OK)
             goto out;
         r.verified_now = fo.verified;

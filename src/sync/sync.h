@@ -91,10 +91,13 @@ typedef struct tz_sync_result {
      * reference's `Synced:` figures: the sum of the balances of every
      * distinct pending pubkey_hash read (pruned ones included); over the
      * deposits left after pruning, those whose pool has no balance entry
-     * (absent or empty value) without / with a shielded_cm. */
+     * (absent or empty value) without / with a shielded_cm. The reference
+     * prints the last one as pools_drained_pending_scan in the Synced line
+     * and deposit_pools_drained_pending_prune in balance: one idea, one
+     * name here. */
     uint64_t pool_funded_total;
     uint64_t pools_awaiting_credit;
-    uint64_t pools_drained_pending_scan;
+    uint64_t pools_drained_pending_prune;
 } tz_sync_result;
 
 typedef struct tz_sync_hooks {

@@ -557,9 +557,9 @@ static void test_finalize_pools(void)
     CHECK_MSG(o.deposits_pruned == 2 && w->n_deposits == 5, "pruned %llu",
               (unsigned long long)o.deposits_pruned);
     CHECK(o.pool_funded_total == 7000);
-    CHECK_MSG(o.pools_awaiting_credit == 1 && o.pools_drained_pending_scan == 1,
+    CHECK_MSG(o.pools_awaiting_credit == 1 && o.pools_drained_pending_prune == 1,
               "awaiting %llu drained %llu", (unsigned long long)o.pools_awaiting_credit,
-              (unsigned long long)o.pools_drained_pending_scan);
+              (unsigned long long)o.pools_drained_pending_prune);
     CHECK_MSG(atomic_load(&s.balance_reads) == 5, "%d pool reads for 5 distinct pools",
               atomic_load(&s.balance_reads));
     CHECK(w->sync.nullifiers_checked == 1);
