@@ -85,22 +85,9 @@ tz_status tz_merkle_root_depth(const tz_felt *leaves, size_t n, unsigned depth, 
     if (depth < 1 || depth > TZ_TREE_DEPTH || (uint64_t)n > (UINT64_C(1) << depth) ||
         (n > 0 && !leaves))
         return TZ_EINVAL;
-    if ((uint64_t)n == (UINT64_C(1) << depth)) {
-        /* full tree: the last merge reaches the root itself */
-        tz_felt stack[TZ_TREE_DEPTH + 1];
-        for (uint64_t i = 0; i < n; i++) {
-            tz_felt cur = leaves[i];
-            unsigned l = 0;
-            for (uint64_t k = i; k & 1; k >>= 1, l++)
-                tz_merkle_node(&cur, &stack[l], &cur);
-            stack[l] = cur;
-        }
-        *root = stack[depth];
-        return TZ_OK;
-    }
-    /* complete left subtrees only, merged lazily: branch[l] holds the last
-     * finished subtree of height l */
-    tz_felt branch[TZ_TREE_DEPTH];
+    /* branch[l] holds the last finished subtree of height l; merged
+     * lazily. A full tree's last merge reaches the root itself. */
+    tz_felt branch[TZ_TREE_DEPTH + 1];
     for (uint64_t i = 0; i < n; i++) {
         tz_felt cur = leaves[i];
         unsigned l = 0;
@@ -108,7 +95,10 @@ tz_status tz_merkle_root_depth(const tz_felt *leaves, size_t n, unsigned depth, 
             tz_merkle_node(&cur, &branch[l], &cur);
         branch[l] = cur;
     }
-    root_from_branches(root, branch, n, depth);
+    if ((uint64_t)n == (UINT64_C(1) << depth))
+        *root = branch[depth];
+    else
+        root_from_branches(root, branch, n, depth);
     return TZ_OK;
 }
 

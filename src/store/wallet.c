@@ -233,26 +233,27 @@ tz_status tz_wallet_new(const char *path, const tz_felt *master_sk, tz_wallet **
 }
 
 
+/* Appends a copy of `rec` (elem bytes) to *recs and a NULL object to
+ * *objs (*n of each in use). TZ_OK or TZ_ENOMEM (nothing appended). */
+static tz_status append_record(void **recs, json_t ***objs, size_t *n, const void *rec,
+                               size_t elem)
+{
+    if (tzw_grow(recs, *n, elem) || tzw_grow((void **)objs, *n, sizeof **objs))
+        return TZ_ENOMEM;
+    memcpy((char *)*recs + *n * elem, rec, elem);
+    (*objs)[*n] = NULL;
+    (*n)++;
+    return TZ_OK;
+}
+
 tz_status tz_wallet_add_note(tz_wallet *w, const tz_wallet_note *n)
 {
-    if (tzw_grow((void **)&w->notes, w->n_notes, sizeof *w->notes) ||
-        tzw_grow((void **)&w->note_objs, w->n_notes, sizeof *w->note_objs))
-        return TZ_ENOMEM;
-    w->notes[w->n_notes] = *n;
-    w->note_objs[w->n_notes] = NULL;
-    w->n_notes++;
-    return TZ_OK;
+    return append_record((void **)&w->notes, &w->note_objs, &w->n_notes, n, sizeof *n);
 }
 
 tz_status tz_wallet_add_address(tz_wallet *w, const tz_wallet_address *a)
 {
-    if (tzw_grow((void **)&w->addresses, w->n_addresses, sizeof *w->addresses) ||
-        tzw_grow((void **)&w->addr_objs, w->n_addresses, sizeof *w->addr_objs))
-        return TZ_ENOMEM;
-    w->addresses[w->n_addresses] = *a;
-    w->addr_objs[w->n_addresses] = NULL;
-    w->n_addresses++;
-    return TZ_OK;
+    return append_record((void **)&w->addresses, &w->addr_objs, &w->n_addresses, a, sizeof *a);
 }
 
 tz_status tz_wallet_set_address_bds(tz_wallet *w, size_t i, json_t *bds)

@@ -124,62 +124,55 @@ static tz_status parse_u32_key(const char *k, uint32_t *out)
     return TZ_OK;
 }
 
-static tz_status load_addresses(pctx *c, tz_wallet *w, const json_t *arr)
+/* One array of records: `name` in messages, records of `elem` bytes into a
+ * new *recs, the JSON objects into a new *objs (NULL: the record keeps its
+ * object itself, see one()), *count raised before each record is parsed so
+ * that tz_wallet_free releases what a failure leaves. */
+typedef tz_status (*record_fn)(pctx *c, json_t *o, const char *pre, void *rec);
+
+static tz_status load_records(pctx *c, const json_t *arr, const char *name, size_t elem,
+                              void **recs, json_t ***objs, size_t *count, record_fn one)
 {
     size_t n = json_array_size(arr);
     if (n == 0)
         return TZ_OK;
-    w->addresses = calloc(n, sizeof *w->addresses);
-    w->addr_objs = calloc(n, sizeof *w->addr_objs);
-    if (!w->addresses || !w->addr_objs)
+    if (!(*recs = calloc(n, elem)) || (objs && !(*objs = calloc(n, sizeof **objs))))
         return tz_error_set(c->err, TZ_ENOMEM, "wallet %s: out of memory", c->path);
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(arr, i);
         char pre[64];
-        snprintf(pre, sizeof pre, "addresses[%zu]", i);
+        snprintf(pre, sizeof pre, "%s[%zu]", name, i);
         if (!json_is_object(o))
             return bad(c, pre, "expected an object");
-        tz_status st = load_fields(c, o, pre, tzw_addr_fields, tzw_n_addr, &w->addresses[i]);
+        if (objs)
+            (*objs)[i] = json_incref(o);
+        *count = i + 1;
+        tz_status st = one(c, o, pre, (char *)*recs + i * elem);
         if (st)
             return st;
-        json_t *bds = json_object_get(o, "bds");
-        char f[FIELD_MAX];
-        snprintf(f, sizeof f, "%s.bds", pre);
-        if (bds && !json_is_object(bds))
-            return bad(c, f, "expected an object");
-        json_t *ni = json_object_get(bds, "next_index");
-        uint32_t dummy;
-        snprintf(f, sizeof f, "%s.bds.next_index", pre);
-        if (ni && (st = u32_val(c, ni, f, &dummy)))
-            return st;
-        w->addr_objs[i] = json_incref(o);
-        w->n_addresses = i + 1;
     }
     return TZ_OK;
 }
 
-static tz_status load_notes(pctx *c, tz_wallet *w, const json_t *arr)
+static tz_status one_address(pctx *c, json_t *o, const char *pre, void *rec)
 {
-    size_t n = json_array_size(arr);
-    if (n == 0)
-        return TZ_OK;
-    w->notes = calloc(n, sizeof *w->notes);
-    w->note_objs = calloc(n, sizeof *w->note_objs);
-    if (!w->notes || !w->note_objs)
-        return tz_error_set(c->err, TZ_ENOMEM, "wallet %s: out of memory", c->path);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        char pre[64];
-        snprintf(pre, sizeof pre, "notes[%zu]", i);
-        if (!json_is_object(o))
-            return bad(c, pre, "expected an object");
-        tz_status st = load_fields(c, o, pre, tzw_note_fields, tzw_n_note, &w->notes[i]);
-        if (st)
-            return st;
-        w->note_objs[i] = json_incref(o);
-        w->n_notes = i + 1;
-    }
-    return TZ_OK;
+    tz_status st = load_fields(c, o, pre, tzw_addr_fields, tzw_n_addr, rec);
+    if (st)
+        return st;
+    json_t *bds = json_object_get(o, "bds");
+    char f[FIELD_MAX];
+    snprintf(f, sizeof f, "%s.bds", pre);
+    if (bds && !json_is_object(bds))
+        return bad(c, f, "expected an object");
+    json_t *ni = json_object_get(bds, "next_index");
+    uint32_t dummy;
+    snprintf(f, sizeof f, "%s.bds.next_index", pre);
+    return ni ? u32_val(c, ni, f, &dummy) : TZ_OK;
+}
+
+static tz_status one_note(pctx *c, json_t *o, const char *pre, void *rec)
+{
+    return load_fields(c, o, pre, tzw_note_fields, tzw_n_note, rec);
 }
 
 static tz_status felt_array(pctx *c, const json_t *arr, const char *field, tz_felt **out,
@@ -219,66 +212,37 @@ static tz_status optional_string(pctx *c, const json_t *o, const char *pre, cons
     return bad(c, f, null_ok ? "expected a string or null" : "expected a string");
 }
 
-static tz_status load_spends(pctx *c, tz_wallet *w, const json_t *arr)
+static tz_status one_spend(pctx *c, json_t *o, const char *pre, void *rec)
 {
-    size_t n = json_array_size(arr);
-    if (n == 0)
-        return TZ_OK;
-    w->spends = calloc(n, sizeof *w->spends);
-    if (!w->spends)
-        return tz_error_set(c->err, TZ_ENOMEM, "wallet %s: out of memory", c->path);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        char pre[64], f[FIELD_MAX];
-        snprintf(pre, sizeof pre, "pending_spends[%zu]", i);
-        if (!json_is_object(o))
-            return bad(c, pre, "expected an object");
-        tz_pending_spend *s = &w->spends[i];
-        w->n_spends = i + 1;
-        s->obj = json_incref(o);
-        json_t *v;
-        tz_status st;
-        if ((st = member(c, o, pre, "nullifiers", &v, f, sizeof f)) ||
-            (st = felt_array(c, v, f, &s->nullifiers, &s->n_nullifiers)) ||
-            (st = member(c, o, pre, "description", &v, f, sizeof f)))
-            return st;
-        if (!json_is_string(v))
-            return bad(c, f, "expected a string");
-        if ((st = optional_string(c, o, pre, "operation_hash", true)))
-            return st;
-    }
-    return TZ_OK;
+    tz_pending_spend *s = rec;
+    char f[FIELD_MAX];
+    json_t *v;
+    tz_status st;
+    s->obj = json_incref(o);
+    if ((st = member(c, o, pre, "nullifiers", &v, f, sizeof f)) ||
+        (st = felt_array(c, v, f, &s->nullifiers, &s->n_nullifiers)) ||
+        (st = member(c, o, pre, "description", &v, f, sizeof f)))
+        return st;
+    if (!json_is_string(v))
+        return bad(c, f, "expected a string");
+    return optional_string(c, o, pre, "operation_hash", true);
 }
 
-static tz_status load_deposits(pctx *c, tz_wallet *w, const json_t *arr)
+static tz_status one_deposit(pctx *c, json_t *o, const char *pre, void *rec)
 {
-    size_t n = json_array_size(arr);
-    if (n == 0)
-        return TZ_OK;
-    w->deposits = calloc(n, sizeof *w->deposits);
-    if (!w->deposits)
-        return tz_error_set(c->err, TZ_ENOMEM, "wallet %s: out of memory", c->path);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        char pre[64];
-        snprintf(pre, sizeof pre, "pending_deposits[%zu]", i);
-        if (!json_is_object(o))
-            return bad(c, pre, "expected an object");
-        tz_pending_deposit *d = &w->deposits[i];
-        w->n_deposits = i + 1;
-        d->obj = json_incref(o);
-        tz_status st;
-        if ((st = load_fields(c, o, pre, tzw_deposit_fields, tzw_n_deposit, d)) ||
-            (st = optional_string(c, o, pre, "operation_hash", true)))
+    tz_pending_deposit *d = rec;
+    tz_status st;
+    d->obj = json_incref(o);
+    if ((st = load_fields(c, o, pre, tzw_deposit_fields, tzw_n_deposit, d)) ||
+        (st = optional_string(c, o, pre, "operation_hash", true)))
+        return st;
+    json_t *cm = json_object_get(o, "shielded_cm");
+    if (cm && !json_is_null(cm)) {
+        char f[FIELD_MAX];
+        snprintf(f, sizeof f, "%s.shielded_cm", pre);
+        if ((st = felt_val(c, cm, f, &d->shielded_cm)))
             return st;
-        json_t *cm = json_object_get(o, "shielded_cm");
-        if (cm && !json_is_null(cm)) {
-            char f[FIELD_MAX];
-            snprintf(f, sizeof f, "%s.shielded_cm", pre);
-            if ((st = felt_val(c, cm, f, &d->shielded_cm)))
-                return st;
-            d->has_shielded_cm = true;
-        }
+        d->has_shielded_cm = true;
     }
     return TZ_OK;
 }
@@ -396,11 +360,18 @@ static tz_status parse_doc(pctx *c, tz_wallet *w)
         return st;
     if (!json_is_array(v))
         return bad(c, "notes", "expected an array");
-    if ((st = load_notes(c, w, v)))
+    if ((st = load_records(c, v, "notes", sizeof *w->notes, (void **)&w->notes, &w->note_objs,
+                           &w->n_notes, one_note)))
         return st;
-    if ((st = opt_array(c, doc, "addresses", &v)) || (st = load_addresses(c, w, v)) ||
-        (st = opt_array(c, doc, "pending_spends", &v)) || (st = load_spends(c, w, v)) ||
-        (st = opt_array(c, doc, "pending_deposits", &v)) || (st = load_deposits(c, w, v)) ||
+    if ((st = opt_array(c, doc, "addresses", &v)) ||
+        (st = load_records(c, v, "addresses", sizeof *w->addresses, (void **)&w->addresses,
+                           &w->addr_objs, &w->n_addresses, one_address)) ||
+        (st = opt_array(c, doc, "pending_spends", &v)) ||
+        (st = load_records(c, v, "pending_spends", sizeof *w->spends, (void **)&w->spends, NULL,
+                           &w->n_spends, one_spend)) ||
+        (st = opt_array(c, doc, "pending_deposits", &v)) ||
+        (st = load_records(c, v, "pending_deposits", sizeof *w->deposits, (void **)&w->deposits,
+                           NULL, &w->n_deposits, one_deposit)) ||
         (st = load_wots(c, doc)))
         return st;
     return load_sync(c, w, doc);
