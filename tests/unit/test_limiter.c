@@ -1,0 +1,137 @@
+/* The concurrency limiter on synthetic nodes: it grows on an idle node
+ * (slow start to the cap within a few round trips), settles where a
+ * saturated node starts queueing (most of its capacity, latency near the
+ * idle one), halves on a refusal (once per congestion event), and never
+ * leaves [min, max]. */
+#include <math.h>
+
+#include "rpc/limiter.h"
+#include "tz_test.h"
+
+/* A node serving `capacity` requests per second with `base` latency when
+ * idle: with L requests in flight, each takes max(base, L / capacity). One
+ * call is one round trip: every request in flight completes once. Returns
+ * the latency of that round. */
+static double round_trip(tz_limiter *l, double base, double capacity)
+{
+    unsigned n = tz_limiter_limit(l);
+    double rtt = fmax(base, (double)n / capacity);
+    for (unsigned i = 0; i < n; i++)
+        tz_limiter_sample(l, rtt);
+    return rtt;
+}
+
+static void test_idle_grows(void)
+{
+    tz_limiter l;
+    tz_limiter_init(&l, NULL);
+    CHECK(tz_limiter_limit(&l) == TZ_LIMITER_INITIAL);
+    int rounds = 0;
+    while (tz_limiter_limit(&l) < TZ_LIMITER_DEFAULT_MAX && rounds < 50) {
+        round_trip(&l, 0.040, 1e9);
+        rounds++;
+    }
+    /* 8 -> 16 -> 32 -> 64: three round trips of slow start */
+    CHECK_MSG(tz_limiter_limit(&l) == TZ_LIMITER_DEFAULT_MAX && rounds == 3, "%u after %d",
+              tz_limiter_limit(&l), rounds);
+    for (int i = 0; i < 200; i++)
+        round_trip(&l, 0.040, 1e9);
+    CHECK(tz_limiter_limit(&l) == TZ_LIMITER_DEFAULT_MAX);
+}
+
+static void test_saturated_settles(void)
+{
+    /* knee at 500 req/s x 40 ms = 20 in flight */
+    const double base = 0.040, cap = 500;
+    tz_limiter l;
+    tz_limiter_init(&l, NULL);
+    double thr = 0, lat = 0;
+    unsigned lo = 1000, hi = 0;
+    for (int i = 0; i < 400; i++) {
+        unsigned n = tz_limiter_limit(&l);
+        double rtt = round_trip(&l, base, cap);
+        if (i >= 200) { /* after it settled */
+            thr += n / rtt;
+            lat += rtt;
+            lo = n < lo ? n : lo;
+            hi = n > hi ? n : hi;
+        }
+    }
+    thr /= 200;
+    lat /= 200;
+    CHECK_MSG(thr >= 0.85 * cap, "throughput %.0f of %.0f", thr, cap);
+    CHECK_MSG(lat <= 1.5 * base, "latency %.3f s vs idle %.3f s", lat, base);
+    CHECK_MSG(lo >= 17 && hi <= 30, "limit in [%u, %u]", lo, hi);
+}
+
+static void test_drop_halves_once(void)
+{
+    tz_limiter l;
+    tz_limiter_init(&l, NULL);
+    for (int i = 0; i < 10; i++)
+        round_trip(&l, 0.040, 1e9);
+    CHECK(tz_limiter_limit(&l) == 64);
+    tz_limiter_drop(&l);
+    CHECK(tz_limiter_limit(&l) == 32);
+    tz_limiter_drop(&l); /* same congestion event */
+    tz_limiter_drop(&l);
+    CHECK(tz_limiter_limit(&l) == 32);
+    round_trip(&l, 0.040, 1e9); /* a round later, a new event halves again */
+    unsigned before = tz_limiter_limit(&l);
+    tz_limiter_drop(&l);
+    CHECK_MSG(tz_limiter_limit(&l) == before / 2, "%u -> %u", before, tz_limiter_limit(&l));
+    /* no slow start after a drop: growth is additive */
+    unsigned a = tz_limiter_limit(&l);
+    round_trip(&l, 0.040, 1e9);
+    round_trip(&l, 0.040, 1e9);
+    CHECK_MSG(tz_limiter_limit(&l) < 2 * a, "%u -> %u", a, tz_limiter_limit(&l));
+    /* repeated refusals bottom out at min */
+    for (int i = 0; i < 40; i++) {
+        tz_limiter_drop(&l);
+        round_trip(&l, 0.040, 1e9);
+    }
+    tz_limiter_drop(&l);
+    CHECK(tz_limiter_limit(&l) >= 1);
+}
+
+static void test_bounds(void)
+{
+    tz_limiter l;
+    tz_limiter_cfg c = {.max = 24};
+    tz_limiter_init(&l, &c);
+    unsigned peak = 0;
+    for (int i = 0; i < 300; i++) {
+        round_trip(&l, 0.010, 1e9);
+        peak = tz_limiter_limit(&l) > peak ? tz_limiter_limit(&l) : peak;
+    }
+    CHECK_MSG(peak == 24, "peak %u", peak);
+    tz_limiter_cfg big = {.max = 1000, .initial = 500, .min = 3};
+    tz_limiter_init(&l, &big);
+    CHECK(l.cfg.max == TZ_LIMITER_HARD_MAX && tz_limiter_limit(&l) == TZ_LIMITER_HARD_MAX);
+    for (int i = 0; i < 50; i++) {
+        tz_limiter_drop(&l);
+        round_trip(&l, 0.010, 1e9);
+    }
+    CHECK(tz_limiter_limit(&l) >= 3);
+    /* a latency that climbs without end drives it down, never below min */
+    tz_limiter_init(&l, &(tz_limiter_cfg){.min = 2});
+    double rtt = 0.01;
+    for (int i = 0; i < 300; i++, rtt *= 1.05)
+        for (unsigned k = 0; k < tz_limiter_limit(&l); k++)
+            tz_limiter_sample(&l, rtt);
+    CHECK_MSG(tz_limiter_limit(&l) <= 4 && tz_limiter_limit(&l) >= 2, "%u",
+              tz_limiter_limit(&l));
+    tz_limiter_sample(&l, 0);
+    tz_limiter_sample(&l, -1);
+    tz_limiter_sample(&l, NAN);
+    CHECK(tz_limiter_limit(&l) >= 2);
+}
+
+int main(void)
+{
+    test_idle_grows();
+    test_saturated_settles();
+    test_drop_halves_once();
+    test_bounds();
+    return tz_test_done("limiter");
+}
