@@ -82,7 +82,7 @@ static void json_line(json_t *o)
 {
     if (!o)
         return;
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = tz_json_dumps(o, JSON_COMPACT);
     if (s) {
         fprintf(stderr, "%s\n", s);
         fflush(stderr);

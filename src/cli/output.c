@@ -27,42 +27,9 @@ const char *tz_exit_name(int code)
     }
 }
 
-/* The marker jsonnum.h uses for u64 values above INT64_MAX, as jansson
- * prints it inside a string. */
-#define MARK_OUT "\"\\u0000tzel-c-number:"
-
-/* Dumps `v` with jansson `flags` and turns every marker string back into
- * the number it spells. Returns a malloc'd string or NULL. */
-static char *dump_numbers(const json_t *v, size_t flags)
-{
-    char *s = json_dumps(v, flags | JSON_ENCODE_ANY);
-    if (!s || !strstr(s, MARK_OUT))
-        return s;
-    size_t n = strlen(s), o = 0;
-    char *out = malloc(n + 1);
-    if (!out) {
-        free(s);
-        return NULL;
-    }
-    for (size_t i = 0; i < n;) {
-        if (!strncmp(s + i, MARK_OUT, sizeof MARK_OUT - 1)) {
-            size_t j = i + sizeof MARK_OUT - 1;
-            while (j < n && s[j] != '"')
-                out[o++] = s[j++];
-            i = j + 1;
-        } else {
-            out[o++] = s[i++];
-        }
-    }
-    out[o] = '\0';
-    sodium_memzero(s, n);
-    free(s);
-    return out;
-}
-
 int tz_out_json_pretty(FILE *f, const json_t *v)
 {
-    char *s = dump_numbers(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = tz_json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!s)
         return -1;
     int rc = (fputs(s, f) < 0 || fputc('\n', f) == EOF) ? -1 : 0;
@@ -83,7 +50,7 @@ static int print_envelope(const tz_cli *cli, const char *key, json_t *body)
     json_object_set_new(env, key, body ? body : json_object());
     /* The reference's serde_json keeps objects in sorted maps: keys sorted
      * bytewise at every level, no spaces. */
-    char *s = dump_numbers(env, JSON_COMPACT | JSON_SORT_KEYS);
+    char *s = tz_json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(env);
     if (!s)
         return -1;

@@ -9,53 +9,18 @@
 
 #include <sodium.h>
 
+#include "base/buf.h"
+
 #define MARK "tzel-c-number:"
 #define MARK_LEN (sizeof(MARK) - 1)
 /* The marker as it appears in jansson's output: "\u0000tzel-c-number:" */
 #define MARK_OUT "\\u0000" MARK
 #define MARK_OUT_LEN (sizeof(MARK_OUT) - 1)
 
-/* A growable byte buffer whose old storage is wiped when it moves. */
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} buf;
-
-static void buf_put(buf *b, const char *s, size_t n)
+/* Appends to a wiping buffer; a failure is sticky (tz_buf.failed). */
+static void buf_put(tz_buf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 4096;
-        while (ncap < b->n + n + 1)
-            ncap *= 2;
-        char *np = malloc(ncap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        if (b->p) {
-            memcpy(np, b->p, b->n);
-            sodium_memzero(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void buf_wipe(buf *b)
-{
-    if (b->p) {
-        sodium_memzero(b->p, b->cap);
-        free(b->p);
-    }
-    b->p = NULL;
-    b->n = b->cap = 0;
+    (void)tz_buf_append(b, s, n);
 }
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -125,7 +90,7 @@ static size_t string_len(const char *s, size_t n)
 tz_status tz_json_load_exact(const char *text, size_t len, const char *what, json_t **out,
                              tz_error *err)
 {
-    buf b = {0};
+    tz_buf b = TZ_BUF_INIT(0, true);
     size_t i = 0;
     while (i < len) {
         char c = text[i];
@@ -161,13 +126,14 @@ tz_status tz_json_load_exact(const char *text, size_t len, const char *what, jso
             i = j;
         }
     }
-    if (b.oom) {
-        buf_wipe(&b);
+    if (b.failed) {
+        tz_buf_free(&b);
         return tz_error_set(err, TZ_ENOMEM, "%s: out of memory", what);
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
-    buf_wipe(&b);
+    json_t *doc =
+        json_loadb(b.data ? b.data : "", b.len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+    tz_buf_free(&b);
     if (!doc) {
         if (len == 0)
             return tz_error_set(err, TZ_EPARSE, "%s: empty file", what);
@@ -180,9 +146,8 @@ tz_status tz_json_load_exact(const char *text, size_t len, const char *what, jso
 
 static int dump_cb(const char *s, size_t n, void *data)
 {
-    buf *b = data;
-    buf_put(b, s, n);
-    return b->oom ? -1 : 0;
+    tz_buf *b = data;
+    return tz_buf_append(b, s, n) ? 0 : -1;
 }
 
 /* Copies a dumped string token, writing the hex digits of its \uXXXX
@@ -190,7 +155,7 @@ static int dump_cb(const char *s, size_t n, void *data)
  * serde_json (the reference) as \u001f. Everything else jansson writes
  * already matches serde_json: \" \\ \b \f \n \r \t, '/' unescaped,
  * non-ASCII and 0x7f raw. */
-static void put_string_serde(buf *b, const char *s, size_t n)
+static void put_string_serde(tz_buf *b, const char *s, size_t n)
 {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
@@ -213,51 +178,64 @@ static void put_string_serde(buf *b, const char *s, size_t n)
     buf_put(b, s + start, n - start);
 }
 
-tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_error *err)
+/* Dumps `doc` with jansson `flags` and restores every marker string to its
+ * literal; with `serde`, other strings get serde_json's escapes. */
+static tz_status dump(const json_t *doc, size_t flags, bool serde, char **out, size_t *len,
+                      tz_error *err)
 {
-    buf raw = {0}, res = {0};
+    tz_buf raw = TZ_BUF_INIT(0, true), res = TZ_BUF_INIT(0, true);
     tz_status st = TZ_OK;
-    if (json_dump_callback(doc, dump_cb, &raw,
-                           JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) != 0 ||
-        raw.oom) {
+    if (json_dump_callback(doc, dump_cb, &raw, flags | JSON_ENCODE_ANY) != 0 || raw.failed) {
         st = tz_error_set(err, TZ_ENOMEM, "serialize JSON: out of memory");
         goto out;
     }
     size_t i = 0;
-    while (i < raw.n) {
-        const char *s = raw.p + i;
+    while (i < raw.len) {
+        const char *s = raw.data + i;
         if (*s == '"') {
-            size_t sl = string_len(s, raw.n - i);
+            size_t sl = string_len(s, raw.len - i);
             if (!sl)
-                sl = raw.n - i;
+                sl = raw.len - i;
             bool is_int;
             size_t inner = sl >= 2 ? sl - 2 : 0;
             if (inner > MARK_OUT_LEN && memcmp(s + 1, MARK_OUT, MARK_OUT_LEN) == 0 &&
                 number_len(s + 1 + MARK_OUT_LEN, inner - MARK_OUT_LEN, &is_int) ==
                     inner - MARK_OUT_LEN)
                 buf_put(&res, s + 1 + MARK_OUT_LEN, inner - MARK_OUT_LEN);
-            else
+            else if (serde)
                 put_string_serde(&res, s, sl);
+            else
+                buf_put(&res, s, sl);
             i += sl;
         } else {
             size_t j = i;
-            while (j < raw.n && raw.p[j] != '"')
+            while (j < raw.len && raw.data[j] != '"')
                 j++;
             buf_put(&res, s, j - i);
             i = j;
         }
     }
-    if (res.oom || !res.p) {
+    if (res.failed || !res.data) {
         st = tz_error_set(err, TZ_ENOMEM, "serialize JSON: out of memory");
         goto out;
     }
-    *out = res.p;
-    *len = res.n;
-    res.p = NULL;
+    *out = tz_buf_steal(&res, len);
 out:
-    buf_wipe(&raw);
-    buf_wipe(&res);
+    tz_buf_free(&raw);
+    tz_buf_free(&res);
     return st;
+}
+
+tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_error *err)
+{
+    return dump(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER, true, out, len, err);
+}
+
+char *tz_json_dumps(const json_t *v, size_t flags)
+{
+    char *out = NULL;
+    size_t len;
+    return dump(v, flags, false, &out, &len, NULL) == TZ_OK ? out : NULL;
 }
 
 bool tz_json_get_u64(const json_t *v, uint64_t *out)

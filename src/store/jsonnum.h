@@ -36,6 +36,12 @@ tz_status tz_json_load_exact(const char *text, size_t len, const char *what, jso
  * buffers are wiped before they are freed. */
 tz_status tz_json_dump_exact(const json_t *doc, char **out, size_t *len, tz_error *err) TZ_WUR;
 
+/* json_dumps(v, flags) with the marker strings of u64 values above
+ * INT64_MAX printed as the numbers they stand for (other strings as
+ * jansson escapes them). Returns a new string (free()) or NULL when out of
+ * memory. */
+char *tz_json_dumps(const json_t *v, size_t flags);
+
 /* Reads a non-negative integer that fits in u64 from an integer or a
  * marker string. Returns false for anything else. */
 bool tz_json_get_u64(const json_t *v, uint64_t *out);

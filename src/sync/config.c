@@ -5,33 +5,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "sync/sync.h"
 
-/* Parses a positive decimal integer (surrounding blanks allowed). Values
- * above UINT64_MAX saturate: a huge K is a big batch, not an error. */
+/* Parses a positive decimal integer below 2^64 (surrounding blanks and a
+ * leading '+' allowed). A value beyond u64 is refused, not clamped. */
 static bool parse_positive(const char *s, uint64_t *out)
 {
     while (isspace((unsigned char)*s))
         s++;
     if (*s == '+')
         s++;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    uint64_t v = 0;
-    bool sat = false;
-    for (; isdigit((unsigned char)*s); s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            sat = true;
-        else
-            v = v * 10 + d;
-    }
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s)
-        return false;
-    *out = sat ? UINT64_MAX : v;
-    return *out > 0;
+    size_t n = 0;
+    while (isdigit((unsigned char)s[n]))
+        n++;
+    for (const char *t = s + n; *t; t++)
+        if (!isspace((unsigned char)*t))
+            return false;
+    return tz_parse_u64_n(s, n, UINT64_MAX, out) && *out > 0;
 }
 
 /* Picks flag, else env, else nothing; `what` names the source for messages. */

@@ -158,6 +158,21 @@ def test_k0_refused():
         check(not os.path.exists(w + ".lock"), "lock left behind")
 
 
+def test_huge_k_printed_as_a_number():
+    """K = 2^64 - 1 is one batch and its JSON events print it as a number (an internal
+    marker string used to leak); K beyond 2^64 is refused with the stable message."""
+    with Sim(40, "k0", pay=ADDR() + ":2") as sim:
+        w = new_wallet_dir("hugek")
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "18446744073709551615")
+        start = [e for e in events(r.stderr) if e["event"] == "start"]
+        check(start and start[0]["checkpoint_every"] == 18446744073709551615 and
+              "tzel-c-number" not in r.stderr + r.stdout, "start event %r" % start)
+        r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "99999999999999999999")
+        check(r.returncode == 2 and envelope(r.stdout)["error"]["message"] ==
+              '--checkpoint-every must be a positive integer (got "99999999999999999999")',
+              "exit %d %r" % (r.returncode, r.stdout))
+
+
 def test_k7_honoured():
     """--checkpoint-every 7 saves at 7, 14, ..., the end; the env var is honoured too."""
     with Sim(100, "k7", pay=ADDR() + ":3") as sim:
@@ -1004,6 +1019,7 @@ def test_reference_stdout_and_file():
 TESTS = [
     ("k0", test_k0_refused),
     ("k7", test_k7_honoured),
+    ("hugek", test_huge_k_printed_as_a_number),
     ("live", test_preexisting_live_sentinel),
     ("legacy", test_legacy_sentinel_content),
     ("stale", test_stale_sentinel_reaped_child),

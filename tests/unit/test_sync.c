@@ -56,8 +56,12 @@ static void test_config(void)
     CHECK(tz_sync_config_resolve("", NULL, NULL, &c, &e) == TZ_EINVAL);
 
     CHECK(tz_sync_config_resolve("7", NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 7);
-    /* Far above u64: saturates, a big batch and not an error. */
-    CHECK(tz_sync_config_resolve("99999999999999999999999", NULL, NULL, &c, &e) == TZ_OK);
+    /* Far above u64: refused with the stable message (it used to be
+     * clamped silently to 2^64 - 1); 2^64 - 1 itself is one big batch. */
+    CHECK(tz_sync_config_resolve("99999999999999999999999", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK_MSG(strstr(e.msg, "--checkpoint-every must be a positive integer (got "
+                            "\"99999999999999999999999\")") != NULL, "%s", e.msg);
+    CHECK(tz_sync_config_resolve("18446744073709551615", NULL, NULL, &c, &e) == TZ_OK);
     CHECK(c.checkpoint_every == UINT64_MAX);
 
     setenv("TZEL_SYNC_CHECKPOINT_EVERY", "0", 1);
