@@ -53,7 +53,7 @@ int tz_cli_node_url(const tz_cli *cli, char **out)
     tz_status st = tz_profile_resolve_url(cli->rollup_node_url, cli->wallet_path, out, NULL, &err);
     if (st == TZ_OK)
         return TZ_EXIT_OK;
-    if (st == TZ_ENOTFOUND)
+    if (st == TZ_ENOTFOUND || st == TZ_EINVAL)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "%s", err.msg);
     return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_WALLET, "%s", err.msg);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -190,17 +191,29 @@ static enum MHD_Result handle_api(tz_http *h, struct MHD_Connection *c, const ch
     if (strncmp(path, "/jobs/", 6) == 0) {
         if (!get)
             return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
-        char *end;
-        errno = 0;
-        long id = strtol(path + 6, &end, 10);
-        if (errno || end == path + 6 || *end || id <= 0)
+        /* The id as the daemon writes it: digits, no sign, no leading zero
+         * (the path is not percent-decoded: see keep_escapes). */
+        const char *ids = path + 6;
+        uint64_t id = 0;
+        if (ids[0] == '0' || !tz_parse_u64(ids, LONG_MAX, &id) || id == 0)
             return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such job");
-        json_t *j = tz_lanes_job_json(h->lanes, id);
+        json_t *j = tz_lanes_job_json(h->lanes, (long)id);
         if (!j)
             return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such job");
         return send_json(c, MHD_HTTP_OK, j);
     }
     return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such API route");
+}
+
+/* libmicrohttpd's unescape callback, doing nothing: no route or argument
+ * of this API needs percent-decoding, and decoding would let "1%00abc"
+ * reach a route as "1" (tz_parse_u64 then sees the raw text and refuses
+ * it). Returns the length unchanged. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -278,7 +291,8 @@ tz_status tz_http_start(const tz_wd_config *cfg, tz_lanes *lanes,
     h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
     if (!h->mhd) {
         free(h);
         return tz_error_set(err, TZ_EIO, "cannot listen on the requested address: %s",

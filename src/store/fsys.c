@@ -4,11 +4,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base/buf.h"
 
 static int sys_open(const char *path, int flags, mode_t mode)
 {
@@ -71,6 +75,10 @@ static int sys_unlink(const char *path)
 static int sys_fsync_dir(const char *dir)
 {
     int fd = sys_open(dir, O_RDONLY | O_DIRECTORY, 0);
+    /* A folder we may write into but not read cannot be opened to be
+     * fsynced: the rename is done, there is nothing more we can do. */
+    if (fd < 0 && errno == EACCES)
+        return 0;
     if (fd < 0)
         return -1;
     int rc = sys_fsync(fd);
@@ -155,8 +163,9 @@ tz_status tz_read_file_stat(const char *path, size_t max, char **out, size_t *le
                             struct stat *sb, tz_error *err)
 {
     int fd;
+    /* O_NONBLOCK: a FIFO must not hang the open; it is refused below. */
     do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -164,53 +173,53 @@ tz_status tz_read_file_stat(const char *path, size_t max, char **out, size_t *le
         return tz_error_set(err, TZ_EIO, "open %s: %s", path, strerror(errno));
     }
     tz_status st = TZ_OK;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        st = tz_error_set(err, TZ_ENOMEM, "read %s: out of memory", path);
+    struct stat before;
+    tz_buf b = {.max = max, .wipe = true};
+    if (fstat(fd, &before) < 0) {
+        st = tz_error_set(err, TZ_EIO, "stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(before.st_mode)) {
+        st = tz_error_set(err, TZ_EIO, "read %s: not a regular file", path);
+        goto out;
+    }
+    if ((uint64_t)before.st_size > max) {
+        st = tz_error_set(err, TZ_ENOMEM, "read %s: larger than %zu bytes", path, max);
         goto out;
     }
     for (;;) {
-        if (n == cap) {
-            if (cap >= max) {
-                st = tz_error_set(err, TZ_ENOMEM, "read %s: larger than %zu bytes", path,
-                                  max);
-                goto out;
-            }
-            size_t ncap = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                st = tz_error_set(err, TZ_ENOMEM, "read %s: out of memory", path);
-                goto out;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
+        char chunk[4096];
+        ssize_t r = read(fd, chunk, sizeof chunk);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             st = tz_error_set(err, TZ_EIO, "read %s: %s", path, strerror(errno));
-            goto out;
+            break;
         }
         if (r == 0)
             break;
-        n += (size_t)r;
+        if (!tz_buf_append(&b, chunk, (size_t)r)) {
+            st = b.len + (size_t)r > max
+                     ? tz_error_set(err, TZ_ENOMEM, "read %s: larger than %zu bytes", path, max)
+                     : tz_error_set(err, TZ_ENOMEM, "read %s: out of memory", path);
+            sodium_memzero(chunk, sizeof chunk);
+            break;
+        }
+        sodium_memzero(chunk, (size_t)r);
     }
-    if (n > max) {
-        st = tz_error_set(err, TZ_ENOMEM, "read %s: larger than %zu bytes", path, max);
+    if (st)
         goto out;
-    }
     if (sb && fstat(fd, sb) < 0) {
         st = tz_error_set(err, TZ_EIO, "stat %s: %s", path, strerror(errno));
         goto out;
     }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    buf = NULL;
+    if (!b.data && !tz_buf_append(&b, "", 0)) {
+        st = tz_error_set(err, TZ_ENOMEM, "read %s: out of memory", path);
+        goto out;
+    }
+    *out = tz_buf_steal(&b, len);
 out:
-    free(buf);
+    tz_buf_free(&b);
     close(fd);
     return st;
 }

@@ -44,10 +44,13 @@ void tz_fsys_set(const tz_fsys *t);
 int tz_fsys_write_all(int fd, const void *buf, size_t len);
 
 /* Reads a whole regular file into a new NUL-terminated buffer (*out, owned
- * by the caller, free()). Refuses files larger than `max` bytes (TZ_ENOMEM).
- * Returns TZ_OK, TZ_ENOTFOUND (no such file), TZ_EIO (errno in the message)
- * or TZ_ENOMEM; *out and *len untouched on failure. Not routed through the
- * table: reads do not affect durability. */
+ * by the caller, free()). Refuses files larger than `max` bytes (TZ_ENOMEM)
+ * and anything that is not a regular file (TZ_EIO "not a regular file":
+ * a FIFO does not hang it, /dev/zero is not read). Growth never leaves a
+ * copy of the bytes in freed memory (the caller wipes *out when it holds
+ * secrets). Returns TZ_OK, TZ_ENOTFOUND (no such file), TZ_EIO (errno in
+ * the message) or TZ_ENOMEM; *out and *len untouched on failure. Not
+ * routed through the table: reads do not affect durability. */
 tz_status tz_read_file(const char *path, size_t max, char **out, size_t *len,
                        tz_error *err) TZ_WUR;
 

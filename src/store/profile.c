@@ -113,7 +113,9 @@ tz_status tz_profile_resolve_url(const char *flag_url, const char *wallet_path, 
     const char *env = getenv(ENV_URL);
     const char *url = NULL, *src = NULL;
     tz_profile *p = NULL;
-    if (flag_url && *flag_url) {
+    if (flag_url && !*flag_url)
+        return tz_error_set(err, TZ_EINVAL, "--rollup-node-url must not be empty");
+    if (flag_url) {
         url = flag_url;
         src = "flag";
     } else if (env && *env) {

@@ -28,9 +28,10 @@ tz_status tz_profile_load(const char *wallet_path, tz_profile **out, tz_error *e
 tz_status tz_profile_write_url(const char *wallet_path, const char *url, tz_error *err) TZ_WUR;
 
 /* Resolves the rollup node URL: `flag_url` (--rollup-node-url) if non-NULL
- * and non-empty, else $TZEL_ROLLUP_NODE_URL if set and non-empty, else the
- * profile's rollup_node_url. *out is a new string (free()); *source (may be
- * NULL) is set to "flag", "env" or "profile". Errors: TZ_ENOTFOUND (no
+ * (an empty one is TZ_EINVAL, "--rollup-node-url must not be empty"), else
+ * $TZEL_ROLLUP_NODE_URL if set and non-empty, else the profile's
+ * rollup_node_url. *out is a new string (free()); *source (may be NULL) is
+ * set to "flag", "env" or "profile". Errors: TZ_EINVAL, TZ_ENOTFOUND (no
  * source gives a URL; the message says how to give one), the profile's
  * load errors, TZ_ENOMEM. */
 tz_status tz_profile_resolve_url(const char *flag_url, const char *wallet_path, char **out,

@@ -17,7 +17,7 @@
 #include "store/jsonnum.h"
 #include "store/wallet_int.h"
 
-#define WALLET_MAX_BYTES ((size_t)1 << 30)
+#define WALLET_MAX_BYTES ((size_t)256 << 20) /* far beyond any real wallet */
 
 #define FIELD_MAX 160
 
@@ -346,6 +346,20 @@ static tz_status load_sync(pctx *c, tz_wallet *w, const json_t *doc)
     return TZ_OK;
 }
 
+/* A note recorded twice (same leaf index and cm: a file edited or merged
+ * by hand) is one note: the later copies are dropped, so that balances
+ * count it once; the next save writes the file without them. */
+static void drop_duplicate_notes(tz_wallet *w)
+{
+    for (size_t i = w->n_notes; i-- > 1;)
+        for (size_t k = 0; k < i; k++)
+            if (w->notes[k].index == w->notes[i].index &&
+                tz_felt_eq(&w->notes[k].cm, &w->notes[i].cm)) {
+                tz_wallet_remove_note(w, i);
+                break;
+            }
+}
+
 static tz_status parse_doc(pctx *c, tz_wallet *w)
 {
     json_t *doc = w->doc, *v;
@@ -356,6 +370,8 @@ static tz_status parse_doc(pctx *c, tz_wallet *w)
                             c->path);
     if ((st = load_fields(c, doc, "", tzw_top_fields, tzw_n_top, w)))
         return st;
+    if (w->master_sk.b[31] & 0xf8) /* init refuses it too: keys would differ */
+        return bad(c, "master_sk", "not a felt (must be below 2^251)");
     if ((st = member(c, doc, "", "notes", &v, f, sizeof f)))
         return st;
     if (!json_is_array(v))
@@ -374,6 +390,7 @@ static tz_status parse_doc(pctx *c, tz_wallet *w)
                            NULL, &w->n_deposits, one_deposit)) ||
         (st = load_wots(c, doc)))
         return st;
+    drop_duplicate_notes(w);
     return load_sync(c, w, doc);
 }
 

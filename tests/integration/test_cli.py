@@ -787,6 +787,35 @@ def test_bad_number_flags_named_once():
     check("does not fit in 64 bits" in r.stderr, "message %r" % r.stderr)
 
 
+def test_hostile_wallet_paths_and_fields():
+    """A FIFO or a device given as the wallet is refused at once (it used to hang, or read
+    1 GiB of /dev/zero); a master_sk at or above 2^251 is refused on load as by init; a
+    note recorded twice counts once; an empty --rollup-node-url is refused by sync too."""
+    d = new_dir("hostile-paths")
+    fifo = os.path.join(d, "fifo.json")
+    os.mkfifo(fifo, 0o600)
+    for path in (fifo, "/dev/zero"):
+        t = time.time()
+        r = fails(3, "balance", wallet=path, timeout=20)
+        check("not a regular file" in r.stderr and time.time() - t < 5,
+              "%s: %r" % (path, r.stderr))
+    w = os.path.join(d, "wallet.json")
+    doc = fixture_wallet()
+    doc["master_sk"] = "f" * 64
+    write_wallet(w, doc)
+    r = fails(3, "balance", wallet=w)
+    check("master_sk" in r.stderr and "2^251" in r.stderr, "master_sk: %r" % r.stderr)
+    doc = fixture_wallet(unknown=True)
+    doc["notes"] = doc["notes"] + [copy.deepcopy(doc["notes"][0])]
+    doc["notes"][0]["v"] = 5
+    doc["notes"][1]["v"] = 5
+    write_wallet(w, doc)
+    b = ok_json("balance", wallet=w)
+    check(b["private_tracked_total"] == 5 and b["tracked_notes"] == 1, "balance %r" % b)
+    r = fails(2, "sync", "--rollup-node-url", "", wallet=w)
+    check("--rollup-node-url must not be empty" in r.stderr, "empty url: %r" % r.stderr)
+
+
 def test_out_onto_wallet_refused():
     """--out naming the wallet file (or one of its companions) is refused with
     a usage error and leaves the wallet byte for byte: it used to replace the

@@ -284,6 +284,13 @@ def test_auth_and_fast_lane():
                   "error should name the holder: %r" % j["error"])
             check(j["exit_code"] == 4 and j["stderr"], "raw stderr should be kept: %r" % j)
             check(not os.path.exists(w + ".yield"), "sentinel left after a failed job")
+            # a job id is what the daemon writes, nothing else
+            s, _ = d.api("GET", "/api/jobs/%d" % jid)
+            check(s == 200, "job %d: %d" % (jid, s))
+            for tricky in ("+%d" % jid, "0%d" % jid, "%%20%d" % jid, "%d%%00abc" % jid,
+                           "%d " % jid, "-%d" % jid, "%d.0" % jid, "99999999999999999999"):
+                s, body = d.api("GET", "/api/jobs/" + tricky.replace(" ", "%20"))
+                check(s == 404, "/api/jobs/%s answered %d %r" % (tricky, s, body))
         finally:
             os.unlink(lock)
         check(load(w)["addr_counter"] == 1, "the failed job changed the wallet")
