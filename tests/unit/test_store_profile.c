@@ -82,9 +82,10 @@ static void test_resolve(void)
     CHECK(tz_profile_resolve_url(NULL, wallet, &url, &src, &err) == TZ_OK);
     CHECK(url && !strcmp(url, "http://env") && !strcmp(src, "env"));
     free(url);
-    CHECK(tz_profile_resolve_url("", wallet, &url, &src, &err) == TZ_OK);
-    CHECK(url && !strcmp(url, "http://env"));
-    free(url);
+    /* An empty flag is a mistake, not "no flag" (issue 14: it was ignored). */
+    url = NULL;
+    CHECK(tz_profile_resolve_url("", wallet, &url, &src, &err) == TZ_EINVAL && url == NULL);
+    CHECK(strstr(err.msg, "--rollup-node-url must not be empty") != NULL);
     CHECK(tz_profile_resolve_url("http://flag", wallet, &url, &src, &err) == TZ_OK);
     CHECK(url && !strcmp(url, "http://flag") && !strcmp(src, "flag"));
     free(url);
