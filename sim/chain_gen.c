@@ -199,8 +199,11 @@ tz_status sim_gen_assign(const sim_gen_params *p, int32_t **assign, tz_error *er
     *assign = NULL;
     uint64_t n = p->leaves;
     uint64_t total_paid = 0;
-    for (size_t k = 0; k < p->npays; k++)
+    for (size_t k = 0; k < p->npays; k++) {
+        if (p->pays[k].count > UINT64_MAX - total_paid)
+            return tz_error_set(err, TZ_EINVAL, "--pay asks for more than 2^64 notes");
         total_paid += p->pays[k].count;
+    }
     if (total_paid > n)
         return tz_error_set(err, TZ_EINVAL,
                             "--pay asks for %" PRIu64 " notes but --leaves is %" PRIu64,
@@ -214,8 +217,14 @@ tz_status sim_gen_assign(const sim_gen_params *p, int32_t **assign, tz_error *er
         return tz_error_set(err, TZ_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++)
         a[i] = -1;
-    uint64_t left[256] = {0};
-    size_t np = p->npays < 256 ? p->npays : 256;
+    /* Every --pay entry gets its notes (there used to be room for 256
+     * entries only, and more never finished). */
+    size_t np = p->npays;
+    uint64_t *left = calloc(np ? np : 1, sizeof *left);
+    if (!left) {
+        free(a);
+        return tz_error_set(err, TZ_ENOMEM, "out of memory");
+    }
     for (size_t k = 0; k < np; k++)
         left[k] = p->pays[k].count;
     uint64_t jn = 0;
@@ -229,6 +238,7 @@ tz_status sim_gen_assign(const sim_gen_params *p, int32_t **assign, tz_error *er
             jn++;
         }
     }
+    free(left);
     *assign = a;
     return TZ_OK;
 }
