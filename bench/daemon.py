@@ -46,7 +46,6 @@ import tzlib  # noqa: E402
 
 BIN = tzlib.BIN
 WALLET_BIN = tzlib.WALLET_BIN
-SIM_BIN = tzlib.SIM_BIN
 DAEMON_BIN = tzlib.DAEMON_BIN
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 CACHE = os.path.join(ROOT, "out", "chain-cache")
@@ -65,20 +64,12 @@ def env_int(name, full, quick):
     return int(os.environ.get(name, quick if QUICK else full))
 
 
-class Sim:
-    def __init__(self, leaves, seed, pay, latency_ms=0):
-        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
-                "--chain-cache", CACHE, "--quiet", "--pay", pay]
-        if latency_ms:
-            args += ["--latency-ms", str(latency_ms)]
-        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", None)
-
-    def get(self, path):
-        return tzlib.http_json(self.url + path, timeout=60)
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait()
+def start_sim(leaves, seed, pay, latency_ms=0):
+    """A quiet tzel-rollup-sim paying `pay`, with the bench's chain cache: no
+    limit to start (a large chain takes a while) nor to stop, 60 s per
+    request."""
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, pay=pay, latency_ms=latency_ms,
+                                 quiet=True, timeout=None, stop_timeout=None, http_timeout=60)
 
 
 class Daemon:
@@ -143,7 +134,7 @@ def main():
     t0 = time.time()
     log("bench daemon: simulator with %d leaves at %d ms (cached chain after the first run)" %
         (a.leaves, a.latency_ms))
-    sim = Sim(a.leaves, seed, pay, a.latency_ms)
+    sim = start_sim(a.leaves, seed, pay, a.latency_ms)
     log("bench daemon: simulator ready in %.1fs" % (time.time() - t0))
     w = copy_wallet(src, "daemon")
     env = dict(os.environ)
@@ -183,9 +174,8 @@ def main():
         st = wait(lambda: (lambda s: s if s["sync_state"] == "synced" else None)(
             d.api("GET", "/api/status")), 7200, "the sync to finish", step=0.5)
         sync_secs = time.time() - sync_t0
-        chain = sim.get("/sim/chain")
-        paid = sorted((p["index"], p["cm"], int(p["v"]), p["rseed"]) for p in
-                      sim.get("/sim/paid")["paid"])
+        chain = sim.chain()
+        paid = sorted((p["index"], p["cm"], int(p["v"]), p["rseed"]) for p in sim.paid())
     finally:
         rc = d.stop()
         sim.stop()
@@ -217,7 +207,7 @@ def main():
     if not a.no_reference:
         # The same chain without latency: an undisturbed sync of a copy.
         log("bench daemon: undisturbed reference sync")
-        ref_sim = Sim(a.leaves, seed, pay, 0)
+        ref_sim = start_sim(a.leaves, seed, pay, 0)
         ref = copy_wallet(src, "reference")
         e = dict(os.environ)
         e["TZEL_ROLLUP_NODE_URL"] = ref_sim.url

@@ -35,7 +35,6 @@ import tzlib  # noqa: E402
 
 BIN = tzlib.BIN
 WALLET_BIN = tzlib.WALLET_BIN
-SIM_BIN = tzlib.SIM_BIN
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 
 
@@ -58,29 +57,12 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-class Sim:
-    def __init__(self, leaves, seed, pay=None, latency_ms=0):
-        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
-                "--chain-cache", CACHE]
-        if pay:
-            args += ["--pay", pay]
-        if latency_ms:
-            args += ["--latency-ms", str(latency_ms)]
-        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", None)
-
-    def get(self, path):
-        return tzlib.http_json(self.url + path, timeout=60)
-
-    def post(self, op, body=None):
-        return tzlib.sim_post(self.url, op, body, timeout=60)
-
-    def rpc_requests(self):
-        c = self.get("/sim/counters")
-        return sum(v for k, v in c["requests"].items() if k != "sim"), c
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait()
+def start_sim(leaves, seed, **kw):
+    """A tzel-rollup-sim (SimServer.start keywords) with the bench's chain
+    cache: no limit to start (a large chain takes a while) nor to stop,
+    60 s per request."""
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, timeout=None, stop_timeout=None,
+                                 http_timeout=60, **kw)
 
 
 def fixture():
@@ -128,7 +110,7 @@ def run_sync(wallet, url, *args):
 
 
 def throughput(w0, addr):
-    sim = Sim(LEAVES, "bench-sync", pay=addr + ":10")
+    sim = start_sim(LEAVES, "bench-sync", pay=addr + ":10")
     rows = []
     try:
         for lat in (0, 40):
@@ -140,9 +122,10 @@ def throughput(w0, addr):
                     # ~RUN_SECS at the bound (2 requests per leaf)
                     n = min(LEAVES, max(20, int(RUN_SECS * c / (2 * lat / 1000.0))))
                 w = wallet_at(w0, "tp-%d-%d" % (lat, c), LEAVES - n)
-                sim.post("counters/reset")
+                sim.reset()
                 wall, rss, res = run_sync(w, sim.url, "--concurrency", str(c))
-                reqs, cnt = sim.rpc_requests()
+                cnt = sim.counters()
+                reqs = sim.rpc_requests(cnt)
                 bound = reqs * lat / 1000.0 / c
                 row = {"latency_ms": lat, "concurrency": c, "leaves": n,
                        "secs": round(wall, 3), "leaves_per_sec": round(n / wall, 1),
@@ -157,9 +140,9 @@ def throughput(w0, addr):
         sim.post("latency", {"ms": 0})
         n = min(LEAVES, 2000)
         w = wallet_at(w0, "tp-chunked", LEAVES - n)
-        sim.post("counters/reset")
+        sim.reset()
         wall, rss, res = run_sync(w, sim.url, "--concurrency", "16", "--no-values-route")
-        reqs, _ = sim.rpc_requests()
+        reqs = sim.rpc_requests()
         chunked = {"leaves": n, "requests_per_leaf": round(reqs / n, 3),
                    "leaves_per_sec": round(n / wall, 1)}
         log("bench sync: chunked", json.dumps(chunked))
@@ -177,7 +160,7 @@ def pct(xs, q):
 
 
 def yield_latency(w0, addr, concurrency=32):
-    sim = Sim(LEAVES, "bench-sync", pay=addr + ":10", latency_ms=40)
+    sim = start_sim(LEAVES, "bench-sync", pay=addr + ":10", latency_ms=40)
     lat = []
     try:
         w = wallet_at(w0, "yield", 0)
@@ -218,7 +201,7 @@ def yield_latency(w0, addr, concurrency=32):
 
 def peak_rss(w0, addr):
     log("bench sync: RSS run over %d leaves (chain generated once, then cached)" % RSS_LEAVES)
-    sim = Sim(RSS_LEAVES, "bench-sync-rss", pay=addr + ":10")
+    sim = start_sim(RSS_LEAVES, "bench-sync-rss", pay=addr + ":10")
     try:
         w = wallet_at(w0, "rss", 0)
         wall, rss, res = run_sync(w, sim.url, "--concurrency", "32")

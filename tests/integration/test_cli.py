@@ -14,13 +14,11 @@ import copy
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tzlib import H, WALLET_BIN, check, load, read_bytes, serde_compact  # noqa: E402
@@ -846,24 +844,7 @@ TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
 def main():
-    sel = sys.argv[1:]
-    failed = 0
-    t_all = time.time()
-    for t in TESTS:
-        if sel and not any(s in t.__name__ for s in sel):
-            continue
-        t0 = time.time()
-        try:
-            t()
-            print("ok   %-45s %.1fs" % (t.__name__, time.time() - t0))
-        except Exception:
-            failed += 1
-            print("FAIL %-45s %.1fs" % (t.__name__, time.time() - t0))
-            traceback.print_exc()
-    print("%d failed, total %.1fs (tmp %s)" % (failed, time.time() - t_all, TMP))
-    if not failed:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    return tzlib.run_tests(TESTS, TMP)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,14 @@ Run all: python3 test_cli_node.py; some: python3 test_cli_node.py deposit ...
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tzlib import H, SIM_BIN, WALLET_BIN, check, load, read_bytes  # noqa: E402
+from tzlib import H, WALLET_BIN, check, load, read_bytes  # noqa: E402
 import tzlib  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="tz-it-cli-node-")
@@ -34,32 +32,9 @@ def fold(a, b):
     return H(a + b, b"sighSP__")
 
 
-class Sim:
-    """A tzel-rollup-sim on a free port."""
-
-    def __init__(self, leaves, seed, extra=()):
-        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
-                "--chain-cache", CACHE, "--threads", "2"] + list(extra)
-        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", 120)
-
-    def get(self, path):
-        return tzlib.http_json(self.url + path)
-
-    def post(self, op, body=None):
-        return tzlib.sim_post(self.url, op, body)
-
-    def head(self):
-        return self.get("/global/block/head/hash")
-
-    def value(self, key, block="head"):
-        return self.get("/global/block/%s/durable/wasm_2_0_0/value?key=%s%s" % (block, STATE, key))
-
-    def u64(self, key):
-        v = self.value(key)
-        return int.from_bytes(bytes.fromhex(v), "little") if v else 0
-
-    def stop(self):
-        tzlib.stop_process(self.p, 10)
+def start_sim(leaves, seed):
+    """A tzel-rollup-sim on a free port, with this run's chain cache."""
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, threads=2)
 
 
 class FakeNode:
@@ -137,7 +112,7 @@ def new_dir(name):
 def test_init_at_head_and_check(sim):
     d = new_dir("athead")
     w = os.path.join(d, "wallet.json")
-    size = sim.u64("tree/size")
+    size = sim.u64(STATE + "tree/size")
     res = ok("init", "--addresses", "0", "--at-head", wallet=w, url=sim.url)
     check(res["scanned"] == size and res["frontier"] and res["block"].startswith("B"),
           "init result %r (size %d)" % (res, size))
@@ -145,15 +120,15 @@ def test_init_at_head_and_check(sim):
     sync = doc["tzel_c_sync"]
     check(doc["scanned"] == size and sync["frontier_size"] == size and len(sync["frontier"]) == 48,
           "frontier stored %r" % sync)
-    check(sync["nullifiers_checked"] == sim.u64("nullifiers/count"), "nullifier cursor")
+    check(sync["nullifiers_checked"] == sim.u64(STATE + "nullifiers/count"), "nullifier cursor")
     check(load(w + ".network.json") == {"rollup_node_url": sim.url}, "profile")
     # check with the URL from the profile
     c = ok("check", wallet=w)
     check(c["root_check"] == "match" and c["tree_size"] == size and c["check_passed"] and
           c["local_scanned"] == size and c["leaves_to_sync"] == 0 and
-          c["tree_root"] == sim.value("tree/root") and c["rollup_head"] == sim.head() and
-          c["auth_domain"] == sim.value("auth_domain")[:8] and
-          c["auth_domain_hex"] == sim.value("auth_domain") and c["network"] == "custom" and
+          c["tree_root"] == sim.value(STATE + "tree/root") and c["rollup_head"] == sim.head() and
+          c["auth_domain"] == sim.value(STATE + "auth_domain")[:8] and
+          c["auth_domain_hex"] == sim.value(STATE + "auth_domain") and c["network"] == "custom" and
           c["required_tx_fee_mutez"] == 100000 and c["required_tx_fee_tez"] == "0.1" and
           c["operator_health"] == "not_configured", "check %r" % c)
     # human: the reference's lines on stdout, ours on stderr
@@ -164,7 +139,7 @@ def test_init_at_head_and_check(sim):
           "Local wallet: notes=0, pending=0, scanned=%d\n"
           "Deposit pools: 0 funded, total balance 0 mutez\n"
           "Operator health: not configured\nCheck passed\n"
-          % (w, sim.head(), sim.value("auth_domain")[:8], size, size),
+          % (w, sim.head(), sim.value(STATE + "auth_domain")[:8], size, size),
           "human check %r" % r.stdout)
     check("Root check: match" in r.stderr and "Tree root: " in r.stderr, "extras %r" % r.stderr)
     sim.post("append", {"count": 3})
@@ -221,8 +196,8 @@ def test_deposit_prepare_only(sim):
     d = new_dir("deposit")
     w = os.path.join(d, "wallet.json")
     fixture_wallet(w)
-    auth_domain = bytes.fromhex(sim.value("auth_domain"))
-    ticketer = bytes.fromhex(sim.value("bridge/ticketer")).decode()
+    auth_domain = bytes.fromhex(sim.value(STATE + "auth_domain"))
+    ticketer = bytes.fromhex(sim.value(STATE + "bridge/ticketer")).decode()
     sr1 = sim.get("/global/smart_rollup_address")
     sk = bytes.fromhex(MASTER)
     hashes = []
@@ -378,7 +353,7 @@ def test_preflight_fee_and_operator_fake_node(sim):
     from urllib.parse import urlparse, parse_qs, unquote
     head = sim.head()
     sr1 = sim.get("/global/smart_rollup_address")
-    ad = sim.value("auth_domain")
+    ad = sim.value(STATE + "auth_domain")
     vals = {STATE + "auth_domain": ad, STATE + "tree/size": "00" * 8}
 
     def responder(path):
@@ -447,28 +422,8 @@ TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
 def main():
-    sel = sys.argv[1:]
-    failed = 0
-    t_all = time.time()
-    sim = Sim(12, "cli-node")
-    try:
-        for t in TESTS:
-            if sel and not any(s in t.__name__ for s in sel):
-                continue
-            t0 = time.time()
-            try:
-                t(sim)
-                print("ok   %-40s %.1fs" % (t.__name__, time.time() - t0))
-            except Exception:
-                failed += 1
-                print("FAIL %-40s %.1fs" % (t.__name__, time.time() - t0))
-                traceback.print_exc()
-    finally:
-        sim.stop()
-    print("%d failed, total %.1fs (tmp %s)" % (failed, time.time() - t_all, TMP))
-    if not failed:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    sim = start_sim(12, "cli-node")
+    return tzlib.run_tests(TESTS, TMP, args=(sim,), teardown=sim.stop)
 
 
 if __name__ == "__main__":

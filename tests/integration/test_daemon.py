@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tzlib import BIN, DAEMON_BIN, SIM_BIN, check, load, wait_for  # noqa: E402
+from tzlib import BIN, DAEMON_BIN, check, load, wait_for  # noqa: E402
 import tzlib  # noqa: E402
 
 ARTIFACTS = os.path.join(os.path.dirname(BIN), "test-artifacts")
@@ -63,28 +63,11 @@ def pid_gone(pid):
     return not os.path.exists("/proc/%d" % pid)
 
 
-class Sim:
-    """A tzel-rollup-sim process on a free port."""
-
-    def __init__(self, leaves, seed, pay=None, latency_ms=0):
-        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
-                "--chain-cache", CACHE, "--threads", "2", "--quiet"]
-        if pay:
-            args += ["--pay", pay]
-        if latency_ms:
-            args += ["--latency-ms", str(latency_ms)]
-        self.log = []
-        self.p, self.url = tzlib.spawn_listening(args, "listening on ", "simulator", 180,
-                                                 self.log)
-
-    def req(self, method, path, body=None):
-        return tzlib.http_json(self.url + path, method, body)
-
-    def paid(self):
-        return self.req("GET", "/sim/paid")["paid"]
-
-    def stop(self):
-        tzlib.stop_process(self.p, 10)
+def start_sim(leaves, seed, **kw):
+    """A quiet tzel-rollup-sim on a free port (SimServer.start keywords),
+    with this run's chain cache and two generator threads; 180 s to start."""
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, threads=2, quiet=True, timeout=180,
+                                 **kw)
 
 
 class Daemon:
@@ -219,7 +202,7 @@ def test_auth_and_fast_lane():
     """401 on every API route without the right token; the token file is 0600 and
     stable across restarts; fast-lane reads answer while the wallet lock is held;
     a job that cannot get the lock fails naming the holder and removes the sentinel."""
-    sim = Sim(200, "auth", pay=pay_spec())
+    sim = start_sim(200, "auth", pay=pay_spec())
     d = None
     try:
         w = new_wallet("auth")
@@ -346,7 +329,7 @@ def test_jobs_during_sync():
     runs after it, a failing job (node error) gets an actionable message and
     still removes the sentinel, and the sync then completes with exactly the
     paid notes."""
-    sim = Sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
+    sim = start_sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
     d = None
     try:
         w = new_wallet("jobs")
@@ -369,7 +352,7 @@ def test_jobs_during_sync():
         check(st["current_job"]["id"] == j1, "current job %r" % st["current_job"])
 
         # The second job's first node read fails.
-        sim.req("POST", "/sim/fault", {"status": 503, "next": 1})
+        sim.post("fault", {"status": 503, "next": 1})
         j2 = d.submit("/api/deposit", {"amount": 7})
         check(d.job(j2)["phase"] == "queued", "job 2 should wait behind job 1")
         check(d.status()["queue_length"] == 1, "queue length")
@@ -386,7 +369,7 @@ def test_jobs_during_sync():
         wait_for(lambda: d.status()["sync_state"] == "synced", 120, "the sync to finish")
         st = d.status()
         check(st["cursor"] == LEAVES and st["sync_yields"] >= 1, "status %r" % st)
-        check(st["last_sync"]["verified_root"] == sim.req("GET", "/sim/chain")["root"],
+        check(st["last_sync"]["verified_root"] == sim.chain()["root"],
               "root not verified: %r" % st["last_sync"])
         notes_match_paid(w, sim)
         wl = load(w)
@@ -409,7 +392,7 @@ def test_jobs_during_sync():
 def test_sigkill_mid_job():
     """SIGKILL of the daemon while its job runs: the next plain sync removes the
     stale sentinel with a warning naming the daemon's PID, exits 0 and finishes."""
-    sim = Sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
+    sim = start_sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
     d = None
     try:
         w = new_wallet("kill")
@@ -457,7 +440,7 @@ def test_sigkill_mid_job():
 def test_sigterm_during_sync():
     """SIGTERM while the sync runs: the sync child is stopped and waited for, no
     lock or sentinel is left, the progress saved so far stays, exit 0."""
-    sim = Sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
+    sim = start_sim(LEAVES, "jobs", pay=pay_spec(), latency_ms=LATENCY_MS)
     d = None
     try:
         w = new_wallet("term")
@@ -503,7 +486,7 @@ def test_symlinked_wallet():
                            timeout=20)
         check(p.returncode == 3 and words in p.stderr, "%s: %d %r" % (name, p.returncode,
                                                                       p.stderr))
-    sim = Sim(200, "symlink", pay=pay_spec())
+    sim = start_sim(200, "symlink", pay=pay_spec())
     d = None
     try:
         d = Daemon(link, sim, token_path=target + ".walletd-token")
@@ -568,7 +551,7 @@ def test_status_page_chromium():
     # scripts/setup.sh --test installs it: its absence is a broken set-up, not a pass
     check(chromium, "chromium is not installed (scripts/setup.sh --test installs it)")
     synced = os.path.join(TMP, "synced.json")
-    sim = Sim(LEAVES, "jobs", pay=pay_spec())
+    sim = start_sim(LEAVES, "jobs", pay=pay_spec())
     d = None
     try:
         w = new_wallet("page")

@@ -3,86 +3,34 @@
 tree against a Python recomputation, note acceptance by the intended
 recipient only, pinned reads, every fault switch, latency under 64
 concurrent clients, the connection limit, --no-values / --acl-secure,
-the chain cache, timed blocks and clean shutdown."""
+the chain cache, timed blocks and clean shutdown.
+
+Run all: python3 test_sim.py; some: python3 test_sim.py routes cache ...
+(the tests up to clean_exit share one simulator, started in any case)."""
 
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tzlib  # noqa: E402
+from tzlib import check  # noqa: E402
 
 BIN = tzlib.SIM_BIN
-SHARED = tzlib.SHARED
 STATE = "/tzel/v1/state"
 
-PASS = 0
-FAIL = 0
 
-
-def check(cond, what):
-    global PASS, FAIL
-    if cond:
-        PASS += 1
-    else:
-        FAIL += 1
-        print("FAIL:", what, file=sys.stderr)
-
-
-# ---------------------------------------------------------------- process
-
-class Sim:
-    def __init__(self, *args):
-        self.p, url = tzlib.spawn_listening([BIN, "--port", "0", "--quiet", *args],
-                                            "listening on http://127.0.0.1:", "tzel-rollup-sim")
-        self.port = int(url.rsplit(":", 1)[1])
-
-    def conn(self, timeout=10):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def get(self, path, timeout=10):
-        c = self.conn(timeout)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            body = r.read()
-            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), body
-        finally:
-            c.close()
-
-    def getj(self, path):
-        st, h, body = self.get(path)
-        assert st == 200, (path, st, body)
-        return json.loads(body)
-
-    def post(self, path, obj=None):
-        c = self.conn()
-        try:
-            data = json.dumps(obj if obj is not None else {})
-            c.request("POST", path, body=data, headers={"Content-Type": "application/json"})
-            r = c.getresponse()
-            body = r.read()
-            return r.status, (json.loads(body) if body else None)
-        finally:
-            c.close()
-
-    def durable(self, op, key, block="head"):
-        return self.get("/global/block/%s/durable/wasm_2_0_0/%s?key=%s" % (block, op, key))
-
-    def value(self, key, block="head"):
-        st, _, body = self.durable("value", key, block)
-        assert st == 200, (key, st, body)
-        return json.loads(body)
-
-    def stop(self):
-        return tzlib.stop_process(self.p, 20)
+def start_sim(**kw):
+    """A quiet tzel-rollup-sim on a free port (SimServer.start keywords),
+    stopped within 20 s of SIGTERM; 10 s per HTTP request."""
+    return tzlib.SimServer.start(quiet=True, stop_timeout=20, http_timeout=10, **kw)
 
 
 # ---------------------------------------------------------------- crypto
@@ -141,7 +89,7 @@ def read_note(sim, i, block="head"):
 
 
 def tree_size(sim, block="head"):
-    return int.from_bytes(bytes.fromhex(sim.value(STATE + "/tree/size", block)), "little")
+    return sim.u64(STATE + "/tree/size", block)
 
 
 def check_notes(spec, notes_hex):
@@ -159,22 +107,32 @@ def make_address(master, j, root):
 
 
 # ---------------------------------------------------------------- tests
+#
+# Each test takes the run's shared state `ctx` (see main): ctx.sim is the
+# simulator that the tests up to clean_exit share, in the order of TESTS.
 
-def test_routes(sim):
-    st, h, body = sim.get("/global/block/head/hash")
+def test_make_address(ctx):
+    a0 = ctx.vec["addresses"][0]
+    check(ctx.a0["d_j"] == a0["d_j"] and ctx.a0["nk_spend"] == a0["nk_spend"],
+          "--make-address matches the vectors")
+
+
+def test_routes(ctx):
+    sim = ctx.sim
+    st, h, body = sim.raw("GET", "/global/block/head/hash")
     check(st == 200 and h.get("content-type") == "application/json", "hash status/ctype")
     check(body.endswith(b"\n") and int(h["content-length"]) == len(body), "hash body framing")
     hsh = json.loads(body)
     check(isinstance(hsh, str) and len(hsh) == 51 and hsh[0] == "B", "hash is a B... 51 chars")
-    st, _, body = sim.get("/global/block/head/level")
+    st, _, body = sim.raw("GET", "/global/block/head/level")
     lvl = json.loads(body)
     check(st == 200 and isinstance(lvl, int), "level is a number")
-    check(sim.getj("/global/block/%s/hash" % hsh) == hsh, "hash by hash")
-    check(sim.getj("/global/block/%d/hash" % lvl) == hsh, "hash by decimal level")
+    check(sim.get("/global/block/%s/hash" % hsh) == hsh, "hash by hash")
+    check(sim.get("/global/block/%d/hash" % lvl) == hsh, "hash by decimal level")
     for b in ("finalized", "cemented"):
-        st, _, body = sim.get("/global/block/%s/level" % b)
+        st, _, body = sim.raw("GET", "/global/block/%s/level" % b)
         check(st == 200 and json.loads(body) <= lvl, b + " accepted")
-    addr = sim.getj("/global/smart_rollup_address")
+    addr = sim.get("/global/smart_rollup_address")
     check(addr.startswith("sr1") and len(addr) == 36, "rollup address sr1...")
 
     st, h, body = sim.durable("length", STATE + "/tree/size")
@@ -213,23 +171,24 @@ def test_routes(sim):
     check(sim.value(STATE + "/tree/branch/2f") is not None, "branch 2f present")
     check(sim.value(STATE + "/tree/branch/30") is None, "branch 30 absent")
 
-    st, h, body = sim.get("/nope")
+    st, h, body = sim.raw("GET", "/nope")
     check(st == 404 and body == b"", "unknown route 404 empty")
-    st, h, body = sim.get("/global/block/head/durable/wasm_2_0_0/nope?key=/a")
+    st, h, body = sim.raw("GET", "/global/block/head/durable/wasm_2_0_0/nope?key=/a")
     check(st == 404 and body == b"", "unknown durable op 404")
     for bad in ("tzel", "/tzel//v1", "/tzel/v1/", "/tzel/v%201"):
         st, h, body = sim.durable("value", bad)
         check(st == 400 and h.get("content-type", "").startswith("text/plain"),
               "bad key %r -> 400 text/plain (%d)" % (bad, st))
-    st, h, body = sim.get("/global/block/B" + "1" * 50 + "/level")
+    st, h, body = sim.raw("GET", "/global/block/B" + "1" * 50 + "/level")
     err = json.loads(body) if st == 500 else None
     check(st == 500 and err and err[0]["kind"] == "temporary" and err[0]["id"] == "failure"
           and "msg" in err[0], "unknown block -> 500 error list")
-    st, _, _ = sim.get("/global/block/%d/level" % (lvl + 5))
+    st, _, _ = sim.raw("GET", "/global/block/%d/level" % (lvl + 5))
     check(st == 500, "future level -> 500")
 
 
-def test_tree(sim):
+def test_tree(ctx):
+    sim = ctx.sim
     n = tree_size(sim)
     cms = []
     for i in range(n):
@@ -243,11 +202,12 @@ def test_tree(sim):
     check(len(served) == 48, "48 branch slots")
     check(all(served["%02x" % l] == fr[l].hex() for l in range(48)),
           "tree/branch is the kernel's frontier")
-    return cms
+    check(cms == ctx.cms, "the notes read again are the notes read at the start")
 
 
-def test_acceptance(sim, master, a0, root0, root1, cms):
-    paid = sim.getj("/sim/paid")["paid"]
+def test_acceptance(ctx):
+    sim, master, a0, root0, root1, cms = ctx.sim, ctx.master, ctx.a0, ctx.root0, ctx.root1, ctx.cms
+    paid = sim.paid()
     idx = sorted(p["index"] for p in paid)
     check(len(idx) == 3 and len(set(idx)) == 3, "three paid notes %r" % idx)
     n = len(cms)
@@ -262,28 +222,29 @@ def test_acceptance(sim, master, a0, root0, root1, cms):
     check(not any(r.get("accepted") for r in res1), "another address accepts none")
     # nullifiers: computed by the sim from nk_spend, equal to a Python recomputation
     i0 = idx[0]
-    st, out = sim.post("/sim/nullifiers", {"notes": [{"index": i0, "nk_spend": a0["nk_spend"]}]})
+    st, out = sim.post_status("nullifiers", {"notes": [{"index": i0, "nk_spend": a0["nk_spend"]}]})
     nf = nullifier(bytes.fromhex(a0["nk_spend"]), cms[i0], i0).hex()
     check(st == 200 and out["published"] == [nf], "nullifier of a note")
     check(sim.value(STATE + "/nullifiers/count") == (1).to_bytes(8, "little").hex(), "nf count 1")
     check(sim.value(STATE + "/nullifiers/index/0000000000000000") == nf, "nf index 0")
     check(sim.value(STATE + "/nullifiers/by-key/" + nf) == "01", "nf by-key marker")
     extra = "11" * 31 + "00"
-    st, out = sim.post("/sim/nullifiers", {"nullifiers": [extra, nf]})
+    st, out = sim.post_status("nullifiers", {"nullifiers": [extra, nf]})
     check(st == 200 and sim.value(STATE + "/nullifiers/count") == (2).to_bytes(8, "little").hex(),
           "duplicate nullifier ignored")
     check(json.loads(sim.durable("subkeys", STATE + "/nullifiers/by-key")[2]) != [], "by-key list")
 
 
-def test_pinned(sim):
-    h1 = sim.getj("/global/block/head/hash")
-    l1 = sim.getj("/global/block/head/level")
+def test_pinned(ctx):
+    sim = ctx.sim
+    h1 = sim.head()
+    l1 = sim.get("/global/block/head/level")
     n1 = tree_size(sim)
     root1 = sim.value(STATE + "/tree/root")
-    st, out = sim.post("/sim/append", {"count": 2})
+    st, out = sim.post_status("append", {"count": 2})
     check(st == 200 and out["first_index"] == n1 and len(out["leaves"]) == 2, "append 2")
-    h2 = sim.getj("/global/block/head/hash")
-    check(h2 != h1 and sim.getj("/global/block/head/level") == l1 + 1, "new head after append")
+    h2 = sim.head()
+    check(h2 != h1 and sim.get("/global/block/head/level") == l1 + 1, "new head after append")
     check(tree_size(sim, h1) == n1 and tree_size(sim) == n1 + 2, "pinned size stays")
     check(sim.value(STATE + "/tree/root", h1) == root1, "pinned root stays")
     check(sim.value("%s/notes/%016x/len" % (STATE, n1), h1) is None, "new note absent at old hash")
@@ -294,51 +255,52 @@ def test_pinned(sim):
     pkh = "ab" * 31 + "01"
     key = STATE + "/deposits/balance/" + pkh
     check(sim.value(key) is None, "no pool yet")
-    sim.post("/sim/deposit", {"pubkey_hash": pkh, "amount": 500})
-    hd = sim.getj("/global/block/head/hash")
-    sim.post("/sim/deposit", {"pubkey_hash": pkh, "amount": 250})
+    sim.post_status("deposit", {"pubkey_hash": pkh, "amount": 500})
+    hd = sim.head()
+    sim.post_status("deposit", {"pubkey_hash": pkh, "amount": 250})
     check(sim.value(key) == (750).to_bytes(8, "little").hex(), "credits add up")
-    sim.post("/sim/deposit", {"pubkey_hash": pkh, "drain": True})
+    sim.post_status("deposit", {"pubkey_hash": pkh, "drain": True})
     check(sim.value(key) == "", "drained pool is an empty value")
     st, _, body = sim.durable("length", key)
     check(body == b'"0"\n', "drained length 0")
     check(sim.value(key, hd) == (500).to_bytes(8, "little").hex(), "old block keeps old balance")
     # advance past the kept window: h1 pruned -> 500
-    st, out = sim.post("/sim/advance", {"count": 130})
+    st, out = sim.post_status("advance", {"count": 130})
     check(st == 200, "advance")
     check(tree_size(sim) == n1 + 2, "advance keeps the state")
     st, _, body = sim.durable("value", STATE + "/tree/size", h1)
     check(st == 500 and json.loads(body)[0]["id"] == "failure", "pruned block -> 500")
     st, _, _ = sim.durable("value", STATE + "/tree/size", str(l1))
     check(st == 500, "pruned level -> 500")
-    chain = sim.getj("/sim/chain")
+    chain = sim.chain()
     check(chain["blocks_kept"] >= 64, "keeps >= 64 blocks")
-    hl = sim.getj("/global/block/head/level")
+    hl = sim.get("/global/block/head/level")
     st, _, _ = sim.durable("value", STATE + "/tree/size", str(hl - 63))
     check(st == 200, "block 63 back still served")
 
 
-def test_faults(sim, cms):
+def test_faults(ctx):
+    sim, cms = ctx.sim, ctx.cms
     k5 = "%s/notes/%016x" % (STATE, 5)
     k4 = "%s/notes/%016x" % (STATE, 4)
     # status for the next N durable reads
-    check(sim.post("/sim/fault", {"status": 503, "next": 2})[0] == 200, "fault next")
-    check(sim.get("/global/block/head/hash")[0] == 200, "non-durable route unaffected")
+    check(sim.post_status("fault", {"status": 503, "next": 2})[0] == 200, "fault next")
+    check(sim.raw("GET", "/global/block/head/hash")[0] == 200, "non-durable route unaffected")
     st, h, body = sim.durable("value", STATE + "/tree/size")
     check(st == 503 and json.loads(body)[0]["kind"] == "temporary", "503 with error list")
     check(sim.durable("length", STATE + "/tree/size")[0] == 503, "second read 503")
     check(sim.durable("value", STATE + "/tree/size")[0] == 200, "third read 200")
     # status for one note's keys
-    sim.post("/sim/fault", {"status": 503, "note_index": 5})
+    sim.post_status("fault", {"status": 503, "note_index": 5})
     check(sim.durable("value", k5 + "/len")[0] == 503, "note 5 len 503")
     check(sim.durable("value", k5 + "/chunk/00000002")[0] == 503, "note 5 chunk 503")
     check(sim.durable("subkeys", k5)[0] == 503, "note 5 subkeys 503")
     check(sim.durable("value", k4 + "/len")[0] == 200, "note 4 unaffected")
     check(sim.durable("value", k5 + "/len")[0] == 503, "note fault persists")
-    sim.post("/sim/fault/clear")
+    sim.post_status("fault/clear")
     check(sim.durable("value", k5 + "/len")[0] == 200, "cleared")
     # dropped connection
-    sim.post("/sim/fault", {"drop": True, "next": 1})
+    sim.post_status("fault", {"drop": True, "next": 1})
     try:
         sim.durable("value", STATE + "/tree/size")
         dropped = False
@@ -347,7 +309,7 @@ def test_faults(sim, cms):
     check(dropped, "dropped connection")
     check(sim.durable("value", STATE + "/tree/size")[0] == 200, "next read fine after drop")
     # truncated body
-    sim.post("/sim/fault", {"truncate": True, "next": 1})
+    sim.post_status("fault", {"truncate": True, "next": 1})
     try:
         st, _, body = sim.durable("value", k4 + "/chunk/00000000")
         truncated = False
@@ -356,7 +318,7 @@ def test_faults(sim, cms):
     check(truncated, "truncated body")
     check(sim.durable("value", k4 + "/chunk/00000000")[0] == 200, "next read whole")
     # malformed value
-    sim.post("/sim/fault", {"malformed": True, "note_index": 3})
+    sim.post_status("fault", {"malformed": True, "note_index": 3})
     v = sim.value("%s/notes/%016x/chunk/00000001" % (STATE, 3))
     try:
         bytes.fromhex(v)
@@ -369,32 +331,34 @@ def test_faults(sim, cms):
           "malformed through values too")
     check(sim.durable("length", "%s/notes/%016x/len" % (STATE, 3))[2] == b'"8"\n',
           "length unaffected by malformed")
-    sim.post("/sim/fault/clear")
+    sim.post_status("fault/clear")
     # tampered note: its cm no longer matches the root
-    sim.post("/sim/fault", {"tamper_note": 7})
+    sim.post_status("fault", {"tamper_note": 7})
     served = [read_note(sim, i)[:32] for i in range(len(cms))]
     check(served[7] != cms[7] and served[:7] == cms[:7], "tampered cm differs")
     check(merkle_root(served).hex() != sim.value(STATE + "/tree/root"), "tamper breaks the root")
-    sim.post("/sim/fault/clear")
+    sim.post_status("fault/clear")
     check(read_note(sim, 7)[:32] == cms[7], "tamper cleared")
-    st, out = sim.post("/sim/fault", {"bogus": 1})
+    st, out = sim.post_status("fault", {"bogus": 1})
     check(st == 400, "unknown fault rejected")
 
 
-def test_counters(sim):
-    sim.post("/sim/counters/reset")
+def test_counters(ctx):
+    sim = ctx.sim
+    sim.reset()
     for _ in range(3):
         sim.value(STATE + "/tree/size")
-    sim.get("/global/block/head/hash")
-    c = sim.getj("/sim/counters")
+    sim.raw("GET", "/global/block/head/hash")
+    c = sim.counters()
     check(c["durable_reads"] == 3 and c["requests"]["value"] == 3, "durable read counters %r" % c)
     check(c["requests"]["hash"] == 1, "hash counter")
     check(c["connections_accepted"] >= 4, "connections counted")
     check(c["peak_connections"] >= 1 and c["active_connections"] >= 1, "peak/active")
 
 
-def test_latency(sim):
-    check(sim.post("/sim/latency", {"ms": 100})[0] == 200, "set latency")
+def test_latency(ctx):
+    sim = ctx.sim
+    check(sim.post_status("latency", {"ms": 100})[0] == 200, "set latency")
     t0 = time.time()
     sim.value(STATE + "/tree/size")
     single = time.time() - t0
@@ -425,14 +389,19 @@ def test_latency(sim):
     best = min(t[0] for t in times)
     check(best >= 0.095 and worst < 0.6, "each sees ~L (best %.3f worst %.3f)" % (best, worst))
     check(wall < 1.5, "64 x 100 ms in parallel took %.2f s" % wall)
-    sim.post("/sim/latency", {"ms": 0})
+    sim.post_status("latency", {"ms": 0})
     t0 = time.time()
     sim.value(STATE + "/tree/size")
     check(time.time() - t0 < 0.09, "latency off again")
 
 
-def test_max_connections():
-    sim = Sim("--leaves", "2", "--max-connections", "4", "--no-values", "--http-threads", "1")
+def test_clean_exit(ctx):
+    check(ctx.sim.stop() == 0, "clean exit on SIGTERM")
+
+
+def test_max_connections(ctx):
+    sim = start_sim(leaves=2, extra=["--max-connections", "4", "--no-values",
+                                     "--http-threads", "1"])
     try:
         conns = []
         for _ in range(4):
@@ -458,7 +427,7 @@ def test_max_connections():
         for c in conns[1:]:
             c.close()
         time.sleep(0.2)
-        cnt = sim.getj("/sim/counters")
+        cnt = sim.counters()
         check(cnt["peak_connections"] <= 4, "peak <= limit (%d)" % cnt["peak_connections"])
         st, _, body = sim.durable("values", STATE + "/tree")
         check(st == 404 and body == b"", "--no-values: values 404")
@@ -467,45 +436,48 @@ def test_max_connections():
         check(sim.stop() == 0, "clean exit on SIGTERM")
 
 
-def test_acl_and_blocks(cache):
-    sim = Sim("--leaves", "3", "--acl-secure", "--block-interval-ms", "150", "--seed", "acl")
+def test_acl_and_blocks(ctx):
+    sim = start_sim(leaves=3, seed="acl", extra=["--acl-secure", "--block-interval-ms", "150"])
     try:
         check(sim.durable("subkeys", STATE + "/tree")[0] == 401, "--acl-secure: subkeys 401")
         st, _, body = sim.durable("values", STATE + "/tree")
         check(st == 401 and body == b"", "--acl-secure: values 401 empty")
         check(sim.durable("value", STATE + "/tree/size")[0] == 200, "--acl-secure: value 200")
-        l0 = sim.getj("/global/block/head/level")
+        l0 = sim.get("/global/block/head/level")
         time.sleep(1.0)
-        check(sim.getj("/global/block/head/level") >= l0 + 3, "timed blocks advance")
+        check(sim.get("/global/block/head/level") >= l0 + 3, "timed blocks advance")
         check(tree_size(sim) >= 6, "timed blocks append notes")
     finally:
         check(sim.stop() == 0, "clean exit")
 
 
-def test_cache(cache, pay_arg):
+def test_cache(ctx):
+    cache, pay_arg = ctx.cache, ctx.pay
     files = [f for f in os.listdir(cache) if f.endswith(".chain")]
     check(len(files) == 1, "one cache file %r" % files)
     check(not any(".tmp." in f for f in os.listdir(cache)), "no temp files left")
-    sim = Sim("--leaves", "40", "--seed", "t1", "--pay", pay_arg, "--chain-cache", cache)
+    sim = start_sim(leaves=40, seed="t1", pay=pay_arg, cache=cache)
     try:
         got = sim.value(STATE + "/tree/root"), read_note(sim, 11)
     finally:
         sim.stop()
+    check(got == (ctx.root, ctx.notes[11]), "cached chain serves the same state")
     # generation does not depend on the thread count
-    sim = Sim("--leaves", "40", "--seed", "t1", "--pay", pay_arg, "--threads", "1")
+    sim = start_sim(leaves=40, seed="t1", pay=pay_arg, threads=1)
     try:
         check(sim.value(STATE + "/tree/root") == got[0], "one thread: same chain")
     finally:
         sim.stop()
-    sim = Sim("--leaves", "40", "--seed", "t2", "--pay", pay_arg, "--threads", "1")
+    sim = start_sim(leaves=40, seed="t2", pay=pay_arg, threads=1)
     try:
         check(sim.value(STATE + "/tree/root") != got[0], "another seed: another chain")
     finally:
         sim.stop()
-    return got
 
 
-def test_bad_args(tmp):
+def test_bad_args(ctx):
+    tmp = ctx.tmp
+
     def run(*args):
         return subprocess.run([BIN, "--port", "0", "--quiet", *args], capture_output=True,
                               text=True, timeout=60)
@@ -544,47 +516,39 @@ def test_bad_args(tmp):
             check(False, "--pay %s accepted: the simulator started" % tail)
 
 
+TESTS = [test_make_address, test_routes, test_tree, test_acceptance, test_faults,
+         test_counters, test_latency, test_pinned, test_clean_exit,
+         test_cache, test_max_connections, test_acl_and_blocks, test_bad_args]
+
+
 def main():
+    """Makes the paid address and starts the shared simulator (reading the
+    state the later tests compare with), then runs TESTS with the shared
+    state; the simulator is stopped at the end if clean_exit did not run."""
     if not os.path.exists(BIN):
         print("missing", BIN, file=sys.stderr)
         return 1
-    vec = json.load(open(os.path.join(SHARED, "vectors", "protocol_v1.json")))
-    master = vec["key_hierarchy"]["master_sk"]
-    root0 = vec["addresses"][0]["auth_root"]
-    root1 = vec["addresses"][1]["auth_root"]
-    a0 = make_address(master, 0, root0)
-    check(a0["d_j"] == vec["addresses"][0]["d_j"] and a0["nk_spend"] == vec["addresses"][0]["nk_spend"],
-          "--make-address matches the vectors")
-    tmp = tempfile.mkdtemp(prefix="tzsim-")
-    cache = os.path.join(tmp, "cache")
+    ctx = types.SimpleNamespace(vec=tzlib.vectors("protocol_v1.json"))
+    ctx.master = ctx.vec["key_hierarchy"]["master_sk"]
+    ctx.root0 = ctx.vec["addresses"][0]["auth_root"]
+    ctx.root1 = ctx.vec["addresses"][1]["auth_root"]
+    ctx.a0 = make_address(ctx.master, 0, ctx.root0)
+    ctx.tmp = tempfile.mkdtemp(prefix="tzsim-")
+    ctx.cache = os.path.join(ctx.tmp, "cache")
+    # wrap it the way the CLI's envelope does, to exercise that form
+    apath = os.path.join(ctx.tmp, "a0.json")
+    with open(apath, "w") as f:
+        json.dump({"schema_version": 1, "command": "receive", "result": ctx.a0}, f)
+    ctx.pay = apath + ":3:777"
+    ctx.sim = start_sim(leaves=40, seed="t1", pay=ctx.pay, cache=ctx.cache)
     try:
-        # wrap it the way the CLI's envelope does, to exercise that form
-        apath = os.path.join(tmp, "a0.json")
-        with open(apath, "w") as f:
-            json.dump({"schema_version": 1, "command": "receive", "result": a0}, f)
-        pay = apath + ":3:777"
-        sim = Sim("--leaves", "40", "--seed", "t1", "--pay", pay, "--chain-cache", cache)
-        try:
-            test_routes(sim)
-            cms = test_tree(sim)
-            root = sim.value(STATE + "/tree/root")
-            note11 = read_note(sim, 11)
-            test_acceptance(sim, master, a0, root0, root1, cms)
-            test_faults(sim, cms)
-            test_counters(sim)
-            test_latency(sim)
-            test_pinned(sim)
-        finally:
-            check(sim.stop() == 0, "clean exit on SIGTERM")
-        croot, cnote = test_cache(cache, pay)
-        check(croot == root and cnote == note11, "cached chain serves the same state")
-        test_max_connections()
-        test_acl_and_blocks(cache)
-        test_bad_args(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("test_sim: %d passed, %d failed" % (PASS, FAIL))
-    return 1 if FAIL else 0
+        ctx.root = ctx.sim.value(STATE + "/tree/root")
+        ctx.notes = [read_note(ctx.sim, i) for i in range(tree_size(ctx.sim))]
+        ctx.cms = [n[:32] for n in ctx.notes]
+    except BaseException:
+        ctx.sim.stop()
+        raise
+    return tzlib.run_tests(TESTS, ctx.tmp, args=(ctx,), teardown=ctx.sim.stop)
 
 
 if __name__ == "__main__":

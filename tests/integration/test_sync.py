@@ -31,37 +31,10 @@ K0_MSG = '--checkpoint-every must be a positive integer (got "0")'
 
 # ---------------------------------------------------------------- helpers
 
-class Sim(tzlib.SimServer):
-    """A tzel-rollup-sim process on a free port."""
-
-    def __init__(self, leaves, seed, pay=None, latency_ms=0, extra=()):
-        args = [SIM_BIN, "--port", "0", "--seed", seed, "--leaves", str(leaves),
-                "--chain-cache", CACHE, "--threads", "2"]
-        if pay:
-            args += ["--pay", pay]
-        if latency_ms:
-            args += ["--latency-ms", str(latency_ms)]
-        super().__init__(args + list(extra))
-
-    def counters(self):
-        return self.get("/sim/counters")
-
-    def reset(self):
-        self.post("counters/reset")
-
-    def chain(self):
-        return self.get("/sim/chain")
-
-    def paid(self):
-        return self.get("/sim/paid")["paid"]
-
-    def value_at(self, block, key):
-        return self.get("/global/block/%s/durable/wasm_2_0_0/value?key=%s" % (block, key))
-
-
-def rpc_requests(c):
-    """Rollup RPC requests (everything but the control API) in a counters dict."""
-    return sum(v for k, v in c["requests"].items() if k != "sim")
+def start_sim(leaves, seed, **kw):
+    """A tzel-rollup-sim on a free port (SimServer.start keywords), with this
+    run's chain cache and two generator threads."""
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, threads=2, **kw)
 
 
 def run_wallet(wallet, url, *args, json_mode=True, env=None, timeout=180):
@@ -101,12 +74,6 @@ def sentinel(wallet):
     return wallet + ".yield"
 
 
-def dead_pid():
-    p = subprocess.Popen(["true"])
-    p.wait()
-    return p.pid
-
-
 def sync_ok(wallet, url, *args, env=None):
     r = run_wallet(wallet, url, "sync", *args, env=env)
     check(r.returncode == 0, "sync failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
@@ -130,7 +97,7 @@ ADDR = lambda: os.path.join(FIXTURE, "addr.json")  # noqa: E731
 
 def test_k0_refused():
     """K = 0 or a non-number is refused before any request, with a stable message."""
-    with Sim(40, "k0", pay=ADDR() + ":2") as sim:
+    with start_sim(40, "k0", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("k0")
         before = open(w, "rb").read()
         sim.reset()
@@ -151,7 +118,7 @@ def test_k0_refused():
         check(r.returncode == 3 and envelope(r.stdout)["error"]["exit"] == 3,
               "missing wallet: exit %d" % r.returncode)
         c = sim.counters()
-        check(rpc_requests(c) == 0, "requests were made: %r" % c["requests"])
+        check(sim.rpc_requests(c) == 0, "requests were made: %r" % c["requests"])
         # the only connection accepted since the reset is this counters request
         check(c["connections_accepted"] <= 1, "connections were opened: %r" % c)
         check(open(w, "rb").read() == before, "wallet file changed")
@@ -175,7 +142,7 @@ def test_huge_k_printed_as_a_number():
 
 def test_k7_honoured():
     """--checkpoint-every 7 saves at 7, 14, ..., the end; the env var is honoured too."""
-    with Sim(100, "k7", pay=ADDR() + ":3") as sim:
+    with start_sim(100, "k7", pay=ADDR() + ":3") as sim:
         w = new_wallet_dir("k7")
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "7")
         cps = [e["scanned"] for e in events(r.stderr) if e["event"] == "checkpoint"]
@@ -202,7 +169,7 @@ def test_k7_honoured():
 
 def test_preexisting_live_sentinel():
     """A live sentinel present at start: the first batch runs, then exit 0, sentinel kept."""
-    with Sim(200, "live", pay=ADDR() + ":4") as sim:
+    with start_sim(200, "live", pay=ADDR() + ":4") as sim:
         w = new_wallet_dir("live")
         content = "%d\n" % os.getpid()
         open(sentinel(w), "w").write(content)
@@ -226,7 +193,7 @@ def test_preexisting_live_sentinel():
 
 def test_legacy_sentinel_content():
     """Sentinel content that is not a PID is live and never removed."""
-    with Sim(60, "legacy", pay=ADDR() + ":1") as sim:
+    with start_sim(60, "legacy", pay=ADDR() + ":1") as sim:
         w = new_wallet_dir("legacy")
         open(sentinel(w), "wb").write(b"yield")
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "7")
@@ -239,9 +206,9 @@ def test_legacy_sentinel_content():
 
 def test_stale_sentinel_reaped_child():
     """A sentinel naming a reaped child: removed with a warning naming it, scan completes."""
-    with Sim(80, "stale", pay=ADDR() + ":2") as sim:
+    with start_sim(80, "stale", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("stale")
-        pid = dead_pid()
+        pid = tzlib.dead_pid()
         open(sentinel(w), "w").write("%d\n" % pid)
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "10")
         check(not os.path.exists(sentinel(w)), "stale sentinel not removed")
@@ -275,7 +242,7 @@ def test_stale_sentinel_reaped_child():
               "no warning %r in %r" % (want, ev))
         # human mode says it on stderr too
         w2 = new_wallet_dir("stale-human")
-        pid2 = dead_pid()
+        pid2 = tzlib.dead_pid()
         open(sentinel(w2), "w").write("%d\n" % pid2)
         r = run_wallet(w2, sim.url, "sync", json_mode=False)
         check(r.returncode == 0 and ("warning" in r.stderr and str(pid2) in r.stderr),
@@ -296,7 +263,7 @@ def watch_events(proc, on_event, deadline):
 
 def test_sentinel_mid_scan_then_resume():
     """A sentinel raised mid-batch: prefix checkpointed at once (< K), quick exit, resume finds the rest."""
-    with Sim(600, "mid", pay=ADDR() + ":8", latency_ms=3) as sim:
+    with start_sim(600, "mid", pay=ADDR() + ":8", latency_ms=3) as sim:
         paid = sorted(p["index"] for p in sim.paid())
         w = new_wallet_dir("mid")
         p = spawn_wallet(w, sim.url, "sync", "--checkpoint-every", "100000",
@@ -340,7 +307,7 @@ def test_sentinel_mid_scan_then_resume():
 
 def test_reader_parses_throughout():
     """A reader process parsing the wallet during a many-checkpoint sync never sees a torn file."""
-    with Sim(400, "reader", pay=ADDR() + ":5", latency_ms=2) as sim:
+    with start_sim(400, "reader", pay=ADDR() + ":5", latency_ms=2) as sim:
         w = new_wallet_dir("reader")
         stop = os.path.join(TMP, "reader-stop")
         reader = subprocess.Popen([sys.executable, "-c", r"""
@@ -374,7 +341,7 @@ print(json.dumps({"ok": ok, "bad": bad, "back": back, "distinct": len(seen)}))
 
 def test_http_503_keeps_last_checkpoint():
     """A 503 on leaf 15 with K = 10: exit 5 naming URL and status, cursor 10, fewer requests."""
-    with Sim(300, "e503", pay=ADDR() + ":2") as sim:
+    with start_sim(300, "e503", pay=ADDR() + ":2") as sim:
         full = new_wallet_dir("e503-full")
         sim.reset()
         sync_ok(full, sim.url, "--checkpoint-every", "10")
@@ -415,7 +382,7 @@ def test_http_503_keeps_last_checkpoint():
 
 def test_sigkill_mid_batch_then_resume():
     """SIGKILL mid-batch, then resume: exactly the notes (and frontier) of an uninterrupted sync."""
-    with Sim(700, "kill", pay=ADDR() + ":9", latency_ms=2) as sim:
+    with start_sim(700, "kill", pay=ADDR() + ":9", latency_ms=2) as sim:
         ref = new_wallet_dir("kill-ref")
         sim.post("latency", {"ms": 0})
         sync_ok(ref, sim.url, "--checkpoint-every", "50")
@@ -461,7 +428,7 @@ def test_sigkill_mid_batch_then_resume():
 
 def test_sigterm_saves_prefix():
     """SIGTERM mid-batch (the daemon stopping its sync child): prefix saved, lock released, exit 1."""
-    with Sim(600, "term", pay=ADDR() + ":6", latency_ms=3) as sim:
+    with start_sim(600, "term", pay=ADDR() + ":6", latency_ms=3) as sim:
         w = new_wallet_dir("term")
         p = spawn_wallet(w, sim.url, "sync", "--checkpoint-every", "100000",
                                         "--concurrency", "2")
@@ -490,10 +457,10 @@ def test_stale_temps_swept():
     """sync holds the lock: it removes the temp files killed writers left for
     the wallet and its companions (a dead PID), with a warning event, and
     leaves a live writer's alone."""
-    with Sim(30, "sweep", pay=ADDR() + ":1") as sim:
+    with start_sim(30, "sweep", pay=ADDR() + ":1") as sim:
         w = new_wallet_dir("sweep")
         secret = open(w, "rb").read()
-        dead = dead_pid()
+        dead = tzlib.dead_pid()
         sleeper = subprocess.Popen(["sleep", "60"])
         try:
             stale = [tzlib.temp_name(w + s, dead) for s in ("", ".xmss-floor", ".yield")]
@@ -521,7 +488,7 @@ def test_symlinked_wallet():
     carries the result and its floor, the link stays a link, and the yield
     sentinel is looked for beside the target, where the daemon (resolving
     the path the same way) raises it."""
-    with Sim(60, "symlink", pay=ADDR() + ":2") as sim:
+    with start_sim(60, "symlink", pay=ADDR() + ":2") as sim:
         folder = os.path.join(TMP, "symlink")
         target = tzlib.copy_wallet(os.path.join(FIXTURE, "wallet.json"),
                                    os.path.join(folder, "real"))
@@ -557,7 +524,7 @@ def test_symlinked_wallet():
 
 def test_watch_k0_aborts():
     """--watch with K = 0 fails at once (no sleep, no request)."""
-    with Sim(20, "wk0") as sim:
+    with start_sim(20, "wk0") as sim:
         w = new_wallet_dir("wk0")
         sim.reset()
         t = time.time()
@@ -565,12 +532,12 @@ def test_watch_k0_aborts():
                        "--checkpoint-every", "0", timeout=20)
         check(r.returncode == 2 and K0_MSG in r.stderr, "exit %d %r" % (r.returncode, r.stderr))
         check(time.time() - t < 5, "watch slept before failing")
-        check(rpc_requests(sim.counters()) == 0, "requests made")
+        check(sim.rpc_requests() == 0, "requests made")
 
 
 def test_watch_yields_twice_then_finishes():
     """Watch under a live sentinel: one batch per round, then finishes once it is gone."""
-    with Sim(200, "watch", pay=ADDR() + ":4") as sim:
+    with start_sim(200, "watch", pay=ADDR() + ":4") as sim:
         w = new_wallet_dir("watch")
         open(sentinel(w), "w").write("%d\n" % os.getpid())
         sim.reset()
@@ -624,7 +591,7 @@ def test_watch_yields_twice_then_finishes():
 def test_pool_reads_pinned():
     """Finalize reads pools at the pinned block even when the head moves (a drain lands mid-sync);
     the companion run at the new head shows the same fixture does evict."""
-    with Sim(300, "pool", pay=ADDR() + ":2", latency_ms=2) as sim:
+    with start_sim(300, "pool", pay=ADDR() + ":2", latency_ms=2) as sim:
         w = new_wallet_dir("pool")
         paid = sim.paid()
         cm_hex = paid[-1]["cm"]  # observed late in the scan
@@ -655,8 +622,8 @@ def test_pool_reads_pinned():
         res = envelope(out)["result"]
         check(res["block"] == pinned["block"] != drained["head"], "head did not move past the pin")
         key = "/tzel/v1/state/deposits/balance/" + pkh
-        check(sim.value_at(pinned["block"], key), "pool not funded at the pinned block")
-        check(sim.value_at("head", key) in (None, ""), "pool not drained at head")
+        check(sim.value(key, pinned["block"]), "pool not funded at the pinned block")
+        check(sim.value(key) in (None, ""), "pool not drained at head")
         check(sim.counters()["requests"]["hash"] == 1, "head resolved more than once")
         doc = load(w)
         check(len(doc.get("pending_deposits", [])) == 1, "deposit evicted by a read past the pin")
@@ -672,7 +639,7 @@ def test_pool_reads_pinned():
 
 def test_concurrency_and_threads_identical():
     """Concurrency 1 vs 32 and 1 thread vs all give identical wallets."""
-    with Sim(500, "conc", pay=ADDR() + ":6") as sim:
+    with start_sim(500, "conc", pay=ADDR() + ":6") as sim:
         outs = {}
         for name, args, env in [("c1", ["--concurrency", "1"], {}),
                                 ("c32", ["--concurrency", "32"], {}),
@@ -690,7 +657,7 @@ def test_concurrency_and_threads_identical():
 
 def test_connections_bounded():
     """Never more TCP connections than the concurrency."""
-    with Sim(300, "conn", latency_ms=1) as sim:
+    with start_sim(300, "conn", latency_ms=1) as sim:
         for conc in (1, 3, 8):
             w = new_wallet_dir("conn-%d" % conc)
             sim.reset()
@@ -709,7 +676,7 @@ def test_connections_bounded():
 
 def test_tampered_leaf_trips_root_check():
     """A leaf whose cm does not match the tree: exit 6 naming both roots, no verified root."""
-    with Sim(120, "tamper", pay=ADDR() + ":2") as sim:
+    with start_sim(120, "tamper", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("tamper")
         sim.post("fault", {"tamper_note": 33})
         r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "50")
@@ -747,7 +714,7 @@ def test_lying_node_costs_a_rescan():
     the sync fails at the root check, returns to the last verified state (cursor, frontier,
     the notes below it) and says so; once the node is honest the next sync ends with exactly
     the notes of an undisturbed wallet, the lost note included."""
-    with Sim(120, "rollback", pay=ADDR() + ":2") as sim:
+    with start_sim(120, "rollback", pay=ADDR() + ":2") as sim:
         base = new_wallet_dir("rb-base")
         sync_ok(base, sim.url, "--checkpoint-every", "50")
         base_doc = load(base)
@@ -806,7 +773,7 @@ def test_lying_node_costs_a_rescan():
 def test_at_head_frontier_verified():
     """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
     leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
-    with Sim(90, "athead") as sim:
+    with start_sim(90, "athead") as sim:
         d = os.path.join(TMP, "athead")
         os.makedirs(d)
         w = os.path.join(d, "wallet.json")
@@ -829,7 +796,7 @@ def test_at_head_frontier_verified():
 def test_spends_observed_after_restore():
     """Nullifiers published after a backup: the restored backup (older nullifier cursor) sees them;
     pending spends whose nullifiers are all on chain are dropped, others kept."""
-    with Sim(150, "restore", pay=ADDR() + ":4") as sim:
+    with start_sim(150, "restore", pay=ADDR() + ":4") as sim:
         w = new_wallet_dir("restore")
         sync_ok(w, sim.url)
         doc = load(w)
@@ -869,7 +836,7 @@ def test_spends_observed_after_restore():
         check(reads["value"] == 3 and reads["hash"] == 1, "second run read %r" % reads)
         # the same chain on a node with fewer nullifiers than this wallet checked: the
         # nullifier cursor restarts from 0 with a warning
-        with Sim(150, "restore", pay=ADDR() + ":4") as other:
+        with start_sim(150, "restore", pay=ADDR() + ":4") as other:
             r, res = sync_ok(w, other.url)
             warn = [e for e in events(r.stderr) if e["event"] == "warning" and "re-reading" in e["message"]]
             check(warn, "no warning for a shrunken nullifier list: %r" % r.stderr[:500])
@@ -894,7 +861,7 @@ def test_reference_stdout_and_file():
     order, then `Synced: ...` with every pending pool read at the pinned block (funded total of
     distinct pools, awaiting credit / drained pending scan counted after pruning), an empty
     pending spend confirmed; the file is what the reference's sync writes, plus tzel_c_sync."""
-    with Sim(60, "stdout", pay=ADDR() + ":3:1234") as sim:
+    with start_sim(60, "stdout", pay=ADDR() + ":3:1234") as sim:
         w = new_wallet_dir("stdout")
         paid = sorted(sim.paid(), key=lambda n: n["index"])
         check(len(paid) == 3, "paid %r" % paid)
@@ -935,7 +902,7 @@ def test_reference_stdout_and_file():
         r = run_wallet(w, sim.url, "sync", json_mode=False)
         check(r.returncode == 3 and "address 0" in r.stderr and r.stdout == "",
               "used missing record: exit %d %r" % (r.returncode, r.stderr[-500:]))
-        check(load(w) == stripped and rpc_requests(sim.counters()) == 0, "refusal touched things")
+        check(load(w) == stripped and sim.rpc_requests() == 0, "refusal touched things")
         # ... a fresh one is derived like the reference's load and scanned with
         stripped["wots_key_indices"] = {}
         json.dump(stripped, open(w, "w"))

@@ -7,6 +7,7 @@ standard library only.
 Paths come from TZ_BIN_DIR / TZ_SHARED_DIR / TZ_SOURCE_DIR (set by CTest),
 defaulting to build/bin of this source tree and ../shared beside it."""
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -148,30 +149,154 @@ def http_json(url, method="GET", body=None, timeout=30, headers=None):
         return json.loads(resp.read() or b"null")
 
 
-def sim_post(url, op, body=None, timeout=30):
-    """POST /sim/<op> of the simulator's control API with a JSON body."""
-    return http_json(url + "/sim/" + op, "POST", body or {}, timeout)
+def durable_path(op, key, block="head"):
+    """The path of durable read `op` (value, length, subkeys, values) of
+    `key` at `block` on an Octez rollup node."""
+    return "/global/block/%s/durable/wasm_2_0_0/%s?key=%s" % (block, op, key)
 
 
 class SimServer:
     """A tzel-rollup-sim (or any server printing "listening on <url>")
     started with argv `args` through spawn_listening; its stderr lines
-    collect in self.log. A context manager: leaving it stops the process."""
+    collect in self.log. A context manager: leaving it stops the process.
+    SimServer.start builds the argv of a simulator from keywords.
 
-    def __init__(self, args, what="simulator", timeout=120):
+    Timeouts, in seconds: `timeout` for the process to print its URL (None:
+    no limit), `stop_timeout` between SIGTERM and SIGKILL in stop() (None:
+    wait as long as it takes), `http_timeout` for each request of the JSON
+    helpers (req and all built on it).
+
+    Two ways to talk to it: the JSON helpers (req, get, post, value, u64,
+    head, counters, reset, chain, paid) go through http_json and raise
+    urllib's HTTPError on an error status; the raw ones (conn, raw,
+    post_status, durable) return the status and never raise on one."""
+
+    def __init__(self, args, what="simulator", timeout=120, stop_timeout=10, http_timeout=30):
         self.log = []
+        self.stop_timeout = stop_timeout
+        self.http_timeout = http_timeout
         self.p, self.url = spawn_listening(args, "listening on ", what, timeout, log=self.log)
+
+    @classmethod
+    def start(cls, leaves=None, seed=None, cache=None, pay=None, latency_ms=0, threads=None,
+              quiet=False, extra=(), **kw):
+        """Starts tzel-rollup-sim --port 0 [--seed seed] [--leaves leaves]
+        [--chain-cache cache] [--threads threads] [--quiet] [--pay pay]
+        [--latency-ms latency_ms] extra...: a flag is given only when its
+        keyword is (latency_ms: when not 0). kw: what and the timeouts of
+        the constructor."""
+        args = [SIM_BIN, "--port", "0"]
+        if seed is not None:
+            args += ["--seed", seed]
+        if leaves is not None:
+            args += ["--leaves", str(leaves)]
+        if cache:
+            args += ["--chain-cache", cache]
+        if threads is not None:
+            args += ["--threads", str(threads)]
+        if quiet:
+            args.append("--quiet")
+        if pay:
+            args += ["--pay", pay]
+        if latency_ms:
+            args += ["--latency-ms", str(latency_ms)]
+        return cls(args + list(extra), **kw)
+
+    @property
+    def port(self):
+        return int(self.url.rsplit(":", 1)[1])
+
+    # JSON helpers ----------------------------------------------------
+
+    def req(self, method, path, body=None):
+        """`method` <url><path> with `body` (not None) as JSON; the parsed
+        answer (None when empty)."""
+        return http_json(self.url + path, method, body, self.http_timeout)
 
     def get(self, path):
         """GET <url><path>, parsed JSON."""
-        return http_json(self.url + path)
+        return self.req("GET", path)
 
     def post(self, op, body=None):
-        """POST /sim/<op> of the control API."""
-        return sim_post(self.url, op, body)
+        """POST /sim/<op> of the control API with JSON `body` (default {})."""
+        return self.req("POST", "/sim/" + op, body or {})
+
+    def value(self, key, block="head"):
+        """The durable value of `key` (a full path, /tzel/v1/state/...) at
+        `block`: hex string, or None when absent."""
+        return self.get(durable_path("value", key, block))
+
+    def u64(self, key, block="head"):
+        """The durable value of `key` at `block` read as a little-endian
+        unsigned integer (an empty value is 0); None when absent."""
+        v = self.value(key, block)
+        return None if v is None else int.from_bytes(bytes.fromhex(v), "little")
+
+    def head(self):
+        """The hash of the head block."""
+        return self.get("/global/block/head/hash")
+
+    def counters(self):
+        """GET /sim/counters: requests by kind, connections, durable reads."""
+        return self.get("/sim/counters")
+
+    def reset(self):
+        """Zeroes the counters."""
+        self.post("counters/reset")
+
+    def chain(self):
+        """GET /sim/chain: the head's level, root, size and the blocks kept."""
+        return self.get("/sim/chain")
+
+    def paid(self):
+        """The notes the simulator paid (--pay or /sim/append to an address)."""
+        return self.get("/sim/paid")["paid"]
+
+    def rpc_requests(self, counters=None):
+        """Rollup RPC requests (every kind but the control API) in a
+        counters dict (default: read now)."""
+        c = self.counters() if counters is None else counters
+        return sum(v for k, v in c["requests"].items() if k != "sim")
+
+    # raw HTTP --------------------------------------------------------
+
+    def conn(self, timeout=10):
+        """A new http.client connection to the server (not yet opened)."""
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def raw(self, method, path, body=None, timeout=10):
+        """One request on a connection of its own; `body` (not None) is
+        sent as JSON. Returns (status, headers with lower-case names, body
+        bytes); an error status does not raise (a dropped or cut answer
+        raises http.client's errors)."""
+        c = self.conn(timeout)
+        try:
+            if body is None:
+                c.request(method, path)
+            else:
+                c.request(method, path, body=json.dumps(body),
+                          headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        finally:
+            c.close()
+
+    def post_status(self, op, body=None):
+        """POST /sim/<op> with JSON `body` (default {}): (status, parsed
+        answer or None when empty), whatever the status."""
+        st, _, data = self.raw("POST", "/sim/" + op, body or {})
+        return st, (json.loads(data) if data else None)
+
+    def durable(self, op, key, block="head"):
+        """Raw GET of durable read `op` of `key` at `block`: (status,
+        headers, body)."""
+        return self.raw("GET", durable_path(op, key, block))
 
     def stop(self):
-        stop_process(self.p)
+        """SIGTERM (SIGKILL after stop_timeout); the exit status, None when
+        killed. Stopping a stopped server returns its status again."""
+        return stop_process(self.p, self.stop_timeout)
 
     def __enter__(self):
         return self
@@ -255,32 +380,69 @@ def temp_files(folder):
     return sorted(n for n in os.listdir(folder) if ".tmp." in n)
 
 
-def run_tests(tests, tmp, setup, argv=None):
-    """Runs the (name, fn) pairs of `tests` named in argv (default
-    sys.argv[1:]; none: all) after setup(), printing one ok/FAIL line each
-    and a traceback per failure. Removes folder `tmp` when all pass, keeps
-    it (and says so) otherwise. Returns the exit status: 1 if any failed."""
-    want = set(sys.argv[1:] if argv is None else argv)
-    t0 = time.time()
-    setup()
-    print("fixture wallet: %.1fs" % (time.time() - t0), flush=True)
+def select_tests(tests, words):
+    """The (name, fn) pairs of `tests` that `words` select, in the order of
+    `tests`, and the words that select none. An entry of `tests` is a
+    (name, fn) pair or a function, named fn.__name__ without "test_". A
+    word equal to a name selects that test; otherwise it selects every test
+    whose name or function name contains it. No words: all tests."""
+    pairs = [t if isinstance(t, tuple) else (t.__name__[len("test_"):]
+                                             if t.__name__.startswith("test_") else t.__name__, t)
+             for t in tests]
+    if not words:
+        return pairs, []
+    chosen, unmatched = set(), []
+    for w in words:
+        exact = [n for n, _ in pairs if n == w]
+        hits = exact or [n for n, fn in pairs if w in n or w in fn.__name__]
+        chosen.update(hits)
+        if not hits:
+            unmatched.append(w)
+    return [(n, fn) for n, fn in pairs if n in chosen], unmatched
+
+
+def run_tests(tests, tmp=None, setup=None, argv=None, args=(), teardown=None):
+    """The tests' main runner. Runs the tests that argv (default
+    sys.argv[1:]) selects (see select_tests), each as fn(*args), after
+    setup() when given (its time is printed) and before teardown() when
+    given (run even when a test failed; its exception counts as a failed
+    test). Prints one ok/FAIL line a test with a traceback per failure, and
+    last "N run, N failed, T s". A word that selects no test is named and
+    fails the run. Removes folder `tmp` when all passed, keeps it (and says
+    so) otherwise. Returns the exit status: 1 if anything failed."""
+    selected, unmatched = select_tests(tests, sys.argv[1:] if argv is None else argv)
     failed = []
-    for name, fn in tests:
-        if want and name not in want:
-            continue
-        t = time.time()
-        try:
-            fn()
-            print("ok   %-8s %-40s %.1fs" % (name, fn.__name__, time.time() - t), flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %-8s %s" % (name, fn.__name__), flush=True)
-            traceback.print_exc()
-    print("%d run, %d failed, %.1fs" % (len([n for n, _ in tests if not want or n in want]),
-                                        len(failed), time.time() - t0))
-    if not failed:
+    for w in unmatched:
+        failed.append(w)
+        print("FAIL no test is named %r or has it in its name" % w, flush=True)
+    t0 = time.time()
+    try:
+        if setup:
+            setup()
+            print("fixture wallet: %.1fs" % (time.time() - t0), flush=True)
+        for name, fn in selected:
+            label = name if fn.__name__ in (name, "test_" + name) else \
+                "%-8s %s" % (name, fn.__name__)
+            t = time.time()
+            try:
+                fn(*args)
+                print("ok   %-49s %.1fs" % (label, time.time() - t), flush=True)
+            except Exception:
+                failed.append(name)
+                print("FAIL %-49s %.1fs" % (label, time.time() - t), flush=True)
+                traceback.print_exc()
+    finally:
+        if teardown:
+            try:
+                teardown()
+            except Exception:
+                failed.append("teardown")
+                print("FAIL teardown", flush=True)
+                traceback.print_exc()
+    print("%d run, %d failed, %.1fs" % (len(selected), len(failed), time.time() - t0))
+    if tmp and not failed:
         shutil.rmtree(tmp, ignore_errors=True)
-    else:
+    elif tmp:
         print("kept " + tmp)
     return 1 if failed else 0
 
