@@ -128,7 +128,7 @@ def test_k0_refused():
 def test_huge_k_printed_as_a_number():
     """K = 2^64 - 1 is one batch and its JSON events print it as a number (an internal
     marker string used to leak); K beyond 2^64 is refused with the stable message."""
-    with Sim(40, "k0", pay=ADDR() + ":2") as sim:
+    with start_sim(40, "k0", pay=ADDR() + ":2") as sim:
         w = new_wallet_dir("hugek")
         r, res = sync_ok(w, sim.url, "--checkpoint-every", "18446744073709551615")
         start = [e for e in events(r.stderr) if e["event"] == "start"]
