@@ -516,9 +516,25 @@ def test_bad_args(ctx):
             check(False, "--pay %s accepted: the simulator started" % tail)
 
 
+def test_many_pays(ctx):
+    """300 --pay entries (the assignment used to stop at 256 and never finish): every entry
+    gets its note."""
+    a = os.path.join(ctx.tmp, "a0.json")
+    args = []
+    for _ in range(300):
+        args += ["--pay", a + ":1"]
+    sim = start_sim(leaves=400, seed="many", extra=args)
+    try:
+        paid = sim.paid()
+        check(len(paid) == 300 and sorted(p["pay"] for p in paid) == list(range(300)),
+              "paid %d notes" % len(paid))
+    finally:
+        sim.stop()
+
+
 TESTS = [test_make_address, test_routes, test_tree, test_acceptance, test_faults,
          test_counters, test_latency, test_pinned, test_clean_exit,
-         test_cache, test_max_connections, test_acl_and_blocks, test_bad_args]
+         test_cache, test_max_connections, test_acl_and_blocks, test_bad_args, test_many_pays]
 
 
 def main():
