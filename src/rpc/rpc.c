@@ -29,12 +29,17 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static CURLcode g_init_rc;
 static void global_init(void) { g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+tz_status tz_rpc_global_init(tz_error *err)
+{
+    pthread_once(&g_once, global_init);
+    if (g_init_rc != CURLE_OK)
+        return tz_error_set(err, TZ_EHTTP, "curl_global_init: %s", curl_easy_strerror(g_init_rc));
+    return TZ_OK;
+}
+
 /* ---- bodies ----------------------------------------------------------- */
 
-/* The buffer is in truncate mode: bytes past TZ_RPC_BODY_MAX are counted in
- * `dropped`, which tz_rpc_run reports as a body too big; a failed append
- * is memory running short. */
-static size_t on_body(char *data, size_t sz, size_t nmemb, void *userp)
+size_t tz_rpc_on_body(char *data, size_t sz, size_t nmemb, void *userp)
 {
     tz_buf *b = userp;
     size_t n = sz * nmemb;
@@ -68,11 +73,8 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
                      base_url);
         return NULL;
     }
-    pthread_once(&g_once, global_init);
-    if (g_init_rc != CURLE_OK) {
-        tz_error_set(err, TZ_EHTTP, "curl_global_init: %s", curl_easy_strerror(g_init_rc));
+    if (tz_rpc_global_init(err))
         return NULL;
-    }
     tz_rpc *c = calloc(1, sizeof *c);
     if (!c) {
         tz_error_set(err, TZ_ENOMEM, "rollup client: out of memory");
@@ -106,7 +108,7 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
         CURL *e = x->easy;
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, tz_rpc_on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &x->body);
         curl_easy_setopt(e, CURLOPT_PRIVATE, x);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);

@@ -1,9 +1,10 @@
 /* Internal to src/rpc (not part of the API; include rpc/rpc.h instead).
  *
- * What the client core (rpc.c) shares with the reads (reads.c) and the
- * note fetch (notes.c): the transfer and client structures, the event
- * loop, URL checks, and the one classifier of answers with the body parsers
- * behind it. Every message these functions write names the URL. */
+ * What the client core (rpc.c) shares with the reads (reads.c), the note
+ * fetch (notes.c) and the operator client (operator.c): the transfer and
+ * client structures, the event loop, URL checks, and the one classifier of
+ * answers with the body parsers behind it. Every message these functions
+ * write names the URL. */
 #ifndef TZ_RPC_RPC_INT_H
 #define TZ_RPC_RPC_INT_H
 
@@ -64,6 +65,16 @@ typedef struct tz_rpc_op {
  * errors name the URL and curl's reason; a body above TZ_RPC_BODY_MAX is
  * TZ_ENOMEM. */
 tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err) TZ_WUR;
+
+/* libcurl write callback appending to the tz_buf `userp`. Returns nmemb x
+ * sz, or 0 (the transfer fails with CURLE_WRITE_ERROR) when the buffer
+ * refuses the bytes or, in truncate mode, drops some past its `max`: the
+ * pool's buffers are in truncate mode so that `dropped` tells a body too
+ * big from memory running short. */
+size_t tz_rpc_on_body(char *data, size_t sz, size_t nmemb, void *userp);
+
+/* Runs curl_global_init once per process. TZ_OK, or TZ_EHTTP (err filled). */
+tz_status tz_rpc_global_init(tz_error *err) TZ_WUR;
 
 /* A block reference: 1..63 ASCII letters and digits. */
 bool tz_rpc_block_ok(const char *b);

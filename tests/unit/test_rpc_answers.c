@@ -1,12 +1,13 @@
 /* Unit tests of how the rollup client sorts answers (one classifier for
  * every durable read: a value, absent, or an HTTP error naming the URL and
- * status), against a small in-process HTTP server that answers canned
- * (status, body) pairs. */
+ * status) and of the operator client's /healthz call, against a small
+ * in-process HTTP server that answers canned (status, body) pairs. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 
+#include "rpc/operator.h"
 #include "rpc/rpc.h"
 #include "tz_test.h"
 #include "tz_test_http.h"
@@ -23,7 +24,10 @@ typedef struct route {
     const char *body;
 } route;
 
-static const route g_routes[] = {
+/* Bodies of TZ_OPERATOR_HEALTH_MAX and one more bytes, set by main. */
+static char *g_full, *g_over;
+
+static route g_routes[] = {
     {DURABLE "value?key=" ST "a404", 404, "[]"},
     {DURABLE "value?key=" ST "anull", 200, " null\n"},
     {DURABLE "value?key=" ST "a500", 500, "[{\"msg\":\"boom\"}]\n"},
@@ -35,6 +39,10 @@ static const route g_routes[] = {
     {DURABLE "subkeys?key=" ST "snull", 200, "null"},
     {DURABLE "subkeys?key=" ST "s500", 500, ""},
     {DURABLE "subkeys?key=" ST "ok", 200, "[\"a\",\"b\"]"},
+    {"/healthz", 200, "  operator ok\r\n"},
+    {"/down/healthz", 503, "down"},
+    {"/full/healthz", 200, NULL}, /* g_full */
+    {"/over/healthz", 200, NULL}, /* g_over */
 };
 #define N_ROUTES (sizeof g_routes / sizeof g_routes[0])
 
@@ -188,8 +196,60 @@ static void test_subkeys_and_plain_reads(tz_rpc *c)
     CHECK_MSG(ends(&err, "/global/block/" BLOCK "/level: HTTP 404"), "%s", err.msg);
 }
 
+/* GET <operator>/healthz: the body trimmed; an HTTP error or a body over
+ * 64 KiB is TZ_EHTTP "HTTP error: <url>: <curl's reason>". */
+static void test_operator_health(uint16_t port)
+{
+    char base[96], want[128];
+    tz_error err = {0};
+    char *out = NULL;
+
+    snprintf(base, sizeof base, "http://127.0.0.1:%u//", (unsigned)port);
+    CHECK_MSG(tz_operator_health(base, &out, &err) == TZ_OK, "%s", err.msg);
+    CHECK(out && strcmp(out, "operator ok") == 0);
+    free(out);
+    out = NULL;
+
+    snprintf(base, sizeof base, "http://127.0.0.1:%u/full", (unsigned)port);
+    CHECK_MSG(tz_operator_health(base, &out, &err) == TZ_OK, "%s", err.msg);
+    CHECK(out && strlen(out) == TZ_OPERATOR_HEALTH_MAX);
+    free(out);
+    out = NULL;
+
+    const char *bad[] = {"down", "over"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(base, sizeof base, "http://127.0.0.1:%u/%s/", (unsigned)port, bad[i]);
+        snprintf(want, sizeof want, "HTTP error: http://127.0.0.1:%u/%s/healthz: ",
+                 (unsigned)port, bad[i]);
+        CHECK(tz_operator_health(base, &out, &err) == TZ_EHTTP);
+        CHECK_MSG(strncmp(err.msg, want, strlen(want)) == 0 && strlen(err.msg) > strlen(want),
+                  "%s", err.msg);
+        CHECK(out == NULL);
+    }
+}
+
+/* Nobody listening: the transfer's failure, worded the same way. */
+static void test_operator_unreachable(uint16_t closed_port)
+{
+    char base[64], want[96];
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)closed_port);
+    snprintf(want, sizeof want, "HTTP error: %s/healthz: ", base);
+    tz_error err = {0};
+    char *out = NULL;
+    CHECK(tz_operator_health(base, &out, &err) == TZ_EHTTP);
+    CHECK_MSG(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
+    CHECK(out == NULL);
+}
+
 int main(void)
 {
+    g_over = malloc(TZ_OPERATOR_HEALTH_MAX + 2);
+    memset(g_over, 'a', TZ_OPERATOR_HEALTH_MAX + 1);
+    g_over[TZ_OPERATOR_HEALTH_MAX + 1] = '\0';
+    g_full = g_over + 1;
+    g_routes[N_ROUTES - 2].body = g_full;
+    g_routes[N_ROUTES - 1].body = g_over;
+
     srv s;
     srv_start(&s);
     char url[64];
@@ -202,6 +262,9 @@ int main(void)
         test_subkeys_and_plain_reads(c);
         tz_rpc_free(c);
     }
+    test_operator_health(s.port);
     srv_stop(&s);
+    test_operator_unreachable(s.port);
+    free(g_over);
     return tz_test_done("rpc_answers");
 }
