@@ -20,6 +20,8 @@ static bool reserve(tz_buf *b, size_t need)
     size_t na = b->alloc ? b->alloc : 256;
     while (na < need)
         na *= 2;
+    if (b->max && na > b->max + 1) /* never more than the cap allows */
+        na = b->max + 1;
     char *nd;
     if (b->wipe) {
         if (!(nd = malloc(na)))

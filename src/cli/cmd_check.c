@@ -1,6 +1,5 @@
 /* `tzel-wallet check`: compares the wallet with the chain, everything read
  * at one pinned block. Read-only (no lock). */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include "common.h"
 #include "core/merkle.h"
 #include "output.h"
+#include "rpc/operator.h"
 #include "store/jsonnum.h"
 
 static const char usage[] =
@@ -115,69 +115,16 @@ static void tez_string(char *out, size_t cap, uint64_t mutez)
         out[--n] = '\0';
 }
 
-struct body {
-    char *p;
-    size_t n;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    struct body *b = ctx;
-    size_t k = size * nmemb;
-    if (b->n + k > 65536)
-        return 0;
-    char *q = realloc(b->p, b->n + k + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, data, k);
-    b->p = q;
-    b->n += k;
-    b->p[b->n] = '\0';
-    return k;
-}
-
 /* GET <operator_url>/healthz: the trimmed body into *out (malloc'd). */
 static int operator_health(const tz_cli *cli, const char *base, char **out)
 {
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/')
-        bl--;
-    char *url = malloc(bl + sizeof "/healthz");
-    struct body b = {0};
-    CURL *h = curl_easy_init();
-    int rc = TZ_EXIT_OK;
-    if (!url || !h) {
-        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-        goto out;
-    }
-    memcpy(url, base, bl);
-    memcpy(url + bl, "/healthz", sizeof "/healthz");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        rc = tz_out_fail(cli, TZ_EXIT_NETWORK, "HTTP error: %s: %s", url,
-                         curl_easy_strerror(cc));
-        goto out;
-    }
-    char *s = b.p ? b.p : "";
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        n--;
-    if (!(*out = strndup(s, n)))
-        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
-out:
-    if (h)
-        curl_easy_cleanup(h);
-    free(b.p);
-    free(url);
-    return rc;
+    tz_error err = {0};
+    tz_status st = tz_operator_health(base, out, &err);
+    if (st == TZ_ENOMEM)
+        return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+    if (st)
+        return tz_out_fail(cli, TZ_EXIT_NETWORK, "%s", err.msg);
+    return TZ_EXIT_OK;
 }
 
 /* With the wallet's frontier at size S below the chain's size N, the

@@ -298,6 +298,8 @@ tz_status tz_pipeline_start(const tz_pipeline_cfg *cfg, tz_pipeline **out, tz_er
 tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *out,
                            bool *got, tz_error *err)
 {
+    /* a timespec on the ready condition's clock (CLOCK_MONOTONIC, set at
+     * init), as pthread_cond_timedwait wants it: not base/clock.h's */
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += timeout_ms / 1000;

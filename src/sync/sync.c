@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "core/commit.h"
 #include "core/keys.h"
 #include "core/merkle.h"
@@ -43,13 +43,6 @@ typedef struct run {
     double t0, last_progress, last_sentinel;
 } run;
 
-static double now_secs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void emit(run *r, tz_sync_event *ev)
 {
     if (r->hooks && r->hooks->on_event)
@@ -70,7 +63,7 @@ static void warnf(run *r, const char *fmt, ...)
 
 static void progress(run *r, bool force)
 {
-    double t = now_secs();
+    double t = tz_mono_secs();
     if (!force && t - r->last_progress < PROGRESS_EVERY_SECS)
         return;
     r->last_progress = t;
@@ -124,7 +117,7 @@ static bool sentinel_live(run *r, long *pid)
     long p = -1;
     tz_pid_verdict why = TZ_PID_OWNER;
     tz_error e;
-    r->last_sentinel = now_secs();
+    r->last_sentinel = tz_mono_secs();
     if (tz_sentinel_check(r->w->path, &s, &p, &why, &e) != TZ_OK) {
         warnf(r, "cannot inspect the yield sentinel %s.yield (%s); yielding", r->w->path,
               e.msg);
@@ -376,7 +369,7 @@ static tz_status scan(run *r, tz_error *err)
          * that started under a live sentinel passes, and a run yields
          * only after merging at least one leaf (every run progresses). */
         if (!r->grace && r->cursor > r->run_start &&
-            now_secs() - r->last_sentinel >= SENTINEL_EVERY_SECS && sentinel_live(r, &pid)) {
+            tz_mono_secs() - r->last_sentinel >= SENTINEL_EVERY_SECS && sentinel_live(r, &pid)) {
             tz_pipeline_cancel(p);
             if (r->cursor > r->saved && (st = checkpoint(r, err)) != TZ_OK)
                 goto out;
@@ -399,7 +392,7 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
         cfg->threads == 0)
         return tz_error_set(err, TZ_EINVAL, "sync: invalid arguments");
     run r = {.w = w, .rpc = rpc, .cfg = cfg, .hooks = hooks, .res = res};
-    r.t0 = r.last_progress = now_secs();
+    r.t0 = r.last_progress = tz_mono_secs();
     res->scanned = w->scanned;
     tz_status st;
 

@@ -29,6 +29,13 @@ static void test_buf(void)
     CHECK(tz_buf_append(&b, "", 0) && b.len == 0);
     tz_buf_free(&b);
     CHECK(b.data == NULL && b.max == 10);
+    /* storage stops at the cap (plus the NUL), never a doubling beyond */
+    tz_buf c = TZ_BUF_INIT(1000, false);
+    bool all_in = true;
+    for (int i = 0; i < 100; i++)
+        all_in = all_in && tz_buf_append(&c, "0123456789", 10);
+    CHECK(all_in && c.len == 1000 && c.alloc == 1001);
+    tz_buf_free(&c);
 
     /* truncate mode keeps the prefix and counts the rest */
     tz_buf t = {.max = 4, .truncate = true};

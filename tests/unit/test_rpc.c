@@ -17,6 +17,7 @@
 
 #include "rpc/rpc.h"
 #include "tz_test.h"
+#include "tz_test_http.h"
 
 #define BLOCK "BLockHashForTestsxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 #define MAX_CONNS 256
@@ -331,20 +332,6 @@ static int handle(srv *s, const char *target, sbuf *body, int *delay_ms)
     return 404;
 }
 
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 typedef struct conn_arg {
     srv *s;
     int fd;
@@ -394,7 +381,7 @@ static void *conn_main(void *arg)
         if (body.n)
             sb_put(&resp, body.p, body.n);
         free(body.p);
-        bool ok = send_all(ca.fd, resp.p, resp.n);
+        bool ok = tz_test_send_all(ca.fd, resp.p, resp.n);
         free(resp.p);
         if (!ok)
             goto out;
@@ -408,12 +395,9 @@ static void *accept_main(void *arg)
 {
     srv *s = arg;
     for (;;) {
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
+        int fd = tz_test_accept(s->lfd);
+        if (fd < 0)
             return NULL;
-        }
         if (atomic_load(&s->stopping)) {
             close(fd);
             return NULL;
@@ -447,17 +431,7 @@ static void srv_start(srv *s, uint64_t n_notes)
     s->hole = UINT64_MAX;
     s->n_notes = n_notes;
     s->per_note = calloc(n_notes ? n_notes : 1, sizeof *s->per_note);
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) || listen(s->lfd, 128))
-        abort();
-    socklen_t al = sizeof a;
-    getsockname(s->lfd, (struct sockaddr *)&a, &al);
-    s->port = ntohs(a.sin_port);
+    s->lfd = tz_test_listen(128, &s->port);
     pthread_create(&s->acceptor, NULL, accept_main, s);
 }
 

@@ -1,0 +1,465 @@
+/* The note fetch (tz_rpc_fetch_notes): PublishedNote bytes for a range of
+ * leaf indices, as one operation of the client's event loop.
+ *
+ * Each note in the window is a small state machine. With the `values`
+ * route (probed once per client, alone): one listing of notes/<i> gives the
+ * value directly or its `len`, and one listing of notes/<i>/chunk gives
+ * every chunk. Without it: value?key=notes/<i>/len, then either the direct
+ * value or the chunks in parallel. Answers are sorted by tz_rpc_classify;
+ * a 401 or 404 on `values` means the node does not serve that route. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/rpc_int.h"
+
+#define NOTE_CHUNK 1024u
+
+enum phase {
+    P_VALUES_TOP,    /* values?key=notes/<i>: len or the direct value */
+    P_VALUES_CHUNKS, /* values?key=notes/<i>/chunk: every chunk */
+    P_LEN,           /* value?key=notes/<i>/len */
+    P_DIRECT,        /* value?key=notes/<i> */
+    P_CHUNKS,        /* value?key=notes/<i>/chunk/<n>, in parallel */
+};
+
+typedef struct note {
+    bool used;
+    uint64_t index;
+    enum phase phase;
+    bool want;          /* the phase's single request is not issued yet */
+    unsigned inflight;
+    uint64_t total;
+    uint32_t nchunks, next_chunk, chunks_done;
+    uint8_t *buf;
+} note;
+
+typedef struct fetch {
+    const char *block;
+    uint64_t next_index, end;
+    note *notes;
+    size_t nslots, used;
+    tz_rpc_note_cb cb;
+    void *cb_ctx;
+    bool probing;        /* the values probe is in flight: issue nothing else */
+} fetch;
+
+static void note_key(char *out, size_t cap, uint64_t index, const char *suffix)
+{
+    snprintf(out, cap, TZ_STATE_PREFIX "notes/%016" PRIx64 "%s", index, suffix);
+}
+
+static void note_url(const tz_rpc *c, char *url, const char *block, const note *n,
+                     enum phase ph, uint32_t chunk)
+{
+    char key[128], sfx[32] = "";
+    const char *route = "value";
+    switch (ph) {
+    case P_VALUES_TOP:
+        route = "values";
+        break;
+    case P_VALUES_CHUNKS:
+        route = "values";
+        snprintf(sfx, sizeof sfx, "/chunk");
+        break;
+    case P_LEN:
+        snprintf(sfx, sizeof sfx, "/len");
+        break;
+    case P_DIRECT:
+        break;
+    case P_CHUNKS:
+        snprintf(sfx, sizeof sfx, "/chunk/%08" PRIx32, chunk);
+        break;
+    }
+    note_key(key, sizeof key, n->index, sfx);
+    tz_rpc_durable_url(c, url, block, route, key);
+}
+
+static void note_release(fetch *f, note *n)
+{
+    free(n->buf);
+    memset(n, 0, sizeof *n);
+    f->used--;
+}
+
+static bool use_values(const tz_rpc *c)
+{
+    return c->use_values && c->values_state != TZ_RPC_VALUES_NO;
+}
+
+static bool fetch_next(void *ctx, tz_rpc *c, tz_rpc_xfer *x)
+{
+    fetch *f = ctx;
+    if (f->probing)
+        return false;
+    /* 1. work of notes already started, lowest index first */
+    note *best = NULL;
+    for (size_t i = 0; i < f->nslots; i++) {
+        note *n = &f->notes[i];
+        if (!n->used)
+            continue;
+        bool pending = n->want || (n->phase == P_CHUNKS && n->next_chunk < n->nchunks);
+        if (pending && (!best || n->index < best->index))
+            best = n;
+    }
+    if (best) {
+        x->slot = (size_t)(best - f->notes);
+        x->kind = best->phase;
+        if (best->want) {
+            best->want = false;
+            x->chunk = 0;
+        } else {
+            x->chunk = best->next_chunk++;
+        }
+        best->inflight++;
+        note_url(c, x->url, f->block, best, best->phase, x->chunk);
+        return true;
+    }
+    /* 2. a new note, if a slot is free and it is not too far past the
+     * lowest note still in progress: a stalled note must not let the
+     * others run ahead without bound (the caller reorders what we deliver,
+     * so its memory grows with the distance) */
+    if (f->next_index >= f->end || f->used >= f->nslots)
+        return false;
+    for (size_t i = 0; i < f->nslots; i++)
+        if (f->notes[i].used && f->next_index - f->notes[i].index >= 2 * f->nslots)
+            return false;
+    size_t s = 0;
+    while (f->notes[s].used)
+        s++;
+    note *n = &f->notes[s];
+    memset(n, 0, sizeof *n);
+    n->used = true;
+    n->index = f->next_index++;
+    n->phase = use_values(c) ? P_VALUES_TOP : P_LEN;
+    n->inflight = 1;
+    f->used++;
+    if (n->phase == P_VALUES_TOP && c->values_state == TZ_RPC_VALUES_UNKNOWN)
+        f->probing = true;
+    x->slot = s;
+    x->kind = n->phase;
+    x->chunk = 0;
+    note_url(c, x->url, f->block, n, n->phase, 0);
+    return true;
+}
+
+static tz_status deliver(fetch *f, note *n, const uint8_t *bytes, size_t len, tz_error *err)
+{
+    uint64_t index = n->index;
+    int stop = f->cb(f->cb_ctx, index, bytes, len);
+    note_release(f, n);
+    if (stop)
+        return tz_error_set(err, TZ_ECANCEL, "note fetch stopped by the caller after note %" PRIu64,
+                            index);
+    return TZ_OK;
+}
+
+/* A note's `len` (a u64le in hex): the value of that many bytes is split
+ * into chunks; allocate and count them. */
+static tz_status start_chunks(const tz_rpc_xfer *x, note *n, const char *hex, size_t hexlen,
+                              tz_error *err)
+{
+    uint8_t lb[8];
+    if (hexlen != 16 || tz_hex_decode(lb, 8, NULL, hex, hexlen) != TZ_OK)
+        return tz_error_set(err, TZ_EPARSE, "GET %s: note %" PRIu64 " len is not a u64", x->url,
+                            n->index);
+    uint64_t total = tz_get_u64le(lb);
+    /* A PublishedNote is 3,487 bytes: a node claiming far more would make
+     * every note in flight allocate it. */
+    if (total > TZ_RPC_MAX_NOTE)
+        return tz_error_set(err, TZ_EPARSE,
+                            "GET %s: note %" PRIu64 " claims %" PRIu64
+                            " bytes, more than the %u a note may have",
+                            x->url, n->index, total, TZ_RPC_MAX_NOTE);
+    n->total = total;
+    n->nchunks = (uint32_t)((total + NOTE_CHUNK - 1) / NOTE_CHUNK);
+    n->next_chunk = n->chunks_done = 0;
+    n->buf = malloc(total ? total : 1);
+    if (!n->buf)
+        return tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", x->url);
+    return TZ_OK;
+}
+
+/* A note held whole in one value (hex): decode and deliver it. */
+static tz_status deliver_hex(fetch *f, const tz_rpc_xfer *x, note *n, const char *hex,
+                             size_t hexlen, tz_error *err)
+{
+    uint8_t *b = NULL;
+    size_t bl = 0;
+    tz_status st = tz_rpc_hex_dup(hex, hexlen, &b, &bl, x->url, err);
+    if (st)
+        return st;
+    n->buf = b;
+    return deliver(f, n, b, bl, err);
+}
+
+/* Decodes chunk `k` (hex) into its place; checks its exact size. */
+static tz_status put_chunk(const tz_rpc_xfer *x, note *n, uint32_t k, const char *hex,
+                           size_t hexlen, tz_error *err)
+{
+    if (k >= n->nchunks)
+        return tz_error_set(err, TZ_EPARSE, "GET %s: chunk %" PRIu32 " beyond the %" PRIu32
+                            " chunks of note %" PRIu64, x->url, k, n->nchunks, n->index);
+    size_t off = (size_t)k * NOTE_CHUNK;
+    size_t want = n->total - off < NOTE_CHUNK ? (size_t)(n->total - off) : NOTE_CHUNK;
+    if (hexlen != 2 * want)
+        return tz_error_set(err, TZ_EPARSE,
+                            "GET %s: chunk %" PRIu32 " of note %" PRIu64
+                            " has %zu bytes, expected %zu",
+                            x->url, k, n->index, hexlen / 2, want);
+    if (tz_hex_decode(n->buf + off, want, NULL, hex, hexlen) != TZ_OK)
+        return tz_error_set(err, TZ_EPARSE, "GET %s: malformed hex in chunk", x->url);
+    return TZ_OK;
+}
+
+/* Validates one hex string from a `values` listing. */
+static tz_status listing_hex(const tz_rpc_xfer *x, json_t *v, const char **hex, size_t *hexlen,
+                             tz_error *err)
+{
+    const char *s = json_string_value(v);
+    if (!s)
+        return tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not a string", x->url);
+    size_t n = json_string_length(v);
+    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+        n -= 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+            return tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not hex", x->url);
+    }
+    if (n % 2)
+        return tz_error_set(err, TZ_EPARSE, "GET %s: listing value has odd length", x->url);
+    *hex = s;
+    *hexlen = n;
+    return TZ_OK;
+}
+
+/* Parses a `values` listing's body, which must be a JSON array. Returns it
+ * (the caller decrefs), or NULL with *st and err filled. */
+static json_t *listing_open(const tz_rpc_xfer *x, tz_status *st, tz_error *err)
+{
+    json_t *j = tz_rpc_body_json(x, err, st);
+    if (j && !json_is_array(j)) {
+        *st = tz_error_set(err, TZ_EPARSE, "GET %s: expected a JSON array", x->url);
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* Entry i of a listing: its key and value, or TZ_EPARSE. */
+static tz_status listing_entry(const tz_rpc_xfer *x, json_t *j, size_t i, const char **k,
+                               json_t **v, tz_error *err)
+{
+    json_t *e = json_array_get(j, i);
+    *k = json_string_value(json_object_get(e, "key"));
+    *v = json_object_get(e, "value");
+    if (!*k || !*v)
+        return tz_error_set(err, TZ_EPARSE, "GET %s: listing entry %zu lacks key or value",
+                            x->url, i);
+    return TZ_OK;
+}
+
+static tz_status values_top(fetch *f, tz_rpc *c, tz_rpc_xfer *x, note *n, tz_error *err)
+{
+    tz_status st;
+    json_t *j = listing_open(x, &st, err);
+    if (!j)
+        return st;
+    json_t *direct = NULL, *len = NULL;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        const char *k;
+        json_t *v;
+        if ((st = listing_entry(x, j, i, &k, &v, err)))
+            goto out;
+        if (k[0] == '\0')
+            direct = v;
+        else if (strcmp(k, "len") == 0)
+            len = v;
+    }
+    const char *hex;
+    size_t hexlen;
+    if (direct) {
+        if (!(st = listing_hex(x, direct, &hex, &hexlen, err)))
+            st = deliver_hex(f, x, n, hex, hexlen, err);
+    } else if (len) {
+        if ((st = listing_hex(x, len, &hex, &hexlen, err)) ||
+            (st = start_chunks(x, n, hex, hexlen, err)))
+            goto out;
+        if (n->nchunks == 0) {
+            st = deliver(f, n, n->buf, 0, err);
+        } else {
+            n->phase = P_VALUES_CHUNKS;
+            n->want = true;
+        }
+    } else {
+        /* neither listed: a node that does not list a node's own value */
+        n->phase = P_DIRECT;
+        n->want = true;
+    }
+out:
+    json_decref(j);
+    return st;
+}
+
+static tz_status values_chunks(fetch *f, tz_rpc_xfer *x, note *n, tz_error *err)
+{
+    tz_status st;
+    json_t *j = listing_open(x, &st, err);
+    if (!j)
+        return st;
+    uint8_t *seen = calloc(n->nchunks ? n->nchunks : 1, 1);
+    if (!seen) {
+        st = tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", x->url);
+        goto out;
+    }
+    uint32_t got = 0;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        const char *k;
+        json_t *v;
+        if ((st = listing_entry(x, j, i, &k, &v, err)))
+            goto out;
+        uint32_t kn = 0;
+        bool ok = strlen(k) == 8;
+        for (int d = 0; ok && d < 8; d++) {
+            char ch = k[d];
+            int h = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+            if (h < 0)
+                ok = false;
+            else
+                kn = kn << 4 | (uint32_t)h;
+        }
+        if (!ok) {
+            st = tz_error_set(err, TZ_EPARSE, "GET %s: unexpected chunk name '%s'", x->url, k);
+            goto out;
+        }
+        if (kn < n->nchunks && seen[kn]) {
+            st = tz_error_set(err, TZ_EPARSE, "GET %s: chunk '%s' listed twice", x->url, k);
+            goto out;
+        }
+        const char *hex;
+        size_t hexlen;
+        if ((st = listing_hex(x, v, &hex, &hexlen, err)) ||
+            (st = put_chunk(x, n, kn, hex, hexlen, err)))
+            goto out;
+        seen[kn] = 1;
+        got++;
+    }
+    if (got != n->nchunks) {
+        st = tz_error_set(err, TZ_ENOTFOUND,
+                          "GET %s: note %" PRIu64 " lists %" PRIu32 " of its %" PRIu32 " chunks",
+                          x->url, n->index, got, n->nchunks);
+        goto out;
+    }
+    st = deliver(f, n, n->buf, n->total, err);
+out:
+    free(seen);
+    json_decref(j);
+    return st;
+}
+
+static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
+{
+    fetch *f = ctx;
+    note *n = &f->notes[x->slot];
+    n->inflight--;
+    const char *hex = NULL;
+    size_t hexlen = 0;
+    bool absent;
+    tz_status st;
+
+    if (x->kind == P_VALUES_TOP || x->kind == P_VALUES_CHUNKS) {
+        if (x->http == 401 || x->http == 404) {
+            /* not served (ACL or older node): never ask again */
+            c->values_state = TZ_RPC_VALUES_NO;
+            f->probing = false;
+            if (x->kind == P_VALUES_TOP) {
+                n->phase = P_LEN;
+                n->want = true;
+            } else {
+                n->phase = P_CHUNKS;
+                n->next_chunk = 0;
+            }
+            return TZ_OK;
+        }
+        if ((st = tz_rpc_classify(x, 0, &absent, err)))
+            return st;
+        c->values_state = TZ_RPC_VALUES_YES;
+        f->probing = false;
+        return x->kind == P_VALUES_TOP ? values_top(f, c, x, n, err) : values_chunks(f, x, n, err);
+    }
+
+    if ((st = tz_rpc_classify(x, TZ_RPC_ABSENT_404 | TZ_RPC_ABSENT_NULL, &absent, err)))
+        return st;
+    if (!absent && (st = tz_rpc_body_hex(x, &hex, &hexlen, err)))
+        return st;
+
+    switch (x->kind) {
+    case P_LEN:
+        if (absent) {
+            n->phase = P_DIRECT;
+            n->want = true;
+            return TZ_OK;
+        }
+        if ((st = start_chunks(x, n, hex, hexlen, err)))
+            return st;
+        n->phase = P_CHUNKS;
+        if (n->nchunks == 0)
+            return deliver(f, n, n->buf, 0, err);
+        return TZ_OK;
+    case P_DIRECT: {
+        if (absent) {
+            char lk[128];
+            note_key(lk, sizeof lk, n->index, "/len");
+            return tz_error_set(err, TZ_ENOTFOUND,
+                                "GET %s: note %" PRIu64 " absent%s (neither %s nor this key "
+                                "holds a value) although the tree holds it",
+                                x->url, n->index, tz_rpc_absent_how(x), lk);
+        }
+        return deliver_hex(f, x, n, hex, hexlen, err);
+    }
+    case P_CHUNKS:
+        if (absent)
+            return tz_error_set(err, TZ_ENOTFOUND,
+                                "GET %s: chunk %" PRIu32 " of note %" PRIu64 " absent%s", x->url,
+                                x->chunk, n->index, tz_rpc_absent_how(x));
+        if ((st = put_chunk(x, n, x->chunk, hex, hexlen, err)))
+            return st;
+        if (++n->chunks_done == n->nchunks)
+            return deliver(f, n, n->buf, n->total, err);
+        return TZ_OK;
+    default:
+        return tz_error_set(err, TZ_EINVAL, "rollup client: bad transfer kind");
+    }
+}
+
+tz_status tz_rpc_fetch_notes(tz_rpc *c, const char *block, uint64_t start, uint64_t end,
+                             tz_rpc_note_cb cb, void *ctx, tz_error *err)
+{
+    tz_status st = tz_rpc_check_args(block, NULL, err);
+    if (st)
+        return st;
+    if (!cb)
+        return tz_error_set(err, TZ_EINVAL, "tz_rpc_fetch_notes: no callback");
+    if (start >= end)
+        return TZ_OK;
+    fetch f = {0};
+    f.block = block;
+    f.next_index = start;
+    f.end = end;
+    f.cb = cb;
+    f.cb_ctx = ctx;
+    f.nslots = 2 * (size_t)c->conc;
+    f.notes = calloc(f.nslots, sizeof *f.notes);
+    if (!f.notes)
+        return tz_error_set(err, TZ_ENOMEM, "tz_rpc_fetch_notes: out of memory");
+    tz_rpc_op o = {fetch_next, fetch_done, &f};
+    st = tz_rpc_run(c, &o, err);
+    for (size_t i = 0; i < f.nslots; i++)
+        free(f.notes[i].buf);
+    free(f.notes);
+    return st;
+}

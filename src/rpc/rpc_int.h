@@ -1,0 +1,127 @@
+/* Internal to src/rpc (not part of the API; include rpc/rpc.h instead).
+ *
+ * What the client core (rpc.c) shares with the reads (reads.c), the note
+ * fetch (notes.c) and the operator client (operator.c): the transfer and
+ * client structures, the event loop, URL checks, and the one classifier of
+ * answers with the body parsers behind it. Every message these functions
+ * write names the URL. */
+#ifndef TZ_RPC_RPC_INT_H
+#define TZ_RPC_RPC_INT_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "rpc/rpc.h"
+
+#define TZ_RPC_URL_MAX 768
+#define TZ_RPC_BASE_MAX 256
+/* Largest body we read: a 4 MiB value in hex, quoted, plus slack. */
+#define TZ_RPC_BODY_MAX ((size_t)TZ_RPC_MAX_VALUE * 2 + 4096)
+
+enum { TZ_RPC_VALUES_UNKNOWN = -1, TZ_RPC_VALUES_NO = 0, TZ_RPC_VALUES_YES = 1 };
+
+/* One easy handle of the pool and the request it carries. */
+typedef struct tz_rpc_xfer {
+    CURL *easy;
+    bool busy;
+    char url[TZ_RPC_URL_MAX];
+    char errbuf[CURL_ERROR_SIZE];
+    tz_buf body; /* capped at TZ_RPC_BODY_MAX (truncate mode: `dropped` means too big) */
+    long http;
+    /* what the request is for, set by the operation */
+    size_t slot;
+    uint32_t kind;
+    uint32_t chunk;
+} tz_rpc_xfer;
+
+struct tz_rpc {
+    char base[TZ_RPC_BASE_MAX];
+    unsigned conc;
+    CURLM *multi;
+    tz_rpc_xfer *x;
+    volatile int *cancel;
+    bool use_values;
+    int values_state;
+    tz_rpc_stats stats;
+};
+
+/* An operation: a small state machine driven by tz_rpc_run. */
+typedef struct tz_rpc_op {
+    /* Fills x->url, x->slot, x->kind, x->chunk for the next request to
+     * issue. Returns true if there is one. */
+    bool (*next)(void *ctx, tz_rpc *c, tz_rpc_xfer *x);
+    /* Consumes a finished transfer (HTTP status in x->http, body in
+     * x->body). A non-zero return ends the operation with that error. */
+    tz_status (*done)(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err);
+    void *ctx;
+} tz_rpc_op;
+
+/* Runs `o` until `next` has nothing more and every transfer is done
+ * (TZ_OK), or until the first error, cancellation (TZ_ECANCEL) or failed
+ * `done`: then every in-flight transfer is abandoned, not awaited. Transfer
+ * errors name the URL and curl's reason; a body above TZ_RPC_BODY_MAX is
+ * TZ_ENOMEM. */
+tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err) TZ_WUR;
+
+/* libcurl write callback appending to the tz_buf `userp`. Returns nmemb x
+ * sz, or 0 (the transfer fails with CURLE_WRITE_ERROR) when the buffer
+ * refuses the bytes or, in truncate mode, drops some past its `max`: the
+ * pool's buffers are in truncate mode so that `dropped` tells a body too
+ * big from memory running short. */
+size_t tz_rpc_on_body(char *data, size_t sz, size_t nmemb, void *userp);
+
+/* Runs curl_global_init once per process. TZ_OK, or TZ_EHTTP (err filled). */
+tz_status tz_rpc_global_init(tz_error *err) TZ_WUR;
+
+/* A block reference: 1..63 ASCII letters and digits. */
+bool tz_rpc_block_ok(const char *b);
+
+/* TZ_OK, or TZ_EINVAL naming the bad block reference or durable key (key
+ * may be NULL: not checked). */
+tz_status tz_rpc_check_args(const char *block, const char *key, tz_error *err) TZ_WUR;
+
+/* Writes the URL of the durable `route` (value, length, subkeys, values)
+ * for `key` at `block` into out (TZ_RPC_URL_MAX bytes). */
+void tz_rpc_durable_url(const tz_rpc *c, char *out, const char *block, const char *route,
+                        const char *key);
+
+/* ---- answers ----------------------------------------------------------- */
+
+/* Which answers mean "absent" to a read (tz_rpc_classify). */
+enum {
+    TZ_RPC_ABSENT_404 = 1,  /* HTTP 404 */
+    TZ_RPC_ABSENT_NULL = 2, /* HTTP 200 with a JSON null body */
+};
+
+/* The one place that sorts a finished transfer: HTTP 200 is a value
+ * (*absent = false), unless `absent_if` has TZ_RPC_ABSENT_NULL and the body
+ * is JSON null; HTTP 404 with TZ_RPC_ABSENT_404 is absent (*absent = true).
+ * Any other status is TZ_EHTTP: "GET <url>: HTTP <status>: <body excerpt>". */
+tz_status tz_rpc_classify(const tz_rpc_xfer *x, unsigned absent_if, bool *absent,
+                          tz_error *err) TZ_WUR;
+
+/* TZ_ENOTFOUND "GET <url>: key absent", " (HTTP 404)" added for a 404. */
+tz_status tz_rpc_absent_error(const tz_rpc_xfer *x, tz_error *err);
+
+/* " (HTTP 404)" when the transfer's absence was a 404, else "". */
+const char *tz_rpc_absent_how(const tz_rpc_xfer *x);
+
+/* Locates the hex text of a `value` body that is not null: a JSON string
+ * (optionally 0x-prefixed) or bare hex, at most TZ_RPC_MAX_VALUE bytes.
+ * *hex points into x->body. TZ_EPARSE or TZ_ENOMEM (too long) otherwise. */
+tz_status tz_rpc_body_hex(const tz_rpc_xfer *x, const char **hex, size_t *hexlen,
+                          tz_error *err) TZ_WUR;
+
+/* Decodes `hexlen` validated hex digits into a fresh buffer (>= 1 byte
+ * allocated) the caller frees; *out and *len untouched on failure. */
+tz_status tz_rpc_hex_dup(const char *hex, size_t hexlen, uint8_t **out, size_t *len,
+                         const char *url, tz_error *err) TZ_WUR;
+
+/* Parses the body as JSON (any value). Returns it (the caller decrefs), or
+ * NULL with *st = TZ_EPARSE and err filled. */
+json_t *tz_rpc_body_json(const tz_rpc_xfer *x, tz_error *err, tz_status *st);
+
+#endif
