@@ -161,6 +161,10 @@ void tz_wallet_free(tz_wallet *w)
     free(w->spends);
     free(w->deposits);
     free(w->sync.observed_cms);
+    if (w->sync.witnesses)
+        sodium_memzero(w->sync.witnesses, w->sync.n_witnesses * sizeof *w->sync.witnesses);
+    free(w->sync.witnesses);
+    free(w->sync.verified_witnesses);
     free(w->path);
     sodium_memzero(w, sizeof *w);
     free(w);
@@ -306,10 +310,24 @@ tz_status tz_wallet_record_wots_index(tz_wallet *w, uint32_t addr_index, uint32_
     return json_object_set_new(wots, name, json_integer(next)) ? TZ_ENOMEM : TZ_OK;
 }
 
+static void drop_witness(tz_sync_state *y, size_t i)
+{
+    memmove(&y->witnesses[i], &y->witnesses[i + 1],
+            (y->n_witnesses - i - 1) * sizeof *y->witnesses);
+    y->n_witnesses--;
+}
+
 void tz_wallet_remove_note(tz_wallet *w, size_t i)
 {
     if (i >= w->n_notes)
         return;
+    tz_sync_state *y = &w->sync;
+    for (size_t k = 0; k < y->n_witnesses; k++)
+        if (y->witnesses[k].pos == w->notes[i].index &&
+            tz_felt_eq(&y->witnesses[k].leaf, &w->notes[i].cm)) {
+            drop_witness(y, k);
+            break;
+        }
     json_decref(w->note_objs[i]);
     memmove(&w->notes[i], &w->notes[i + 1], (w->n_notes - i - 1) * sizeof *w->notes);
     memmove(&w->note_objs[i], &w->note_objs[i + 1],
@@ -411,15 +429,91 @@ bool tz_wallet_cm_observed(const tz_wallet *w, const tz_felt *cm)
     return false;
 }
 
-void tz_wallet_mark_verified(tz_wallet *w)
+/* *dst (n_dst) becomes a copy of src[0..n). TZ_OK or TZ_ENOMEM (dst kept). */
+static tz_status copy_witnesses(tz_witness **dst, size_t *n_dst, const tz_witness *src, size_t n)
+{
+    tz_witness *c = NULL;
+    if (n && !(c = malloc(n * sizeof *c)))
+        return TZ_ENOMEM;
+    if (n)
+        memcpy(c, src, n * sizeof *c);
+    free(*dst);
+    *dst = c;
+    *n_dst = n;
+    return TZ_OK;
+}
+
+tz_status tz_wallet_witness_start(tz_wallet *w, const tz_frontier *before, const tz_felt *cm)
+{
+    if (tz_wallet_witness_of(w, before->size, cm))
+        return TZ_OK;
+    tz_witness nw;
+    tz_status st = tz_witness_start(&nw, before, cm);
+    if (st)
+        return st;
+    tz_sync_state *y = &w->sync;
+    if (tzw_grow((void **)&y->witnesses, y->n_witnesses, sizeof *y->witnesses))
+        return TZ_ENOMEM;
+    y->witnesses[y->n_witnesses++] = nw;
+    return TZ_OK;
+}
+
+size_t tz_wallet_witness_append(tz_wallet *w, uint64_t index, const tz_felt *cm)
+{
+    tz_sync_state *y = &w->sync;
+    size_t dropped = 0;
+    for (size_t i = y->n_witnesses; i-- > 0;) {
+        tz_witness *x = &y->witnesses[i];
+        if (x->size == index && tz_witness_append(x, cm) == TZ_OK)
+            continue;
+        if (x->size > index)
+            continue;
+        drop_witness(y, i);
+        dropped++;
+    }
+    return dropped;
+}
+
+const tz_witness *tz_wallet_witness_of(const tz_wallet *w, uint64_t pos, const tz_felt *cm)
+{
+    for (size_t i = 0; i < w->sync.n_witnesses; i++)
+        if (w->sync.witnesses[i].pos == pos && tz_felt_eq(&w->sync.witnesses[i].leaf, cm))
+            return &w->sync.witnesses[i];
+    return NULL;
+}
+
+size_t tz_wallet_witness_check(tz_wallet *w, uint64_t size, const tz_felt *root)
+{
+    tz_sync_state *y = &w->sync;
+    size_t dropped = 0;
+    for (size_t i = y->n_witnesses; i-- > 0;) {
+        const tz_witness *x = &y->witnesses[i];
+        bool owned = false;
+        for (size_t k = 0; k < w->n_notes && !owned; k++)
+            owned = w->notes[k].index == x->pos && tz_felt_eq(&w->notes[k].cm, &x->leaf);
+        tz_felt r;
+        tz_witness_root(x, &r);
+        if (owned && x->size == size && tz_felt_eq(&r, root))
+            continue;
+        drop_witness(y, i);
+        dropped++;
+    }
+    return dropped;
+}
+
+tz_status tz_wallet_mark_verified(tz_wallet *w)
 {
     tz_sync_state *y = &w->sync;
     if (!y->has_frontier || y->frontier_size != w->scanned)
-        return;
+        return TZ_OK;
+    if (copy_witnesses(&y->verified_witnesses, &y->n_verified_witnesses, y->witnesses,
+                       y->n_witnesses))
+        return TZ_ENOMEM;
     y->has_verified = true;
     y->verified_size = w->scanned;
     memcpy(y->verified_frontier, y->frontier, sizeof y->verified_frontier);
     y->verified_observed = y->n_observed_cms;
+    return TZ_OK;
 }
 
 void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out)
@@ -430,6 +524,17 @@ void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out)
     tz_wallet_set_scan(w, rb.to, y->has_verified ? y->verified_frontier : empty);
     if (!y->has_verified)
         y->nullifiers_checked = 0; /* every note will be found again */
+    /* The verified witnesses replace the current ones (same number or
+     * fewer: nothing to allocate when swapping the arrays). */
+    tz_witness *cur = y->witnesses;
+    y->witnesses = y->verified_witnesses;
+    y->n_witnesses = y->n_verified_witnesses;
+    y->verified_witnesses = NULL;
+    y->n_verified_witnesses = 0;
+    free(cur);
+    if (y->has_verified && copy_witnesses(&y->verified_witnesses, &y->n_verified_witnesses,
+                                          y->witnesses, y->n_witnesses))
+        y->has_verified = false; /* out of memory: a later rollback goes to the start */
     for (size_t i = w->n_notes; i-- > 0;) {
         if (w->notes[i].index >= rb.to) {
             tz_wallet_remove_note(w, i);
@@ -463,7 +568,8 @@ void tz_wallet_start_verified(tz_wallet *w, const tz_frontier *f, uint64_t nf_co
 {
     tz_wallet_reset_cursor(w, f->size, f->branch);
     w->sync.nullifiers_checked = nf_count;
-    tz_wallet_mark_verified(w);
+    if (tz_wallet_mark_verified(w) != TZ_OK) /* no witness yet: nothing to allocate */
+        w->sync.has_verified = false;
 }
 
 void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48])
@@ -473,6 +579,10 @@ void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt fronti
     w->sync.has_verified = false;
     w->sync.verified_size = 0;
     w->sync.verified_observed = 0;
+    free(w->sync.witnesses);
+    free(w->sync.verified_witnesses);
+    w->sync.witnesses = w->sync.verified_witnesses = NULL;
+    w->sync.n_witnesses = w->sync.n_verified_witnesses = 0;
     memset(w->sync.verified_frontier, 0, sizeof w->sync.verified_frontier);
 }
 

@@ -19,6 +19,7 @@
 
 #include "core/felt.h"
 #include "core/merkle.h"
+#include "core/witness.h"
 #include "core/status.h"
 #include "store/floor.h"
 
@@ -67,6 +68,15 @@ typedef struct tz_sync_state {
     uint64_t verified_size;
     tz_felt verified_frontier[48];
     size_t verified_observed;
+    /* The spend path of each unspent note (core/witness.h), kept by sync
+     * at the tree size of `scanned` when the frontier is known; and their
+     * state at the last verified state (a rollback returns to it). A note
+     * may lack one (a file the reference rewrote, a wallet with no
+     * frontier). */
+    tz_witness *witnesses;
+    size_t n_witnesses;
+    tz_witness *verified_witnesses;
+    size_t n_verified_witnesses;
 } tz_sync_state;
 
 typedef struct tz_wallet {
@@ -148,7 +158,7 @@ uint32_t tz_wallet_wots_next(const tz_wallet *w, uint32_t addr_index);
  * Returns TZ_OK or TZ_ENOMEM. */
 tz_status tz_wallet_record_wots_index(tz_wallet *w, uint32_t addr_index, uint32_t next) TZ_WUR;
 
-/* Removes notes[i]. */
+/* Removes notes[i] and its witness. */
 void tz_wallet_remove_note(tz_wallet *w, size_t i);
 
 /* Removes spends[i] / deposits[i]. */
@@ -181,10 +191,30 @@ void tz_wallet_set_scan(tz_wallet *w, uint64_t scanned, const tz_felt frontier[4
  * and the verified state (tz_wallet_mark_verified records a new one). */
 void tz_wallet_reset_cursor(tz_wallet *w, uint64_t scanned, const tz_felt frontier[48]);
 
-/* Records the current cursor, frontier and observed cms as the last
- * verified state (the caller checked the frontier root against the
- * chain's). No-op unless the frontier of `scanned` is known. */
-void tz_wallet_mark_verified(tz_wallet *w);
+/* Starts the witness of a note at leaf before->size with commitment cm
+ * (the frontier just before the leaf is appended), unless the wallet has
+ * one for that leaf. Returns TZ_OK, TZ_EINVAL (tree full) or TZ_ENOMEM. */
+tz_status tz_wallet_witness_start(tz_wallet *w, const tz_frontier *before, const tz_felt *cm) TZ_WUR;
+
+/* Appends leaf `cm` at `index` to every witness that has exactly `index`
+ * leaves; a witness further behind (a gap: it can no longer be kept) is
+ * dropped, one already past `index` (a range scanned again) is left as it
+ * is. Returns the number dropped. */
+size_t tz_wallet_witness_append(tz_wallet *w, uint64_t index, const tz_felt *cm);
+
+/* The witness of the note at leaf `pos` with commitment `cm`, or NULL. */
+const tz_witness *tz_wallet_witness_of(const tz_wallet *w, uint64_t pos, const tz_felt *cm);
+
+/* Keeps only the witnesses that describe the tree of `size` leaves with
+ * root `root` and belong to a note of the wallet; returns the number
+ * dropped (each a witness that can no longer give a valid path). */
+size_t tz_wallet_witness_check(tz_wallet *w, uint64_t size, const tz_felt *root);
+
+/* Records the current cursor, frontier, observed cms and witnesses as the
+ * last verified state (the caller checked the frontier root against the
+ * chain's). No-op unless the frontier of `scanned` is known. Returns TZ_OK
+ * or TZ_ENOMEM (the previous verified state kept). */
+tz_status tz_wallet_mark_verified(tz_wallet *w) TZ_WUR;
 
 /* What tz_wallet_rollback_unverified undid. */
 typedef struct tz_wallet_rollback {
@@ -193,10 +223,10 @@ typedef struct tz_wallet_rollback {
     size_t observed_dropped;    /* deposit cms observed since */
 } tz_wallet_rollback;
 
-/* Returns the scan state to the last verified one: cursor and frontier of
- * the verified state (the empty tree, and nullifier cursor 0, when none is
- * recorded), notes at leaves at or past that cursor dropped, deposit cms
- * observed since forgotten. The nullifier cursor only advances at a
+/* Returns the scan state to the last verified one: cursor, frontier and
+ * witnesses of the verified state (the empty tree, no witness and
+ * nullifier cursor 0 when none is recorded), notes at leaves at or past
+ * that cursor dropped, deposit cms observed since forgotten. The nullifier cursor only advances at a
  * verified finalize, so it already belongs to the verified state. Fills
  * *out (may be NULL). In memory only: the caller saves. */
 void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out);

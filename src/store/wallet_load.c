@@ -285,6 +285,82 @@ static tz_status frontier_val(pctx *c, const json_t *v, const char *field,
     return TZ_OK;
 }
 
+/* Reads n felts of array `a` into out[l] at the levels l < 48 whose bit in
+ * `bits` is set (the others zero). False unless a holds exactly that many
+ * valid felts. */
+static bool felts_at_bits(const json_t *a, uint64_t bits, tz_felt out[TZW_FRONTIER_LEN])
+{
+    size_t k = 0;
+    memset(out, 0, TZW_FRONTIER_LEN * sizeof *out);
+    if (!json_is_array(a) || (bits >> TZW_FRONTIER_LEN))
+        return false;
+    for (unsigned l = 0; l < TZW_FRONTIER_LEN; l++) {
+        if (!((bits >> l) & 1))
+            continue;
+        json_t *v = json_array_get(a, k++);
+        if (!json_is_string(v) || json_string_length(v) != TZ_FELT_HEX ||
+            tz_felt_from_hex(&out[l], json_string_value(v)) != TZ_OK)
+            return false;
+    }
+    return k == json_array_size(a);
+}
+
+/* One witness as sync writes it (wallet_save.c); false when it is not
+ * well formed or not consistent (its size must be the leaf, the complete
+ * right siblings and the cursor's leaves). */
+static bool witness_val(const json_t *o, tz_witness *x)
+{
+    memset(x, 0, sizeof *x);
+    json_t *cm = json_object_get(o, "cm"), *filled = json_object_get(o, "filled");
+    if (!json_is_object(o) || !tz_json_get_u64(json_object_get(o, "pos"), &x->pos) ||
+        !tz_json_get_u64(json_object_get(o, "size"), &x->size) ||
+        !tz_json_get_u64(json_object_get(o, "cursor_n"), &x->cursor_n) || !json_is_string(cm) ||
+        json_string_length(cm) != TZ_FELT_HEX ||
+        tz_felt_from_hex(&x->leaf, json_string_value(cm)) != TZ_OK ||
+        !felts_at_bits(json_object_get(o, "left"), x->pos, x->left) ||
+        !felts_at_bits(json_object_get(o, "cursor"), x->cursor_n, x->cursor) ||
+        !json_is_array(filled) || json_array_size(filled) > TZW_FRONTIER_LEN)
+        return false;
+    uint64_t expect = x->pos + 1;
+    unsigned l = 0;
+    x->n_filled = (uint32_t)json_array_size(filled);
+    for (uint32_t k = 0; k < x->n_filled; k++, l++) {
+        while (l < TZW_FRONTIER_LEN && ((x->pos >> l) & 1))
+            l++;
+        json_t *v = json_array_get(filled, k);
+        if (l == TZW_FRONTIER_LEN || !json_is_string(v) ||
+            json_string_length(v) != TZ_FELT_HEX ||
+            tz_felt_from_hex(&x->filled[k], json_string_value(v)) != TZ_OK)
+            return false;
+        expect += UINT64_C(1) << l;
+    }
+    while (l < TZW_FRONTIER_LEN && ((x->pos >> l) & 1))
+        l++;
+    return l < TZW_FRONTIER_LEN && x->cursor_n < (UINT64_C(1) << l) &&
+           x->size == expect + x->cursor_n && x->size <= TZ_TREE_CAPACITY;
+}
+
+/* o["witnesses"] into a new array; entries that are not well formed are
+ * dropped (not trusted: the note is then spent the slow way). */
+static tz_status load_witnesses(pctx *c, const json_t *o, tz_witness **out, size_t *n_out)
+{
+    json_t *a = json_object_get(o, "witnesses");
+    size_t n = json_array_size(a), k = 0;
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0)
+        return TZ_OK;
+    tz_witness *x = calloc(n, sizeof *x);
+    if (!x)
+        return tz_error_set(c->err, TZ_ENOMEM, "wallet %s: out of memory", c->path);
+    for (size_t i = 0; i < n; i++)
+        if (witness_val(json_array_get(a, i), &x[k]))
+            k++;
+    *out = x;
+    *n_out = k;
+    return TZ_OK;
+}
+
 /* tzel_c_sync.verified: {"size", "frontier", "observed_cms" (a count)}.
  * One that does not fit the state below it (beyond the cursor, more
  * observed cms than recorded) is not trusted: the base is then the empty
@@ -302,11 +378,17 @@ static tz_status load_verified(pctx *c, tz_wallet *w, const json_t *v)
         (st = frontier_val(c, json_object_get(v, "frontier"), TZW_SYNC_KEY ".verified.frontier",
                            y->verified_frontier)))
         return st;
+    if ((st = load_witnesses(c, v, &y->verified_witnesses, &y->n_verified_witnesses)))
+        return st;
     y->has_verified = size <= w->scanned && observed <= y->n_observed_cms;
     y->verified_size = y->has_verified ? size : 0;
     y->verified_observed = y->has_verified ? (size_t)observed : 0;
-    if (!y->has_verified)
+    if (!y->has_verified) {
         memset(y->verified_frontier, 0, sizeof y->verified_frontier);
+        free(y->verified_witnesses);
+        y->verified_witnesses = NULL;
+        y->n_verified_witnesses = 0;
+    }
     return TZ_OK;
 }
 
@@ -340,6 +422,8 @@ static tz_status load_sync(pctx *c, tz_wallet *w, const json_t *doc)
     if ((v = json_object_get(s, "observed_cms")) &&
         (st = felt_array(c, v, TZW_SYNC_KEY ".observed_cms", &y->observed_cms,
                          &y->n_observed_cms)))
+        return st;
+    if ((st = load_witnesses(c, s, &y->witnesses, &y->n_witnesses)))
         return st;
     if ((v = json_object_get(s, "verified")))
         return load_verified(c, w, v);

@@ -63,6 +63,46 @@ static int reorder(json_t *o, const tzw_field *order, size_t n_order)
     return rc ? -1 : 0;
 }
 
+/* The felts x[l] at the levels l < 48 whose bit in `bits` is set. */
+static json_t *felts_at_bits(const tz_felt *x, uint64_t bits)
+{
+    tz_felt v[TZW_FRONTIER_LEN];
+    size_t n = 0;
+    for (unsigned l = 0; l < TZW_FRONTIER_LEN; l++)
+        if ((bits >> l) & 1)
+            v[n++] = x[l];
+    return tzw_felt_array(v, n);
+}
+
+/* {"pos","cm","size","left","filled","cursor","cursor_n"}: left holds the
+ * siblings at the set bits of pos, cursor the branches at the set bits of
+ * cursor_n (the only meaningful ones), filled the complete right siblings. */
+static json_t *witness_json(const tz_witness *x)
+{
+    char hex[TZ_FELT_HEX + 1];
+    tz_felt_to_hex(hex, &x->leaf);
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "pos", tz_json_u64(x->pos), "cm",
+                     hex, "size", tz_json_u64(x->size), "left", felts_at_bits(x->left, x->pos),
+                     "filled", tzw_felt_array(x->filled, x->n_filled), "cursor",
+                     felts_at_bits(x->cursor, x->cursor_n), "cursor_n",
+                     tz_json_u64(x->cursor_n));
+}
+
+/* o["witnesses"] = the n witnesses, or no such key when there are none.
+ * Returns 0 or -1 (out of memory). */
+static int set_witnesses(json_t *o, const tz_witness *x, size_t n)
+{
+    if (n == 0) {
+        json_object_del(o, "witnesses");
+        return 0;
+    }
+    json_t *a = json_array();
+    int rc = !a;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = json_array_append_new(a, witness_json(&x[i]));
+    return rc | json_object_set_new(o, "witnesses", a);
+}
+
 /* Writes the typed fields into their objects and the document, then puts
  * every object's keys in the reference's order: its fields first (all nine
  * top-level keys always, with their defaults), then the keys it does not
@@ -148,8 +188,8 @@ static int sync_doc(tz_wallet *w)
 
     const tz_sync_state *y = &w->sync;
     json_t *s = json_object_get(doc, TZW_SYNC_KEY);
-    bool nondefault =
-        y->has_frontier || y->nullifiers_checked || y->n_observed_cms || y->has_verified;
+    bool nondefault = y->has_frontier || y->nullifiers_checked || y->n_observed_cms ||
+                      y->has_verified || y->n_witnesses;
     if (s || nondefault) {
         if (!json_is_object(s)) {
             s = json_object();
@@ -166,14 +206,17 @@ static int sync_doc(tz_wallet *w)
         rc |= json_object_set_new(s, "nullifiers_checked", tz_json_u64(y->nullifiers_checked));
         rc |= json_object_set_new(s, "observed_cms",
                                   tzw_felt_array(y->observed_cms, y->n_observed_cms));
-        if (y->has_verified)
-            rc |= json_object_set_new(
-                s, "verified",
-                json_pack("{s:o, s:o, s:o}", "size", tz_json_u64(y->verified_size), "frontier",
-                          tzw_felt_array(y->verified_frontier, TZW_FRONTIER_LEN), "observed_cms",
-                          tz_json_u64(y->verified_observed)));
-        else
+        rc |= set_witnesses(s, y->witnesses, y->n_witnesses);
+        if (y->has_verified) {
+            json_t *v = json_pack("{s:o, s:o, s:o}", "size", tz_json_u64(y->verified_size),
+                                  "frontier",
+                                  tzw_felt_array(y->verified_frontier, TZW_FRONTIER_LEN),
+                                  "observed_cms", tz_json_u64(y->verified_observed));
+            rc |= !v || set_witnesses(v, y->verified_witnesses, y->n_verified_witnesses);
+            rc |= json_object_set_new(s, "verified", v);
+        } else {
             json_object_del(s, "verified");
+        }
     }
     rc |= reorder(doc, tzw_top_fields, tzw_n_top);
     return rc ? -1 : 0;

@@ -299,5 +299,13 @@ tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_er
         st = prune_deposits(in, observed, out, err);
     }
     free(observed);
+    /* Every spend path must give the root just verified. */
+    if (st == TZ_OK && out->verified) {
+        size_t dropped = tz_wallet_witness_check(w, in->tree_size, &out->root);
+        if (dropped)
+            add_warning(out, "%zu note spend path(s) did not give the verified root and were "
+                             "dropped",
+                        dropped);
+    }
     return st;
 }

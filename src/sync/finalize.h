@@ -51,7 +51,9 @@ typedef struct tz_finalize_out {
  * deposits whose pool has no balance (absent, empty or 0) and whose
  * shielded_cm was observed, sets nullifiers_checked = count (restarting
  * from 0, with a warning, when the chain has fewer nullifiers than already
- * checked), and fills the pool figures of *out. The caller saves. Returns
+ * checked), keeps only the note witnesses that give the verified root
+ * (a warning counts the others), and fills the pool figures of *out. The
+ * caller saves. Returns
  * TZ_OK; TZ_EMISMATCH when the roots differ (message names both; the
  * wallet is not modified); TZ_EHTTP, TZ_EPARSE (also "deposit balance for
  * pool <hex> has unexpected length <n>" for a value neither empty nor 8

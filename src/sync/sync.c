@@ -147,8 +147,9 @@ static tz_status checkpoint(run *r, tz_error *err)
 {
     tz_wallet *w = r->w;
     tz_wallet_set_scan(w, r->cursor, r->has_fr ? r->fr.branch : NULL);
-    if (r->verified_now)
-        tz_wallet_mark_verified(w);
+    if (r->verified_now && tz_wallet_mark_verified(w) != TZ_OK)
+        return tz_error_set(err, TZ_ENOMEM, "checkpoint at leaf %" PRIu64 ": out of memory",
+                            r->cursor);
     tz_status st = tz_wallet_save(w, err);
     if (st != TZ_OK)
         return tz_error_prefix(err, "checkpoint at leaf %" PRIu64, r->cursor);
@@ -209,6 +210,16 @@ static tz_status merge(run *r, tz_leaf_result *l, tz_error *err)
 {
     tz_wallet *w = r->w;
     tz_status st = TZ_OK;
+    /* The spend paths: every witness takes the leaf; a note of ours gets
+     * one from the frontier just before its leaf. */
+    if (r->has_fr) {
+        tz_wallet_witness_append(w, l->index, &l->cm);
+        if (l->mine && (st = tz_wallet_witness_start(w, &r->fr, &l->cm)) != TZ_OK) {
+            tz_error_set(err, st, "sync: cannot keep the spend path of the note at leaf %" PRIu64,
+                         l->index);
+            goto out;
+        }
+    }
     if (r->has_fr && tz_frontier_append(&r->fr, &l->cm, NULL) != TZ_OK) {
         st = tz_error_set(err, TZ_EPARSE, "leaf %" PRIu64 ": the commitment tree is full",
                           l->index);

@@ -770,6 +770,78 @@ def test_lying_node_costs_a_rescan():
                   "%s: no warning: %s" % (name, r.stderr[-600:]))
 
 
+ZERO = [bytes(32)]
+for _ in range(48):
+    ZERO.append(tzlib.H(ZERO[-1] + ZERO[-1], b"mrklSP__"))
+
+
+def witness_root(wit):
+    """The root a saved witness gives (tzel_c_sync.witnesses entry), computed
+    here from its fields: left siblings at the set bits of pos, complete right
+    siblings in level order, then the partial subtree being filled, then empty
+    subtrees."""
+    pos, n = wit["pos"], wit["cursor_n"]
+    left = iter(bytes.fromhex(x) for x in wit["left"])
+    filled = [bytes.fromhex(x) for x in wit["filled"]]
+    cursor = iter(bytes.fromhex(x) for x in wit["cursor"])
+    branch = {l: next(cursor) for l in range(48) if (n >> l) & 1}
+    node, k = bytes.fromhex(wit["cm"]), 0
+    for lvl in range(48):
+        if (pos >> lvl) & 1:
+            node = tzlib.H(next(left) + node, b"mrklSP__")
+            continue
+        if k < len(filled):
+            sib = filled[k]
+        elif k == len(filled) and n:
+            sib, m = ZERO[0], n  # the partial subtree of height lvl
+            for j in range(lvl):
+                sib = tzlib.H(branch[j] + sib, b"mrklSP__") if (m >> j) & 1 else \
+                    tzlib.H(sib + ZERO[j], b"mrklSP__")
+        else:
+            sib = ZERO[lvl]
+        k += 1
+        node = tzlib.H(node + sib, b"mrklSP__")
+    return node.hex()
+
+
+def test_spend_paths_kept():
+    """Sync keeps the spend path of every note: one witness per note, at the synced tree
+    size, giving the chain's root; more leaves later move them along; a rollback returns
+    them to the verified state."""
+    with start_sim(150, "witness", pay=ADDR() + ":3") as sim:
+        w = new_wallet_dir("witness")
+        sync_ok(w, sim.url, "--checkpoint-every", "40")
+        doc, root = load(w), sim.chain()["root"]
+
+        def check_paths(doc, size, root):
+            wits = doc["tzel_c_sync"].get("witnesses", [])
+            notes = sorted((n["index"], n["cm"]) for n in doc["notes"])
+            check(sorted((x["pos"], x["cm"]) for x in wits) == notes and len(notes) >= 3,
+                  "witnesses %r for notes %r" % ([(x["pos"], x["cm"]) for x in wits], notes))
+            for x in wits:
+                check(x["size"] == size and witness_root(x) == root,
+                      "witness of leaf %d: size %d, root %s vs %s" %
+                      (x["pos"], x["size"], witness_root(x), root))
+        check_paths(doc, 150, root)
+        sim.post("append", {"count": 37})
+        sim.post("append", {"to": load(ADDR()), "count": 1, "value": 50})
+        sim.post("append", {"count": 20})
+        sync_ok(w, sim.url, "--checkpoint-every", "7")
+        check_paths(load(w), 208, sim.chain()["root"])
+        verified = load(w)
+        # a lie past the verified state: the witnesses come back with the rest
+        sim.post("append", {"count": 30})
+        sim.post("fault", {"tamper_note": 220})
+        r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "5")
+        check(r.returncode == 6, "tampered: exit %d" % r.returncode)
+        after = load(w)
+        check(after["tzel_c_sync"].get("witnesses") == verified["tzel_c_sync"].get("witnesses"),
+              "witnesses not returned to the verified state")
+        sim.post("fault/clear")
+        sync_ok(w, sim.url)
+        check_paths(load(w), 238, sim.chain()["root"])
+
+
 def test_at_head_frontier_verified():
     """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
     leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
@@ -1004,6 +1076,7 @@ TESTS = [
     ("conn", test_connections_bounded),
     ("tamper", test_tampered_leaf_trips_root_check),
     ("rollback", test_lying_node_costs_a_rescan),
+    ("paths", test_spend_paths_kept),
     ("athead", test_at_head_frontier_verified),
     ("restore", test_spends_observed_after_restore),
     ("stdout", test_reference_stdout_and_file),

@@ -617,7 +617,7 @@ static void test_verified_rollback(void)
     tz_wallet_set_scan(w, 100, fr1);
     CHECK(tz_wallet_observe_cm(w, &cm1) == TZ_OK);
     w->sync.nullifiers_checked = 7;
-    tz_wallet_mark_verified(w);
+    CHECK(tz_wallet_mark_verified(w) == TZ_OK);
     tz_wallet_set_scan(w, 200, fr2);
     CHECK(tz_wallet_observe_cm(w, &cm2) == TZ_OK);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
@@ -650,7 +650,7 @@ static void test_verified_rollback(void)
           memcmp(w->sync.frontier, zero, sizeof zero) == 0 && w->sync.n_observed_cms == 0);
     /* A verified record beyond the cursor (edited file) is not trusted. */
     tz_wallet_set_scan(w, 40, fr1);
-    tz_wallet_mark_verified(w);
+    CHECK(tz_wallet_mark_verified(w) == TZ_OK);
     CHECK(w->sync.has_verified && w->sync.verified_size == 40);
     CHECK(tz_wallet_save(w, &err) == TZ_OK);
     tz_wallet_free(w);
