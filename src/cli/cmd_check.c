@@ -265,7 +265,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     char ad_short[9];
     memcpy(ad_short, ad_hex, 8);
     ad_short[8] = '\0';
-    const char *network = tz_cli_profile_str(prof, "network");
+    const char *network = tz_profile_str(prof, "network");
     if (!network)
         network = "custom";
     json_t *parr = json_array();
@@ -301,7 +301,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     else
         tz_out_info(cli, "Root check: %s", root_check);
     tz_cli_pools_print(cli, &pools, w, res);
-    const char *op_url = tz_cli_profile_str(prof, "operator_url");
+    const char *op_url = tz_profile_str(prof, "operator_url");
     if (op_url) {
         if ((rc = operator_health(cli, op_url, &health)))
             goto out;

@@ -123,7 +123,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         rc = tz_out_fail(cli, TZ_EXIT_CHAIN, "stored bridge ticketer is not UTF-8");
         goto out;
     }
-    const char *t = tz_cli_profile_str(prof, "bridge_ticketer");
+    const char *t = tz_profile_str(prof, "bridge_ticketer");
     if (t && strcmp(t, ticketer)) {
         rc = tz_out_fail(cli, TZ_EXIT_CHAIN,
                          "wallet profile's bridge_ticketer %s does not match the rollup's "
@@ -137,7 +137,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         rc = tz_cli_node_fail(cli, "reading auth_domain", &err);
         goto out;
     }
-    const char *ra = tz_cli_profile_str(prof, "rollup_address");
+    const char *ra = tz_profile_str(prof, "rollup_address");
     if (ra) {
         rollup_addr = strdup(ra);
     } else {

@@ -97,15 +97,9 @@ int tz_cli_connect(const tz_cli *cli, unsigned concurrency, tz_rpc **rpc,
     return TZ_EXIT_OK;
 }
 
-const char *tz_cli_profile_str(const tz_profile *p, const char *key)
-{
-    json_t *v = p ? json_object_get(p->doc, key) : NULL;
-    return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
-}
-
 int tz_cli_check_rollup_address(const tz_cli *cli, tz_rpc *rpc, const tz_profile *prof)
 {
-    const char *want = tz_cli_profile_str(prof, "rollup_address");
+    const char *want = tz_profile_str(prof, "rollup_address");
     if (!want)
         return TZ_EXIT_OK;
     char served[TZ_ROLLUP_ADDRESS_MAX];

@@ -41,9 +41,6 @@ int tz_cli_load_profile(const tz_cli *cli, tz_profile **out);
  * field of an existing profile; written atomically, mode 0600. */
 int tz_cli_save_profile_url(const tz_cli *cli, const char *url);
 
-/* A non-empty string field of the profile, or NULL (also for p == NULL). */
-const char *tz_cli_profile_str(const tz_profile *p, const char *key);
-
 /* When the profile names a rollup_address, the node's
  * /global/smart_rollup_address must equal it (reference wording on a
  * difference, TZ_EXIT_CHAIN). No profile or no rollup_address: TZ_EXIT_OK

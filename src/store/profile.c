@@ -143,3 +143,84 @@ tz_status tz_profile_resolve_url(const char *flag_url, const char *wallet_path, 
         *source = src;
     return TZ_OK;
 }
+
+const char *const tz_profile_fields[] = {
+    "network",        "rollup_node_url",       "rollup_address", "bridge_ticketer",
+    "dal_fee",        "dal_fee_address",       "operator_url",   "operator_bearer_token",
+    "source_alias",   "public_account",        "octez_client_bin", "octez_client_dir",
+    "octez_node_endpoint", "octez_protocol",   "burn_cap",       NULL,
+};
+
+const char *tz_profile_str(const tz_profile *p, const char *key)
+{
+    json_t *v = p ? json_object_get(p->doc, key) : NULL;
+    return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
+}
+
+bool tz_profile_u64(const tz_profile *p, const char *key, uint64_t *out)
+{
+    return p && tz_json_get_u64(json_object_get(p->doc, key), out);
+}
+
+json_t *tz_profile_display(const tz_profile *p, bool redact)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && tz_profile_fields[i]; i++) {
+        const char *k = tz_profile_fields[i];
+        json_t *v = json_object_get(p->doc, k);
+        if (!v && !strcmp(k, "octez_client_bin"))
+            v = json_string("octez-client");
+        else if (!v && !strcmp(k, "burn_cap"))
+            v = json_string("1");
+        else if (v && redact && !strcmp(k, "operator_bearer_token"))
+            v = json_string("<redacted>");
+        else if (v)
+            json_incref(v);
+        if (v && json_object_set_new(o, k, v)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+tz_status tz_profile_validate(const json_t *profile, tz_error *err)
+{
+    uint64_t fee;
+    json_t *f = json_object_get(profile, "dal_fee");
+    if (f && (!tz_json_get_u64(f, &fee) || fee == 0))
+        return tz_error_set(err, TZ_EINVAL, "dal_fee must be greater than zero");
+    json_t *u = json_object_get(profile, "operator_url");
+    json_t *t = json_object_get(profile, "operator_bearer_token");
+    bool has_url = json_is_string(u);
+    bool has_token = false;
+    if (json_is_string(t))
+        for (const char *c = json_string_value(t); *c && !has_token; c++)
+            has_token = *c != ' ' && *c != '\t' && *c != '\n' && *c != '\r';
+    if (has_url && !has_token)
+        return tz_error_set(err, TZ_EINVAL,
+                            "operator_url requires operator_bearer_token; pass both or neither");
+    if (!has_url && has_token)
+        return tz_error_set(err, TZ_EINVAL,
+                            "operator_bearer_token requires operator_url; pass both or neither");
+    return TZ_OK;
+}
+
+tz_status tz_profile_save(const char *wallet_path, const json_t *profile, tz_error *err)
+{
+    tz_status st = tz_profile_validate(profile, err);
+    if (st)
+        return st;
+    char *path = tz_path_companion(wallet_path, TZ_PROFILE_SUFFIX), *text = NULL;
+    size_t len = 0;
+    if (!path)
+        return tz_error_set(err, TZ_ENOMEM, "network profile: out of memory");
+    if ((st = tz_json_dump_exact(profile, &text, &len, err)) == TZ_OK)
+        st = tz_atomic_write(path, text, len, 0600, err);
+    if (text) {
+        sodium_memzero(text, len);
+        free(text);
+    }
+    free(path);
+    return st;
+}

@@ -814,6 +814,53 @@ def test_hostile_wallet_paths_and_fields():
     check("--rollup-node-url must not be empty" in r.stderr, "empty url: %r" % r.stderr)
 
 
+def test_profile_init_and_show():
+    """profile init-shadownet writes the reference's complete profile (its field order,
+    serde's pretty layout, mode 0600); profile show prints it with the token redacted
+    (--json: unredacted, as the reference); bad input is refused and writes nothing."""
+    d = new_dir("profile")
+    w = os.path.join(d, "wallet.json")
+    write_wallet(w, fixture_wallet())
+    r = fails(2, "profile", "show", wallet=w)
+    check("not found" in r.stderr, "show without a profile: %r" % r.stderr)
+    a = PV["addresses"][0]
+    addr = {"d_j": a["d_j"], "auth_root": a["auth_root"], "auth_pub_seed": a["auth_pub_seed"],
+            "nk_tag": a["nk_tag"], "ek_v": "ab" * 1184, "ek_d": "cd" * 1184}
+    apath = os.path.join(d, "producer.json")
+    with open(apath, "w") as f:
+        json.dump(addr, f)
+    acct = "tz1" + "a" * 33
+    args = ["profile", "init-shadownet", "--rollup-node-url", "http://127.0.0.1:8932",
+            "--rollup-address", "sr1Test", "--bridge-ticketer", "KT1Test", "--dal-fee", "7",
+            "--dal-fee-address", apath, "--source-alias", acct]
+    for extra, words in [(["--dal-fee", "0"], "dal_fee must be greater than zero"),
+                         (["--operator-url", "http://op"], "operator_url requires"),
+                         (["--operator-bearer-token", "t"], "operator_bearer_token requires"),
+                         (["--source-alias", "alice"], "not a tz1/tz2/tz3/tz4 address")]:
+        r = fails(2, *(args + extra), wallet=w)
+        check(words in r.stderr and not os.path.exists(w + ".network.json"),
+              "%r: %r" % (extra, r.stderr))
+    res = ok_json(*(args + ["--operator-url", "http://op", "--operator-bearer-token", "s3cret"]),
+                  wallet=w)
+    want = {"network": "shadownet", "rollup_node_url": "http://127.0.0.1:8932",
+            "rollup_address": "sr1Test", "bridge_ticketer": "KT1Test", "dal_fee": 7,
+            "dal_fee_address": addr, "operator_url": "http://op",
+            "operator_bearer_token": "s3cret", "source_alias": acct, "public_account": acct,
+            "octez_client_bin": "octez-client", "burn_cap": "1"}
+    check(open(w + ".network.json").read() == serde_pretty(want), "profile file differs")
+    check(os.stat(w + ".network.json").st_mode & 0o777 == 0o600, "profile mode")
+    check(res["saved"] is True and res["profile"] == want, "result %r" % res)
+    r = run("profile", "show", wallet=w)
+    shown = dict(want, operator_bearer_token="<redacted>")
+    check(r.returncode == 0 and r.stdout == serde_pretty(shown) + "\n", "show %r" % r.stdout)
+    check(ok_json("profile", "show", wallet=w)["profile"] == want, "show --json")
+    r = fails(2, *args, wallet=w)
+    check("already exists; pass --force" in r.stderr, "overwrite %r" % r.stderr)
+    # the URL is still what sync and the other commands read
+    r = run("sync", wallet=w, json_mode=True, timeout=30)
+    check("127.0.0.1:8932" in r.stdout + r.stderr, "the profile's URL is not used: %r" % r.stdout)
+
+
 def test_out_onto_wallet_refused():
     """--out naming the wallet file (or one of its companions) is refused with
     a usage error and leaves the wallet byte for byte: it used to replace the
