@@ -1,5 +1,5 @@
-/* The BDS traversal state (store/bds.h) against the reference wallet's
- * data:
+/* The BDS traversal state (store/bds.h) and key reservation
+ * (tz_wallet_reserve_key) against the reference wallet's data:
  * tests/data/ref_base_wallet_bds.json is the reference's own fixture (fresh
  * states of addresses 0..2), tests/data/ref_bds_steps.json the states the
  * reference's code reaches from address 0's fresh state after N keys.
@@ -15,6 +15,7 @@
 #include "core/xmss.h"
 #include "store/address.h"
 #include "store/bds.h"
+#include "store/wallet.h"
 #include "tz_test.h"
 #include "tz_test_util.h"
 
@@ -239,6 +240,115 @@ static void test_malformed(void)
     CHECK(k == 5 && !memcmp(&s, &before, sizeof s));
 }
 
+static char *bds_text_of(const char *file)
+{
+    json_t *w = json_load_file(file, 0, NULL);
+    json_t *b = json_object_get(json_array_get(json_object_get(w, "addresses"), 0), "bds");
+    char *t = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(w);
+    return t;
+}
+
+/* The reference's wallet file: reserving keys moves bds and
+ * wots_key_indices, the save raises the floor, and the file from before
+ * the reservation is then refused as a stale backup. */
+static void test_wallet_reserve(void)
+{
+    char path[512], fpath[600], *orig = json_dumps(fixture, JSON_INDENT(2));
+    snprintf(path, sizeof path, "%s/w.json", dir);
+    snprintf(fpath, sizeof fpath, "%s.xmss-floor", path);
+    tz_test_put_file(path, orig, 0600);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    CHECK_MSG(tz_wallet_load(path, &w, &err, NULL) == TZ_OK, "%s", err.msg);
+    if (!w)
+        goto out;
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    char *before = tz_test_get_file(path);
+
+    uint32_t k = 99;
+    tz_felt p[TZ_BDS_DEPTH];
+    CHECK_MSG(tz_wallet_reserve_key(w, 0, &keys, &k, p, &err) == TZ_OK, "%s", err.msg);
+    CHECK(k == 0 && path_ok(0, p) && tz_wallet_wots_next(w, 0) == 1);
+    CHECK(tz_wallet_reserve_key(w, 0, &keys, &k, p, &err) == TZ_OK);
+    CHECK(k == 1 && path_ok(1, p) && tz_wallet_wots_next(w, 0) == 2);
+    CHECK(tz_wallet_wots_next(w, 1) == 0);
+
+    /* Refusals leave everything as it is. */
+    CHECK(tz_wallet_reserve_key(w, 3, &keys, &k, p, &err) == TZ_EINVAL);
+    tz_keys other;
+    tz_felt sk2;
+    tz_felt_tag(&sk2, "another wallet");
+    tz_keys_derive(&other, &sk2);
+    CHECK(tz_wallet_reserve_key(w, 0, &other, &k, p, &err) == TZ_EMISMATCH);
+    tz_keys_wipe(&other);
+    CHECK(tz_wallet_set_wots_index(w, 2, 4) == TZ_OK);
+    CHECK(tz_wallet_reserve_key(w, 2, &keys, &k, p, &err) == TZ_ESTATE);
+    CHECK_MSG(strstr(err.msg, "would reuse a key"), "%s", err.msg);
+    CHECK(tz_wallet_set_wots_index(w, 2, 0) == TZ_OK);
+    CHECK(k == 1 && tz_wallet_wots_next(w, 0) == 2);
+
+    CHECK(tz_wallet_save(w, &err) == TZ_OK);
+    char *fl = tz_test_get_file(fpath);
+    CHECK_MSG(fl && strstr(fl, "\"0\": 2,"), "%s", fl ? fl : "(none)");
+    free(fl);
+    char *now = tz_test_get_file(path);
+    CHECK(now && strstr(now, "\"wots_key_indices\": {\n    \"0\": 2,\n    \"1\": 0,"));
+    free(now);
+    /* The saved bds is the reference's state after 2 keys. */
+    char *bt = bds_text_of(path);
+    char *want = json_dumps(json_array_get(json_object_get(steps, "states"), 2), JSON_COMPACT);
+    CHECK(bt && want && !strcmp(bt, want));
+    free(bt);
+    free(want);
+    tz_wallet_free(w);
+    w = NULL;
+
+    /* Reloaded, it goes on from key 2. */
+    CHECK_MSG(tz_wallet_load(path, &w, &err, NULL) == TZ_OK, "%s", err.msg);
+    if (w) {
+        CHECK(tz_wallet_reserve_key(w, 0, &keys, &k, p, &err) == TZ_OK && k == 2 && path_ok(2, p));
+        tz_wallet_free(w);
+        w = NULL;
+    }
+
+    /* The file from before the reservation is a stale backup now. */
+    tz_test_put_file(path, before, 0600);
+    CHECK(tz_wallet_load(path, &w, &err, NULL) == TZ_ESTATE && !w);
+    CHECK_MSG(strstr(err.msg, "stale backup") &&
+                  strstr(err.msg, "address 0 next_wots_index 0 is behind durable XMSS floor 2"),
+              "%s", err.msg);
+    free(before);
+out:
+    free(orig);
+}
+
+/* A record whose bds is missing or exhausted. */
+static void test_wallet_reserve_refusals(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/x.json", dir);
+    tz_error err = {0};
+    tz_wallet *w = NULL;
+    CHECK(tz_wallet_new(path, &keys.master_sk, &w, &err) == TZ_OK);
+    if (!w)
+        return;
+    tz_wallet_address a = {.index = 0, .auth_pub_seed = ps0, .auth_root = root0};
+    CHECK(tz_wallet_add_address(w, &a) == TZ_OK);
+    uint32_t k = 42;
+    tz_felt p[TZ_BDS_DEPTH];
+    CHECK(tz_wallet_reserve_key(w, 0, &keys, &k, p, &err) == TZ_EPARSE);
+    CHECK_MSG(strstr(err.msg, "address 0 bds: missing"), "%s", err.msg);
+    json_t *b = json_deep_copy(fixture_bds(0));
+    json_object_set_new(b, "next_index", json_integer(65536));
+    json_object_set_new(b, "auth_path", json_array());
+    CHECK(tz_wallet_set_address_bds(w, 0, b) == TZ_OK);
+    CHECK(tz_wallet_reserve_key(w, 0, &keys, &k, p, &err) == TZ_ESTATE);
+    CHECK_MSG(strstr(err.msg, "XMSS keys exhausted for address 0"), "%s", err.msg);
+    CHECK(k == 42 && tz_wallet_wots_next(w, 0) == 65536);
+    tz_wallet_free(w);
+}
+
 int main(void)
 {
     fixture = load_data("ref_base_wallet_bds.json");
@@ -261,6 +371,8 @@ int main(void)
     test_advance_matches_reference();
     test_exhaustion();
     test_malformed();
+    test_wallet_reserve();
+    test_wallet_reserve_refusals();
     test_fresh_derivation();
 
     tz_keys_wipe(&keys);
