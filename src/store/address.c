@@ -1,13 +1,7 @@
-/* Address records: derivation with the reference-compatible BDS state,
- * the records missing below addr_counter, the next address.
- *
- * The reference's fresh BDS state (k = 2, depth 16) holds, for a tree whose
- * level-h nodes are numbered from 0 left to right:
- *   auth_path[h]   = node 1 of level h            (h = 0..15)
- *   treehash[h]    = completed with node 3 of level h (h = 0..13)
- *   retain[14]     = [node 3 of level 14], the other retain levels empty
- *   keep[h]        = absent
- * We compute every leaf (threaded), then every level, and pick these. */
+/* Address records: derivation with the reference-compatible BDS state
+ * (store/bds.h), the records missing below addr_counter, the next address.
+ * A derivation computes every leaf (threaded); tz_bds_init builds the
+ * levels and picks the fresh state's nodes. */
 #include "store/address.h"
 
 #include <stdbool.h>
@@ -16,9 +10,9 @@
 #include <string.h>
 
 #include "base/par.h"
+#include "store/bds.h"
 #include "core/xmss.h"
 
-#define BDS_K 2
 #define CHUNK 64u /* leaves per work item */
 
 struct leaf_job {
@@ -50,57 +44,6 @@ static void all_leaves(tz_felt *leaves, const tz_felt *ask_j, const tz_felt *pub
                progress ? leaves_progress : NULL, &jb);
 }
 
-static json_t *felt_str(const tz_felt *f)
-{
-    char hex[TZ_FELT_HEX + 1];
-    tz_felt_to_hex(hex, f);
-    return json_string(hex);
-}
-
-/* {"present": bool, "value": hex} */
-static json_t *slot(bool present, const tz_felt *v)
-{
-    tz_felt zero = {{0}};
-    return json_pack("{s:b, s:o}", "present", present, "value", felt_str(present ? v : &zero));
-}
-
-/* Builds the BDS JSON from the picked nodes. NULL when out of memory. */
-static json_t *bds_json(const tz_felt auth_path[TZ_XMSS_HEIGHT],
-                        const tz_felt treehash_node[TZ_XMSS_HEIGHT - BDS_K],
-                        const tz_felt *retain14)
-{
-    json_t *path = json_array(), *keep = json_array(), *th = json_array(),
-           *retain = json_array();
-    bool ok = path && keep && th && retain;
-    for (unsigned h = 0; ok && h < TZ_XMSS_HEIGHT; h++) {
-        ok = !json_array_append_new(path, felt_str(&auth_path[h])) &&
-             !json_array_append_new(keep, slot(false, NULL));
-        json_t *nodes = json_array();
-        if (nodes && h == TZ_XMSS_HEIGHT - BDS_K)
-            ok = ok && !json_array_append_new(nodes, felt_str(retain14));
-        ok = ok && nodes &&
-             !json_array_append_new(retain, json_pack("{s:o, s:i}", "nodes", nodes, "next", 0));
-    }
-    for (unsigned h = 0; ok && h < TZ_XMSS_HEIGHT - BDS_K; h++) {
-        uint32_t start = 3u << h;
-        json_t *t = json_pack("{s:i, s:i, s:I, s:b, s:b, s:o, s:I, s:i, s:[]}",
-                              "target_height", (int)h, "start_idx", 0, "next_idx",
-                              (json_int_t)start, "initialized", 0, "finished", 1, "node",
-                              slot(true, &treehash_node[h]), "node_start_idx",
-                              (json_int_t)start, "node_height", (int)h, "stack");
-        ok = !json_array_append_new(th, t);
-    }
-    if (!ok) {
-        json_decref(path);
-        json_decref(keep);
-        json_decref(th);
-        json_decref(retain);
-        return NULL;
-    }
-    return json_pack("{s:i, s:o, s:o, s:o, s:o}", "next_index", 0, "auth_path", path, "keep",
-                     keep, "treehash", th, "retain", retain);
-}
-
 tz_status tz_address_derive(const tz_keys *keys, uint32_t j, unsigned threads,
                                 void (*progress)(void *ctx, uint32_t done, uint32_t total),
                                 void *ctx, tz_wallet_address *out, json_t **bds_out,
@@ -113,28 +56,18 @@ tz_status tz_address_derive(const tz_keys *keys, uint32_t j, unsigned threads,
     tz_addr_keys_derive(&ak, keys, j);
     all_leaves(level, &ak.ask_j, &ak.auth_pub_seed, threads, progress, ctx);
 
-    tz_felt auth_path[TZ_XMSS_HEIGHT], th_node[TZ_XMSS_HEIGHT - BDS_K], retain14;
-    uint32_t n = TZ_XMSS_LEAVES;
-    for (uint32_t h = 0; h < TZ_XMSS_HEIGHT; h++, n /= 2) {
-        auth_path[h] = level[1];
-        if (h < TZ_XMSS_HEIGHT - BDS_K)
-            th_node[h] = level[3];
-        if (h == TZ_XMSS_HEIGHT - BDS_K)
-            retain14 = level[3];
-        /* parents in place: parent i covers [i << (h+1), (i+1) << (h+1)) */
-        for (uint32_t i = 0; i < n / 2; i++)
-            tz_xmss_node(&level[i], &ak.auth_pub_seed, h + 1, i << (h + 1), &level[2 * i],
-                         &level[2 * i + 1]);
-    }
+    tz_bds fresh;
+    tz_felt root;
+    tz_bds_init(&fresh, &root, level, &ak.auth_pub_seed);
     tz_wallet_address a = {.index = j,
                            .d_j = ak.d_j,
-                           .auth_root = level[0],
+                           .auth_root = root,
                            .auth_pub_seed = ak.auth_pub_seed,
                            .nk_tag = ak.nk_tag};
     free(level);
     tz_addr_keys_wipe(&ak);
     if (bds_out) {
-        json_t *b = bds_json(auth_path, th_node, &retain14);
+        json_t *b = tz_bds_to_json(&fresh);
         if (!b)
             return tz_error_set(err, TZ_ENOMEM, "derive address %u: out of memory",
                                 (unsigned)j);

@@ -307,6 +307,21 @@ tz_status tz_wallet_record_wots_index(tz_wallet *w, uint32_t addr_index, uint32_
     snprintf(name, sizeof name, "%u", (unsigned)addr_index);
     if (!json_is_object(wots) || json_object_get(wots, name))
         return TZ_OK;
+    return tz_wallet_set_wots_index(w, addr_index, next);
+}
+
+tz_status tz_wallet_set_wots_index(tz_wallet *w, uint32_t addr_index, uint32_t next)
+{
+    json_t *wots = json_object_get(w->doc, "wots_key_indices");
+    char name[16];
+    snprintf(name, sizeof name, "%u", (unsigned)addr_index);
+    if (!wots) {
+        wots = json_object();
+        if (!wots || json_object_set_new(w->doc, "wots_key_indices", wots))
+            return TZ_ENOMEM;
+    }
+    if (!json_is_object(wots))
+        return TZ_ESTATE;
     return json_object_set_new(wots, name, json_integer(next)) ? TZ_ENOMEM : TZ_OK;
 }
 

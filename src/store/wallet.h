@@ -18,9 +18,11 @@
 #include <stdint.h>
 
 #include "core/felt.h"
+#include "core/keys.h"
 #include "core/merkle.h"
 #include "core/witness.h"
 #include "core/status.h"
+#include "core/xmss.h"
 #include "store/floor.h"
 
 typedef struct tz_wallet_address {
@@ -157,6 +159,29 @@ uint32_t tz_wallet_wots_next(const tz_wallet *w, uint32_t addr_index);
  * that entry (as the reference's load records the addresses it holds).
  * Returns TZ_OK or TZ_ENOMEM. */
 tz_status tz_wallet_record_wots_index(tz_wallet *w, uint32_t addr_index, uint32_t next) TZ_WUR;
+
+/* Sets wots_key_indices["<addr_index>"] = next, replacing an existing
+ * entry in place (new entries go last; the map is created when absent).
+ * Returns TZ_OK, TZ_ESTATE when the document's map is not an object, or
+ * TZ_ENOMEM. */
+tz_status tz_wallet_set_wots_index(tz_wallet *w, uint32_t addr_index, uint32_t next) TZ_WUR;
+
+/* Reserves the next one-time signing key of addresses[pos], as the
+ * reference's reserve_next_auth: *key_idx = its bds.next_index, auth_path[]
+ * = that leaf's 16 siblings (leaf level first), then the record's bds
+ * advances one key (store/bds.h; about 8 leaf computations) and
+ * wots_key_indices[index] = the new next_index. In memory only: the caller
+ * saves (tz_wallet_save also raises the xmss-floor) BEFORE using the key,
+ * so that a crash cannot hand out the same key twice. `keys` are the
+ * wallet's (tz_keys_derive of master_sk); ask_j is derived and wiped.
+ * Errors, nothing changed: TZ_EINVAL (pos out of range); TZ_EMISMATCH
+ * (`keys` do not derive this record's auth_pub_seed); TZ_EPARSE (bds
+ * missing or malformed, the field named); TZ_ESTATE (keys exhausted:
+ * generate a new address; wots_key_indices ahead of the bds, which would
+ * reuse a key; a damaged state); TZ_ENOMEM. */
+tz_status tz_wallet_reserve_key(tz_wallet *w, size_t pos, const tz_keys *keys,
+                                uint32_t *key_idx, tz_felt auth_path[TZ_XMSS_HEIGHT],
+                                tz_error *err) TZ_WUR;
 
 /* Removes notes[i] and its witness. */
 void tz_wallet_remove_note(tz_wallet *w, size_t i);
