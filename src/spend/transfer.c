@@ -1,0 +1,231 @@
+/* Building a private transfer from the wallet (transfer.h). */
+#include "spend/transfer.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "core/commit.h"
+#include "core/note.h"
+#include "core/sighash.h"
+#include "core/xmss.h"
+
+static bool in_pending_spend(const tz_wallet *w, const tz_felt *nf)
+{
+    for (size_t s = 0; s < w->n_spends; s++)
+        for (size_t k = 0; k < w->spends[s].n_nullifiers; k++)
+            if (tz_felt_eq(nf, &w->spends[s].nullifiers[k]))
+                return true;
+    return false;
+}
+
+tz_status tz_transfer_select(const tz_wallet *w, uint64_t total, tz_transfer_plan *plan,
+                             tz_error *err)
+{
+    memset(plan, 0, sizeof *plan);
+    bool *taken = calloc(w->n_notes ? w->n_notes : 1, sizeof *taken);
+    if (!taken)
+        return tz_error_set(err, TZ_ENOMEM, "select notes: out of memory");
+    unsigned __int128 available = 0, sum = 0;
+    for (size_t i = 0; i < w->n_notes; i++) {
+        tz_felt nf;
+        tz_note_nullifier(&nf, &w->notes[i].nk_spend, &w->notes[i].cm, w->notes[i].index);
+        taken[i] = in_pending_spend(w, &nf); /* not available */
+        if (!taken[i])
+            available += w->notes[i].v;
+    }
+    tz_status st = TZ_OK;
+    if (available < total) {
+        st = tz_error_set(err, TZ_ESTATE,
+                          "insufficient funds: %" PRIu64 " needed, %llu available (notes in a "
+                          "pending spend are not counted)",
+                          total, (unsigned long long)available);
+        goto out;
+    }
+    while (sum < total) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < w->n_notes; i++)
+            if (!taken[i] && (best == SIZE_MAX || w->notes[i].v > w->notes[best].v))
+                best = i;
+        if (plan->n == TZ_KMSG_MAX_INPUTS) {
+            st = tz_error_set(err, TZ_ESTATE,
+                              "%" PRIu64 " needs more than %d notes (the largest %d give %llu); "
+                              "a transaction spends at most %d: send less, or consolidate by "
+                              "sending to yourself first",
+                              total, TZ_KMSG_MAX_INPUTS, TZ_KMSG_MAX_INPUTS,
+                              (unsigned long long)sum, TZ_KMSG_MAX_INPUTS);
+            goto out;
+        }
+        taken[best] = true;
+        plan->note[plan->n++] = best;
+        sum += w->notes[best].v;
+    }
+    plan->sum_in = (uint64_t)sum; /* at most 7 u64 values: checked below */
+    uint64_t size = 0;
+    for (size_t k = 0; k < plan->n; k++) {
+        const tz_wallet_note *n = &w->notes[plan->note[k]];
+        const tz_witness *x = tz_wallet_witness_of(w, n->index, &n->cm);
+        if (!x) {
+            st = tz_error_set(err, TZ_ESTATE,
+                              "the note at leaf %" PRIu64 " has no spend path: run `tzel-wallet "
+                              "sync` (a wallet whose file the reference rewrote must sync from "
+                              "leaf 0 once)",
+                              n->index);
+            goto out;
+        }
+        if (k > 0 && x->size != size) {
+            st = tz_error_set(err, TZ_ESTATE,
+                              "the spend paths of the selected notes describe different trees "
+                              "(%" PRIu64 " and %" PRIu64 " leaves): run `tzel-wallet sync`",
+                              size, x->size);
+            goto out;
+        }
+        size = x->size;
+    }
+    if (sum > UINT64_MAX) {
+        st = tz_error_set(err, TZ_ESTATE, "the selected notes exceed 2^64 - 1 in value");
+        goto out;
+    }
+out:
+    free(taken);
+    if (st)
+        memset(plan, 0, sizeof *plan);
+    return st;
+}
+
+static size_t address_pos(const tz_wallet *w, uint32_t index)
+{
+    for (size_t i = 0; i < w->n_addresses; i++)
+        if (w->addresses[i].index == index)
+            return i;
+    return SIZE_MAX;
+}
+
+/* One output note: a random rseed (below 2^251) and KEM coins, the
+ * ciphertext with its recovery part, cm and memo hash. */
+static tz_status make_output(tz_spend_output *o, tz_enc_note *enc, const tz_payment_address *to,
+                             uint64_t v, const uint8_t *memo, size_t memo_len,
+                             const tz_felt *outgoing_seed, tz_out_role role)
+{
+    uint8_t padded[TZ_NOTE_MEMO_BYTES], coins_d[32], coins_v[32];
+    memset(o, 0, sizeof *o);
+    randombytes_buf(o->rseed.b, sizeof o->rseed.b);
+    tz_felt_truncate(&o->rseed);
+    randombytes_buf(coins_d, sizeof coins_d);
+    randombytes_buf(coins_v, sizeof coins_v);
+    if (memo)
+        tz_note_memo_pad(padded, memo, memo_len);
+    tz_status st = tz_note_encrypt_role(enc, &o->cm, to, v, &o->rseed, memo ? padded : NULL,
+                                        coins_d, coins_v, outgoing_seed, role);
+    sodium_memzero(coins_d, sizeof coins_d);
+    sodium_memzero(coins_v, sizeof coins_v);
+    if (st)
+        return st;
+    o->d_j = to->d_j;
+    o->v = v;
+    o->auth_root = to->auth_root;
+    o->auth_pub_seed = to->auth_pub_seed;
+    o->nk_tag = to->nk_tag;
+    tz_memo_ct_hash(&o->mh, enc);
+    return TZ_OK;
+}
+
+tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer_req *req,
+                            const tz_transfer_plan *plan, tz_transfer_built *out,
+                            tz_error *err)
+{
+    memset(out, 0, sizeof *out);
+    tz_transfer_witness *wt = &out->wit;
+    tz_status st = TZ_OK;
+    if (req->dal_fee == 0)
+        return tz_error_set(err, TZ_EINVAL, "the DAL fee must be greater than zero");
+    if (req->memo_len > TZ_NOTE_MEMO_BYTES)
+        return tz_error_set(err, TZ_EINVAL, "the memo is longer than %d bytes",
+                            TZ_NOTE_MEMO_BYTES);
+    unsigned __int128 spend = (unsigned __int128)req->amount + req->fee + req->dal_fee;
+    if (plan->n == 0 || plan->n > TZ_KMSG_MAX_INPUTS || spend > plan->sum_in)
+        return tz_error_set(err, TZ_EINVAL, "the selected notes do not cover the transfer");
+    out->change_value = (uint64_t)(plan->sum_in - spend);
+
+    /* Outputs first: their commitments and memo hashes are signed. */
+    static const uint8_t dal[] = "dal";
+    if ((st = make_output(&wt->out[0], &out->msg.enc[0], req->to, req->amount, req->memo,
+                          req->memo_len, &keys->outgoing_seed, TZ_OUT_TRANSFER_RECIPIENT)) ||
+        (st = make_output(&wt->out[1], &out->msg.enc[1], req->change, out->change_value, NULL, 0,
+                          &keys->outgoing_seed, TZ_OUT_TRANSFER_CHANGE)) ||
+        (st = make_output(&wt->out[2], &out->msg.enc[2], req->producer, req->dal_fee, dal,
+                          sizeof dal - 1, &keys->outgoing_seed, TZ_OUT_PRODUCER_FEE))) {
+        tz_error_set(err, st, "send: cannot encrypt an output note");
+        goto fail;
+    }
+
+    wt->auth_domain = req->auth_domain;
+    wt->fee = req->fee;
+    wt->n = plan->n;
+    tz_transfer_public pub = {.auth_domain = req->auth_domain, .n_nf = plan->n, .fee = req->fee};
+    for (size_t k = 0; k < plan->n; k++) {
+        const tz_wallet_note *n = &w->notes[plan->note[k]];
+        const tz_witness *x = tz_wallet_witness_of(w, n->index, &n->cm);
+        if (!x) {
+            st = tz_error_set(err, TZ_ESTATE, "the note at leaf %" PRIu64 " has no spend path",
+                              n->index);
+            goto fail;
+        }
+        tz_spend_input *in = &wt->in[k];
+        tz_note_nullifier(&in->nf, &n->nk_spend, &n->cm, n->index);
+        in->nk_spend = n->nk_spend;
+        in->auth_root = n->auth_root;
+        in->d_j = n->d_j;
+        in->v = n->v;
+        in->rseed = n->rseed;
+        in->pos = n->index;
+        tz_witness_path(x, in->cm_path);
+        if (k == 0)
+            tz_witness_root(x, &wt->root);
+        pub.nf[k] = in->nf;
+    }
+    pub.root = wt->root;
+    for (int i = 0; i < 3; i++) {
+        pub.cm[i] = wt->out[i].cm;
+        pub.mh[i] = wt->out[i].mh;
+    }
+    tz_felt sighash;
+    if ((st = tz_sighash_transfer(&sighash, &pub)) != TZ_OK) {
+        tz_error_set(err, st, "send: cannot compute the sighash");
+        goto fail;
+    }
+
+    /* One fresh one-time key per input, reserved before signing. */
+    for (size_t k = 0; k < plan->n; k++) {
+        const tz_wallet_note *n = &w->notes[plan->note[k]];
+        size_t pos = address_pos(w, n->addr_index);
+        if (pos == SIZE_MAX) {
+            st = tz_error_set(err, TZ_ESTATE, "the note at leaf %" PRIu64 " belongs to address "
+                                              "%u, which has no record",
+                              n->index, (unsigned)n->addr_index);
+            goto fail;
+        }
+        tz_spend_input *in = &wt->in[k];
+        if ((st = tz_wallet_reserve_key(w, pos, keys, &in->key_idx, in->auth_path, err)))
+            goto fail;
+        tz_addr_keys ak;
+        tz_addr_keys_derive(&ak, keys, n->addr_index);
+        in->auth_pub_seed = ak.auth_pub_seed;
+        tz_wots_sign(in->sig, &ak.ask_j, &ak.auth_pub_seed, in->key_idx, &sighash);
+        tz_addr_keys_wipe(&ak);
+    }
+
+    /* The kernel message: everything but the proof. */
+    out->msg.root = wt->root;
+    out->msg.n_nf = plan->n;
+    for (size_t k = 0; k < plan->n; k++)
+        out->msg.nf[k] = wt->in[k].nf;
+    out->msg.fee = req->fee;
+    for (int i = 0; i < 3; i++)
+        out->msg.cm[i] = wt->out[i].cm;
+    return TZ_OK;
+fail:
+    sodium_memzero(out, sizeof *out);
+    return st;
+}
