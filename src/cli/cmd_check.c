@@ -37,67 +37,18 @@ static const char *pool_state(const tz_pools *p, size_t i, const tz_pending_depo
     return d->has_shielded_cm ? "drained_pending_prune" : "awaiting_credit";
 }
 
-/* An optional little-endian integer of `width` bytes at `key`: *present
- * false when the key is absent. Other lengths are a chain error. */
-static int read_opt_le(const tz_cli *cli, tz_rpc *rpc, const char *block, const char *key,
-                       size_t width, bool *present, uint64_t *out)
-{
-    uint8_t *v = NULL;
-    size_t len = 0;
-    tz_error err = {0};
-    tz_status st = tz_rpc_read_value(rpc, block, key, &v, &len, &err);
-    *present = false;
-    *out = 0;
-    if (st == TZ_ENOTFOUND)
-        return TZ_EXIT_OK;
-    if (st) {
-        err.code = st;
-        return tz_cli_node_fail(cli, key, &err);
-    }
-    if (len != width) {
-        free(v);
-        return tz_out_fail(cli, TZ_EXIT_CHAIN, "durable %s at %s has %zu bytes, expected %zu",
-                           width == 4 ? "i32" : "u64", key, len, width);
-    }
-    for (size_t i = 0; i < width; i++)
-        *out |= (uint64_t)v[i] << (8 * i);
-    free(v);
-    *present = true;
-    return TZ_EXIT_OK;
-}
-
-/* The burn fee a private transaction needs in the next inbox level (the
- * reference's rule): 100000 mutez doubled once per private transaction
- * beyond the first already accepted in that level, at most 6 times. The
- * count only applies when both last_input_level and the fee level are the
- * next level (head level + 1). */
+/* tz_state_required_fee for the CLI: a node failure reported as such, a
+ * value of the wrong length as a chain error. */
 static int required_fee(const tz_cli *cli, tz_rpc *rpc, const char *block, uint64_t *fee)
 {
-    int64_t level = 0;
     tz_error err = {0};
-    tz_status st = tz_rpc_block_level(rpc, block, &level, &err);
+    tz_status st = tz_state_required_fee(rpc, block, fee, &err);
+    if (st == TZ_EPARSE)
+        return tz_out_fail(cli, TZ_EXIT_CHAIN, "%s", err.msg);
     if (st) {
         err.code = st;
-        return tz_cli_node_fail(cli, "reading the head level", &err);
+        return tz_cli_node_fail(cli, "reading the fee counters", &err);
     }
-    int32_t next = level >= INT32_MAX ? INT32_MAX : (int32_t)level + 1;
-    bool has_last, has_fee_level, has_count;
-    uint64_t last, fee_level, count = 0;
-    int rc;
-    if ((rc = read_opt_le(cli, rpc, block, TZ_STATE_PREFIX "last_input_level", 4, &has_last,
-                          &last)) ||
-        (rc = read_opt_le(cli, rpc, block, TZ_STATE_PREFIX "fees/private_tx_level", 4,
-                          &has_fee_level, &fee_level)))
-        return rc;
-    if (has_last && has_fee_level && (int32_t)(uint32_t)last == next &&
-        (int32_t)(uint32_t)fee_level == next &&
-        (rc = read_opt_le(cli, rpc, block, TZ_STATE_PREFIX "fees/private_tx_count_in_level", 8,
-                          &has_count, &count)))
-        return rc;
-    uint64_t step = count > 1 ? count - 1 : 0;
-    if (step > 6)
-        step = 6;
-    *fee = 100000ull << step;
     return TZ_EXIT_OK;
 }
 

@@ -2,6 +2,7 @@
  * and their figures, one definition for every command. */
 #include "sync/state.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,4 +187,54 @@ void tz_pools_free(tz_pools *p)
     free(p->balance);
     free(p->has_entry);
     memset(p, 0, sizeof *p);
+}
+
+/* An optional little-endian integer of `width` bytes at `key`: *present
+ * false when the key is absent; another length is TZ_EPARSE. */
+static tz_status read_opt_le(tz_rpc *rpc, const char *block, const char *key, size_t width,
+                             bool *present, uint64_t *out, tz_error *err)
+{
+    uint8_t *v = NULL;
+    size_t len = 0;
+    tz_status st = tz_rpc_read_value(rpc, block, key, &v, &len, err);
+    *present = false;
+    *out = 0;
+    if (st == TZ_ENOTFOUND)
+        return TZ_OK;
+    if (st)
+        return st;
+    if (len != width) {
+        free(v);
+        return tz_error_set(err, TZ_EPARSE, "durable %s at %s has %zu bytes, expected %zu",
+                            width == 4 ? "i32" : "u64", key, len, width);
+    }
+    for (size_t i = 0; i < width; i++)
+        *out |= (uint64_t)v[i] << (8 * i);
+    free(v);
+    *present = true;
+    return TZ_OK;
+}
+
+tz_status tz_state_required_fee(tz_rpc *rpc, const char *block, uint64_t *fee, tz_error *err)
+{
+    int64_t level = 0;
+    tz_status st = tz_rpc_block_level(rpc, block, &level, err);
+    if (st)
+        return st;
+    int32_t next = level >= INT32_MAX ? INT32_MAX : (int32_t)level + 1;
+    bool has_last, has_fee_level, has_count = false;
+    uint64_t last, fee_level, count = 0;
+    if ((st = read_opt_le(rpc, block, TZ_STATE_PREFIX "last_input_level", 4, &has_last, &last,
+                          err)) ||
+        (st = read_opt_le(rpc, block, TZ_STATE_PREFIX "fees/private_tx_level", 4,
+                          &has_fee_level, &fee_level, err)))
+        return st;
+    if (has_last && has_fee_level && (int32_t)(uint32_t)last == next &&
+        (int32_t)(uint32_t)fee_level == next &&
+        (st = read_opt_le(rpc, block, TZ_STATE_PREFIX "fees/private_tx_count_in_level", 8,
+                          &has_count, &count, err)))
+        return st;
+    uint64_t step = count > 1 ? count - 1 : 0;
+    *fee = 100000ull << (step > 6 ? 6 : step);
+    return TZ_OK;
 }

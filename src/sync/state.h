@@ -46,6 +46,16 @@ tz_status tz_state_root(const tz_chain_heads *h, const char *block, tz_felt *out
 tz_status tz_state_read_frontier(tz_rpc *rpc, const char *block, uint64_t tree_size,
                                  tz_frontier *out, tz_error *err) TZ_WUR;
 
+/* The burn fee a private transaction needs in the next inbox level (the
+ * reference's rule, SPENDS.md §2): 100000 mutez doubled once per private
+ * transaction beyond the first already accepted in that level, at most 6
+ * times; the count applies only when last_input_level and
+ * fees/private_tx_level are both the next level (the block's level + 1).
+ * Returns TZ_OK, TZ_EHTTP, TZ_EPARSE ("durable i32|u64 at <key> has N
+ * bytes, expected W"). */
+tz_status tz_state_required_fee(tz_rpc *rpc, const char *block, uint64_t *fee,
+                                tz_error *err) TZ_WUR;
+
 /* Deposit pools of a wallet's pending deposits, as the reference reads
  * them: a pool has an ENTRY when deposits/balance/<pubkey_hash> holds 8
  * bytes (an 8-byte 0 is an entry); an absent or empty value is no entry
