@@ -132,3 +132,29 @@ char *tz_payment_address_wire_hex(const tz_payment_address *pa)
     free(buf);
     return hex;
 }
+
+static bool hex_field(const json_t *o, const char *key, uint8_t *out, size_t n)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    if (!s || strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = s[2 * i], lo = s[2 * i + 1];
+        int h = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
+        int l = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
+        if (h < 0 || l < 0)
+            return false;
+        out[i] = (uint8_t)(h << 4 | l);
+    }
+    return true;
+}
+
+bool tz_cli_address_from_json(const json_t *o, tz_payment_address *pa)
+{
+    return json_is_object(o) && hex_field(o, "d_j", pa->d_j.b, TZ_FELT_BYTES) &&
+           hex_field(o, "auth_root", pa->auth_root.b, TZ_FELT_BYTES) &&
+           hex_field(o, "auth_pub_seed", pa->auth_pub_seed.b, TZ_FELT_BYTES) &&
+           hex_field(o, "nk_tag", pa->nk_tag.b, TZ_FELT_BYTES) &&
+           hex_field(o, "ek_v", pa->ek_v, TZ_KEM_EK_BYTES) &&
+           hex_field(o, "ek_d", pa->ek_d, TZ_KEM_EK_BYTES);
+}

@@ -6,6 +6,7 @@
 #define TZ_CLI_ADDRESS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "command.h"
@@ -42,5 +43,10 @@ json_t *tz_payment_address_json(const tz_payment_address *pa);
 /* Lowercase hex of the canonical wire encoding (malloc'd, NULL when out of
  * memory). */
 char *tz_payment_address_wire_hex(const tz_payment_address *pa);
+
+/* Reads a payment address JSON object (d_j, auth_root, auth_pub_seed,
+ * nk_tag, ek_v, ek_d in lowercase hex, the reference's serialization) into
+ * *pa. False when a field is missing or malformed (pa then undefined). */
+bool tz_cli_address_from_json(const json_t *o, tz_payment_address *pa);
 
 #endif

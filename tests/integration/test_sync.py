@@ -842,6 +842,101 @@ def test_spend_paths_kept():
         check_paths(load(w), 238, sim.chain()["root"])
 
 
+class FakeOperator:
+    """An operator that records the submissions it gets and answers like the
+    reference's (a submission record)."""
+
+    def __init__(self, token):
+        import http.server
+
+        got = self.got = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                got.append((self.path, self.headers.get("authorization"), json.loads(body)))
+                ok = self.headers.get("authorization") == "Bearer " + token
+                out = json.dumps({"submission": {"id": "sub-1-%d" % len(got), "kind": "transfer",
+                                                 "status": "pending_dal",
+                                                 "operation_hash": "oo%d" % len(got)}}
+                                 if ok else {"error": "unauthorized"}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+
+
+def test_send_proved_and_submitted():
+    """send on a synced wallet: refusals leave the wallet byte for byte; a send reserves
+    fresh one-time keys and saves them before the prover runs (a prover that fails leaves
+    them burned, and the retry signs with the next ones), proves with the transparent
+    prover, posts the kernel message to the operator with the bearer token, and records a
+    pending spend; reading the chain costs a few requests, not a leaf each."""
+    op = FakeOperator("tok123")
+    with start_sim(200, "send", pay=ADDR() + ":3:200000") as sim:
+        w = new_wallet_dir("send")
+        sync_ok(w, sim.url)
+        made = [json.loads(subprocess.run([SIM_BIN, "--make-address",
+                                           "%02x%s:0:%02x%s" % (k, "00" * 31, k, "00" * 31)],
+                                          capture_output=True, text=True, timeout=60).stdout)
+                for k in (7, 8)]
+        to = os.path.join(TMP, "send-to.json")
+        json.dump({k: made[0][k] for k in ("d_j", "auth_root", "auth_pub_seed", "nk_tag",
+                                             "ek_v", "ek_d")}, open(to, "w"))
+        prof = {"network": "shadownet", "rollup_node_url": sim.url, "rollup_address": "sr1X",
+                "bridge_ticketer": "KT1X", "dal_fee": 1,
+                "dal_fee_address": {k: made[1][k] for k in ("d_j", "auth_root", "auth_pub_seed",
+                                                             "nk_tag", "ek_v", "ek_d")},
+                "operator_url": op.url, "operator_bearer_token": "tok123",
+                "source_alias": "tz1" + "a" * 33, "public_account": "tz1" + "a" * 33}
+        json.dump(prof, open(w + ".network.json", "w"))
+        prover = os.path.join(tzlib.BIN, "tzel-transparent-prover")
+        base = ["send", "--to", to, "--reprove-bin", prover, "--executables-dir", TMP]
+        before = open(w, "rb").read()
+        for extra, code, words in [(["--amount", "1000000000"], 3, "insufficient funds"),
+                                   (["--amount", "5", "--fee", "10"], 2, "below the required fee")]:
+            r = run_wallet(w, None, *(base + extra))
+            check(r.returncode == code and words in r.stderr and open(w, "rb").read() == before,
+                  "%r: exit %d %r" % (extra, r.returncode, r.stderr[-300:]))
+        # a prover that fails: the keys stay burned
+        r = run_wallet(w, None, *(["send", "--to", to, "--reprove-bin", "false",
+                                  "--amount", "1000"]))
+        check(r.returncode != 0 and "the one-time keys it was given are spent" in r.stderr,
+              "failing prover: %d %r" % (r.returncode, r.stderr[-300:]))
+        burned = load(w)["wots_key_indices"]["0"]
+        check(burned >= 1, "no key burned before proving: %r" % burned)
+        sim.reset()
+        r = run_wallet(w, None, *(base + ["--amount", "1000", "--memo", "hi"]), timeout=300)
+        check(r.returncode == 0, "send: %d %s" % (r.returncode, r.stderr[-800:]))
+        res = envelope(r.stdout)["result"]
+        check(res["amount"] == 1000 and res["dal_fee"] == 1 and res["fee"] == 100000 and
+              res["submission"]["id"] == "sub-1-1", "result %r" % {k: res[k] for k in res
+                                                                  if k != "nullifiers"})
+        doc = load(w)
+        check(doc["wots_key_indices"]["0"] >= burned + 1, "fresh keys not used")
+        check(doc["pending_spends"][-1]["description"] == "transfer 1000" and
+              doc["pending_spends"][-1]["nullifiers"] == res["nullifiers"] and
+              doc["pending_spends"][-1]["operation_hash"] == "oo1", "pending spend %r" %
+              doc["pending_spends"])
+        path, auth, body = op.got[-1]
+        check(path == "/v1/rollup/submissions" and auth == "Bearer tok123" and
+              body["kind"] == "transfer" and body["rollup_address"] == "sr1X" and
+              body["payload"].startswith("1100" + "03"), "submission %r" % ((path, auth,
+                                                                           body["kind"]),))
+        check(rpc_requests(sim.counters()) < 20, "chain reads %r" % sim.counters())
+    op.stop()
+
+
 def test_at_head_frontier_verified():
     """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
     leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
@@ -1077,6 +1172,7 @@ TESTS = [
     ("tamper", test_tampered_leaf_trips_root_check),
     ("rollback", test_lying_node_costs_a_rescan),
     ("paths", test_spend_paths_kept),
+    ("send", test_send_proved_and_submitted),
     ("athead", test_at_head_frontier_verified),
     ("restore", test_spends_observed_after_restore),
     ("stdout", test_reference_stdout_and_file),
