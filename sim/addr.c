@@ -80,6 +80,24 @@ static void set_hex(json_t *o, const char *name, const uint8_t *b, size_t n)
     free(h);
 }
 
+json_t *sim_addr_to_json(const tz_payment_address *a)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    set_hex(o, "d_j", a->d_j.b, 32);
+    set_hex(o, "auth_root", a->auth_root.b, 32);
+    set_hex(o, "auth_pub_seed", a->auth_pub_seed.b, 32);
+    set_hex(o, "nk_tag", a->nk_tag.b, 32);
+    set_hex(o, "ek_v", a->ek_v, TZ_KEM_EK_BYTES);
+    set_hex(o, "ek_d", a->ek_d, TZ_KEM_EK_BYTES);
+    if (json_object_size(o) != 6) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* Parses "MASTER_SK_HEX:J[:AUTH_ROOT_HEX]"; *has_root tells whether the
  * root was given (required when has_root is NULL). */
 static bool parse_spec(const char *spec, tz_felt *msk, uint32_t *j, tz_felt *auth_root,
@@ -139,14 +157,13 @@ int sim_make_address_main(const char *spec)
         return 1;
     }
     tz_note_receiver_address(r, pa);
-    json_t *o = json_object();
+    json_t *o = sim_addr_to_json(pa);
+    if (!o) {
+        free(r);
+        free(pa);
+        return 1;
+    }
     json_object_set_new(o, "index", json_integer(j));
-    set_hex(o, "d_j", pa->d_j.b, 32);
-    set_hex(o, "auth_root", pa->auth_root.b, 32);
-    set_hex(o, "auth_pub_seed", pa->auth_pub_seed.b, 32);
-    set_hex(o, "nk_tag", pa->nk_tag.b, 32);
-    set_hex(o, "ek_v", pa->ek_v, TZ_KEM_EK_BYTES);
-    set_hex(o, "ek_d", pa->ek_d, TZ_KEM_EK_BYTES);
     set_hex(o, "nk_spend", r->nk_spend.b, 32);
     char *s = json_dumps(o, JSON_COMPACT);
     if (s)

@@ -14,6 +14,10 @@
  * Returns TZ_OK or TZ_EPARSE with err filled. */
 tz_status sim_addr_from_json(tz_payment_address *a, const json_t *o, tz_error *err) TZ_WUR;
 
+/* The address as a new JSON object (d_j, auth_root, auth_pub_seed,
+ * nk_tag, ek_v, ek_d in hex), or NULL when memory is short. */
+json_t *sim_addr_to_json(const tz_payment_address *a);
+
 /* Same, reading the JSON file at path. */
 tz_status sim_addr_from_file(tz_payment_address *a, const char *path, tz_error *err) TZ_WUR;
 

@@ -53,3 +53,43 @@ size_t sim_b58check(char *out, size_t cap, const uint8_t *prefix, size_t plen,
     out[o] = '\0';
     return o;
 }
+
+size_t sim_b58check_decode(uint8_t *out, size_t cap, const char *s, size_t len)
+{
+    uint8_t num[136];
+    size_t n = 0; /* little-endian bytes of the number so far */
+    size_t zeros = 0;
+    while (zeros < len && s[zeros] == '1')
+        zeros++;
+    for (size_t i = zeros; i < len; i++) {
+        const char *p = s[i] ? strchr(ALPHABET, s[i]) : NULL;
+        if (!p)
+            return 0;
+        unsigned carry = (unsigned)(p - ALPHABET);
+        for (size_t k = 0; k < n; k++) {
+            carry += num[k] * 58u;
+            num[k] = (uint8_t)carry;
+            carry >>= 8;
+        }
+        while (carry) {
+            if (n == sizeof num)
+                return 0;
+            num[n++] = (uint8_t)carry;
+            carry >>= 8;
+        }
+    }
+    size_t total = zeros + n;
+    if (total < 4 || total > 128 || total - 4 > cap)
+        return 0;
+    uint8_t buf[136];
+    memset(buf, 0, zeros);
+    for (size_t k = 0; k < n; k++)
+        buf[zeros + k] = num[n - 1 - k];
+    uint8_t h1[32], h2[32];
+    crypto_hash_sha256(h1, buf, total - 4);
+    crypto_hash_sha256(h2, h1, 32);
+    if (memcmp(h2, buf + total - 4, 4) != 0)
+        return 0;
+    memcpy(out, buf, total - 4);
+    return total - 4;
+}

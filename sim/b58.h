@@ -13,4 +13,10 @@
 size_t sim_b58check(char *out, size_t cap, const uint8_t *prefix, size_t plen,
                     const uint8_t *payload, size_t len);
 
+/* Decodes a Base58check string s into out[cap]: the bytes before the
+ * checksum (prefix and payload). Returns their number, or 0 when s has a
+ * character outside the alphabet, is too long (more than 128 bytes), is
+ * shorter than its 4-byte checksum, or the checksum does not match. */
+size_t sim_b58check_decode(uint8_t *out, size_t cap, const char *s, size_t len);
+
 #endif

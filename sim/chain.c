@@ -28,6 +28,28 @@ static void *grow(void *arr, size_t *cap, size_t size, size_t first)
     return na;
 }
 
+/* Makes room for `extra` more items in arr (n used of *cap). Returns
+ * false when memory is short (arr untouched). */
+static bool reserve(void **arr, uint64_t n, size_t *cap, size_t size, size_t extra)
+{
+    while (n + extra > *cap) {
+        void *na = grow(*arr, cap, size, 64);
+        if (!na)
+            return false;
+        *arr = na;
+    }
+    return true;
+}
+
+/* Records the root of block b when it differs from the last recorded one
+ * (room reserved by the caller: reserve(roots, .., 1)). */
+static void root_record(sim_chain *c, sim_block *b)
+{
+    if (c->roots_n == 0 || memcmp(c->roots[c->roots_n - 1].b, b->root.b, 32) != 0)
+        c->roots[c->roots_n++] = b->root;
+    b->roots_count = c->roots_n;
+}
+
 /* ------------------------------------------------------------ leaf storage */
 
 const uint8_t *sim_leaf(const sim_chain *c, uint64_t i)
@@ -183,19 +205,20 @@ static void nf_slot_put(uint64_t *slots, uint64_t cap, const tz_felt *nf, uint64
     slots[s] = v;
 }
 
-static tz_status nf_insert(sim_chain *c, const tz_felt *nf)
+/* Makes room for `extra` more nullifiers (list and index), so that the
+ * next `extra` nf_insert calls cannot fail. Returns TZ_OK or TZ_ENOMEM
+ * (nothing changed that matters: only capacities grow). */
+static tz_status nf_reserve(sim_chain *c, uint64_t extra)
 {
-    uint64_t dummy;
-    if (nf_find(c, nf, &dummy))
-        return TZ_OK;
-    if (c->nf_n == c->nf_cap) {
-        tz_felt *nn = grow(c->nfs, &c->nf_cap, sizeof *nn, 64);
-        if (!nn)
-            return TZ_ENOMEM;
-        c->nfs = nn;
-    }
-    if ((c->nf_n + 1) * 2 > c->nf_slot_cap) {
-        uint64_t nc = c->nf_slot_cap ? c->nf_slot_cap * 2 : 128;
+    void *arr = c->nfs;
+    bool ok = reserve(&arr, c->nf_n, &c->nf_cap, sizeof(tz_felt), (size_t)extra);
+    c->nfs = arr;
+    if (!ok)
+        return TZ_ENOMEM;
+    if ((c->nf_n + extra) * 2 > c->nf_slot_cap) {
+        uint64_t nc = c->nf_slot_cap ? c->nf_slot_cap : 128;
+        while ((c->nf_n + extra) * 2 > nc)
+            nc *= 2;
         uint64_t *ns = calloc(nc, sizeof *ns);
         if (!ns)
             return TZ_ENOMEM;
@@ -205,6 +228,17 @@ static tz_status nf_insert(sim_chain *c, const tz_felt *nf)
         c->nf_slots = ns;
         c->nf_slot_cap = nc;
     }
+    return TZ_OK;
+}
+
+static tz_status nf_insert(sim_chain *c, const tz_felt *nf)
+{
+    uint64_t dummy;
+    if (nf_find(c, nf, &dummy))
+        return TZ_OK;
+    tz_status st = nf_reserve(c, 1);
+    if (st != TZ_OK)
+        return st;
     c->nfs[c->nf_n] = *nf;
     nf_slot_put(c->nf_slots, c->nf_slot_cap, nf, c->nf_n + 1);
     c->nf_n++;
@@ -215,6 +249,27 @@ bool sim_chain_has_nf(const sim_chain *c, const sim_block *b, const tz_felt *nf)
 {
     uint64_t idx;
     return nf_find(c, nf, &idx) && idx < b->nf_count;
+}
+
+bool sim_chain_has_root(const sim_chain *c, const sim_block *b, const tz_felt *root)
+{
+    for (uint64_t i = b->roots_count; i-- > 0;)
+        if (memcmp(c->roots[i].b, root->b, 32) == 0)
+            return true;
+    return false;
+}
+
+bool sim_chain_has_shield(const sim_chain *c, const sim_block *b, const tz_felt *cm)
+{
+    for (uint64_t i = 0; i < b->shield_count; i++)
+        if (memcmp(c->shields[i].b, cm->b, 32) == 0)
+            return true;
+    return false;
+}
+
+uint64_t sim_chain_fee_count(const sim_block *b, uint64_t level)
+{
+    return b->fee_level == level ? b->fee_count : 0;
 }
 
 const sim_balance *sim_chain_balance(const sim_block *b, const tz_felt *pkh)
@@ -365,6 +420,13 @@ tz_status sim_chain_init(sim_chain *c, const sim_gen_params *p, tz_error *err)
     free(assign);
 
     sim_block b = {.level = 1, .fr = fr, .root = root, .nf_count = 0, .bal = NULL};
+    void *roots = NULL;
+    if (!reserve(&roots, 0, &c->roots_cap, sizeof(tz_felt), 1)) {
+        sim_chain_free(c);
+        return tz_error_set(err, TZ_ENOMEM, "out of memory");
+    }
+    c->roots = roots;
+    root_record(c, &b);
     c->level_at_start = 1;
     push_block(c, &b);
     return TZ_OK;
@@ -389,6 +451,9 @@ void sim_chain_free(sim_chain *c)
     }
     free(c->ring);
     free(c->paid);
+    free(c->roots);
+    free(c->wds);
+    free(c->shields);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->wmu);
     memset(c, 0, sizeof *c);
@@ -419,7 +484,10 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
     if (n)
         sim_gen_notes(c, first, n, to, v, notes);
     pthread_rwlock_wrlock(&c->lock);
-    tz_status st = store_leaves(c, notes, n);
+    void *ra = c->roots;
+    bool room = reserve(&ra, c->roots_n, &c->roots_cap, sizeof(tz_felt), 1);
+    c->roots = ra;
+    tz_status st = room ? store_leaves(c, notes, n) : TZ_ENOMEM;
     sim_block b = next_block(c);
     for (uint64_t k = 0; st == TZ_OK && k < n; k++) {
         tz_felt cm;
@@ -429,6 +497,7 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
             st = paid_add(c, first + k, SIZE_MAX, to, v);
     }
     if (st == TZ_OK) {
+        root_record(c, &b);
         push_block(c, &b);
     } else {
         bal_unref(b.bal);
@@ -525,4 +594,118 @@ tz_status sim_chain_advance(sim_chain *c, tz_error *err)
     pthread_rwlock_unlock(&c->lock);
     pthread_mutex_unlock(&c->wmu);
     return TZ_OK;
+}
+
+/* A copy of table old (may be NULL) with pkh's entry set to amount, or to
+ * the empty value when empty; NULL when memory is short. */
+static sim_balances *bal_set(const sim_balances *old, const tz_felt *pkh, uint64_t amount,
+                             bool empty)
+{
+    size_t old_n = old ? old->n : 0;
+    sim_balances *nb = malloc(sizeof *nb + (old_n + 1) * sizeof(sim_balance));
+    if (!nb)
+        return NULL;
+    nb->refs = 1;
+    nb->n = 0;
+    bool done = false;
+    for (size_t k = 0; k <= old_n; k++) {
+        const sim_balance *e = k < old_n ? &old->e[k] : NULL;
+        int r = e ? memcmp(e->pkh.b, pkh->b, 32) : 1;
+        if (!done && r >= 0) {
+            nb->e[nb->n++] = (sim_balance){.pkh = *pkh, .amount = empty ? 0 : amount,
+                                           .empty = empty};
+            done = true;
+            if (r == 0)
+                continue;
+        }
+        if (e)
+            nb->e[nb->n++] = *e;
+    }
+    return nb;
+}
+
+tz_status sim_chain_commit(sim_chain *c, sim_check_fn check, void *ctx, uint64_t *level,
+                           tz_error *err)
+{
+    pthread_mutex_lock(&c->wmu);
+    /* Only writers change the chain and they hold wmu: reading without the
+     * read lock is safe here. */
+    const sim_block *h = sim_chain_head(c);
+    sim_effects eff;
+    memset(&eff, 0, sizeof eff);
+    *level = h->level;
+    tz_status st = check(ctx, c, h, h->level + 1, &eff, err);
+    if (st != TZ_OK) {
+        pthread_mutex_unlock(&c->wmu);
+        return st;
+    }
+    sim_balances *nb = NULL;
+    if (eff.debit_pkh) {
+        const sim_balance *e = sim_chain_balance(h, eff.debit_pkh);
+        uint64_t cur = e && !e->empty ? e->amount : 0;
+        if (cur < eff.debit) {
+            pthread_mutex_unlock(&c->wmu);
+            return tz_error_set(err, TZ_EINVAL, "pool balance %" PRIu64 " below %" PRIu64, cur,
+                                eff.debit);
+        }
+        nb = bal_set(h->bal, eff.debit_pkh, cur - eff.debit, cur == eff.debit);
+        if (!nb)
+            goto oom;
+    }
+    /* Room first, so nothing below fails halfway (store_leaves aside,
+     * which leaves the head untouched). */
+    void *ra = c->roots, *wa = c->wds, *sa = c->shields;
+    bool room = reserve(&ra, c->roots_n, &c->roots_cap, sizeof(tz_felt), 1);
+    c->roots = ra;
+    room = room && reserve(&wa, c->wd_n, &c->wd_cap, sizeof(sim_withdrawal), 1);
+    c->wds = wa;
+    room = room && reserve(&sa, c->sh_n, &c->sh_cap, sizeof(tz_felt), 1);
+    c->shields = sa;
+    if (!room || nf_reserve(c, eff.n_nfs) != TZ_OK)
+        goto oom;
+
+    pthread_rwlock_wrlock(&c->lock);
+    st = store_leaves(c, eff.notes, eff.n_notes);
+    sim_block b = next_block(c);
+    for (size_t k = 0; st == TZ_OK && k < eff.n_notes; k++) {
+        tz_felt cm;
+        memcpy(cm.b, eff.notes + k * SIM_NOTE_BYTES, 32);
+        st = tz_frontier_append(&b.fr, &cm, &b.root);
+    }
+    if (st != TZ_OK) {
+        bal_unref(b.bal);
+        c->n_leaves = sim_chain_head(c)->fr.size;
+        pthread_rwlock_unlock(&c->lock);
+        pthread_mutex_unlock(&c->wmu);
+        bal_unref(nb);
+        return tz_error_set(err, st, "applying the message failed (%s)", tz_status_name(st));
+    }
+    if (eff.n_notes)
+        root_record(c, &b);
+    for (size_t k = 0; k < eff.n_nfs; k++)
+        (void)nf_insert(c, &eff.nfs[k]); /* room reserved: cannot fail */
+    b.nf_count = c->nf_n;
+    if (eff.wd)
+        c->wds[c->wd_n++] = *eff.wd;
+    b.wd_count = c->wd_n;
+    if (eff.shield_cm)
+        c->shields[c->sh_n++] = *eff.shield_cm;
+    b.shield_count = c->sh_n;
+    if (nb) {
+        bal_unref(b.bal);
+        b.bal = nb;
+    }
+    if (eff.private_tx) {
+        b.fee_count = sim_chain_fee_count(h, h->level + 1) + 1;
+        b.fee_level = h->level + 1;
+    }
+    push_block(c, &b);
+    *level = b.level;
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->wmu);
+    return TZ_OK;
+oom:
+    pthread_mutex_unlock(&c->wmu);
+    bal_unref(nb);
+    return tz_error_set(err, TZ_ENOMEM, "out of memory");
 }

@@ -46,7 +46,19 @@ typedef struct sim_block {
     tz_felt root;
     uint64_t nf_count;
     sim_balances *bal;
+    uint64_t roots_count;    /* roots recorded (roots/count) */
+    uint64_t wd_count;       /* withdrawals/count */
+    uint64_t shield_count;   /* shields/applied_cm markers */
+    uint64_t fee_level;      /* fees/private_tx_level (0: never written) */
+    uint64_t fee_count;      /* fees/private_tx_count_in_level at fee_level */
 } sim_block;
+
+/* One withdrawal the kernel queued for an unshield. */
+typedef struct sim_withdrawal {
+    uint64_t amount;
+    size_t len;
+    char recipient[1025]; /* UTF-8, NUL after len bytes */
+} sim_withdrawal;
 
 /* A --pay request: COUNT notes of VALUE to `to`. */
 typedef struct sim_pay {
@@ -72,6 +84,8 @@ typedef struct sim_chain {
     tz_felt auth_domain;
     tz_felt outgoing_seed;      /* the simulated sender's, for outgoing_ct */
     tz_payment_address strangers[8];
+    tz_payment_address producer; /* the simulated operator's DAL fee address */
+    char public_account[40];     /* a fixed tz1 for the network profile */
 
     /* leaves: [0, base_n) in one region (malloc or mmap), then segments */
     const uint8_t *base;
@@ -89,6 +103,19 @@ typedef struct sim_chain {
     size_t nf_cap;
     uint64_t *nf_slots;         /* index+1, 0 = empty */
     uint64_t nf_slot_cap;
+
+    /* every root the tree had (append-only; linear lookup: one per
+     * block that appended notes) */
+    tz_felt *roots;
+    uint64_t roots_n;
+    size_t roots_cap;
+    /* withdrawals and shield replay markers (append-only) */
+    sim_withdrawal *wds;
+    uint64_t wd_n;
+    size_t wd_cap;
+    tz_felt *shields;
+    uint64_t sh_n;
+    size_t sh_cap;
 
     /* blocks: ring, oldest..head */
     sim_block *ring;
@@ -148,6 +175,38 @@ tz_status sim_chain_add_nullifiers(sim_chain *c, const tz_felt *nfs, size_t n,
 /* Credits a pool (amount > 0) or drains it (amount == 0: empty value). */
 tz_status sim_chain_deposit(sim_chain *c, const tz_felt *pkh, uint64_t amount, bool drain,
                             tz_error *err) TZ_WUR;
+/* What one kernel message does to the state (sim_chain_commit): notes
+ * appended in order (PublishedNote bytes), nullifiers inserted, at most
+ * one withdrawal queued, at most one shield marker written, at most one
+ * pool debited (to the empty value at 0), the private-tx fee counter
+ * bumped. Pointers belong to the caller. */
+typedef struct sim_effects {
+    const uint8_t *notes;
+    size_t n_notes;
+    const tz_felt *nfs;
+    size_t n_nfs;
+    const sim_withdrawal *wd;
+    const tz_felt *shield_cm;
+    const tz_felt *debit_pkh;
+    uint64_t debit;
+    bool private_tx;
+} sim_effects;
+
+/* A kernel check: reads the state of head (the caller of the hook holds
+ * the writer mutex, so nothing changes meanwhile) for the block at
+ * `level` about to be made, and fills *eff. Returns TZ_OK to apply *eff,
+ * or an error with err filled to reject (nothing is written). */
+typedef tz_status (*sim_check_fn)(void *ctx, const sim_chain *c, const sim_block *head,
+                                  uint64_t level, sim_effects *eff, tz_error *err);
+
+/* Runs check under the writer mutex and, when it accepts, applies its
+ * effects as one new block (notes, new root recorded, nullifiers,
+ * withdrawal, marker, pool, fee counter). *level receives the new head's
+ * level, or the unchanged head's level on a rejection. Returns TZ_OK,
+ * check's error, or TZ_ENOMEM (nothing applied). */
+tz_status sim_chain_commit(sim_chain *c, sim_check_fn check, void *ctx, uint64_t *level,
+                           tz_error *err) TZ_WUR;
+
 /* New block with the same state. */
 tz_status sim_chain_advance(sim_chain *c, tz_error *err) TZ_WUR;
 
@@ -158,6 +217,12 @@ const sim_block *sim_chain_resolve(const sim_chain *c, const char *id, char *msg
 const sim_block *sim_chain_head(const sim_chain *c);
 /* True when nf is published in block b. */
 bool sim_chain_has_nf(const sim_chain *c, const sim_block *b, const tz_felt *nf);
+/* True when root was a root of the tree at or before block b. */
+bool sim_chain_has_root(const sim_chain *c, const sim_block *b, const tz_felt *root);
+/* True when a shield with client commitment cm was applied by block b. */
+bool sim_chain_has_shield(const sim_chain *c, const sim_block *b, const tz_felt *cm);
+/* Private transactions already applied in `level` as of block b. */
+uint64_t sim_chain_fee_count(const sim_block *b, uint64_t level);
 /* Balance entry of pkh in block b or NULL. */
 const sim_balance *sim_chain_balance(const sim_block *b, const tz_felt *pkh);
 

@@ -185,6 +185,9 @@ void sim_gen_seed(sim_chain *c, const char *seed)
     derive_felt(&c->outgoing_seed, c, "sender-outgoing", 0);
     for (unsigned k = 0; k < 8; k++)
         make_stranger(c, k, &c->strangers[k]);
+    /* The operator's DAL fee address: one more stranger, never picked as
+     * a random recipient (those are strangers 0..7). */
+    make_stranger(c, 8, &c->producer);
 
     uint8_t h[32];
     static const uint8_t sr1[3] = {6, 124, 117}, kt1[3] = {2, 90, 121};
@@ -192,6 +195,9 @@ void sim_gen_seed(sim_chain *c, const char *seed)
     sim_b58check(c->rollup_address, sizeof c->rollup_address, sr1, 3, h, 20);
     sim_gen_derive(h, c, "ticketer", 0, NULL, 0);
     sim_b58check(c->ticketer, sizeof c->ticketer, kt1, 3, h, 20);
+    static const uint8_t tz1[3] = {6, 161, 159};
+    sim_gen_derive(h, c, "public-account", 0, NULL, 0);
+    sim_b58check(c->public_account, sizeof c->public_account, tz1, 3, h, 20);
 }
 
 tz_status sim_gen_assign(const sim_gen_params *p, int32_t **assign, tz_error *err)

@@ -198,18 +198,57 @@ bool sim_durable_value(const sim_chain *c, const sim_block *b, const sim_path *p
         return true;
     }
     if (r == 2 && seg_is(p, 3, "fees")) {
+        /* Written by the first private transaction (as the kernel does). */
+        if (b->fee_level == 0)
+            return false;
         if (seg_is(p, 4, "private_tx_level")) {
-            *len = put_i32(out, b->level);
+            *len = put_i32(out, b->fee_level);
             return true;
         }
         if (seg_is(p, 4, "private_tx_count_in_level")) {
-            *len = put_u64(out, 0);
+            *len = put_u64(out, b->fee_count);
             return true;
         }
         return false;
     }
-    if (r == 2 && seg_is(p, 3, "withdrawals") && seg_is(p, 4, "count")) {
-        *len = put_u64(out, 0);
+    if (seg_is(p, 3, "withdrawals")) {
+        if (r == 2 && seg_is(p, 4, "count")) {
+            *len = put_u64(out, b->wd_count);
+            return true;
+        }
+        if (r == 3 && seg_is(p, 4, "index") && seg_hex(p, 5, 16, &idx) && idx < b->wd_count) {
+            /* amount u64le, recipient length u32le, recipient bytes */
+            const sim_withdrawal *w = &c->wds[idx];
+            put_u64(out, w->amount);
+            tz_put_u32le(out + 8, (uint32_t)w->len);
+            memcpy(out + 12, w->recipient, w->len);
+            *len = 12 + w->len;
+            return true;
+        }
+        return false;
+    }
+    if (seg_is(p, 3, "roots")) {
+        if (r == 2 && seg_is(p, 4, "count")) {
+            *len = put_u64(out, b->roots_count);
+            return true;
+        }
+        if (r == 3 && seg_is(p, 4, "index") && seg_hex(p, 5, 16, &idx) && idx < b->roots_count) {
+            memcpy(out, c->roots[idx].b, 32);
+            *len = 32;
+            return true;
+        }
+        if (r == 3 && seg_is(p, 4, "by-key") && seg_felt(p, 5, &f) &&
+            sim_chain_has_root(c, b, &f)) {
+            out[0] = 1;
+            *len = 1;
+            return true;
+        }
+        return false;
+    }
+    if (r == 3 && seg_is(p, 3, "shields") && seg_is(p, 4, "applied_cm") && seg_felt(p, 5, &f) &&
+        sim_chain_has_shield(c, b, &f)) {
+        out[0] = 1;
+        *len = 1;
         return true;
     }
     return false;
@@ -252,13 +291,17 @@ void sim_durable_children(const sim_chain *c, const sim_block *b, const sim_path
     if (r == 0) {
         static const char *const top[] = {"auth_domain", "verifier_config.bin", "bridge",
                                           "tree",        "nullifiers",          "withdrawals",
-                                          "fees",        "last_input_level"};
+                                          "roots",       "last_input_level"};
         for (size_t k = 0; k < sizeof top / sizeof top[0]; k++)
             emit(ctx, top[k]);
         if (b->fr.size > 0)
             emit(ctx, "notes");
         if (b->bal && b->bal->n > 0)
             emit(ctx, "deposits");
+        if (b->fee_level > 0)
+            emit(ctx, "fees");
+        if (b->shield_count > 0)
+            emit(ctx, "shields");
         return;
     }
     if (seg_is(p, 3, "tree")) {
@@ -324,5 +367,27 @@ void sim_durable_children(const sim_chain *c, const sim_block *b, const sim_path
         emit(ctx, "private_tx_count_in_level");
     } else if (r == 1 && seg_is(p, 3, "withdrawals")) {
         emit(ctx, "count");
+        if (b->wd_count > 0)
+            emit(ctx, "index");
+    } else if (r == 2 && seg_is(p, 3, "withdrawals") && seg_is(p, 4, "index")) {
+        emit_indices(emit, ctx, b->wd_count, 16);
+    } else if (r == 1 && seg_is(p, 3, "roots")) {
+        emit(ctx, "count");
+        emit(ctx, "index");
+        emit(ctx, "by-key");
+    } else if (r == 2 && seg_is(p, 3, "roots") && seg_is(p, 4, "index")) {
+        emit_indices(emit, ctx, b->roots_count, 16);
+    } else if (r == 2 && seg_is(p, 3, "roots") && seg_is(p, 4, "by-key")) {
+        for (uint64_t i = 0; i < b->roots_count; i++) {
+            tz_felt_to_hex(buf, &c->roots[i]);
+            emit(ctx, buf);
+        }
+    } else if (r == 1 && seg_is(p, 3, "shields") && b->shield_count > 0) {
+        emit(ctx, "applied_cm");
+    } else if (r == 2 && seg_is(p, 3, "shields") && seg_is(p, 4, "applied_cm")) {
+        for (uint64_t i = 0; i < b->shield_count; i++) {
+            tz_felt_to_hex(buf, &c->shields[i]);
+            emit(ctx, buf);
+        }
     }
 }

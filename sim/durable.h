@@ -11,7 +11,8 @@
 #include "chain.h"
 
 #define SIM_PATH_MAX_SEGS 16
-#define SIM_MAX_VALUE 1024   /* the largest value the simulated kernel writes */
+#define SIM_MAX_VALUE 1040   /* the largest value the simulated kernel writes
+                                (a withdrawal: 12 bytes + a 1,024-byte recipient) */
 
 /* A parsed durable key: segments point into the key string. */
 typedef struct sim_path {

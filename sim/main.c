@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "  --keep-blocks K        blocks kept for pinned reads (default %d, min 64)\n"
             "  --no-values            the `values` route answers 404 (Octez < 21.3)\n"
             "  --acl-secure           `subkeys` and `values` answer 401 (remote ACL)\n"
+            "  --operator-token T     bearer token of the operator API /v1/rollup/submissions\n"
+            "                         (default \"" SIM_DEFAULT_OPERATOR_TOKEN "\")\n"
             "  --quiet                no progress messages\n"
             "helper modes:\n"
             "  --make-address MASTER_SK_HEX:J     print address J's payment address JSON\n"
@@ -148,6 +150,13 @@ int main(int argc, char **argv)
         } else if (!strcmp(name, "--seed")) {
             NEXT();
             gp.seed = val;
+        } else if (!strcmp(name, "--operator-token")) {
+            NEXT();
+            if (!*val) {
+                fputs("tzel-rollup-sim: --operator-token must not be empty\n", stderr);
+                goto out;
+            }
+            so.operator_token = val;
         } else if (!strcmp(name, "--chain-cache")) {
             NEXT();
             gp.cache_dir = val;

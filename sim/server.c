@@ -306,6 +306,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool is_sim = strncmp(url, "/sim/", 5) == 0;
         if (is_sim)
             sim_control_handle(s, conn, r, url, method);
+        else if (strncmp(url, "/v1/rollup/submissions", 22) == 0)
+            sim_operator_handle(s, conn, r, url, method);
         else
             sim_rpc_handle(s, conn, r, url, method);
         unsigned lat = is_sim ? 0 : atomic_load(&s->latency_ms);
@@ -385,6 +387,7 @@ tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts
     atomic_store(&s->latency_ms, o->latency_ms);
     pthread_mutex_init(&s->f.mu, NULL);
     pthread_mutex_init(&s->tmu, NULL);
+    pthread_mutex_init(&s->smu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -417,6 +420,7 @@ tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     *port = di ? di->port : o->port;
+    s->port = *port;
     *out = s;
     return TZ_OK;
 }
@@ -435,6 +439,8 @@ void sim_server_stop(sim_server *s)
     if (s->d)
         MHD_stop_daemon(s->d);
     free(s->heap);
+    sim_operator_free(s);
+    pthread_mutex_destroy(&s->smu);
     pthread_mutex_destroy(&s->f.mu);
     pthread_mutex_destroy(&s->tmu);
     pthread_cond_destroy(&s->tcv);

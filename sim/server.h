@@ -16,7 +16,14 @@ typedef struct sim_server_opts {
     unsigned http_threads;    /* MHD thread pool size (>= 1) */
     bool no_values;           /* `values` answers 404 (Octez < 21.3) */
     bool acl_secure;          /* `subkeys` and `values` answer 401 */
+    const char *operator_token; /* bearer token of /v1/rollup/submissions
+                                   (NULL: SIM_DEFAULT_OPERATOR_TOKEN) */
 } sim_server_opts;
+
+/* The operator's bearer token unless --operator-token sets another. */
+#define SIM_DEFAULT_OPERATOR_TOKEN "tzel-sim-operator-token"
+/* The DAL fee the network profile announces (the producer's note value). */
+#define SIM_DAL_FEE 1
 
 typedef struct sim_server sim_server;
 

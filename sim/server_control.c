@@ -298,6 +298,31 @@ static void ctl_paid(sim_server *s, sim_req *r)
 
 /* ------------------------------------------------------------- dispatch */
 
+/* A complete network profile for a wallet, in the reference's format: the
+ * simulator is the rollup node and the operator; the DAL fee goes to the
+ * simulator's producer address. */
+static void ctl_profile(sim_server *s, sim_req *r)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", s->port);
+    const char *tok = s->o.operator_token ? s->o.operator_token : SIM_DEFAULT_OPERATOR_TOKEN;
+    json_t *fee_addr = sim_addr_to_json(&s->c->producer);
+    json_t *o = fee_addr ? json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s}",
+                                     "network", "shadownet", "rollup_node_url", url,
+                                     "rollup_address", s->c->rollup_address, "bridge_ticketer",
+                                     s->c->ticketer, "dal_fee", (json_int_t)SIM_DAL_FEE,
+                                     "dal_fee_address", fee_addr, "operator_url", url,
+                                     "operator_bearer_token", tok, "source_alias", "tzel-sim",
+                                     "public_account", s->c->public_account, "octez_client_bin",
+                                     "octez-client", "burn_cap", "1")
+                         : NULL;
+    if (!o) {
+        sim_reply_error(r, 500, "out of memory");
+        return;
+    }
+    sim_reply_json(r, 200, o);
+}
+
 void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, const char *url,
                         const char *method)
 {
@@ -325,6 +350,10 @@ void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, 
     }
     if (get && !strcmp(op, "paid")) {
         ctl_paid(s, r);
+        return;
+    }
+    if (get && !strcmp(op, "profile")) {
+        ctl_profile(s, r);
         return;
     }
     if (!post) {

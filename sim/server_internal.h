@@ -56,6 +56,20 @@ typedef struct sim_pending {
     struct MHD_Connection *conn;
 } sim_pending;
 
+/* One operator submission, as GET /v1/rollup/submissions/{id} answers it. */
+typedef struct sim_submission {
+    char id[48];            /* sub-<ms>-<seq> */
+    const char *kind;       /* static: transfer, unshield, shield */
+    const char *status;     /* static: submitted_to_l1 or failed */
+    char operation_hash[64];
+    uint64_t published_level;
+    char payload_hash[65];
+    uint64_t payload_len;
+    char *detail;           /* malloc'd */
+} sim_submission;
+
+#define SIM_MAX_SUBMISSIONS 100000
+
 struct sim_server {
     sim_chain *c;
     sim_server_opts o;
@@ -75,6 +89,14 @@ struct sim_server {
     sim_pending *heap;
     size_t nheap, heapcap;
     bool stopping;
+
+    unsigned port;           /* the bound port */
+
+    /* operator submissions, under smu */
+    pthread_mutex_t smu;
+    sim_submission *subs;
+    size_t nsubs, subcap;
+    uint64_t sub_seq;
 };
 
 /* How the prepared answer goes out: as is, not at all (the connection is
@@ -138,6 +160,18 @@ bool sim_conn_is_loopback(struct MHD_Connection *conn);
  * switches applied and the request counted. Unknown routes answer 404. */
 void sim_rpc_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, const char *url,
                     const char *method);
+
+/* ------------------------------------------------------- server_operator.c */
+
+/* Answers the operator API (url starts with "/v1/rollup/submissions"):
+ * POST submits a kernel message, applied at once by the simulator's
+ * kernel (a new block) before the answer; GET .../{id} answers a record.
+ * Bearer token required (401). */
+void sim_operator_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r,
+                         const char *url, const char *method);
+
+/* Frees the submission records. */
+void sim_operator_free(sim_server *s);
 
 /* -------------------------------------------------------- server_control.c */
 

@@ -3,7 +3,8 @@
 tree against a Python recomputation, note acceptance by the intended
 recipient only, pinned reads, every fault switch, latency under 64
 concurrent clients, the connection limit, --no-values / --acl-secure,
-the chain cache, timed blocks and clean shutdown.
+the chain cache, timed blocks and clean shutdown, the network profile and
+the operator API (authentication, malformed bodies, kernel rejections).
 
 Run all: python3 test_sim.py; some: python3 test_sim.py routes cache ...
 (the tests up to clean_exit share one simulator, started in any case)."""
@@ -532,9 +533,134 @@ def test_many_pays(ctx):
         sim.stop()
 
 
-TESTS = [test_make_address, test_routes, test_tree, test_acceptance, test_faults,
+# ---------------------------------------------------------- operator API
+
+def op_req(sim, method, path, body=None, token="tok-1"):
+    """`method` on the operator API with a bearer token (None: no header);
+    (HTTP status, parsed JSON body or None)."""
+    import urllib.error
+    import urllib.request
+    data = None if body is None else (body if isinstance(body, bytes) else
+                                      json.dumps(body).encode())
+    rq = urllib.request.Request(sim.url + path, data=data, method=method)
+    if token is not None:
+        rq.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(rq, timeout=10) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    return status, (json.loads(raw) if raw.strip() else None)
+
+
+def dyn(b):
+    return len(b).to_bytes(4, "big") + b
+
+
+def transfer_msg(root, nfs, fee, cms, preimage, encs, proof=b"\x00" * 32):
+    """A transfer kernel message (SPENDS.md section 7) with any proof."""
+    pr = dyn(len(proof).to_bytes(4, "big") + proof + len(preimage).to_bytes(4, "big") +
+             b"".join(preimage))
+    body = (root + dyn(dyn(b"".join(nfs))) + fee.to_bytes(8, "little") + b"".join(cms) + pr +
+            b"".join(dyn(e) for e in encs))
+    return (17).to_bytes(2, "little") + b"\x03" + dyn(body)
+
+
+def test_operator(ctx):
+    """The operator API on its own simulator (--operator-token): 401 without
+    or with a wrong token, 400 on malformed bodies, a record for every
+    submission with the kernel's reason when rejected (undecodable
+    payload, kind mismatch, fee, unknown root, a foreign program hash),
+    GET of a record, 404 for an unknown id; nothing applied."""
+    sim = start_sim(leaves=6, seed="op", extra=["--operator-token", "tok-1"])
+    try:
+        ra = sim.chain()["rollup_address"]
+        size0, level0 = tree_size(sim), sim.chain()["level"]
+        sub = "/v1/rollup/submissions"
+        good = {"kind": "transfer", "rollup_address": ra, "payload": "11000300000000"}
+        check(op_req(sim, "POST", sub, good, token=None)[0] == 401, "no token")
+        check(op_req(sim, "POST", sub, good, token="tzel-sim-operator-token")[0] == 401,
+              "the default token after --operator-token")
+        check(op_req(sim, "GET", sub + "/sub-1-1", token="nope")[0] == 401, "GET wrong token")
+        for bad in [b"not json", {"kind": "mint", "rollup_address": ra, "payload": "00"},
+                    {"kind": "transfer", "rollup_address": "sr1x", "payload": "00"},
+                    {"kind": "transfer", "rollup_address": ra, "payload": "0g"},
+                    {"kind": "transfer", "rollup_address": ra, "payload": "abc"},
+                    {"kind": "transfer", "rollup_address": ra}]:
+            st, js = op_req(sim, "POST", sub, bad)
+            check(st == 400 and "error" in js, "malformed body %r: %s %s" % (bad, st, js))
+
+        def submit(kind, payload):
+            st, js = op_req(sim, "POST", sub, {"kind": kind, "rollup_address": ra,
+                                               "payload": payload.hex()})
+            check(st == 200, "submission answered %s %s" % (st, js))
+            return js["submission"]
+
+        s1 = submit("transfer", bytes.fromhex("1100030000"))
+        check(s1["status"] == "failed" and "does not decode" in s1["detail"], s1)
+        check(s1["id"].startswith("sub-") and s1["transport"] == "direct_inbox", s1)
+        check(s1["dal_chunks"] == [] and s1["commitment"] is None and s1["slot_index"] is None, s1)
+        check(s1["kind"] == "transfer" and s1["rollup_address"] == ra and s1["payload_len"] == 5,
+              s1)
+        check(len(s1["payload_hash"]) == 64 and s1["operation_hash"].startswith("o"), s1)
+        st, again = op_req(sim, "GET", sub + "/" + s1["id"])
+        check(st == 200 and again["submission"] == s1, "GET answers the record: %s" % again)
+        check(op_req(sim, "GET", sub + "/sub-0-999")[0] == 404, "unknown id")
+
+        root = bytes.fromhex(sim.value(STATE + "/tree/root"))
+        enc = read_note(sim, 0)[32:]
+        nf, cm = os.urandom(31) + b"\x00", os.urandom(31) + b"\x00"
+        pre = [(1).to_bytes(32, "little")] * 4
+        msg = transfer_msg(root, [nf], 100000, [cm] * 3, pre, [enc] * 3)
+        s2 = submit("unshield", msg)
+        check(s2["status"] == "failed" and "the submission says unshield" in s2["detail"], s2)
+        s3 = submit("transfer", transfer_msg(root, [nf], 99999, [cm] * 3, pre, [enc] * 3))
+        check(s3["status"] == "failed" and "below the required fee 100000" in s3["detail"], s3)
+        s4 = submit("transfer", transfer_msg(b"\x07" * 31 + b"\x00", [nf], 100000, [cm] * 3,
+                                             pre, [enc] * 3))
+        check(s4["status"] == "failed" and "not a recorded root" in s4["detail"], s4)
+        s5 = submit("transfer", msg)
+        check(s5["status"] == "failed" and "proof" in s5["detail"], s5)
+        pre = [(1).to_bytes(32, "little"), (3 + 12).to_bytes(32, "little"), b"\x05" * 31 + b"\x00",
+               (12).to_bytes(32, "little")] + [b"\x00" * 32] * 12
+        s6 = submit("transfer", transfer_msg(root, [nf], 100000, [cm] * 3, pre, [enc] * 3))
+        check(s6["status"] == "failed" and "is not the transparent transfer program" in s6["detail"],
+              s6)
+        check(len({s["id"] for s in (s1, s2, s3, s4, s5, s6)}) == 6, "ids are distinct")
+        check(tree_size(sim) == size0 and sim.chain()["level"] == level0, "nothing applied")
+        check(sim.u64(STATE + "/roots/count") == 1, "genesis root recorded")
+        check(sim.value(STATE + "/roots/by-key/" + root.hex()) == "01", "root marker")
+        check(sim.u64(STATE + "/withdrawals/count") == 0, "no withdrawal")
+        check(sim.value(STATE + "/fees/private_tx_level") is None, "fee counter unwritten")
+    finally:
+        sim.stop()
+
+
+def test_profile(ctx):
+    """GET /sim/profile: a complete network profile for a wallet."""
+    p = ctx.sim.get("/sim/profile")
+    ch = ctx.sim.chain()
+    check(p["network"] == "shadownet", p)
+    check(p["rollup_node_url"] == ctx.sim.url and p["operator_url"] == ctx.sim.url, p)
+    check(p["rollup_address"] == ch["rollup_address"], p)
+    tick = ctx.sim.value(STATE + "/bridge/ticketer")
+    check(bytes.fromhex(tick).decode() == p["bridge_ticketer"], p)
+    check(p["operator_bearer_token"] == "tzel-sim-operator-token", p)
+    check(p["dal_fee"] == 1 and p["burn_cap"] == "1" and p["octez_client_bin"] == "octez-client",
+          p)
+    check(p["public_account"].startswith("tz1") and p["source_alias"], p)
+    fa = p["dal_fee_address"]
+    check(sorted(fa) == sorted(["d_j", "auth_root", "auth_pub_seed", "nk_tag", "ek_v", "ek_d"]),
+          fa)
+    check(all(len(fa[k]) == 64 for k in ("d_j", "auth_root", "auth_pub_seed", "nk_tag")), fa)
+    check(len(fa["ek_v"]) == len(fa["ek_d"]) == 2 * 1184, fa)
+    check(ctx.sim.get("/sim/profile") == p, "the profile is stable")
+
+
+TESTS = [test_make_address, test_profile, test_routes, test_tree, test_acceptance, test_faults,
          test_counters, test_latency, test_pinned, test_clean_exit,
-         test_cache, test_max_connections, test_acl_and_blocks, test_bad_args, test_many_pays]
+         test_cache, test_max_connections, test_acl_and_blocks, test_bad_args, test_many_pays,
+         test_operator]
 
 
 def main():
