@@ -117,10 +117,14 @@ tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out,
 typedef int (*tz_rpc_note_cb)(void *ctx, uint64_t index, const uint8_t *bytes, size_t len);
 
 /* Fetches PublishedNote bytes for every index in [start, end) at `block`,
- * keeping up to `concurrency` requests in flight, at most 5 requests per
- * chunked note (2 when the node serves `values`). A note that is absent
- * while the range says it exists is an error. On error, in-flight requests
- * are cancelled and the message names the URL and status.
+ * keeping up to `concurrency` requests in flight. A note laid out as every
+ * PublishedNote is (3,487 bytes in chunks 0 to 3) costs ONE request when
+ * the node serves `values` (the listing of notes/<i>/chunk) and FOUR
+ * otherwise (the chunks, in parallel); `len` and the direct key are read
+ * only when those chunks are not exactly a PublishedNote that decodes
+ * (then the note costs what it did before, plus the guess). A note that is
+ * absent while the range says it exists is an error. On error, in-flight
+ * requests are cancelled and the message names the URL and status.
  *
  * Window: requests for notes already started are issued before new notes
  * are started, lowest index first, so completion stays close to leaf order

@@ -674,6 +674,39 @@ def test_connections_bounded():
         check(len(warn) == 1 and res["scanned"] == 300, "no warning above 96: %r" % r.stderr[:500])
 
 
+def note_requests(sim, w, *args):
+    """Rollup requests of a sync of `w` minus those of the sync that follows
+    it at the same head (nothing left to scan: the reads every sync makes),
+    and the counters of the first."""
+    sim.reset()
+    sync_ok(w, sim.url, *args)
+    first = sim.counters()
+    sim.reset()
+    sync_ok(w, sim.url, *args)
+    again = sim.counters()
+    return sim.rpc_requests(first) - sim.rpc_requests(again), first
+
+
+def test_requests_per_leaf():
+    """1,000 leaves: exactly 1.0 request per leaf with `values`, 4.0 without
+    (chunks 0 to 3, no `len`), and one `values` probe when the ACL refuses it."""
+    with start_sim(1000, "perleaf") as sim:
+        w = new_wallet_dir("perleaf-values")
+        n, c = note_requests(sim, w)
+        check(n == 1000 and c["requests"]["values"] == 1000,
+              "values: %d requests for 1000 leaves: %r" % (n, c["requests"]))
+        w = new_wallet_dir("perleaf-value")
+        n, c = note_requests(sim, w, "--no-values-route")
+        check(n == 4000 and c["requests"]["values"] == 0 and c["requests"]["length"] == 0,
+              "no values: %d requests for 1000 leaves: %r" % (n, c["requests"]))
+        print("  requests per leaf: 1.000 with values, %.3f without" % (n / 1000))
+    with start_sim(1000, "perleaf", extra=["--acl-secure"]) as sim:
+        w = new_wallet_dir("perleaf-acl")
+        n, c = note_requests(sim, w)
+        check(n == 4001 and c["requests"]["values"] == 1,
+              "secure ACL: %d requests for 1000 leaves: %r" % (n, c["requests"]))
+
+
 def test_tampered_leaf_trips_root_check():
     """A leaf whose cm does not match the tree: exit 6 naming both roots, no verified root."""
     with start_sim(120, "tamper", pay=ADDR() + ":2") as sim:
@@ -1002,6 +1035,7 @@ TESTS = [
     ("pool", test_pool_reads_pinned),
     ("conc", test_concurrency_and_threads_identical),
     ("conn", test_connections_bounded),
+    ("perleaf", test_requests_per_leaf),
     ("tamper", test_tampered_leaf_trips_root_check),
     ("rollback", test_lying_node_costs_a_rescan),
     ("athead", test_at_head_frontier_verified),
