@@ -38,6 +38,24 @@ typedef struct tz_rpc_stats {
 tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err);
 void tz_rpc_free(tz_rpc *c);
 
+/* Adaptive concurrency (rpc/limiter.h, docs/sync.md): instead of the
+ * fixed `concurrency` given to tz_rpc_new, keep as many requests in flight
+ * as the limiter allows (starting at 8, never above that `concurrency`),
+ * adjusted by every answer's latency; 429/503 answers, timeouts, resets
+ * and requests on a new connection that get no answer within
+ * TZ_RPC_ACCEPT_WAIT_SECS (or 10 round trips, if longer) shrink it. Such a
+ * request is abandoned and issued again: a node that stops accepting
+ * connections (Octez near 100) makes the client slow down instead of
+ * waiting forever. Errors still end the operation as with a fixed
+ * concurrency. The limit carries over across operations and watch rounds. */
+#define TZ_RPC_ACCEPT_WAIT_SECS 1.0
+void tz_rpc_set_adaptive(tz_rpc *c, bool on);
+
+/* The number of requests the client may have in flight now: the
+ * limiter's current limit when adaptive, else the fixed concurrency. Safe
+ * to call from any thread. */
+unsigned tz_rpc_inflight_limit(const tz_rpc *c);
+
 /* Asynchronous cancel flag: when *flag becomes true, in-flight transfers
  * are abandoned (not awaited) and the current call returns TZ_ECANCEL. */
 void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag);

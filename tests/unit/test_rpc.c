@@ -60,6 +60,8 @@ typedef struct srv {
     atomic_int *per_note;    /* requests per note index */
     const kv *table;
     size_t ntable;
+    int conn_limit;          /* >0: accept no more live connections than this
+                                (the rest wait in the backlog, like Octez) */
 } srv;
 
 static uint8_t note_byte(uint64_t i, size_t j)
@@ -405,6 +407,9 @@ static void *accept_main(void *arg)
 {
     srv *s = arg;
     for (;;) {
+        while (s->conn_limit && atomic_load(&s->live) >= s->conn_limit &&
+               !atomic_load(&s->stopping))
+            sleep_ms(2);
         int fd = tz_test_accept(s->lfd);
         if (fd < 0)
             return NULL;
@@ -1254,6 +1259,71 @@ static void test_throughput(bool values)
     srv_stop(&s);
 }
 
+/* Adaptive concurrency: from 8 in flight the limit grows while the node's
+ * latency holds, never past the pool, and the same answers come back. */
+static void test_adaptive_grows(void)
+{
+    const uint64_t N = 1500;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = 10;
+    tz_rpc *c = client(&s, 48);
+    tz_rpc_set_use_values(c, false);
+    tz_rpc_set_adaptive(c, true);
+    CHECK(tz_rpc_inflight_limit(c) == 8);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+    double el = now_s() - t0;
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    CHECK(exactly_once(&k) && k.bad == 0);
+    unsigned lim = tz_rpc_inflight_limit(c);
+    printf("adaptive: %u in flight after %" PRIu64 " notes in %.2f s, %d connections at most\n",
+           lim, N, el, atomic_load(&s.max_live));
+    CHECK_MSG(lim >= 16 && lim <= 48, "limit %u", lim);
+    CHECK(atomic_load(&s.max_live) <= 48);
+    /* a fixed concurrency of 8 takes 4 x N x 10 ms / 8 = 7.5 s */
+    CHECK_MSG(el < 4.0 * (tz_test_sanitized() ? 3.0 : 1.0), "%.2f s", el);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
+/* Adaptive concurrency against a node that accepts only 12 connections
+ * (the others wait in its backlog): requests on unaccepted connections are
+ * abandoned and issued again, the limit shrinks, and the fetch finishes. */
+static void test_adaptive_conn_limit(void)
+{
+    const uint64_t N = 1500;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = 5;
+    s.conn_limit = 12;
+    tz_rpc *c = client(&s, 64);
+    tz_rpc_set_use_values(c, false);
+    tz_rpc_set_adaptive(c, true);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+    double el = now_s() - t0;
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    CHECK(exactly_once(&k) && k.bad == 0);
+    unsigned lim = tz_rpc_inflight_limit(c);
+    printf("adaptive, 12 connections: %u in flight at the end, %.2f s, %d accepted\n", lim, el,
+           atomic_load(&s.accepted));
+    CHECK(atomic_load(&s.max_live) <= 12);
+    CHECK_MSG(lim <= 12, "limit %u above the connections the node accepts", lim);
+    /* 6,000 requests x 5 ms / 12 = 2.5 s, plus a second of accept wait */
+    CHECK_MSG(el < 8.0 * (tz_test_sanitized() ? 3.0 : 1.0), "%.2f s", el);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
 /* Runs one test and prints how long it took. */
 #define STEP(call)                                                     \
     do {                                                               \
@@ -1272,6 +1342,8 @@ int main(void)
     STEP(test_fetch_plain());
     STEP(test_fetch_values());
     STEP(test_fetch_undecodable());
+    STEP(test_adaptive_grows());
+    STEP(test_adaptive_conn_limit());
     STEP(test_values_fallback(404));
     STEP(test_values_fallback(401));
     STEP(test_connections());
