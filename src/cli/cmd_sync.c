@@ -24,8 +24,9 @@
 #define DEFAULT_INTERVAL_SECS 5 /* the reference's default */
 
 static const char usage[] =
-    "Usage: tzel-wallet [-w PATH] sync [--checkpoint-every K] [--concurrency N]\n"
-    "                   [--threads T] [--watch [--interval-secs S]] [--no-values-route]\n"
+    "Usage: tzel-wallet [-w PATH] sync [--checkpoint-every K] [--concurrency auto|N]\n"
+    "                   [--max-concurrency M] [--threads T] [--watch [--interval-secs S]]\n"
+    "                   [--no-values-route]\n"
     "\n"
     "Scans the leaves [scanned, tree/size) at one pinned block for this wallet's notes,\n"
     "saving a checkpoint every K leaves, then removes spent notes, settles pending\n"
@@ -34,8 +35,11 @@ static const char usage[] =
     "\n"
     "  --checkpoint-every K  leaves per checkpoint (else $TZEL_SYNC_CHECKPOINT_EVERY,\n"
     "                        else 250); must be a positive integer\n"
-    "  --concurrency N       HTTP requests in flight, 1..128 (else $TZEL_SYNC_CONCURRENCY,\n"
-    "                        else 4); above 96 a warning: nodes stop near 100 connections\n"
+    "  --concurrency auto|N  HTTP requests in flight (else $TZEL_SYNC_CONCURRENCY, else\n"
+    "                        auto): auto starts at 8 and adapts to the node's latency\n"
+    "                        and refusals (docs/sync.md); N (1..128) pins it\n"
+    "  --max-concurrency M   auto's ceiling, 1..128 (else $TZEL_SYNC_MAX_CONCURRENCY,\n"
+    "                        else 64); above 96 a warning: nodes stop near 100 connections\n"
     "  --threads T           trial-decryption threads (else $TZEL_SYNC_THREADS, else\n"
     "                        the online cores)\n"
     "  --watch               repeat: a new round every S seconds at a newly pinned head,\n"
@@ -125,22 +129,25 @@ static void on_event(void *ctx, const tz_sync_event *ev)
         json_t *o = NULL;
         switch (ev->type) {
         case TZ_SYNC_EV_START:
-            o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:i, s:i}", "event", "start", "scanned",
-                          tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
-                          "block", ev->block, "checkpoint_every",
-                          tz_json_u64(ev->config->checkpoint_every), "concurrency",
-                          (int)ev->config->concurrency, "threads", (int)ev->config->threads);
+            o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:s, s:i, s:i, s:i}", "event", "start",
+                          "scanned", tz_json_u64(ev->scanned), "tree_size",
+                          tz_json_u64(ev->tree_size), "block", ev->block, "checkpoint_every",
+                          tz_json_u64(ev->config->checkpoint_every), "concurrency_mode",
+                          ev->config->auto_concurrency ? "auto" : "fixed", "concurrency",
+                          (int)ev->config->concurrency, "in_flight_limit",
+                          (int)ev->inflight_limit, "threads", (int)ev->config->threads);
             break;
         case TZ_SYNC_EV_PROGRESS:
             if (ev->scanned < ev->tree_size &&
                 tz_mono_secs() - v->last_json_progress < JSON_PROGRESS_EVERY_SECS)
                 return;
             v->last_json_progress = tz_mono_secs();
-            o = json_pack("{s:s, s:o, s:o, s:o, s:f, s:o}", "event", "progress", "scanned",
+            o = json_pack("{s:s, s:o, s:o, s:o, s:f, s:o, s:i}", "event", "progress", "scanned",
                           tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
                           "found", tz_json_u64(ev->found), "leaves_per_sec",
                           ev->leaves_per_sec, "eta_secs",
-                          ev->eta_secs < 0 ? json_null() : json_real(ev->eta_secs));
+                          ev->eta_secs < 0 ? json_null() : json_real(ev->eta_secs),
+                          "in_flight_limit", (int)ev->inflight_limit);
             break;
         case TZ_SYNC_EV_CHECKPOINT:
             o = json_pack("{s:s, s:o}", "event", "checkpoint", "scanned",
@@ -171,6 +178,12 @@ static void on_event(void *ctx, const tz_sync_event *ev)
         }
         break;
     case TZ_SYNC_EV_PROGRESS:
+        if (v->bar && ev->inflight_limit) {
+            char note[32];
+            snprintf(note, sizeof note, "%u in flight", ev->inflight_limit);
+            tz_progress_set_note(v->bar, note);
+        }
+        /* fall through */
     case TZ_SYNC_EV_CHECKPOINT:
         if (ev->scanned >= v->bar_base)
             tz_progress_update(v->bar, ev->scanned - v->bar_base);
@@ -362,10 +375,11 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
 
 static int run(tz_cli *cli, int argc, char **argv)
 {
-    const char *k_s = NULL, *conc_s = NULL, *thr_s = NULL, *interval_s = NULL;
+    const char *k_s = NULL, *conc_s = NULL, *max_s = NULL, *thr_s = NULL, *interval_s = NULL;
     bool watch = false, no_values = false;
     tz_opt opts[] = {
         {"checkpoint-every", TZ_OPT_VALUE, &k_s}, {"concurrency", TZ_OPT_VALUE, &conc_s},
+        {"max-concurrency", TZ_OPT_VALUE, &max_s},
         {"threads", TZ_OPT_VALUE, &thr_s},        {"watch", TZ_OPT_FLAG, &watch},
         {"interval-secs", TZ_OPT_VALUE, &interval_s},
         {"no-values-route", TZ_OPT_FLAG, &no_values},
@@ -377,7 +391,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     /* Validation first: nothing touches the network or the wallet before. */
     tz_sync_config cfg;
     tz_error err = {0};
-    if (tz_sync_config_resolve(k_s, conc_s, thr_s, &cfg, &err) != TZ_OK)
+    if (tz_sync_config_resolve(k_s, conc_s, max_s, thr_s, &cfg, &err) != TZ_OK)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "%s", err.msg);
     uint64_t interval = DEFAULT_INTERVAL_SECS;
     if (interval_s) {
@@ -400,17 +414,25 @@ static int run(tz_cli *cli, int argc, char **argv)
     free(url);
     if (no_values)
         tz_rpc_set_use_values(rpc, false);
+    tz_rpc_set_adaptive(rpc, cfg.auto_concurrency);
 
-    if (!cli->json)
+    if (!cli->json && cfg.auto_concurrency)
+        tz_out_info(cli,
+                    "sync: checkpoint every %" PRIu64 " leaves, concurrency auto (%u in flight, "
+                    "up to %u), %u threads%s",
+                    cfg.checkpoint_every, tz_rpc_inflight_limit(rpc), cfg.concurrency,
+                    cfg.threads, watch ? ", watching" : "");
+    else if (!cli->json)
         tz_out_info(cli, "sync: checkpoint every %" PRIu64 " leaves, concurrency %u, %u threads%s",
                     cfg.checkpoint_every, cfg.concurrency, cfg.threads,
                     watch ? ", watching" : "");
     if (cfg.warn_concurrency) {
         char msg[200];
         snprintf(msg, sizeof msg,
-                 "concurrency %u is above %u: Octez rollup nodes stop accepting connections "
+                 "%s %u is above %u: Octez rollup nodes stop accepting connections "
                  "near 100",
-                 cfg.concurrency, (unsigned)TZ_SYNC_WARN_CONCURRENCY);
+                 cfg.auto_concurrency ? "max concurrency" : "concurrency", cfg.concurrency,
+                 (unsigned)TZ_SYNC_WARN_CONCURRENCY);
         view v = {.cli = cli};
         tz_sync_event ev = {.type = TZ_SYNC_EV_WARNING, .message = msg, .pid = -1};
         on_event(&v, &ev);

@@ -138,6 +138,7 @@ void tz_out_info(const tz_cli *cli, const char *fmt, ...)
 struct tz_progress {
     char label[64];
     char unit[24];
+    char note[32];
     uint64_t total, done;
     double t0, last_draw;
 };
@@ -183,9 +184,9 @@ static void draw(tz_progress *p, double t)
         human_secs(es, sizeof es, (double)(p->total - p->done) / rate);
     else
         snprintf(es, sizeof es, "?");
-    fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %s %s/s ETA %s\033[K", p->label, bar,
+    fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %s %s/s ETA %s%s%s\033[K", p->label, bar,
             frac * 100.0, (unsigned long long)p->done, (unsigned long long)p->total, p->unit,
-            rs, es);
+            rs, es, p->note[0] ? ", " : "", p->note);
     fflush(stderr);
     p->last_draw = t;
 }
@@ -205,6 +206,12 @@ tz_progress *tz_progress_start(const tz_cli *cli, const char *label, uint64_t to
     p->t0 = tz_mono_secs();
     draw(p, p->t0);
     return p;
+}
+
+void tz_progress_set_note(tz_progress *p, const char *note)
+{
+    if (p)
+        snprintf(p->note, sizeof p->note, "%s", note ? note : "");
 }
 
 void tz_progress_set_total(tz_progress *p, uint64_t total)

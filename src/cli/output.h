@@ -64,6 +64,10 @@ tz_progress *tz_progress_start(const tz_cli *cli, const char *label, uint64_t to
 void tz_progress_update(tz_progress *p, uint64_t done);
 void tz_progress_set_total(tz_progress *p, uint64_t total);
 
+/* Sets a short note drawn after the ETA (e.g. "12 in flight"; "" for
+ * none), shown from the next redraw. */
+void tz_progress_set_note(tz_progress *p, const char *note);
+
 /* Ends the display (final state drawn, then a newline) and frees it. */
 void tz_progress_finish(tz_progress *p);
 

@@ -1,22 +1,38 @@
 /* The note fetch (tz_rpc_fetch_notes): PublishedNote bytes for a range of
  * leaf indices, as one operation of the client's event loop.
  *
- * Each note in the window is a small state machine. With the `values`
- * route (probed once per client, alone): one listing of notes/<i> gives the
- * value directly or its `len`, and one listing of notes/<i>/chunk gives
- * every chunk. Without it: value?key=notes/<i>/len, then either the direct
- * value or the chunks in parallel. Answers are sorted by tz_rpc_classify;
- * a 401 or 404 on `values` means the node does not serve that route. */
+ * Each note in the window is a small state machine that first guesses the
+ * layout every real note has (a PublishedNote is 3,487 bytes: `len` plus
+ * chunks 0 to 3) and reads only the chunks:
+ *   - with the `values` route (probed once per client, alone): ONE
+ *     listing of notes/<i>/chunk, whose children are the whole note;
+ *   - without it: FOUR reads, value?key=notes/<i>/chunk/<k> for k = 0..3,
+ *     in parallel.
+ * Only when the chunks so read are not exactly a PublishedNote (not four
+ * chunks of 1024, 1024, 1024 and 415 bytes that decode) does the note fall
+ * back to the general layout, read as before: `values` on notes/<i> (the
+ * direct value or `len`), or, without `values`, the direct key when chunk 0
+ * is absent (the reference's probe order), then `len`; `len` is then
+ * trusted and the chunks it announces are read again. Nothing is trusted
+ * more than before: a note that decodes but is not the chain's fails the
+ * frontier root check, and a missing note is still an error. Answers are
+ * sorted by tz_rpc_classify; a 401 or 404 on `values` means the node does
+ * not serve that route. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/wire.h"
 #include "rpc/rpc_int.h"
 
 #define NOTE_CHUNK 1024u
+/* The chunks of a PublishedNote: 1024, 1024, 1024 and 415 bytes. */
+#define GUESS_CHUNKS ((TZ_PUBLISHED_NOTE_BYTES + NOTE_CHUNK - 1) / NOTE_CHUNK)
 
 enum phase {
+    P_GUESS_VALUES,  /* values?key=notes/<i>/chunk: the whole note at once */
+    P_GUESS,         /* value?key=notes/<i>/chunk/<n>, n < 4, in parallel */
     P_VALUES_TOP,    /* values?key=notes/<i>: len or the direct value */
     P_VALUES_CHUNKS, /* values?key=notes/<i>/chunk: every chunk */
     P_LEN,           /* value?key=notes/<i>/len */
@@ -32,6 +48,9 @@ typedef struct note {
     unsigned inflight;
     uint64_t total;
     uint32_t nchunks, next_chunk, chunks_done;
+    bool guess_absent0; /* P_GUESS: chunk 0 is absent */
+    bool guess_wrong;   /* P_GUESS: a chunk is absent or of another size */
+    bool tried_direct, tried_len; /* general layout: keys found absent */
     uint8_t *buf;
 } note;
 
@@ -56,6 +75,13 @@ static void note_url(const tz_rpc *c, char *url, const char *block, const note *
     char key[128], sfx[32] = "";
     const char *route = "value";
     switch (ph) {
+    case P_GUESS_VALUES:
+        route = "values";
+        snprintf(sfx, sizeof sfx, "/chunk");
+        break;
+    case P_GUESS:
+        snprintf(sfx, sizeof sfx, "/chunk/%08" PRIx32, chunk);
+        break;
     case P_VALUES_TOP:
         route = "values";
         break;
@@ -88,60 +114,101 @@ static bool use_values(const tz_rpc *c)
     return c->use_values && c->values_state != TZ_RPC_VALUES_NO;
 }
 
+/* Enters P_GUESS: chunks 0..3 of a 3,487-byte note, in parallel. False
+ * when out of memory. */
+static bool guess_start(note *n, enum phase ph)
+{
+    n->buf = malloc(TZ_PUBLISHED_NOTE_BYTES);
+    if (!n->buf)
+        return false;
+    n->phase = ph;
+    n->total = TZ_PUBLISHED_NOTE_BYTES;
+    n->nchunks = GUESS_CHUNKS;
+    n->next_chunk = n->chunks_done = 0;
+    n->guess_absent0 = n->guess_wrong = false;
+    return true;
+}
+
+/* Leaves a guess for the general layout: `len` (or `values` on notes/<i>)
+ * will say what to read. */
+static void guess_abandon(note *n, enum phase next)
+{
+    free(n->buf);
+    n->buf = NULL;
+    n->total = 0;
+    n->nchunks = n->next_chunk = n->chunks_done = 0;
+    n->phase = next;
+    n->want = true;
+}
+
+/* Whether n->buf holds exactly a PublishedNote. */
+static bool guess_decodes(const note *n)
+{
+    tz_published_note pn;
+    return n->total == TZ_PUBLISHED_NOTE_BYTES &&
+           tz_wire_decode_published_note(&pn, n->buf, n->total) == TZ_OK;
+}
+
 static bool fetch_next(void *ctx, tz_rpc *c, tz_rpc_xfer *x)
 {
     fetch *f = ctx;
     if (f->probing)
         return false;
-    /* 1. work of notes already started, lowest index first */
-    note *best = NULL;
-    for (size_t i = 0; i < f->nslots; i++) {
-        note *n = &f->notes[i];
-        if (!n->used)
-            continue;
-        bool pending = n->want || (n->phase == P_CHUNKS && n->next_chunk < n->nchunks);
-        if (pending && (!best || n->index < best->index))
-            best = n;
-    }
-    if (best) {
-        x->slot = (size_t)(best - f->notes);
-        x->kind = best->phase;
-        if (best->want) {
-            best->want = false;
-            x->chunk = 0;
-        } else {
-            x->chunk = best->next_chunk++;
+    for (;;) {
+        /* 1. work of notes already started, lowest index first */
+        note *best = NULL;
+        for (size_t i = 0; i < f->nslots; i++) {
+            note *n = &f->notes[i];
+            if (!n->used)
+                continue;
+            bool pending = n->want || ((n->phase == P_CHUNKS || n->phase == P_GUESS) &&
+                                       n->next_chunk < n->nchunks);
+            if (pending && (!best || n->index < best->index))
+                best = n;
         }
-        best->inflight++;
-        note_url(c, x->url, f->block, best, best->phase, x->chunk);
-        return true;
-    }
-    /* 2. a new note, if a slot is free and it is not too far past the
-     * lowest note still in progress: a stalled note must not let the
-     * others run ahead without bound (the caller reorders what we deliver,
-     * so its memory grows with the distance) */
-    if (f->next_index >= f->end || f->used >= f->nslots)
-        return false;
-    for (size_t i = 0; i < f->nslots; i++)
-        if (f->notes[i].used && f->next_index - f->notes[i].index >= 2 * f->nslots)
+        if (best) {
+            x->slot = (size_t)(best - f->notes);
+            x->kind = best->phase;
+            if (best->want) {
+                best->want = false;
+                x->chunk = 0;
+            } else {
+                x->chunk = best->next_chunk++;
+            }
+            best->inflight++;
+            /* the first `values` request of a client goes alone: it tells
+             * whether the node serves the route */
+            if (best->phase == P_GUESS_VALUES && c->values_state == TZ_RPC_VALUES_UNKNOWN)
+                f->probing = true;
+            note_url(c, x->url, f->block, best, best->phase, x->chunk);
+            return true;
+        }
+        /* 2. a new note, if a slot is free and it is not too far past the
+         * lowest note still in progress: a stalled note must not let the
+         * others run ahead without bound (the caller reorders what we
+         * deliver, so its memory grows with the distance) */
+        if (f->next_index >= f->end || f->used >= f->nslots)
             return false;
-    size_t s = 0;
-    while (f->notes[s].used)
-        s++;
-    note *n = &f->notes[s];
-    memset(n, 0, sizeof *n);
-    n->used = true;
-    n->index = f->next_index++;
-    n->phase = use_values(c) ? P_VALUES_TOP : P_LEN;
-    n->inflight = 1;
-    f->used++;
-    if (n->phase == P_VALUES_TOP && c->values_state == TZ_RPC_VALUES_UNKNOWN)
-        f->probing = true;
-    x->slot = s;
-    x->kind = n->phase;
-    x->chunk = 0;
-    note_url(c, x->url, f->block, n, n->phase, 0);
-    return true;
+        for (size_t i = 0; i < f->nslots; i++)
+            if (f->notes[i].used && f->next_index - f->notes[i].index >= 2 * f->nslots)
+                return false;
+        size_t s = 0;
+        while (f->notes[s].used)
+            s++;
+        note *n = &f->notes[s];
+        memset(n, 0, sizeof *n);
+        n->used = true;
+        n->index = f->next_index++;
+        f->used++;
+        if (use_values(c)) {
+            n->phase = P_GUESS_VALUES;
+            n->want = true;
+        } else if (!guess_start(n, P_GUESS)) {
+            /* no memory for the guess: read the general layout */
+            n->phase = P_LEN;
+            n->want = true;
+        }
+    }
 }
 
 static tz_status deliver(fetch *f, note *n, const uint8_t *bytes, size_t len, tz_error *err)
@@ -263,6 +330,116 @@ static tz_status listing_entry(const tz_rpc_xfer *x, json_t *j, size_t i, const 
     return TZ_OK;
 }
 
+/* Places guessed chunk `k` (hex) into n->buf if it has the size chunk k
+ * of a PublishedNote has; false (nothing written) otherwise. */
+static bool guess_put(note *n, uint32_t k, const char *hex, size_t hexlen)
+{
+    if (k >= GUESS_CHUNKS)
+        return false;
+    size_t off = (size_t)k * NOTE_CHUNK;
+    size_t want = n->total - off < NOTE_CHUNK ? (size_t)(n->total - off) : NOTE_CHUNK;
+    return hexlen == 2 * want && tz_hex_decode(n->buf + off, want, NULL, hex, hexlen) == TZ_OK;
+}
+
+/* Parses a chunk name (8 lowercase hex digits) into *k. */
+static bool chunk_name(const char *name, uint32_t *k)
+{
+    uint32_t kn = 0;
+    if (strlen(name) != 8)
+        return false;
+    for (int d = 0; d < 8; d++) {
+        char ch = name[d];
+        int h = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (h < 0)
+            return false;
+        kn = kn << 4 | (uint32_t)h;
+    }
+    *k = kn;
+    return true;
+}
+
+/* The answer to the guess with `values` (the listing of notes/<i>/chunk):
+ * delivers the note when its chunks are exactly a PublishedNote, else
+ * falls back to `values` on notes/<i> (the direct value or `len`). A
+ * malformed listing is an error, as it is for any other read. */
+static tz_status guess_values(fetch *f, const tz_rpc_xfer *x, note *n, tz_error *err)
+{
+    tz_status st;
+    json_t *j = listing_open(x, &st, err);
+    if (!j)
+        return st;
+    if (!guess_start(n, P_GUESS_VALUES)) {
+        json_decref(j);
+        return tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", x->url);
+    }
+    unsigned seen = 0;
+    bool wrong = false;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        const char *k, *hex;
+        json_t *v;
+        size_t hexlen;
+        uint32_t kn = 0;
+        if ((st = listing_entry(x, j, i, &k, &v, err)))
+            goto out;
+        if (!chunk_name(k, &kn)) {
+            st = tz_error_set(err, TZ_EPARSE, "GET %s: unexpected chunk name '%s'", x->url, k);
+            goto out;
+        }
+        if ((st = listing_hex(x, v, &hex, &hexlen, err)))
+            goto out;
+        if (kn < GUESS_CHUNKS && (seen >> kn & 1u)) {
+            st = tz_error_set(err, TZ_EPARSE, "GET %s: chunk '%s' listed twice", x->url, k);
+            goto out;
+        }
+        if (!guess_put(n, kn, hex, hexlen))
+            wrong = true;
+        else
+            seen |= 1u << kn;
+    }
+    if (!wrong && seen == (1u << GUESS_CHUNKS) - 1 && guess_decodes(n))
+        st = deliver(f, n, n->buf, n->total, err);
+    else
+        guess_abandon(n, P_VALUES_TOP);
+out:
+    json_decref(j);
+    return st;
+}
+
+/* One answer to the guess without `values` (chunk k of 0..3). Once all
+ * four answered: deliver when they are exactly a PublishedNote; else read
+ * the direct key when chunk 0 is absent (the reference's order), `len`
+ * otherwise. */
+static tz_status guess_chunk(fetch *f, const tz_rpc_xfer *x, note *n, bool absent,
+                             const char *hex, size_t hexlen, tz_error *err)
+{
+    if (absent) {
+        if (x->chunk == 0)
+            n->guess_absent0 = true;
+        else
+            n->guess_wrong = true;
+    } else if (!guess_put(n, x->chunk, hex, hexlen)) {
+        n->guess_wrong = true;
+    }
+    if (++n->chunks_done < n->nchunks)
+        return TZ_OK;
+    if (!n->guess_absent0 && !n->guess_wrong && guess_decodes(n))
+        return deliver(f, n, n->buf, n->total, err);
+    guess_abandon(n, n->guess_absent0 ? P_DIRECT : P_LEN);
+    return TZ_OK;
+}
+
+/* The direct key and `len` are both absent: the note is missing. */
+static tz_status note_missing(const tz_rpc_xfer *x, const note *n, tz_error *err)
+{
+    char lk[128], dk[128];
+    note_key(lk, sizeof lk, n->index, "/len");
+    note_key(dk, sizeof dk, n->index, "");
+    return tz_error_set(err, TZ_ENOTFOUND,
+                        "GET %s: note %" PRIu64 " absent%s (neither %s nor %s holds a value) "
+                        "although the tree holds it",
+                        x->url, n->index, tz_rpc_absent_how(x), dk, lk);
+}
+
 static tz_status values_top(fetch *f, tz_rpc *c, tz_rpc_xfer *x, note *n, tz_error *err)
 {
     tz_status st;
@@ -323,16 +500,7 @@ static tz_status values_chunks(fetch *f, tz_rpc_xfer *x, note *n, tz_error *err)
         if ((st = listing_entry(x, j, i, &k, &v, err)))
             goto out;
         uint32_t kn = 0;
-        bool ok = strlen(k) == 8;
-        for (int d = 0; ok && d < 8; d++) {
-            char ch = k[d];
-            int h = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-            if (h < 0)
-                ok = false;
-            else
-                kn = kn << 4 | (uint32_t)h;
-        }
-        if (!ok) {
+        if (!chunk_name(k, &kn)) {
             st = tz_error_set(err, TZ_EPARSE, "GET %s: unexpected chunk name '%s'", x->url, k);
             goto out;
         }
@@ -371,12 +539,17 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
     bool absent;
     tz_status st;
 
-    if (x->kind == P_VALUES_TOP || x->kind == P_VALUES_CHUNKS) {
+    if (x->kind == P_GUESS_VALUES || x->kind == P_VALUES_TOP || x->kind == P_VALUES_CHUNKS) {
         if (x->http == 401 || x->http == 404) {
             /* not served (ACL or older node): never ask again */
             c->values_state = TZ_RPC_VALUES_NO;
             f->probing = false;
-            if (x->kind == P_VALUES_TOP) {
+            if (x->kind == P_GUESS_VALUES) {
+                if (!guess_start(n, P_GUESS)) {
+                    n->phase = P_LEN;
+                    n->want = true;
+                }
+            } else if (x->kind == P_VALUES_TOP) {
                 n->phase = P_LEN;
                 n->want = true;
             } else {
@@ -389,6 +562,8 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
             return st;
         c->values_state = TZ_RPC_VALUES_YES;
         f->probing = false;
+        if (x->kind == P_GUESS_VALUES)
+            return guess_values(f, x, n, err);
         return x->kind == P_VALUES_TOP ? values_top(f, c, x, n, err) : values_chunks(f, x, n, err);
     }
 
@@ -398,8 +573,13 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
         return st;
 
     switch (x->kind) {
+    case P_GUESS:
+        return guess_chunk(f, x, n, absent, hex, hexlen, err);
     case P_LEN:
         if (absent) {
+            n->tried_len = true;
+            if (n->tried_direct)
+                return note_missing(x, n, err);
             n->phase = P_DIRECT;
             n->want = true;
             return TZ_OK;
@@ -412,12 +592,12 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
         return TZ_OK;
     case P_DIRECT: {
         if (absent) {
-            char lk[128];
-            note_key(lk, sizeof lk, n->index, "/len");
-            return tz_error_set(err, TZ_ENOTFOUND,
-                                "GET %s: note %" PRIu64 " absent%s (neither %s nor this key "
-                                "holds a value) although the tree holds it",
-                                x->url, n->index, tz_rpc_absent_how(x), lk);
+            n->tried_direct = true;
+            if (n->tried_len)
+                return note_missing(x, n, err);
+            n->phase = P_LEN;
+            n->want = true;
+            return TZ_OK;
         }
         return deliver_hex(f, x, n, hex, hexlen, err);
     }

@@ -16,9 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "rpc/rpc_int.h"
 
 #define KEY_MAX 400
+/* A request on a new connection unanswered after this many of the lowest
+ * round trips seen (or TZ_RPC_ACCEPT_WAIT_SECS, if longer) is taken as a
+ * connection the node did not accept. */
+#define ACCEPT_WAIT_RTTS 10
 /* Bodies above this are not kept allocated between requests. */
 #define BODY_KEEP (64u << 10)
 #define POLL_MS 10
@@ -53,6 +58,7 @@ static void xfer_reset(tz_rpc_xfer *x)
     tz_buf_reset(&x->body, BODY_KEEP);
     x->http = 0;
     x->errbuf[0] = '\0';
+    x->retry = false;
 }
 
 /* ---- client ----------------------------------------------------------- */
@@ -83,6 +89,7 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
     memcpy(c->base, base_url, bl);
     c->base[bl] = '\0';
     c->conc = concurrency;
+    c->limit_now = concurrency;
     c->use_values = true;
     c->values_state = TZ_RPC_VALUES_UNKNOWN;
     c->x = calloc(concurrency, sizeof *c->x);
@@ -153,6 +160,21 @@ void tz_rpc_free(tz_rpc *c)
 void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag) { c->cancel = flag; }
 
 void tz_rpc_set_use_values(tz_rpc *c, bool use) { c->use_values = use; }
+
+void tz_rpc_set_adaptive(tz_rpc *c, bool on)
+{
+    c->adaptive = on;
+    if (on) {
+        tz_limiter_cfg lc = {.max = c->conc};
+        tz_limiter_init(&c->lim, &lc);
+        c->conn_ceiling = 0;
+        c->limit_now = tz_limiter_limit(&c->lim);
+    } else {
+        c->limit_now = c->conc;
+    }
+}
+
+unsigned tz_rpc_inflight_limit(const tz_rpc *c) { return c->limit_now; }
 
 void tz_rpc_get_stats(const tz_rpc *c, tz_rpc_stats *out)
 {
@@ -225,6 +247,7 @@ static void abandon_all(tz_rpc *c)
 {
     for (unsigned i = 0; i < c->conc; i++) {
         tz_rpc_xfer *x = &c->x[i];
+        x->retry = false;
         if (!x->busy)
             continue;
         account(c, x);
@@ -248,6 +271,117 @@ static tz_status transfer_error(const tz_rpc_xfer *x, CURLcode rc, tz_error *err
                         x->errbuf[0] ? ": " : "", x->errbuf);
 }
 
+/* ---- adaptive concurrency -------------------------------------------- */
+
+/* The in-flight limit: the limiter's, never above the connections the
+ * node was seen to accept. */
+static unsigned cap_now(const tz_rpc *c)
+{
+    if (!c->adaptive)
+        return c->conc;
+    unsigned l = tz_limiter_limit(&c->lim);
+    return c->conn_ceiling && l > c->conn_ceiling ? c->conn_ceiling : l;
+}
+
+static void limiter_set(tz_rpc *c) { c->limit_now = cap_now(c); }
+
+/* What a finished transfer tells the limiter: its latency (the request's
+ * round trip, connection setup excluded), or a refusal. */
+static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
+{
+    if (!c->adaptive)
+        return;
+    long nc = 0;
+    if (rc == CURLE_OK && curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK &&
+        nc > 0)
+        c->conns_answered += (uint64_t)nc;
+    switch (rc) {
+    case CURLE_OK:
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        tz_limiter_drop(&c->lim);
+        limiter_set(c);
+        return;
+    default:
+        return;
+    }
+    if (x->http == 429 || x->http == 503) {
+        tz_limiter_drop(&c->lim);
+        limiter_set(c);
+        return;
+    }
+    /* from issue to completion, minus the connection's setup */
+    curl_off_t conn = 0;
+    if (curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &conn) != CURLE_OK)
+        conn = 0;
+    double rtt = tz_mono_secs() - x->t_start - (double)conn / 1e6;
+    if (rtt <= 0)
+        rtt = 1e-6;
+    tz_limiter_sample(&c->lim, rtt);
+    limiter_set(c);
+}
+
+/* Adaptive only: abandons every request that went out on a new
+ * connection and has had no answer for the accept wait (the node did not
+ * accept the connection: it waits in its listen backlog), marks it to be
+ * issued again and shrinks the limit. Returns the number abandoned. */
+static unsigned abandon_unaccepted(tz_rpc *c)
+{
+    if (!c->adaptive)
+        return 0;
+    double wait = c->lim.min_rtt * ACCEPT_WAIT_RTTS;
+    if (wait < TZ_RPC_ACCEPT_WAIT_SECS)
+        wait = TZ_RPC_ACCEPT_WAIT_SECS;
+    double now = tz_mono_secs();
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->conc; i++) {
+        tz_rpc_xfer *x = &c->x[i];
+        if (!x->busy || now - x->t_start < wait)
+            continue;
+        /* on a new connection (or still connecting: the backlog is
+         * full) and nothing of the answer yet */
+        long nc = 0, code = 0;
+        curl_off_t got = 0, sent_at = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nc) != CURLE_OK ||
+            curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &sent_at) != CURLE_OK ||
+            (nc < 1 && sent_at != 0) ||
+            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 0 ||
+            curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &got) != CURLE_OK || got != 0)
+            continue;
+        account(c, x);
+        curl_multi_remove_handle(c->multi, x->easy); /* closes the connection */
+        x->busy = false;
+        tz_buf_reset(&x->body, BODY_KEEP);
+        x->retry = true;
+        tz_limiter_drop(&c->lim);
+        n++;
+    }
+    if (n) {
+        /* the node serves no more connections than it answered on */
+        c->conn_ceiling = c->conns_answered ? (unsigned)c->conns_answered : 1;
+        limiter_set(c);
+    }
+    return n;
+}
+
+/* Issues x's request (x->url set): adds it to the multi handle. */
+static tz_status issue(tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
+{
+    curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
+    CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
+    if (mc != CURLM_OK)
+        return tz_error_set(err, TZ_EHTTP, "GET %s: %s", x->url, curl_multi_strerror(mc));
+    x->busy = true;
+    x->retry = false;
+    x->t_start = tz_mono_secs();
+    return TZ_OK;
+}
+
 tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
 {
     unsigned active = 0;
@@ -257,21 +391,25 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             st = tz_error_set(err, TZ_ECANCEL, "rollup requests cancelled");
             goto fail;
         }
-        /* fill free transfers */
-        for (unsigned i = 0; i < c->conc && active < c->conc; i++) {
+        unsigned cap = cap_now(c);
+        /* requests to issue again first, then new ones */
+        for (unsigned i = 0; i < c->conc && active < cap; i++) {
             tz_rpc_xfer *x = &c->x[i];
-            if (x->busy)
+            if (x->busy || !x->retry)
+                continue;
+            if ((st = issue(c, x, err)))
+                goto fail;
+            active++;
+        }
+        for (unsigned i = 0; i < c->conc && active < cap; i++) {
+            tz_rpc_xfer *x = &c->x[i];
+            if (x->busy || x->retry)
                 continue;
             xfer_reset(x);
             if (!o->next(o->ctx, c, x))
                 break;
-            curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
-            CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
-            if (mc != CURLM_OK) {
-                st = tz_error_set(err, TZ_EHTTP, "GET %s: %s", x->url, curl_multi_strerror(mc));
+            if ((st = issue(c, x, err)))
                 goto fail;
-            }
-            x->busy = true;
             active++;
         }
         if (active == 0)
@@ -294,6 +432,7 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             CURLcode rc = m->data.result;
             account(c, x);
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http);
+            limiter_feed(c, x, rc);
             curl_multi_remove_handle(c->multi, x->easy);
             x->busy = false;
             active--;
@@ -311,6 +450,7 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
                 goto fail;
             }
         }
+        active -= abandon_unaccepted(c);
         if (!finished_any && active > 0) {
             mc = curl_multi_poll(c->multi, NULL, 0, POLL_MS, NULL);
             if (mc != CURLM_OK) {

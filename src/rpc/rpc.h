@@ -38,6 +38,24 @@ typedef struct tz_rpc_stats {
 tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err);
 void tz_rpc_free(tz_rpc *c);
 
+/* Adaptive concurrency (rpc/limiter.h, docs/sync.md): instead of the
+ * fixed `concurrency` given to tz_rpc_new, keep as many requests in flight
+ * as the limiter allows (starting at 8, never above that `concurrency`),
+ * adjusted by every answer's latency; 429/503 answers, timeouts, resets
+ * and requests on a new connection that get no answer within
+ * TZ_RPC_ACCEPT_WAIT_SECS (or 10 round trips, if longer) shrink it. Such a
+ * request is abandoned and issued again: a node that stops accepting
+ * connections (Octez near 100) makes the client slow down instead of
+ * waiting forever. Errors still end the operation as with a fixed
+ * concurrency. The limit carries over across operations and watch rounds. */
+#define TZ_RPC_ACCEPT_WAIT_SECS 1.0
+void tz_rpc_set_adaptive(tz_rpc *c, bool on);
+
+/* The number of requests the client may have in flight now: the
+ * limiter's current limit when adaptive, else the fixed concurrency. Safe
+ * to call from any thread. */
+unsigned tz_rpc_inflight_limit(const tz_rpc *c);
+
 /* Asynchronous cancel flag: when *flag becomes true, in-flight transfers
  * are abandoned (not awaited) and the current call returns TZ_ECANCEL. */
 void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag);
@@ -117,10 +135,14 @@ tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out,
 typedef int (*tz_rpc_note_cb)(void *ctx, uint64_t index, const uint8_t *bytes, size_t len);
 
 /* Fetches PublishedNote bytes for every index in [start, end) at `block`,
- * keeping up to `concurrency` requests in flight, at most 5 requests per
- * chunked note (2 when the node serves `values`). A note that is absent
- * while the range says it exists is an error. On error, in-flight requests
- * are cancelled and the message names the URL and status.
+ * keeping up to `concurrency` requests in flight. A note laid out as every
+ * PublishedNote is (3,487 bytes in chunks 0 to 3) costs ONE request when
+ * the node serves `values` (the listing of notes/<i>/chunk) and FOUR
+ * otherwise (the chunks, in parallel); `len` and the direct key are read
+ * only when those chunks are not exactly a PublishedNote that decodes
+ * (then the note costs what it did before, plus the guess). A note that is
+ * absent while the range says it exists is an error. On error, in-flight
+ * requests are cancelled and the message names the URL and status.
  *
  * Window: requests for notes already started are issued before new notes
  * are started, lowest index first, so completion stays close to leaf order

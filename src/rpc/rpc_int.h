@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "rpc/limiter.h"
 #include "rpc/rpc.h"
 
 #define TZ_RPC_URL_MAX 768
@@ -31,6 +32,9 @@ typedef struct tz_rpc_xfer {
     char errbuf[CURL_ERROR_SIZE];
     tz_buf body; /* capped at TZ_RPC_BODY_MAX (truncate mode: `dropped` means too big) */
     long http;
+    double t_start;  /* when the request was issued (tz_mono_secs) */
+    bool retry;      /* abandoned on a connection the node did not accept:
+                        to issue again, unchanged */
     /* what the request is for, set by the operation */
     size_t slot;
     uint32_t kind;
@@ -39,7 +43,13 @@ typedef struct tz_rpc_xfer {
 
 struct tz_rpc {
     char base[TZ_RPC_BASE_MAX];
-    unsigned conc;
+    unsigned conc;      /* easy handles in the pool: the most ever in flight */
+    bool adaptive;      /* in flight: the limiter's limit, else conc */
+    tz_limiter lim;
+    unsigned conn_ceiling;      /* 0, or the connections the node accepted
+                                   when it left others unaccepted */
+    uint64_t conns_answered;    /* new connections the node answered on */
+    _Atomic unsigned limit_now; /* read by other threads (progress) */
     CURLM *multi;
     tz_rpc_xfer *x;
     volatile int *cancel;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/num.h"
@@ -41,12 +42,42 @@ static const char *pick(const char *flag, const char *flag_name, const char *env
     return NULL;
 }
 
+/* A request count in 1..TZ_RPC_MAX_CONCURRENCY from `s` (named `what`). */
+static tz_status parse_conc(const char *s, const char *what, unsigned *out, tz_error *err)
+{
+    uint64_t v;
+    if (!parse_positive(s, &v))
+        return tz_error_set(err, TZ_EINVAL, "%s must be a positive integer (got \"%s\")", what,
+                            s);
+    if (v > TZ_RPC_MAX_CONCURRENCY)
+        return tz_error_set(err, TZ_EINVAL,
+                            "%s is %s, above the limit of %u requests in flight "
+                            "(rollup nodes stop accepting connections near 100)",
+                            what, s, (unsigned)TZ_RPC_MAX_CONCURRENCY);
+    *out = (unsigned)v;
+    return TZ_OK;
+}
+
+static bool is_auto(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = 4;
+    if (strncasecmp(s, "auto", n) != 0)
+        return false;
+    for (s += n; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
+    return true;
+}
+
 tz_status tz_sync_config_resolve(const char *k_flag, const char *conc_flag,
-                                 const char *threads_flag, tz_sync_config *out,
-                                 tz_error *err)
+                                 const char *max_conc_flag, const char *threads_flag,
+                                 tz_sync_config *out, tz_error *err)
 {
     tz_sync_config c = {.checkpoint_every = TZ_SYNC_DEFAULT_CHECKPOINT_EVERY,
-                        .concurrency = TZ_SYNC_DEFAULT_CONCURRENCY};
+                        .auto_concurrency = true,
+                        .concurrency = TZ_SYNC_DEFAULT_MAX_CONCURRENCY};
     const char *what = NULL;
     uint64_t v;
 
@@ -58,17 +89,24 @@ tz_status tz_sync_config_resolve(const char *k_flag, const char *conc_flag,
         c.checkpoint_every = v;
     }
 
+    tz_status st;
     s = pick(conc_flag, "--concurrency", "TZEL_SYNC_CONCURRENCY", &what);
-    if (s) {
+    if (s && !is_auto(s)) {
         if (!parse_positive(s, &v))
             return tz_error_set(err, TZ_EINVAL,
-                                "%s must be a positive integer (got \"%s\")", what, s);
-        if (v > TZ_RPC_MAX_CONCURRENCY)
-            return tz_error_set(err, TZ_EINVAL,
-                                "%s is %s, above the limit of %u requests in flight "
-                                "(rollup nodes stop accepting connections near 100)",
-                                what, s, (unsigned)TZ_RPC_MAX_CONCURRENCY);
-        c.concurrency = (unsigned)v;
+                                "%s must be a positive integer or \"auto\" (got \"%s\")", what,
+                                s);
+        if ((st = parse_conc(s, what, &c.concurrency, err)))
+            return st;
+        c.auto_concurrency = false;
+    }
+    s = pick(max_conc_flag, "--max-concurrency", "TZEL_SYNC_MAX_CONCURRENCY", &what);
+    if (s) {
+        unsigned m;
+        if ((st = parse_conc(s, what, &m, err)))
+            return st;
+        if (c.auto_concurrency)
+            c.concurrency = m;
     }
     c.warn_concurrency = c.concurrency > TZ_SYNC_WARN_CONCURRENCY;
 

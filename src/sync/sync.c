@@ -77,6 +77,7 @@ static void progress(run *r, bool force)
                         .found = r->res->found,
                         .leaves_per_sec = rate,
                         .eta_secs = left == 0 ? 0 : rate > 0 ? (double)left / rate : -1,
+                        .inflight_limit = tz_rpc_inflight_limit(r->rpc),
                         .pid = -1};
     emit(r, &ev);
 }
@@ -439,7 +440,7 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
 
     tz_sync_event ev = {.type = TZ_SYNC_EV_START, .scanned = w->scanned,
                         .tree_size = res->tree_size, .block = res->block, .config = cfg,
-                        .pid = -1};
+                        .inflight_limit = tz_rpc_inflight_limit(rpc), .pid = -1};
     emit(&r, &ev);
 
     load_scan_state(&r);

@@ -18,28 +18,33 @@
 #include "store/wallet.h"
 
 #define TZ_SYNC_DEFAULT_CHECKPOINT_EVERY 250
-#define TZ_SYNC_DEFAULT_CONCURRENCY 4
+#define TZ_SYNC_DEFAULT_MAX_CONCURRENCY 64 /* auto's ceiling (TZ_LIMITER_DEFAULT_MAX) */
 #define TZ_SYNC_WARN_CONCURRENCY 96     /* Octez stops accepting near 100 */
 #define TZ_SYNC_MAX_THREADS 256
 
 /* Tunables of one run, validated by tz_sync_config_resolve. */
 typedef struct tz_sync_config {
     uint64_t checkpoint_every;  /* K >= 1 */
-    unsigned concurrency;       /* 1..TZ_RPC_MAX_CONCURRENCY */
+    bool auto_concurrency;      /* adaptive (the default): up to `concurrency` */
+    unsigned concurrency;       /* 1..TZ_RPC_MAX_CONCURRENCY: the pinned number
+                                   of requests in flight, or auto's ceiling */
     unsigned threads;           /* trial-decryption workers, 1..TZ_SYNC_MAX_THREADS */
     bool warn_concurrency;      /* concurrency > TZ_SYNC_WARN_CONCURRENCY */
 } tz_sync_config;
 
 /* Resolves the tunables: each flag string (NULL when not given) wins over
  * its environment variable (TZEL_SYNC_CHECKPOINT_EVERY,
- * TZEL_SYNC_CONCURRENCY, TZEL_SYNC_THREADS), which wins over the default
- * (250, 4, online cores). Reads the environment only. Returns TZ_OK, or
- * TZ_EINVAL with a stable message ("--checkpoint-every must be a positive
- * integer (got \"0\")", ...) for zero, a non-number, a concurrency above
- * 128 or a thread count above 256. *out untouched on failure. */
+ * TZEL_SYNC_CONCURRENCY, TZEL_SYNC_MAX_CONCURRENCY, TZEL_SYNC_THREADS),
+ * which wins over the default (250, auto, 64, online cores). A
+ * concurrency of "auto" is adaptive up to the max concurrency; a number
+ * pins it (the max is then ignored). Reads the environment only. Returns
+ * TZ_OK, or TZ_EINVAL with a stable message ("--checkpoint-every must be a
+ * positive integer (got \"0\")", ...) for zero, a non-number, a
+ * concurrency above 128 or a thread count above 256. *out untouched on
+ * failure. */
 tz_status tz_sync_config_resolve(const char *k_flag, const char *conc_flag,
-                                 const char *threads_flag, tz_sync_config *out,
-                                 tz_error *err) TZ_WUR;
+                                 const char *max_conc_flag, const char *threads_flag,
+                                 tz_sync_config *out, tz_error *err) TZ_WUR;
 
 /* Saturating cursor arithmetic: min(cursor + k, limit), never wrapping. */
 uint64_t tz_sync_batch_end(uint64_t cursor, uint64_t k, uint64_t limit);
@@ -63,6 +68,7 @@ typedef struct tz_sync_event {
     const char *block;          /* START */
     const char *message;        /* WARNING */
     const tz_sync_config *config; /* START */
+    unsigned inflight_limit;    /* START, PROGRESS: requests allowed in flight now */
     uint64_t v, index;          /* FOUND: the note's value and leaf index */
     const tz_felt *cm;          /* FOUND: its commitment */
 } tz_sync_event;

@@ -541,8 +541,9 @@ def test_watch_yields_twice_then_finishes():
         w = new_wallet_dir("watch")
         open(sentinel(w), "w").write("%d\n" % os.getpid())
         sim.reset()
+        # pinned: the default became adaptive (up to 64) in issue 12
         p = spawn_wallet(w, sim.url, "sync", "--watch", "--interval-secs", "1",
-                                        "--checkpoint-every", "20")
+                         "--checkpoint-every", "20", "--concurrency", "4")
         state = {"yields": 0, "cursor_at_yield": []}
 
         def on_event(e):
@@ -672,6 +673,82 @@ def test_connections_bounded():
         r, res = sync_ok(w, sim.url, "--concurrency", "97")
         warn = [e for e in events(r.stderr) if e["event"] == "warning" and "above 96" in e["message"]]
         check(len(warn) == 1 and res["scanned"] == 300, "no warning above 96: %r" % r.stderr[:500])
+
+
+def note_requests(sim, w, *args):
+    """Rollup requests of a sync of `w` minus those of the sync that follows
+    it at the same head (nothing left to scan: the reads every sync makes),
+    and the counters of the first."""
+    sim.reset()
+    sync_ok(w, sim.url, *args)
+    first = sim.counters()
+    sim.reset()
+    sync_ok(w, sim.url, *args)
+    again = sim.counters()
+    return sim.rpc_requests(first) - sim.rpc_requests(again), first
+
+
+def test_requests_per_leaf():
+    """1,000 leaves: exactly 1.0 request per leaf with `values`, 4.0 without
+    (chunks 0 to 3, no `len`), and one `values` probe when the ACL refuses it."""
+    with start_sim(1000, "perleaf") as sim:
+        w = new_wallet_dir("perleaf-values")
+        n, c = note_requests(sim, w)
+        check(n == 1000 and c["requests"]["values"] == 1000,
+              "values: %d requests for 1000 leaves: %r" % (n, c["requests"]))
+        w = new_wallet_dir("perleaf-value")
+        n, c = note_requests(sim, w, "--no-values-route")
+        check(n == 4000 and c["requests"]["values"] == 0 and c["requests"]["length"] == 0,
+              "no values: %d requests for 1000 leaves: %r" % (n, c["requests"]))
+        print("  requests per leaf: 1.000 with values, %.3f without" % (n / 1000))
+    with start_sim(1000, "perleaf", extra=["--acl-secure"]) as sim:
+        w = new_wallet_dir("perleaf-acl")
+        n, c = note_requests(sim, w)
+        check(n == 4001 and c["requests"]["values"] == 1,
+              "secure ACL: %d requests for 1000 leaves: %r" % (n, c["requests"]))
+
+
+def test_auto_concurrency():
+    """The default is adaptive: it starts at 8 in flight, grows at 40 ms per
+    request, says so in the start and progress events, and finishes against
+    a node that accepts only 24 connections."""
+    with start_sim(3000, "auto", latency_ms=40) as sim:
+        w = new_wallet_dir("auto-grows")
+        t0 = time.time()
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "1000")
+        wall = time.time() - t0
+        ev = events(r.stderr)
+        start = [e for e in ev if e["event"] == "start"][0]
+        check(start["concurrency_mode"] == "auto" and start["concurrency"] == 64 and
+              start["in_flight_limit"] == 8, "start event %r" % start)
+        limits = [e["in_flight_limit"] for e in ev if e["event"] == "progress"]
+        check(limits and max(limits) > 8, "the limit never grew: %r" % limits)
+        # 3,000 requests at 40 ms: 15 s at 8 in flight, under 3 s at 64
+        check(res["scanned"] == 3000 and wall < 12, "auto: %.1f s, limits %r" % (wall, limits))
+        print("  auto, 40 ms: 3000 leaves in %.1f s, in flight up to %d" % (wall, max(limits)))
+    with start_sim(3000, "auto", latency_ms=5, extra=["--max-connections", "24"]) as sim:
+        w = new_wallet_dir("auto-24")
+        t0 = time.time()
+        r, res = sync_ok(w, sim.url, "--checkpoint-every", "1000")
+        wall = time.time() - t0
+        c = sim.counters()
+        limits = [e["in_flight_limit"] for e in events(r.stderr) if e["event"] == "progress"]
+        check(res["scanned"] == 3000 and c["peak_connections"] <= 24,
+              "max-connections 24: %r %r" % (res, c))
+        print("  auto, 24 connections: %.1f s, %d connections accepted, limits %s"
+              % (wall, c["connections_accepted"], sorted(set(limits))))
+        # pinned still means pinned, and `auto` may be given explicitly
+        w = new_wallet_dir("auto-pinned")
+        r, res = sync_ok(w, sim.url, "--concurrency", "3")
+        start = [e for e in events(r.stderr) if e["event"] == "start"][0]
+        check(start["concurrency_mode"] == "fixed" and start["in_flight_limit"] == 3,
+              "pinned start %r" % start)
+        w = new_wallet_dir("auto-env")
+        r, res = sync_ok(w, sim.url, "--max-concurrency", "16",
+                         env={"TZEL_SYNC_CONCURRENCY": "auto"})
+        start = [e for e in events(r.stderr) if e["event"] == "start"][0]
+        check(start["concurrency_mode"] == "auto" and start["concurrency"] == 16,
+              "auto from the environment %r" % start)
 
 
 def test_tampered_leaf_trips_root_check():
@@ -1169,6 +1246,8 @@ TESTS = [
     ("pool", test_pool_reads_pinned),
     ("conc", test_concurrency_and_threads_identical),
     ("conn", test_connections_bounded),
+    ("perleaf", test_requests_per_leaf),
+    ("auto", test_auto_concurrency),
     ("tamper", test_tampered_leaf_trips_root_check),
     ("rollback", test_lying_node_costs_a_rescan),
     ("paths", test_spend_paths_kept),

@@ -22,6 +22,7 @@
 #define BLOCK "BLockHashForTestsxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 #define MAX_CONNS 256
 #define NOTE_LEN 3487
+#define TAG_HI (32 + 1088 + 1) /* high byte of the detection tag */
 
 /* ---- canned state ----------------------------------------------------- */
 
@@ -59,6 +60,8 @@ typedef struct srv {
     atomic_int *per_note;    /* requests per note index */
     const kv *table;
     size_t ntable;
+    int conn_limit;          /* >0: accept no more live connections than this
+                                (the rest wait in the backlog, like Octez) */
 } srv;
 
 static uint8_t note_byte(uint64_t i, size_t j)
@@ -72,10 +75,19 @@ static bool note_direct(const srv *s, uint64_t i) { return s->direct_mod && i % 
 
 static size_t note_len(const srv *s, uint64_t i) { return note_direct(s, i) ? 100 + i % 50 : NOTE_LEN; }
 
+/* This note's detection tag is >= 2^10: its bytes do not decode as a
+ * PublishedNote (UINT64_MAX: none). */
+static uint64_t g_undecodable = UINT64_MAX;
+
+/* Byte j of note i; a full-length note decodes as a PublishedNote (its
+ * detection tag, the u16le at 32 + 1088, is below 2^10) unless it is
+ * g_undecodable. */
 static void note_fill(uint64_t i, uint8_t *out, size_t len)
 {
     for (size_t j = 0; j < len; j++)
         out[j] = note_byte(i, j);
+    if (len == NOTE_LEN)
+        out[TAG_HI] = i == g_undecodable ? 0xf0 : out[TAG_HI] & 0x03;
 }
 
 static double now_s(void)
@@ -395,6 +407,9 @@ static void *accept_main(void *arg)
 {
     srv *s = arg;
     for (;;) {
+        while (s->conn_limit && atomic_load(&s->live) >= s->conn_limit &&
+               !atomic_load(&s->stopping))
+            sleep_ms(2);
         int fd = tz_test_accept(s->lfd);
         if (fd < 0)
             return NULL;
@@ -770,10 +785,14 @@ static void test_note_length_cap(void)
 {
     srv s;
     srv_start(&s, 5);
-    /* 100,000 bytes, u64le */
-    static const kv table[] = {{"/tzel/v1/state/notes/0000000000000002/len", "\"a086010000000000\"\n"}};
+    /* 100,000 bytes, u64le; chunk 3 is not the last chunk of a 3,487-byte
+     * note, so `len` is read */
+    static const kv table[] = {
+        {"/tzel/v1/state/notes/0000000000000002/len", "\"a086010000000000\"\n"},
+        {"/tzel/v1/state/notes/0000000000000002/chunk/00000003", "\"abcd\"\n"},
+    };
     s.table = table;
-    s.ntable = 1;
+    s.ntable = 2;
     tz_rpc *c = client(&s, 2);
     tz_rpc_set_use_values(c, false);
     collect k;
@@ -787,7 +806,8 @@ static void test_note_length_cap(void)
     srv_stop(&s);
 }
 
-/* Notes without the values route: <= 5 requests per chunked note, 2 per
+/* Notes without the values route: 4 requests per chunked note (chunks 0
+ * to 3, no `len`), 5 per
  * direct note, each note once, right bytes, out-of-order completion. */
 static void test_fetch_plain(void)
 {
@@ -807,13 +827,13 @@ static void test_fetch_plain(void)
     CHECK(exactly_once(&k));
     CHECK(k.bad == 0);
     CHECK_MSG(k.inversions > 0, "completion was in order: the test did not exercise reordering");
-    CHECK_MSG(max_per_note(&s, false, 0) == 5, "chunked: %d", max_per_note(&s, false, 0));
-    CHECK_MSG(max_per_note(&s, true, 0) == 2, "direct: %d", max_per_note(&s, true, 0));
+    CHECK_MSG(max_per_note(&s, false, 0) == 4, "chunked: %d", max_per_note(&s, false, 0));
+    CHECK_MSG(max_per_note(&s, true, 0) == 5, "direct: %d", max_per_note(&s, true, 0));
     CHECK(atomic_load(&s.values_requests) == 0);
     tz_rpc_stats rs;
     tz_rpc_get_stats(c, &rs);
     uint64_t ndirect = (N + 6) / 7;
-    CHECK(rs.requests == (N - ndirect) * 5 + ndirect * 2);
+    CHECK(rs.requests == (N - ndirect) * 4 + ndirect * 5);
     CHECK(rs.connections <= 8);
 
     /* a sub-range, on the same client */
@@ -861,7 +881,9 @@ static void test_fetch_plain(void)
     srv_stop(&s);
 }
 
-/* With the values route: <= 2 requests per note, chunks sorted by name. */
+/* With the values route: 1 request per chunked note (the listing of its
+ * chunks, sorted by name), 2 per direct note (the empty listing, then
+ * `values` on the note's key). */
 static void test_fetch_values(void)
 {
     const uint64_t N = 80;
@@ -877,24 +899,57 @@ static void test_fetch_values(void)
     tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
     CHECK_MSG(st == TZ_OK, "%s", err.msg);
     CHECK(exactly_once(&k) && k.bad == 0);
-    CHECK_MSG(max_per_note(&s, false, 0) == 2, "chunked: %d", max_per_note(&s, false, 0));
-    CHECK_MSG(max_per_note(&s, true, 0) == 1, "direct: %d", max_per_note(&s, true, 0));
+    CHECK_MSG(max_per_note(&s, false, 0) == 1, "chunked: %d", max_per_note(&s, false, 0));
+    CHECK_MSG(max_per_note(&s, true, 0) == 2, "direct: %d", max_per_note(&s, true, 0));
     tz_rpc_stats rs;
     tz_rpc_get_stats(c, &rs);
     CHECK(rs.values_route == 1);
     free(k.seen);
 
     /* a node that does not list a node's own value: direct notes take the
-     * value route as a second request */
+     * value route as a third request */
     s.list_self = false;
     memset(s.per_note, 0, N * sizeof *s.per_note);
     collect_init(&k, &s, 0, N);
     CHECK(tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err) == TZ_OK);
     CHECK(exactly_once(&k) && k.bad == 0);
-    CHECK(max_per_note(&s, true, 0) == 2 && max_per_note(&s, false, 0) == 2);
+    CHECK(max_per_note(&s, true, 0) == 3 && max_per_note(&s, false, 0) == 1);
     free(k.seen);
     tz_rpc_free(c);
     srv_stop(&s);
+}
+
+/* Chunks that are not a PublishedNote: `len` is read and trusted, the
+ * chunks it announces are read again and delivered as the node has them
+ * (the caller's decoding and the root check judge them). */
+static void test_fetch_undecodable(void)
+{
+    const uint64_t N = 30;
+    for (int values = 0; values < 2; values++) {
+        srv s;
+        srv_start(&s, N);
+        s.jitter_mod = 3;
+        g_undecodable = 11;
+        tz_rpc *c = client(&s, 6);
+        tz_rpc_set_use_values(c, values);
+        collect k;
+        collect_init(&k, &s, 0, N);
+        tz_error err = {0};
+        tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+        CHECK_MSG(st == TZ_OK, "%s", err.msg);
+        CHECK(exactly_once(&k) && k.bad == 0);
+        /* without values: 4 chunks, len, 4 chunks; with: the chunk
+         * listing, `values` on the note (len), the chunk listing */
+        CHECK_MSG(s.per_note[11] == (values ? 3 : 9), "values %d: %d requests", values,
+                  s.per_note[11]);
+        s.per_note[11] = 0;
+        CHECK_MSG(max_per_note(&s, false, values ? 1 : 0) == (values ? 1 : 4), "values %d: %d",
+                  values, max_per_note(&s, false, values ? 1 : 0));
+        g_undecodable = UINT64_MAX;
+        free(k.seen);
+        tz_rpc_free(c);
+        srv_stop(&s);
+    }
 }
 
 /* values answered 404 (or 401): fall back, and never ask again. */
@@ -914,8 +969,8 @@ static void test_values_fallback(int status)
     CHECK(exactly_once(&k) && k.bad == 0);
     CHECK_MSG(atomic_load(&s.values_requests) == 1, "values asked %d times",
               atomic_load(&s.values_requests));
-    CHECK(s.per_note[0] == 6);               /* the probe, then len + 4 chunks */
-    CHECK(max_per_note(&s, false, 1) == 5);
+    CHECK(s.per_note[0] == 5);               /* the probe, then 4 chunks */
+    CHECK(max_per_note(&s, false, 1) == 4);
     tz_rpc_stats rs;
     tz_rpc_get_stats(c, &rs);
     CHECK(rs.values_route == 0);
@@ -947,7 +1002,7 @@ static void test_connections(void)
     free(k.seen);
     tz_rpc_stats rs;
     tz_rpc_get_stats(c, &rs);
-    CHECK(rs.requests == N * 5);
+    CHECK(rs.requests == N * 4);
     CHECK_MSG(atomic_load(&s.accepted) <= 4, "server accepted %d", atomic_load(&s.accepted));
     CHECK(rs.connections == (uint64_t)atomic_load(&s.accepted));
     /* a second round (watch) with the values route reuses the pool */
@@ -957,7 +1012,7 @@ static void test_connections(void)
     CHECK(exactly_once(&k) && k.bad == 0);
     free(k.seen);
     tz_rpc_get_stats(c, &rs);
-    CHECK(rs.requests == N * 5 + N * 2);
+    CHECK(rs.requests == N * 4 + N * 1);
     CHECK_MSG(atomic_load(&s.accepted) <= 4 && atomic_load(&s.max_live) <= 4,
               "accepted %d, max live %d", atomic_load(&s.accepted), atomic_load(&s.max_live));
     printf("connections: %d accepted for %" PRIu64 " requests at concurrency 4\n",
@@ -1204,6 +1259,71 @@ static void test_throughput(bool values)
     srv_stop(&s);
 }
 
+/* Adaptive concurrency: from 8 in flight the limit grows while the node's
+ * latency holds, never past the pool, and the same answers come back. */
+static void test_adaptive_grows(void)
+{
+    const uint64_t N = 1500;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = 10;
+    tz_rpc *c = client(&s, 48);
+    tz_rpc_set_use_values(c, false);
+    tz_rpc_set_adaptive(c, true);
+    CHECK(tz_rpc_inflight_limit(c) == 8);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+    double el = now_s() - t0;
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    CHECK(exactly_once(&k) && k.bad == 0);
+    unsigned lim = tz_rpc_inflight_limit(c);
+    printf("adaptive: %u in flight after %" PRIu64 " notes in %.2f s, %d connections at most\n",
+           lim, N, el, atomic_load(&s.max_live));
+    CHECK_MSG(lim >= 16 && lim <= 48, "limit %u", lim);
+    CHECK(atomic_load(&s.max_live) <= 48);
+    /* a fixed concurrency of 8 takes 4 x N x 10 ms / 8 = 7.5 s */
+    CHECK_MSG(el < 4.0 * (tz_test_sanitized() ? 3.0 : 1.0), "%.2f s", el);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
+/* Adaptive concurrency against a node that accepts only 12 connections
+ * (the others wait in its backlog): requests on unaccepted connections are
+ * abandoned and issued again, the limit shrinks, and the fetch finishes. */
+static void test_adaptive_conn_limit(void)
+{
+    const uint64_t N = 1500;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = 5;
+    s.conn_limit = 12;
+    tz_rpc *c = client(&s, 64);
+    tz_rpc_set_use_values(c, false);
+    tz_rpc_set_adaptive(c, true);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+    double el = now_s() - t0;
+    CHECK_MSG(st == TZ_OK, "%s", err.msg);
+    CHECK(exactly_once(&k) && k.bad == 0);
+    unsigned lim = tz_rpc_inflight_limit(c);
+    printf("adaptive, 12 connections: %u in flight at the end, %.2f s, %d accepted\n", lim, el,
+           atomic_load(&s.accepted));
+    CHECK(atomic_load(&s.max_live) <= 12);
+    CHECK_MSG(lim <= 12, "limit %u above the connections the node accepts", lim);
+    /* 6,000 requests x 5 ms / 12 = 2.5 s, plus a second of accept wait */
+    CHECK_MSG(el < 8.0 * (tz_test_sanitized() ? 3.0 : 1.0), "%.2f s", el);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
 /* Runs one test and prints how long it took. */
 #define STEP(call)                                                     \
     do {                                                               \
@@ -1221,6 +1341,9 @@ int main(void)
     STEP(test_note_length_cap());
     STEP(test_fetch_plain());
     STEP(test_fetch_values());
+    STEP(test_fetch_undecodable());
+    STEP(test_adaptive_grows());
+    STEP(test_adaptive_conn_limit());
     STEP(test_values_fallback(404));
     STEP(test_values_fallback(401));
     STEP(test_connections());

@@ -39,58 +39,85 @@ static void test_config(void)
     unsetenv("TZEL_SYNC_CONCURRENCY");
     unsetenv("TZEL_SYNC_THREADS");
 
-    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_OK);
-    CHECK(c.checkpoint_every == 250 && c.concurrency == 4 && c.threads >= 1);
+    unsetenv("TZEL_SYNC_MAX_CONCURRENCY");
+    /* the default is adaptive, up to 64 in flight (issue 12; it was 4) */
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_OK);
+    CHECK(c.checkpoint_every == 250 && c.auto_concurrency && c.concurrency == 64 &&
+          c.threads >= 1);
     CHECK(!c.warn_concurrency);
 
     memset(&c, 0x5a, sizeof c);
     tz_sync_config before = c;
-    CHECK(tz_sync_config_resolve("0", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("0", NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
     CHECK_MSG(!strcmp(e.msg, "--checkpoint-every must be a positive integer (got \"0\")"), "%s",
               e.msg);
     CHECK(!memcmp(&c, &before, sizeof c)); /* untouched on failure */
-    CHECK(tz_sync_config_resolve("ten", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("ten", NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
     CHECK(strstr(e.msg, "--checkpoint-every must be a positive integer") != NULL);
-    CHECK(tz_sync_config_resolve("-5", NULL, NULL, &c, &e) == TZ_EINVAL);
-    CHECK(tz_sync_config_resolve("7x", NULL, NULL, &c, &e) == TZ_EINVAL);
-    CHECK(tz_sync_config_resolve("", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("-5", NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("7x", NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("", NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
 
-    CHECK(tz_sync_config_resolve("7", NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 7);
+    CHECK(tz_sync_config_resolve("7", NULL, NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 7);
     /* Far above u64: refused with the stable message (it used to be
      * clamped silently to 2^64 - 1); 2^64 - 1 itself is one big batch. */
-    CHECK(tz_sync_config_resolve("99999999999999999999999", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve("99999999999999999999999", NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
     CHECK_MSG(strstr(e.msg, "--checkpoint-every must be a positive integer (got "
                             "\"99999999999999999999999\")") != NULL, "%s", e.msg);
-    CHECK(tz_sync_config_resolve("18446744073709551615", NULL, NULL, &c, &e) == TZ_OK);
+    CHECK(tz_sync_config_resolve("18446744073709551615", NULL, NULL, NULL, &c, &e) == TZ_OK);
     CHECK(c.checkpoint_every == UINT64_MAX);
 
     setenv("TZEL_SYNC_CHECKPOINT_EVERY", "0", 1);
-    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
     CHECK_MSG(!strcmp(e.msg, "TZEL_SYNC_CHECKPOINT_EVERY must be a positive integer (got \"0\")"),
               "%s", e.msg);
-    CHECK(tz_sync_config_resolve("11", NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 11);
+    CHECK(tz_sync_config_resolve("11", NULL, NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 11);
     setenv("TZEL_SYNC_CHECKPOINT_EVERY", "33", 1);
-    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 33);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_OK && c.checkpoint_every == 33);
     unsetenv("TZEL_SYNC_CHECKPOINT_EVERY");
 
-    CHECK(tz_sync_config_resolve(NULL, "0", NULL, &c, &e) == TZ_EINVAL);
-    CHECK(tz_sync_config_resolve(NULL, "129", NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, "0", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, "129", NULL, NULL, &c, &e) == TZ_EINVAL);
     CHECK(strstr(e.msg, "128") != NULL);
-    CHECK(tz_sync_config_resolve(NULL, "128", NULL, &c, &e) == TZ_OK && c.concurrency == 128);
+    CHECK(tz_sync_config_resolve(NULL, "128", NULL, NULL, &c, &e) == TZ_OK && c.concurrency == 128);
     CHECK(c.warn_concurrency);
-    CHECK(tz_sync_config_resolve(NULL, "96", NULL, &c, &e) == TZ_OK && !c.warn_concurrency);
-    CHECK(tz_sync_config_resolve(NULL, "97", NULL, &c, &e) == TZ_OK && c.warn_concurrency);
+    CHECK(tz_sync_config_resolve(NULL, "96", NULL, NULL, &c, &e) == TZ_OK && !c.warn_concurrency);
+    CHECK(tz_sync_config_resolve(NULL, "97", NULL, NULL, &c, &e) == TZ_OK && c.warn_concurrency);
     setenv("TZEL_SYNC_CONCURRENCY", "200", 1);
-    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_EINVAL);
     CHECK(strstr(e.msg, "TZEL_SYNC_CONCURRENCY") != NULL);
-    CHECK(tz_sync_config_resolve(NULL, "16", NULL, &c, &e) == TZ_OK && c.concurrency == 16);
+    CHECK(tz_sync_config_resolve(NULL, "16", NULL, NULL, &c, &e) == TZ_OK && c.concurrency == 16);
     unsetenv("TZEL_SYNC_CONCURRENCY");
 
+    /* auto, flag or environment, any case; a number pins it */
+    CHECK(tz_sync_config_resolve(NULL, "auto", NULL, NULL, &c, &e) == TZ_OK && c.auto_concurrency &&
+          c.concurrency == 64);
+    CHECK(tz_sync_config_resolve(NULL, "8", NULL, NULL, &c, &e) == TZ_OK && !c.auto_concurrency &&
+          c.concurrency == 8);
+    CHECK(tz_sync_config_resolve(NULL, "autox", NULL, NULL, &c, &e) == TZ_EINVAL);
+    CHECK_MSG(strstr(e.msg, "--concurrency must be a positive integer or \"auto\" (got \"autox\")") != NULL, "%s",
+              e.msg);
+    setenv("TZEL_SYNC_CONCURRENCY", "AUTO", 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_OK && c.auto_concurrency);
+    CHECK(tz_sync_config_resolve(NULL, "3", NULL, NULL, &c, &e) == TZ_OK && c.concurrency == 3);
+    unsetenv("TZEL_SYNC_CONCURRENCY");
+    /* --max-concurrency: auto's ceiling, 1..128, ignored when pinned */
+    CHECK(tz_sync_config_resolve(NULL, NULL, "24", NULL, &c, &e) == TZ_OK && c.auto_concurrency &&
+          c.concurrency == 24);
+    CHECK(tz_sync_config_resolve(NULL, "5", "24", NULL, &c, &e) == TZ_OK && c.concurrency == 5);
+    CHECK(tz_sync_config_resolve(NULL, NULL, "129", NULL, &c, &e) == TZ_EINVAL);
+    CHECK(strstr(e.msg, "--max-concurrency is 129") != NULL);
+    CHECK(tz_sync_config_resolve(NULL, NULL, "0", NULL, &c, &e) == TZ_EINVAL);
+    setenv("TZEL_SYNC_MAX_CONCURRENCY", "100", 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_OK && c.concurrency == 100 &&
+          c.warn_concurrency);
+    unsetenv("TZEL_SYNC_MAX_CONCURRENCY");
+
     setenv("TZEL_SYNC_THREADS", "3", 1);
-    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, &c, &e) == TZ_OK && c.threads == 3);
-    CHECK(tz_sync_config_resolve(NULL, NULL, "1", &c, &e) == TZ_OK && c.threads == 1);
-    CHECK(tz_sync_config_resolve(NULL, NULL, "0", &c, &e) == TZ_EINVAL);
-    CHECK(tz_sync_config_resolve(NULL, NULL, "100000", &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, NULL, &c, &e) == TZ_OK && c.threads == 3);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, "1", &c, &e) == TZ_OK && c.threads == 1);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, "0", &c, &e) == TZ_EINVAL);
+    CHECK(tz_sync_config_resolve(NULL, NULL, NULL, "100000", &c, &e) == TZ_EINVAL);
     unsetenv("TZEL_SYNC_THREADS");
 
     CHECK(tz_sync_batch_end(0, 250, 1000) == 250);
