@@ -60,7 +60,7 @@ tz_status tz_frontier_append(tz_frontier *f, const tz_felt *cm, tz_felt *root)
 
 /* Root of a depth-`depth` tree whose first n leaves are summarised by
  * branch[] (complete left subtrees at the set bits of n). */
-static void root_from_branches(tz_felt *root, const tz_felt *branch, uint64_t n, unsigned depth)
+void tz_merkle_partial_root(tz_felt *root, const tz_felt *branch, uint64_t n, unsigned depth)
 {
     tz_felt cur = *tz_merkle_zero(0);
     for (unsigned l = 0; l < depth; l++, n >>= 1) {
@@ -76,7 +76,7 @@ tz_status tz_frontier_root(const tz_frontier *f, tz_felt *root)
 {
     if (f->size >= TZ_TREE_CAPACITY)
         return TZ_EINVAL;
-    root_from_branches(root, f->branch, f->size, TZ_TREE_DEPTH);
+    tz_merkle_partial_root(root, f->branch, f->size, TZ_TREE_DEPTH);
     return TZ_OK;
 }
 
@@ -98,7 +98,7 @@ tz_status tz_merkle_root_depth(const tz_felt *leaves, size_t n, unsigned depth, 
     if ((uint64_t)n == (UINT64_C(1) << depth))
         *root = branch[depth];
     else
-        root_from_branches(root, branch, n, depth);
+        tz_merkle_partial_root(root, branch, n, depth);
     return TZ_OK;
 }
 

@@ -50,6 +50,11 @@ tz_status tz_frontier_append(tz_frontier *f, const tz_felt *cm, tz_felt *root) T
  * of a full tree is not determined by the frontier. */
 tz_status tz_frontier_root(const tz_frontier *f, tz_felt *root) TZ_WUR;
 
+/* Root of a subtree of height `depth` whose first n leaves (n < 2^depth)
+ * were merged lazily into branch[] (branch[l] holds the last complete
+ * subtree of height l where bit l of n is set), the rest empty. */
+void tz_merkle_partial_root(tz_felt *root, const tz_felt *branch, uint64_t n, unsigned depth);
+
 /* Root of the depth-48 tree whose first n leaves are leaves[0..n) and the
  * rest empty. Runs in O(n + 48) hashes without allocation. Returns TZ_OK,
  * or TZ_EINVAL (root untouched) when n > 2^48 or leaves is NULL with n > 0. */

@@ -14,20 +14,6 @@ static unsigned right_level(uint64_t pos, uint32_t k)
     return TZ_TREE_DEPTH;
 }
 
-/* Root of a subtree of height `h` whose first n leaves went into branch[]
- * by lazy merging (n < 2^h), the rest empty. */
-static void partial_root(tz_felt *root, const tz_felt *branch, uint64_t n, unsigned h)
-{
-    tz_felt cur = *tz_merkle_zero(0);
-    for (unsigned l = 0; l < h; l++, n >>= 1) {
-        if (n & 1)
-            tz_merkle_node(&cur, &branch[l], &cur);
-        else
-            tz_merkle_node(&cur, &cur, tz_merkle_zero(l));
-    }
-    *root = cur;
-}
-
 tz_status tz_witness_start(tz_witness *w, const tz_frontier *before, const tz_felt *cm)
 {
     if (before->size >= TZ_TREE_CAPACITY)
@@ -70,7 +56,7 @@ void tz_witness_path(const tz_witness *w, tz_felt path[TZ_TREE_DEPTH])
         } else if (k < w->n_filled) {
             path[l] = w->filled[k++];
         } else if (k++ == w->n_filled && w->cursor_n > 0) {
-            partial_root(&path[l], w->cursor, w->cursor_n, l);
+            tz_merkle_partial_root(&path[l], w->cursor, w->cursor_n, l);
         } else {
             path[l] = *tz_merkle_zero(l);
         }

@@ -476,35 +476,6 @@ static void test_concurrent_reader(void)
 
 /* ---- sweeping the temp files of killed writers ---- */
 
-/* A PID that existed and is gone: a reaped child. */
-static pid_t dead_pid(void)
-{
-    fflush(NULL);
-    pid_t p = fork();
-    if (p == 0)
-        _exit(0);
-    waitpid(p, NULL, 0);
-    return p;
-}
-
-/* A live child that sleeps until killed. */
-static pid_t live_child(void)
-{
-    fflush(NULL);
-    pid_t p = fork();
-    if (p == 0) {
-        for (;;)
-            pause();
-    }
-    return p;
-}
-
-static void reap(pid_t p)
-{
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-}
-
 static void in_dir(char *out, size_t cap, const char *folder, const char *name)
 {
     snprintf(out, cap, "%s/%s", folder, name);
@@ -533,8 +504,8 @@ static void test_sweep_names(void)
     CHECK(mkdir(sd, 0700) == 0);
     in_dir(w, sizeof w, sd, "w.json");
     put(sd, "w.json");
-    long dead = (long)dead_pid(), dead2 = (long)dead_pid();
-    pid_t live = live_child();
+    long dead = (long)tz_test_dead_pid(), dead2 = (long)tz_test_dead_pid();
+    pid_t live = tz_test_live_child();
 
     /* Removed: dead writers' temp files of w.json. */
     const char *gone_fmt[] = {".w.json.tmp.%ld.1712345678901234567.0",
@@ -610,7 +581,7 @@ static void test_sweep_names(void)
     /* Again: nothing left to remove. */
     CHECK(tz_atomic_sweep_stale(w, &removed, &err) == TZ_OK && removed == 0);
     /* Once the live writer is gone, its file goes too. */
-    reap(live);
+    tz_test_reap(live);
     CHECK(tz_atomic_sweep_stale(w, &removed, &err) == TZ_OK && removed == 1);
     CHECK(!lexists(sd, live_name) && lexists(sd, own_name));
 

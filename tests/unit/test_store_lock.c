@@ -18,35 +18,6 @@
 
 static char dir[256], wallet[512], lockp[600], yieldp[600];
 
-/* A PID that existed and is gone: a reaped child. */
-static pid_t dead_pid(void)
-{
-    fflush(NULL);
-    pid_t p = fork();
-    if (p == 0)
-        _exit(0);
-    waitpid(p, NULL, 0);
-    return p;
-}
-
-/* A live child that sleeps until killed. */
-static pid_t live_child(void)
-{
-    fflush(NULL);
-    pid_t p = fork();
-    if (p == 0) {
-        for (;;)
-            pause();
-    }
-    return p;
-}
-
-static void reap(pid_t p)
-{
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-}
-
 /* Sets the mtime of `path` to `t` plus `delta_ms` (atime likewise). */
 static void set_mtime(const char *path, const struct timespec *t, long delta_ms)
 {
@@ -85,7 +56,7 @@ static void test_helpers(void)
     CHECK(tz_pid_alive(getpid(), st));
     CHECK(!tz_pid_alive(getpid(), st + 1));
     CHECK(!tz_pid_alive(0, 0) && !tz_pid_alive(-1, 0));
-    pid_t d = dead_pid();
+    pid_t d = tz_test_dead_pid();
     CHECK(!tz_pid_alive(d, 0));
     unsigned long long x;
     CHECK(tz_proc_starttime(d, &x) == TZ_ENOTFOUND);
@@ -114,7 +85,7 @@ static void test_start_wall(void)
 {
     struct timespec before, after, start;
     clock_gettime(CLOCK_REALTIME, &before);
-    pid_t c = live_child();
+    pid_t c = tz_test_live_child();
     clock_gettime(CLOCK_REALTIME, &after);
     CHECK(tz_proc_start_wall(c, &start) == TZ_OK);
     double from_before = difftime(start.tv_sec, before.tv_sec) +
@@ -124,14 +95,14 @@ static void test_start_wall(void)
     /* Tick resolution (10 ms) and boot-time rounding: within a second. */
     CHECK_MSG(from_before > -1.0 && to_after > -1.0, "start %+.3f s after the fork began, "
               "%+.3f s before it returned", from_before, to_after);
-    reap(c);
-    CHECK(tz_proc_start_wall(dead_pid(), &start) == TZ_ENOTFOUND);
+    tz_test_reap(c);
+    CHECK(tz_proc_start_wall(tz_test_dead_pid(), &start) == TZ_ENOTFOUND);
 }
 
 /* The rule itself: alive AND started no later than the file's mtime. */
 static void test_owner_rule(void)
 {
-    pid_t c = live_child();
+    pid_t c = tz_test_live_child();
     struct timespec start, now;
     CHECK(tz_proc_start_wall(c, &start) == TZ_OK);
     clock_gettime(CLOCK_REALTIME, &now);
@@ -149,7 +120,7 @@ static void test_owner_rule(void)
     CHECK(tz_proc_starttime(c, &cst) == TZ_OK);
     CHECK(tz_pid_file_owner(c, cst, &t) == TZ_PID_OWNER);
     CHECK(tz_pid_file_owner(c, cst + 1, &now) == TZ_PID_OTHER_START);
-    reap(c);
+    tz_test_reap(c);
     CHECK(tz_pid_file_owner(c, 0, &now) == TZ_PID_DEAD);
     CHECK(tz_pid_file_owner(0, 0, &now) == TZ_PID_DEAD);
 
@@ -232,7 +203,7 @@ static void test_lock_stale(void)
     CHECK(tz_proc_starttime(getpid(), &mine) == TZ_OK);
 
     /* Reference format, dead PID: recovered. */
-    pid_t d = dead_pid();
+    pid_t d = tz_test_dead_pid();
     snprintf(line, sizeof line, "%ld\n", (long)d);
     tz_test_put_file(lockp, line, 0);
     CHECK_MSG(tz_lock_acquire(wallet, &l, &err) == TZ_OK, "%s", err.msg);
@@ -250,14 +221,14 @@ static void test_lock_stale(void)
     l = NULL;
 
     /* Our format, dead PID with a start time: recovered. */
-    snprintf(line, sizeof line, "%ld 12345\n", (long)dead_pid());
+    snprintf(line, sizeof line, "%ld 12345\n", (long)tz_test_dead_pid());
     tz_test_put_file(lockp, line, 0);
     CHECK(tz_lock_acquire(wallet, &l, &err) == TZ_OK);
     tz_lock_release(l);
     l = NULL;
 
     /* Live PID but another start time (a recycled PID): recovered. */
-    pid_t c = live_child();
+    pid_t c = tz_test_live_child();
     unsigned long long cst = 0;
     CHECK(tz_proc_starttime(c, &cst) == TZ_OK);
     snprintf(line, sizeof line, "%ld %llu\n", (long)c, cst + 1);
@@ -314,7 +285,7 @@ static void test_lock_stale(void)
     t = tz_test_get_file(lockp);
     CHECK(t && !strcmp(t, line));
     free(t);
-    reap(c);
+    tz_test_reap(c);
 
     /* Content that is not a PID: held, as the reference reads it. */
     tz_test_put_file(lockp, "garbage\n", 0);
@@ -444,7 +415,7 @@ static void test_lock_wait(void)
     tz_lock_release(l);
 
     /* A holder that never leaves: the wait gives up after its timeout. */
-    pid_t h = live_child();
+    pid_t h = tz_test_live_child();
     char line[32];
     snprintf(line, sizeof line, "%ld\n", (long)h);
     tz_test_put_file(lockp, line, 0);
@@ -454,7 +425,7 @@ static void test_lock_wait(void)
     waited = ms_since(&t0);
     CHECK_MSG(waited >= 240 && waited < 10000, "waited %ld ms", waited);
     CHECK(l == NULL);
-    reap(h);
+    tz_test_reap(h);
     unlink(lockp);
 }
 
@@ -526,7 +497,7 @@ static void test_sentinel(void)
     CHECK(tz_sentinel_raise(wallet, 0, &err) == TZ_EINVAL);
 
     /* Dead PID: removed, reported with that PID. */
-    pid_t d = dead_pid();
+    pid_t d = tz_test_dead_pid();
     snprintf(line, sizeof line, "%ld\n", (long)d);
     tz_test_put_file(yieldp, line, 0);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &why, &err) == TZ_OK);
@@ -542,7 +513,7 @@ static void test_sentinel(void)
 
     /* "<pid>\n" naming a live process that started after the sentinel was
      * written (recycled): removed, reported with that PID and why. */
-    pid_t c = live_child();
+    pid_t c = tz_test_live_child();
     snprintf(line, sizeof line, "%ld\n", (long)c);
     put_before_start(yieldp, line, c, 60 * 1000);
     CHECK(tz_sentinel_check(wallet, &s, &pid, &why, &err) == TZ_OK);
@@ -555,7 +526,7 @@ static void test_sentinel(void)
     put_before_start(yieldp, line, c, -3000);
     CHECK(tz_sentinel_check(wallet, &s, &pid, NULL, &err) == TZ_OK);
     CHECK(s == TZ_SENTINEL_LIVE && tz_test_exists(yieldp));
-    reap(c);
+    tz_test_reap(c);
     unlink(yieldp);
 
     /* Not a PID: live, never removed. */

@@ -5,8 +5,11 @@
 #define TZ_TEST_UTIL_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/felt.h"
 #include "store/fsys.h"
@@ -114,6 +117,35 @@ static inline void tz_test_rmtree(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* A PID that existed and is gone: a reaped child. */
+static inline pid_t tz_test_dead_pid(void)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0)
+        _exit(0);
+    waitpid(p, NULL, 0);
+    return p;
+}
+
+/* A live child that sleeps until killed (tz_test_reap). */
+static inline pid_t tz_test_live_child(void)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        for (;;)
+            pause();
+    }
+    return p;
+}
+
+static inline void tz_test_reap(pid_t p)
+{
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
 }
 
 #endif
