@@ -2,8 +2,10 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all setup test test-unit test-asan demo bench clean format
+.PHONY: all setup test test-unit test-asan fuzz demo bench clean format
 
 all: setup
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -29,6 +31,13 @@ test-asan: setup
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  TZ_SANITIZED=1 ctest --output-on-failure -L unit -j 2
 
+# Every fuzz target (tests/fuzz) for FUZZ_SECONDS each under ASan+UBSan,
+# built with clang into $(FUZZ_BUILD); fails on any crash, leak or hang.
+fuzz: setup-test
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTZ_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 demo: all
 	bash scripts/demo.sh
 
@@ -36,4 +45,4 @@ bench: all
 	bash scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

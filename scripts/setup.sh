@@ -5,7 +5,8 @@
 # package at a pinned version, verified against its sha512 before unpacking.
 #
 #   scripts/setup.sh            build dependencies
-#   scripts/setup.sh --test     also what the tests need (python3, chromium)
+#   scripts/setup.sh --test     also what the tests need (python3, chromium,
+#                               clang and its libFuzzer runtime for make fuzz)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,9 @@ pkgs=(build-essential cmake pkg-config libb2-dev libsodium-dev
       libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev npm ca-certificates openssl)
 if [ "$want_test" = 1 ]; then
   pkgs+=(python3 procps chromium)   # chromium: the daemon's status page test
+  # make fuzz: clang, and libFuzzer with the sanitizer runtimes, which
+  # Debian 12 ships apart from clang (only recommended by it).
+  pkgs+=(clang libclang-rt-dev)
 fi
 
 missing=()

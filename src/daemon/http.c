@@ -1,5 +1,6 @@
-/* The daemon's HTTP API and status page (http.h): routing, the bearer
- * token check, capped request bodies, JSON responses. */
+/* The daemon's HTTP API and status page (http.h): capped request bodies
+ * gathered, decided by request.h (routes, token, JSON bodies), answered
+ * as JSON. */
 #include "http.h"
 
 #include <errno.h>
@@ -8,13 +9,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/num.h"
 #include "fast.h"
 #include "jobs.h"
+#include "request.h"
 #include "status_page.h"
 
 #define BODY_MAX (64u << 10)
@@ -103,106 +103,34 @@ static enum MHD_Result submit(tz_http *h, struct MHD_Connection *c, tz_job *job)
                      json_pack("{s:I, s:s}", "job", (json_int_t)id, "phase", "queued"));
 }
 
-/* Parses the request body as a JSON object ({} when empty). */
-static json_t *body_json(const request *rq, char *why, size_t cap)
+/* Sends what tz_req_decide decided. */
+static enum MHD_Result answer(tz_http *h, struct MHD_Connection *c, tz_req *d)
 {
-    if (!rq->body.len)
-        return json_object();
-    json_error_t je;
-    json_t *v = json_loadb(rq->body.data, rq->body.len, 0, &je);
-    if (!v) {
-        snprintf(why, cap, "the request body is not JSON: %s", je.text);
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        snprintf(why, cap, "the request body must be a JSON object");
-        return NULL;
-    }
-    return v;
-}
-
-static enum MHD_Result handle_api(tz_http *h, struct MHD_Connection *c, const char *url,
-                                  const char *method, request *rq)
-{
-    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    const char *path = url + 4; /* after "/api" */
-
-    if (strcmp(path, "/status") == 0) {
-        if (!get)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
+    switch (d->action) {
+    case TZ_REQ_PAGE:
+        return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", tz_status_page_html,
+                         tz_status_page_len);
+    case TZ_REQ_STATUS:
         return send_json(c, MHD_HTTP_OK, tz_lanes_status_json(h->lanes));
-    }
-    if (strcmp(path, "/balance") == 0 || strcmp(path, "/addresses") == 0) {
-        if (!get)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
+    case TZ_REQ_FAST: {
         json_t *body = NULL;
-        int status = tz_fast_read(h->cfg, path + 1, &body);
+        int status = tz_fast_read(h->cfg, d->fast, &body);
         return send_json(c, (unsigned)status, body);
     }
-    if (strcmp(path, "/receive") == 0) {
-        if (!post)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use POST");
-        const char *args[] = {"receive"};
-        return submit(h, c, tz_job_new("receive", args, 1));
-    }
-    if (strcmp(path, "/deposit") == 0) {
-        if (!post)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use POST");
-        char why[256];
-        json_t *b = body_json(rq, why, sizeof why);
-        if (!b)
-            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", why);
-        json_t *amount = json_object_get(b, "amount");
-        char num[32] = "";
-        if (json_is_integer(amount) && json_integer_value(amount) > 0)
-            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(amount));
-        else if (json_is_string(amount)) {
-            /* u64 amounts above 2^63 travel as decimal strings. */
-            /* positive and within u64, as the CLI will demand */
-            uint64_t v = 0;
-            if (tz_parse_u64(json_string_value(amount), UINT64_MAX, &v) && v > 0)
-                snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-        }
-        json_decref(b);
-        if (!num[0])
-            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
-                              "\"amount\" must be a positive integer (or a decimal string)");
-        const char *args[] = {"deposit", "--amount", num, "--prepare-only"};
-        return submit(h, c, tz_job_new("deposit", args, 4));
-    }
-    if (strcmp(path, "/jobs") == 0) {
-        if (get)
-            return send_json(c, MHD_HTTP_OK, tz_lanes_jobs_json(h->lanes, 50));
-        if (!post)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET or POST");
-        char why[256];
-        json_t *b = body_json(rq, why, sizeof why);
-        if (!b)
-            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", why);
-        tz_job *job = NULL;
-        tz_error e = {0};
-        tz_status st = tz_job_from_args_json(json_object_get(b, "args"), &job, &e);
-        json_decref(b);
-        if (st)
-            return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", e.msg);
-        return submit(h, c, job);
-    }
-    if (strncmp(path, "/jobs/", 6) == 0) {
-        if (!get)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
-        /* The id as the daemon writes it: digits, no sign, no leading zero
-         * (the path is not percent-decoded: see keep_escapes). */
-        const char *ids = path + 6;
-        uint64_t id = 0;
-        if (ids[0] == '0' || !tz_parse_u64(ids, LONG_MAX, &id) || id == 0)
-            return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such job");
-        json_t *j = tz_lanes_job_json(h->lanes, (long)id);
+    case TZ_REQ_SUBMIT:
+        return submit(h, c, d->job);
+    case TZ_REQ_JOBS:
+        return send_json(c, MHD_HTTP_OK, tz_lanes_jobs_json(h->lanes, 50));
+    case TZ_REQ_JOB: {
+        json_t *j = tz_lanes_job_json(h->lanes, d->job_id);
         if (!j)
             return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such job");
         return send_json(c, MHD_HTTP_OK, j);
     }
-    return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such API route");
+    case TZ_REQ_ERROR:
+    default:
+        return send_error(c, d->status, d->code, d->message);
+    }
 }
 
 /* libmicrohttpd's unescape callback, doing nothing: no route or argument
@@ -240,26 +168,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
-    if (strcmp(url, "/api") == 0 || strncmp(url, "/api/", 5) == 0) {
-        const char *auth =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!tz_token_check(auth, h->token))
-            return send_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
-                              auth ? "wrong bearer token"
-                                   : "missing bearer token: send \"Authorization: Bearer <token>\" "
-                                     "with the token from the daemon's token file");
-        if (rq->too_large)
-            return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "TOO_LARGE",
-                              "the request body is larger than 64 KiB");
-        return handle_api(h, c, url, method, rq);
-    }
-    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD", "use GET");
-        return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", tz_status_page_html,
-                         tz_status_page_len);
-    }
-    return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such page");
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    tz_req d;
+    tz_req_decide(method, url, auth, h->token, rq->body.data, rq->body.len, rq->too_large, &d);
+    return answer(h, c, &d);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,

@@ -87,33 +87,19 @@ static tz_status get_present(tz_rpc *c, const char *block, const char *route, co
     return st;
 }
 
-/* GETs `url` and parses a 200 answer's body as JSON (any value). Returns
- * the value (the caller decrefs it), or NULL with *st set to the transfer's
- * error, the HTTP status's error or TZ_EPARSE. The body is freed either
- * way. */
-static json_t *get_json(tz_rpc *c, const char *url, tz_status *st, tz_error *err)
-{
-    single s;
-    bool absent;
-    if ((*st = get1(c, url, 0, &s, &absent, err)))
-        return NULL;
-    json_t *j = tz_rpc_body_json(&s.reply, err, st);
-    tz_buf_free(&s.reply.body);
-    return j;
-}
-
-/* GETs `url` for a JSON string that `ok` accepts and copies it into out
- * (cap bytes, room checked by `ok`); otherwise TZ_EPARSE "expected <what>". */
-static tz_status get_string(tz_rpc *c, const char *url, bool (*ok)(const char *s),
-                            const char *what, char *out, size_t cap, tz_error *err)
+/* Copies the answer's body, a JSON string that `ok` accepts, into out
+ * (cap bytes, room checked by `ok`); otherwise TZ_EPARSE "expected
+ * <what>". out untouched on failure. */
+static tz_status parse_string(const tz_rpc_xfer *x, bool (*ok)(const char *s), const char *what,
+                              char *out, size_t cap, tz_error *err)
 {
     tz_status st;
-    json_t *j = get_json(c, url, &st, err);
+    json_t *j = tz_rpc_body_json(x, err, &st);
     if (!j)
         return st;
     const char *s = json_string_value(j);
     if (!s || !ok(s))
-        st = tz_error_set(err, TZ_EPARSE, "GET %s: expected %s", url, what);
+        st = tz_error_set(err, TZ_EPARSE, "GET %s: expected %s", x->url, what);
     else
         snprintf(out, cap, "%s", s);
     json_decref(j);
@@ -127,19 +113,75 @@ static bool is_rollup_address(const char *s)
     return strncmp(s, "sr1", 3) == 0 && strlen(s) < TZ_ROLLUP_ADDRESS_MAX && tz_rpc_block_ok(s);
 }
 
+tz_status tz_rpc_parse_head_hash(const tz_rpc_xfer *x, char out[TZ_BLOCK_HASH_MAX], tz_error *err)
+{
+    return parse_string(x, is_block_hash, "a B... block hash", out, TZ_BLOCK_HASH_MAX, err);
+}
+
+tz_status tz_rpc_parse_rollup_address(const tz_rpc_xfer *x, char out[TZ_ROLLUP_ADDRESS_MAX],
+                                      tz_error *err)
+{
+    return parse_string(x, is_rollup_address, "an sr1... address", out, TZ_ROLLUP_ADDRESS_MAX,
+                        err);
+}
+
+tz_status tz_rpc_parse_level(const tz_rpc_xfer *x, int64_t *out, tz_error *err)
+{
+    tz_status st;
+    json_t *j = tz_rpc_body_json(x, err, &st);
+    if (!j)
+        return st;
+    if (!json_is_integer(j))
+        st = tz_error_set(err, TZ_EPARSE, "GET %s: expected a JSON integer", x->url);
+    else
+        *out = (int64_t)json_integer_value(j);
+    json_decref(j);
+    return st;
+}
+
+/* GETs `url` (any status but 200 is an error) and parses the answer with
+ * `parse` into out. */
+static tz_status get_parsed(tz_rpc *c, const char *url,
+                            tz_status (*parse)(const tz_rpc_xfer *x, void *out, tz_error *err),
+                            void *out, tz_error *err)
+{
+    single s;
+    bool absent;
+    tz_status st = get1(c, url, 0, &s, &absent, err);
+    if (st)
+        return st;
+    st = parse(&s.reply, out, err);
+    tz_buf_free(&s.reply.body);
+    return st;
+}
+
+static tz_status head_hash_cb(const tz_rpc_xfer *x, void *out, tz_error *err)
+{
+    return tz_rpc_parse_head_hash(x, out, err);
+}
+
+static tz_status rollup_address_cb(const tz_rpc_xfer *x, void *out, tz_error *err)
+{
+    return tz_rpc_parse_rollup_address(x, out, err);
+}
+
+static tz_status level_cb(const tz_rpc_xfer *x, void *out, tz_error *err)
+{
+    return tz_rpc_parse_level(x, out, err);
+}
+
 tz_status tz_rpc_head_hash(tz_rpc *c, char out[TZ_BLOCK_HASH_MAX], tz_error *err)
 {
     char url[TZ_RPC_URL_MAX];
     snprintf(url, sizeof url, "%s/global/block/head/hash", c->base);
-    return get_string(c, url, is_block_hash, "a B... block hash", out, TZ_BLOCK_HASH_MAX, err);
+    return get_parsed(c, url, head_hash_cb, out, err);
 }
 
 tz_status tz_rpc_rollup_address(tz_rpc *c, char out[TZ_ROLLUP_ADDRESS_MAX], tz_error *err)
 {
     char url[TZ_RPC_URL_MAX];
     snprintf(url, sizeof url, "%s/global/smart_rollup_address", c->base);
-    return get_string(c, url, is_rollup_address, "an sr1... address", out,
-                      TZ_ROLLUP_ADDRESS_MAX, err);
+    return get_parsed(c, url, rollup_address_cb, out, err);
 }
 
 tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out, tz_error *err)
@@ -149,22 +191,12 @@ tz_status tz_rpc_block_level(tz_rpc *c, const char *block, int64_t *out, tz_erro
         return st;
     char url[TZ_RPC_URL_MAX];
     snprintf(url, sizeof url, "%s/global/block/%s/level", c->base, block);
-    json_t *j = get_json(c, url, &st, err);
-    if (!j)
-        return st;
-    if (!json_is_integer(j))
-        st = tz_error_set(err, TZ_EPARSE, "GET %s: expected a JSON integer", url);
-    else
-        *out = (int64_t)json_integer_value(j);
-    json_decref(j);
-    return st;
+    return get_parsed(c, url, level_cb, out, err);
 }
 
 /* ---- one value -------------------------------------------------------- */
 
-/* The bytes of a `value` answer that is not absent: a fresh buffer in *out
- * and its length in *len (tz_rpc_hex_dup), both untouched on failure. */
-static tz_status value_bytes(const tz_rpc_xfer *x, uint8_t **out, size_t *len, tz_error *err)
+tz_status tz_rpc_value_bytes(const tz_rpc_xfer *x, uint8_t **out, size_t *len, tz_error *err)
 {
     const char *hex = NULL;
     size_t hexlen = 0;
@@ -181,7 +213,7 @@ tz_status tz_rpc_read_value(tz_rpc *c, const char *block, const char *key, uint8
     tz_status st = get_present(c, block, "value", key, &s, err);
     if (st)
         return st;
-    st = value_bytes(&s.reply, out, len, err);
+    st = tz_rpc_value_bytes(&s.reply, out, len, err);
     tz_buf_free(&s.reply.body);
     return st;
 }
@@ -223,9 +255,7 @@ tz_status tz_rpc_read_felt(tz_rpc *c, const char *block, const char *key, tz_fel
 
 /* ---- length and subkeys ----------------------------------------------- */
 
-/* Parses a decimal string or a JSON number (not null: the classifier took
- * it) as a length into *out, untouched on failure. */
-static tz_status parse_length(const tz_rpc_xfer *x, uint64_t *out, tz_error *err)
+tz_status tz_rpc_parse_length(const tz_rpc_xfer *x, uint64_t *out, tz_error *err)
 {
     tz_status st;
     json_t *j = tz_rpc_body_json(x, err, &st);
@@ -264,7 +294,7 @@ tz_status tz_rpc_read_length(tz_rpc *c, const char *block, const char *key, uint
     tz_status st = get_present(c, block, "length", key, &s, err);
     if (st)
         return st;
-    st = parse_length(&s.reply, out, err);
+    st = tz_rpc_parse_length(&s.reply, out, err);
     tz_buf_free(&s.reply.body);
     return st;
 }
@@ -278,10 +308,7 @@ void tz_rpc_free_names(char **names, size_t n)
     free(names);
 }
 
-/* Parses a `subkeys` listing. *names receives a malloc'd array (NULL if
- * that allocation failed) of the *cnt names copied so far, also on
- * failure: the caller releases it with tz_rpc_free_names. */
-static tz_status parse_names(const tz_rpc_xfer *x, char ***names, size_t *cnt, tz_error *err)
+tz_status tz_rpc_parse_names(const tz_rpc_xfer *x, char ***names, size_t *cnt, tz_error *err)
 {
     tz_status st;
     json_t *j = tz_rpc_body_json(x, err, &st);
@@ -322,7 +349,7 @@ tz_status tz_rpc_read_subkeys(tz_rpc *c, const char *block, const char *key, cha
     char **v = NULL;
     size_t cnt = 0;
     if (!absent)
-        st = parse_names(&s.reply, &v, &cnt, err);
+        st = tz_rpc_parse_names(&s.reply, &v, &cnt, err);
     if (!st && !v && !(v = calloc(1, sizeof *v)))
         st = tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", s.reply.url);
     tz_buf_free(&s.reply.body);
@@ -372,7 +399,7 @@ static tz_status batch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
         b->lens[i] = 0;
         return TZ_OK;
     }
-    st = value_bytes(x, &b->out[i], &b->lens[i], err);
+    st = tz_rpc_value_bytes(x, &b->out[i], &b->lens[i], err);
     if (!st && b->present)
         b->present[i] = true;
     return st;

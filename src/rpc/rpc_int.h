@@ -134,4 +134,37 @@ tz_status tz_rpc_hex_dup(const char *hex, size_t hexlen, uint8_t **out, size_t *
  * NULL with *st = TZ_EPARSE and err filled. */
 json_t *tz_rpc_body_json(const tz_rpc_xfer *x, tz_error *err, tz_status *st);
 
+/* ---- body parsers (reads.c) --------------------------------------------
+ * Each reads the body of an answer tz_rpc_classify took as a value (x->url
+ * names it in messages) and writes its output only on TZ_OK; otherwise
+ * TZ_EPARSE (TZ_ENOMEM where noted). Also the fuzz targets' entry points
+ * (tests/fuzz/fuzz_rpc_body.c). */
+
+/* `value`: the bytes of the hex body (tz_rpc_body_hex, tz_rpc_hex_dup):
+ * a fresh buffer in *out (the caller frees) and its length in *len;
+ * TZ_ENOMEM for a value over TZ_RPC_MAX_VALUE or memory short. */
+tz_status tz_rpc_value_bytes(const tz_rpc_xfer *x, uint8_t **out, size_t *len,
+                             tz_error *err) TZ_WUR;
+
+/* `length`: a decimal string or a non-negative JSON integer. */
+tz_status tz_rpc_parse_length(const tz_rpc_xfer *x, uint64_t *out, tz_error *err) TZ_WUR;
+
+/* `subkeys`: a JSON array of strings. *names receives a malloc'd array
+ * (NULL if that allocation failed: TZ_ENOMEM) of the *cnt names copied so
+ * far (*cnt starts at 0), also on failure: the caller releases it with
+ * tz_rpc_free_names. */
+tz_status tz_rpc_parse_names(const tz_rpc_xfer *x, char ***names, size_t *cnt,
+                             tz_error *err) TZ_WUR;
+
+/* `head/hash`: a JSON string, a block reference starting with 'B'. */
+tz_status tz_rpc_parse_head_hash(const tz_rpc_xfer *x, char out[TZ_BLOCK_HASH_MAX],
+                                 tz_error *err) TZ_WUR;
+
+/* `smart_rollup_address`: a JSON string "sr1..." of letters and digits. */
+tz_status tz_rpc_parse_rollup_address(const tz_rpc_xfer *x, char out[TZ_ROLLUP_ADDRESS_MAX],
+                                      tz_error *err) TZ_WUR;
+
+/* `level`: a JSON integer. */
+tz_status tz_rpc_parse_level(const tz_rpc_xfer *x, int64_t *out, tz_error *err) TZ_WUR;
+
 #endif
