@@ -156,7 +156,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     const char *op_tok = tz_profile_str(prof, "operator_bearer_token");
     const char *rollup = tz_profile_str(prof, "rollup_address");
     if (!prof || !op_url || !op_tok || !rollup || !tz_profile_u64(prof, "dal_fee", &dal_fee) ||
-        !dal_fee || !tz_cli_address_from_json(json_object_get(prof->doc, "dal_fee_address"),
+        !dal_fee || !tz_cli_address_from_json(tz_profile_get(prof, "dal_fee_address"),
                                               producer)) {
         rc = tz_out_fail(cli, TZ_EXIT_USAGE,
                          "send needs a network profile with rollup_address, dal_fee (> 0), "

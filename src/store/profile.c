@@ -157,6 +157,11 @@ const char *tz_profile_str(const tz_profile *p, const char *key)
     return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
 }
 
+const json_t *tz_profile_get(const tz_profile *p, const char *key)
+{
+    return p ? json_object_get(p->doc, key) : NULL;
+}
+
 bool tz_profile_u64(const tz_profile *p, const char *key, uint64_t *out)
 {
     return p && tz_json_get_u64(json_object_get(p->doc, key), out);

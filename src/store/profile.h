@@ -27,6 +27,10 @@ extern const char *const tz_profile_fields[];
 /* A non-empty string field of the profile, or NULL (also for p == NULL). */
 const char *tz_profile_str(const tz_profile *p, const char *key);
 
+/* Any field of the profile (borrowed from the profile, NULL when absent or
+ * p is NULL), e.g. the dal_fee_address object. */
+const json_t *tz_profile_get(const tz_profile *p, const char *key);
+
 /* A u64 field (dal_fee) into *out; false when absent or not a u64. */
 bool tz_profile_u64(const tz_profile *p, const char *key, uint64_t *out);
 
