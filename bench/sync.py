@@ -16,7 +16,7 @@ Sizes (environment):
   BENCH_SYNC_RSS_LEAVES          chain for the RSS run (200000; quick 30000)
   BENCH_SYNC_SECS                target seconds per 40 ms throughput run (4; quick 2)
   BENCH_SYNC_YIELDS              yields measured (30; quick 12)
-  BENCH_SYNC_CONCURRENCY         comma list (1,4,16,32,64)
+  BENCH_SYNC_CONCURRENCY         comma list (1,4,16,32,64,auto)
 The wallet (one address: its auth tree takes a while) and the chains are
 cached under out/bench-cache and out/chain-cache.
 """
@@ -46,7 +46,9 @@ LEAVES = env_int("BENCH_SYNC_LEAVES", 20000, 6000)
 RSS_LEAVES = env_int("BENCH_SYNC_RSS_LEAVES", 200000, 30000)
 RUN_SECS = env_int("BENCH_SYNC_SECS", 4, 2)
 YIELDS = env_int("BENCH_SYNC_YIELDS", 30, 12)
-CONCURRENCIES = [int(x) for x in os.environ.get("BENCH_SYNC_CONCURRENCY", "1,4,16,32,64").split(",")]
+# "auto" is the default (no flag): its bound is taken at its ceiling, 64 in flight
+CONCURRENCIES = [x if x == "auto" else int(x) for x in
+                 os.environ.get("BENCH_SYNC_CONCURRENCY", "1,4,16,32,64,auto").split(",")]
 CACHE = os.path.join(ROOT, "out", "chain-cache")
 WCACHE = os.path.join(ROOT, "out", "bench-cache")
 TMP = tempfile.mkdtemp(prefix="tz-bench-sync-")
@@ -116,17 +118,19 @@ def throughput(w0, addr):
         for lat in (0, 40):
             sim.post("latency", {"ms": lat})
             for c in CONCURRENCIES:
+                cn = 64 if c == "auto" else c
                 if lat == 0:
                     n = LEAVES
                 else:
-                    # ~RUN_SECS at the bound (2 requests per leaf)
-                    n = min(LEAVES, max(20, int(RUN_SECS * c / (2 * lat / 1000.0))))
-                w = wallet_at(w0, "tp-%d-%d" % (lat, c), LEAVES - n)
+                    # ~RUN_SECS at the bound (1 request per leaf)
+                    n = min(LEAVES, max(20, int(RUN_SECS * cn / (lat / 1000.0))))
+                w = wallet_at(w0, "tp-%d-%s" % (lat, c), LEAVES - n)
                 sim.reset()
-                wall, rss, res = run_sync(w, sim.url, "--concurrency", str(c))
+                flags = () if c == "auto" else ("--concurrency", str(c))
+                wall, rss, res = run_sync(w, sim.url, *flags)
                 cnt = sim.counters()
                 reqs = sim.rpc_requests(cnt)
-                bound = reqs * lat / 1000.0 / c
+                bound = reqs * lat / 1000.0 / cn
                 row = {"latency_ms": lat, "concurrency": c, "leaves": n,
                        "secs": round(wall, 3), "leaves_per_sec": round(n / wall, 1),
                        "requests": reqs, "requests_per_leaf": round(reqs / n, 3),

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #define GRADIENT_FLOOR 0.5
+#define LOCAL_SLACK 0.002 /* seconds */
 
 static double clamp(const tz_limiter *l, double x)
 {
@@ -44,7 +45,12 @@ static void end_round(tz_limiter *l)
     double mean = l->round_sum / (double)l->round_n;
     l->round_n = 0;
     l->round_sum = l->round_max = 0;
+    /* Not queueing: within the tolerance of the lowest latency, or within
+     * LOCAL_SLACK of it (on a local node the lowest is a fraction of a
+     * millisecond and scheduling jitter alone exceeds any ratio). */
     double ok = l->min_rtt * l->cfg.tolerance;
+    if (ok < l->min_rtt + LOCAL_SLACK)
+        ok = l->min_rtt + LOCAL_SLACK;
     if (l->slow_start) {
         if (mean <= ok) {
             l->limit = clamp(l, l->limit * 2);

@@ -39,6 +39,23 @@ static void test_idle_grows(void)
     CHECK(tz_limiter_limit(&l) == TZ_LIMITER_DEFAULT_MAX);
 }
 
+/* A local node: 0.2 ms round trips with jitter of up to 1 ms reach the cap
+ * (the jitter is not queueing). */
+static void test_local_jitter_grows(void)
+{
+    tz_limiter l;
+    tz_limiter_init(&l, NULL);
+    unsigned seed = 1;
+    for (int i = 0; i < 60; i++) {
+        unsigned n = tz_limiter_limit(&l);
+        for (unsigned k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            tz_limiter_sample(&l, 0.0002 + (double)(seed >> 16 & 1023) / 1023.0 * 0.001);
+        }
+    }
+    CHECK_MSG(tz_limiter_limit(&l) == TZ_LIMITER_DEFAULT_MAX, "%u", tz_limiter_limit(&l));
+}
+
 static void test_saturated_settles(void)
 {
     /* knee at 500 req/s x 40 ms = 20 in flight */
@@ -130,6 +147,7 @@ static void test_bounds(void)
 int main(void)
 {
     test_idle_grows();
+    test_local_jitter_grows();
     test_saturated_settles();
     test_drop_halves_once();
     test_bounds();
