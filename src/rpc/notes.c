@@ -168,7 +168,7 @@ static bool fetch_next(void *ctx, tz_rpc *c, tz_rpc_xfer *x)
         }
         if (best) {
             x->slot = (size_t)(best - f->notes);
-            x->kind = best->phase;
+            x->phase = best->phase;
             if (best->want) {
                 best->want = false;
                 x->chunk = 0;
@@ -539,17 +539,17 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
     bool absent;
     tz_status st;
 
-    if (x->kind == P_GUESS_VALUES || x->kind == P_VALUES_TOP || x->kind == P_VALUES_CHUNKS) {
+    if (x->phase == P_GUESS_VALUES || x->phase == P_VALUES_TOP || x->phase == P_VALUES_CHUNKS) {
         if (x->http == 401 || x->http == 404) {
             /* not served (ACL or older node): never ask again */
             c->values_state = TZ_RPC_VALUES_NO;
             f->probing = false;
-            if (x->kind == P_GUESS_VALUES) {
+            if (x->phase == P_GUESS_VALUES) {
                 if (!guess_start(n, P_GUESS)) {
                     n->phase = P_LEN;
                     n->want = true;
                 }
-            } else if (x->kind == P_VALUES_TOP) {
+            } else if (x->phase == P_VALUES_TOP) {
                 n->phase = P_LEN;
                 n->want = true;
             } else {
@@ -562,9 +562,9 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
             return st;
         c->values_state = TZ_RPC_VALUES_YES;
         f->probing = false;
-        if (x->kind == P_GUESS_VALUES)
+        if (x->phase == P_GUESS_VALUES)
             return guess_values(f, x, n, err);
-        return x->kind == P_VALUES_TOP ? values_top(f, c, x, n, err) : values_chunks(f, x, n, err);
+        return x->phase == P_VALUES_TOP ? values_top(f, c, x, n, err) : values_chunks(f, x, n, err);
     }
 
     if ((st = tz_rpc_classify(x, TZ_RPC_ABSENT_404 | TZ_RPC_ABSENT_NULL, &absent, err)))
@@ -572,7 +572,7 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
     if (!absent && (st = tz_rpc_body_hex(x, &hex, &hexlen, err)))
         return st;
 
-    switch (x->kind) {
+    switch (x->phase) {
     case P_GUESS:
         return guess_chunk(f, x, n, absent, hex, hexlen, err);
     case P_LEN:
@@ -612,7 +612,7 @@ static tz_status fetch_done(void *ctx, tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
             return deliver(f, n, n->buf, n->total, err);
         return TZ_OK;
     default:
-        return tz_error_set(err, TZ_EINVAL, "rollup client: bad transfer kind");
+        return tz_error_set(err, TZ_EINVAL, "rollup client: bad transfer phase");
     }
 }
 

@@ -37,7 +37,7 @@ typedef struct tz_rpc_xfer {
                         to issue again, unchanged */
     /* what the request is for, set by the operation */
     size_t slot;
-    uint32_t kind;
+    uint32_t phase;  /* the fetch phase (P_*) the request belongs to */
     uint32_t chunk;
 } tz_rpc_xfer;
 
@@ -60,7 +60,7 @@ struct tz_rpc {
 
 /* An operation: a small state machine driven by tz_rpc_run. */
 typedef struct tz_rpc_op {
-    /* Fills x->url, x->slot, x->kind, x->chunk for the next request to
+    /* Fills x->url, x->slot, x->phase, x->chunk for the next request to
      * issue. Returns true if there is one. */
     bool (*next)(void *ctx, tz_rpc *c, tz_rpc_xfer *x);
     /* Consumes a finished transfer (HTTP status in x->http, body in
