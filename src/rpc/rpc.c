@@ -63,6 +63,33 @@ static void xfer_reset(tz_rpc_xfer *x)
 
 /* ---- client ----------------------------------------------------------- */
 
+/* libcurl's URL parser accepts the base (host present; no query or
+ * fragment, which would swallow the paths appended to it). */
+static bool url_well_formed(const char *base_url, size_t bl)
+{
+    char tmp[TZ_RPC_BASE_MAX];
+    memcpy(tmp, base_url, bl);
+    tmp[bl] = '\0';
+    CURLU *u = curl_url();
+    if (!u)
+        return false;
+    bool ok = curl_url_set(u, CURLUPART_URL, tmp, 0) == CURLUE_OK;
+    char *part = NULL;
+    if (ok && (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK || !part || !*part))
+        ok = false;
+    curl_free(part);
+    part = NULL;
+    if (ok && curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK)
+        ok = false;
+    curl_free(part);
+    part = NULL;
+    if (ok && curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK)
+        ok = false;
+    curl_free(part);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
 {
     if (!base_url || concurrency < 1 || concurrency > TZ_RPC_MAX_CONCURRENCY) {
@@ -77,6 +104,10 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
         (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)) {
         tz_error_set(err, TZ_EINVAL, "rollup node URL must be http(s)://host[:port], got '%s'",
                      base_url);
+        return NULL;
+    }
+    if (!url_well_formed(base_url, bl)) {
+        tz_error_set(err, TZ_EINVAL, "rollup node URL is malformed: '%s'", base_url);
         return NULL;
     }
     if (tz_rpc_global_init(err))

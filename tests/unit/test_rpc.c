@@ -675,6 +675,19 @@ static void test_values_and_tolerance(void)
     CHECK(tz_rpc_new("http://x", 0, &err) == NULL && err.code == TZ_EINVAL);
     CHECK(tz_rpc_new("http://x", TZ_RPC_MAX_CONCURRENCY + 1, &err) == NULL);
     CHECK(tz_rpc_new("ftp://x", 4, &err) == NULL);
+    /* malformed bases are refused up front, with a message naming them */
+    const char *bad_urls[] = {"http://[::1", "http://", "http://h?x=1", "http://h#f",
+                              "http://host name", "http://h:port"};
+    for (size_t i = 0; i < sizeof bad_urls / sizeof *bad_urls; i++) {
+        CHECK_MSG(tz_rpc_new(bad_urls[i], 4, &err) == NULL && err.code == TZ_EINVAL, "%s", bad_urls[i]);
+        CHECK_MSG(strstr(err.msg, bad_urls[i]) != NULL, "%s", err.msg);
+    }
+    const char *good[] = {"http://[::1]:8932", "https://node.example/", "http://127.0.0.1:1/api"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        c = tz_rpc_new(good[i], 4, &err);
+        CHECK_MSG(c != NULL, "%s: %s", good[i], err.msg);
+        tz_rpc_free(c);
+    }
 }
 
 static void test_size_limit(void)
