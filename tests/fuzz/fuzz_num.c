@@ -1,6 +1,7 @@
 /* The strict u64 parser (base/num.h). The first 8 bytes (little-endian)
- * are the maximum, the rest the text. Checked against a plain reading:
- * digits only, non-empty, value <= max; both entry points agree. */
+ * are the maximum, the rest the text. Checked against libc's strtoull on
+ * digit-only text; both entry points agree. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,25 +11,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The reference: true and *out when s[0..n) is digits whose value (no
- * overflow) is <= max. */
+/* An independent reading through libc: true and *out when s[0..n) is
+ * only digits (strtoull alone would take signs and spaces) and strtoull
+ * reads it without ERANGE to a value <= max. */
 static bool plain(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
     if (n == 0)
         return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (v > max)
+    char *z = fz_cstr((const uint8_t *)s, n);
+    if (strspn(z, "0123456789") != n) {
+        free(z);
         return false;
-    *out = v;
-    return true;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(z, &end, 10);
+    bool ok = errno == 0 && end == z + n && v <= max;
+    free(z);
+    if (ok)
+        *out = (uint64_t)v;
+    return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
