@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "b58.h"
+#include "core/b58.h"
 #include "base/num.h"
 #include "chain_internal.h"
 
@@ -112,7 +112,7 @@ static void block_hash(const sim_chain *c, sim_block *b)
     memcpy(buf + 24, b->root.b, 32);
     sim_gen_derive(h, c, "block", b->level, buf, sizeof buf);
     static const uint8_t prefix[2] = {1, 52};
-    sim_b58check(b->hash, sizeof b->hash, prefix, 2, h, 32);
+    tz_b58check(b->hash, sizeof b->hash, prefix, 2, h, 32);
 }
 
 /* Pushes *b (its bal reference is transferred) as the new head; caller

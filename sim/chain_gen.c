@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b58.h"
+#include "core/b58.h"
 #include "base/clock.h"
 #include "base/par.h"
 #include "core/commit.h"
@@ -192,12 +192,12 @@ void sim_gen_seed(sim_chain *c, const char *seed)
     uint8_t h[32];
     static const uint8_t sr1[3] = {6, 124, 117}, kt1[3] = {2, 90, 121};
     sim_gen_derive(h, c, "rollup", 0, NULL, 0);
-    sim_b58check(c->rollup_address, sizeof c->rollup_address, sr1, 3, h, 20);
+    tz_b58check(c->rollup_address, sizeof c->rollup_address, sr1, 3, h, 20);
     sim_gen_derive(h, c, "ticketer", 0, NULL, 0);
-    sim_b58check(c->ticketer, sizeof c->ticketer, kt1, 3, h, 20);
+    tz_b58check(c->ticketer, sizeof c->ticketer, kt1, 3, h, 20);
     static const uint8_t tz1[3] = {6, 161, 159};
     sim_gen_derive(h, c, "public-account", 0, NULL, 0);
-    sim_b58check(c->public_account, sizeof c->public_account, tz1, 3, h, 20);
+    tz_b58check(c->public_account, sizeof c->public_account, tz1, 3, h, 20);
 }
 
 tz_status sim_gen_assign(const sim_gen_params *p, int32_t **assign, tz_error *err)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b58.h"
+#include "core/recipient.h"
 #include "core/kmsg.h"
 #include "core/sighash.h"
 #include "core/wire.h"
@@ -20,42 +20,6 @@ uint64_t sim_kernel_required_fee(uint64_t count)
     if (step > SIM_MAX_FEE_STEP)
         step = SIM_MAX_FEE_STEP;
     return SIM_MIN_TX_FEE << step;
-}
-
-static bool is_space(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
-}
-
-/* s[0..*len) without leading and trailing ASCII whitespace. */
-static const char *trim(const char *s, size_t *len)
-{
-    while (*len && is_space(s[0]))
-        s++, (*len)--;
-    while (*len && is_space(s[*len - 1]))
-        (*len)--;
-    return s;
-}
-
-bool sim_kernel_recipient_valid(const char *s, size_t len)
-{
-    static const uint8_t prefixes[4][3] = {
-        {6, 161, 159}, /* tz1 */
-        {6, 161, 161}, /* tz2 */
-        {6, 161, 164}, /* tz3 */
-        {2, 90, 121},  /* KT1 */
-    };
-    s = trim(s, &len);
-    if (len == 0 || len > 64)
-        return false;
-    uint8_t raw[128];
-    size_t n = sim_b58check_decode(raw, sizeof raw, s, len);
-    if (n != 23)
-        return false;
-    for (size_t k = 0; k < 4; k++)
-        if (memcmp(raw, prefixes[k], 3) == 0)
-            return true;
-    return false;
 }
 
 /* The message being applied and room for its effects. */
@@ -182,7 +146,7 @@ static tz_status check_unshield(apply_ctx *x, const sim_chain *c, const sim_bloc
     tz_status st = check_spend(c, h, level, &m->root, m->nf, m->n_nf, m->fee, err);
     if (st != TZ_OK)
         return st;
-    if (!sim_kernel_recipient_valid(m->recipient, m->recipient_len))
+    if (!tz_recipient_valid(m->recipient, m->recipient_len))
         return tz_error_set(err, TZ_EMISMATCH,
                             "recipient is not a tz1, tz2, tz3 or KT1 address");
     if (tz_felt_is_zero(&m->cm_change) == m->has_enc_change)
@@ -204,7 +168,7 @@ static tz_status check_unshield(apply_ctx *x, const sim_chain *c, const sim_bloc
     if ((st = check_proof(TZ_CIRCUIT_UNSHIELD, &m->proof, outs, L, err)) != TZ_OK)
         return st;
     size_t rl = m->recipient_len;
-    const char *r = trim(m->recipient, &rl);
+    const char *r = tz_recipient_trim(m->recipient, &rl);
     x->wd.amount = m->v_pub;
     x->wd.len = rl;
     memcpy(x->wd.recipient, r, rl);

@@ -21,10 +21,6 @@
  * 100000 << min(max(count - 1, 0), 6). */
 uint64_t sim_kernel_required_fee(uint64_t count);
 
-/* True when s[0..len), with leading and trailing whitespace removed, is a
- * Base58check tz1, tz2, tz3 or KT1 address (20-byte hash). */
-bool sim_kernel_recipient_valid(const char *s, size_t len);
-
 /* Decodes payload[0..len) and applies it to c. `kind` is the kind the
  * submitter named (a tz_kmsg_kind), or 0 for any. TZ_OK with *level the
  * new block's level; otherwise the reason in err (the state is untouched

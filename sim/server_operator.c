@@ -16,7 +16,7 @@
 
 #include <sodium.h>
 
-#include "b58.h"
+#include "core/b58.h"
 #include "core/felt.h"
 #include "core/hash.h"
 #include "core/kmsg.h"
@@ -146,7 +146,7 @@ static void submit(sim_server *s, sim_req *r)
         memcpy(op + il, ph.b, 32);
         crypto_hash_sha256(h, op, il + 32);
         static const uint8_t oprefix[2] = {5, 116};
-        sim_b58check(x.operation_hash, sizeof x.operation_hash, oprefix, 2, h, 32);
+        tz_b58check(x.operation_hash, sizeof x.operation_hash, oprefix, 2, h, 32);
         s->subs[s->nsubs++] = x;
     }
     json_t *o = room && x.detail ? record_json(s, &x) : NULL;

@@ -6,6 +6,7 @@
 
 #include "core/commit.h"
 #include "core/hash.h"
+#include "core/recipient.h"
 
 static tz_felt *put_u64(tz_felt *o, uint64_t v)
 {
@@ -109,45 +110,10 @@ void tz_sighash_shield(tz_felt *out, const tz_shield_public *p)
 
 /* ---- unshield recipient --------------------------------------------- */
 
-static int is_white_space(uint32_t c)
+void tz_unshield_recipient_id(tz_felt *out, const char *s, size_t len)
 {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
-
-/* The code point starting at s[i] (UTF-8 assumed valid) and its length;
- * 0 for a truncated sequence. */
-static size_t code_point(const uint8_t *s, size_t len, size_t i, uint32_t *c)
-{
-    uint8_t b = s[i];
-    size_t n = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-    if (len - i < n)
-        return 0;
-    uint32_t v = n == 1 ? b : n == 2 ? (b & 0x1Fu) : n == 3 ? (b & 0x0Fu) : (b & 0x07u);
-    for (size_t k = 1; k < n; k++)
-        v = v << 6 | (s[i + k] & 0x3Fu);
-    *c = v;
-    return n;
-}
-
-void tz_unshield_recipient_id(tz_felt *out, const char *str, size_t len)
-{
-    const uint8_t *s = (const uint8_t *)str;
-    size_t start = 0, stop = len;
-    uint32_t c;
-    size_t n;
-    while (start < stop && (n = code_point(s, stop, start, &c)) && is_white_space(c))
-        start += n;
-    while (stop > start) {
-        size_t i = stop - 1;
-        while (i > start && (s[i] & 0xC0) == 0x80)
-            i--;
-        if (code_point(s, stop, i, &c) != stop - i || !is_white_space(c))
-            break;
-        stop = i;
-    }
-    tz_hash(out, s + start, stop - start);
+    s = tz_recipient_trim(s, &len);
+    tz_hash(out, s, len);
 }
 
 /* ---- statements of kernel messages ----------------------------------- */

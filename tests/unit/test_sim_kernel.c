@@ -9,6 +9,7 @@
 #include "kernel.h"
 
 #include "core/kmsg.h"
+#include "core/recipient.h"
 #include "core/wire.h"
 #include "tz_test_witness.h"
 
@@ -336,11 +337,14 @@ static void test_unshield(void)
     EXPECT_APPLY(&msg, 0, TZ_EMISMATCH, "already spent");
     tz_kmsg_free(&msg);
 
-    CHECK(sim_kernel_recipient_valid(" KT1UniScUds6gDWazE7yytnAzqQrNQdDphgz ", 38));
-    CHECK(sim_kernel_recipient_valid("tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx", 36));
-    CHECK(!sim_kernel_recipient_valid("sr1D5SsUraEmspiVpK2MmT7uLU8wtjHwN9uc", 36));
-    CHECK(!sim_kernel_recipient_valid("tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSy", 36));
-    CHECK(!sim_kernel_recipient_valid("", 0));
+    CHECK(tz_recipient_valid(" KT1UniScUds6gDWazE7yytnAzqQrNQdDphgz ", 38));
+    CHECK(tz_recipient_valid("tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx", 36));
+    CHECK(!tz_recipient_valid("sr1D5SsUraEmspiVpK2MmT7uLU8wtjHwN9uc", 36));
+    CHECK(!tz_recipient_valid("tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSy", 36));
+    CHECK(!tz_recipient_valid("", 0));
+    /* Unicode White_Space (NBSP, EM SPACE) is trimmed as the kernel trims it. */
+    CHECK(tz_recipient_valid("\xc2\xa0tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx\xe2\x80\x83", 41));
+    CHECK(!tz_recipient_valid("tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx\xe2\x80", 38));
 }
 
 static void test_shield(void)

@@ -1,13 +1,13 @@
 /* Base58check encoding of the simulator's Tezos-shaped identifiers
  * (b58.h). */
-#include "b58.h"
+#include "core/b58.h"
 
 #include <sodium.h>
 #include <string.h>
 
 static const char ALPHABET[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
-size_t sim_b58check(char *out, size_t cap, const uint8_t *prefix, size_t plen,
+size_t tz_b58check(char *out, size_t cap, const uint8_t *prefix, size_t plen,
                     const uint8_t *payload, size_t len)
 {
     uint8_t buf[136];
@@ -54,7 +54,7 @@ size_t sim_b58check(char *out, size_t cap, const uint8_t *prefix, size_t plen,
     return o;
 }
 
-size_t sim_b58check_decode(uint8_t *out, size_t cap, const char *s, size_t len)
+size_t tz_b58check_decode(uint8_t *out, size_t cap, const char *s, size_t len)
 {
     uint8_t num[136];
     size_t n = 0; /* little-endian bytes of the number so far */
