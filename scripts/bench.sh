@@ -43,4 +43,5 @@ fi
 kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$sim_log"
 [ -f "$root/bench/sync.py" ] && { run sync python3 "$root/bench/sync.py" || status=1; }
 [ -f "$root/bench/daemon.py" ] && { run daemon python3 "$root/bench/daemon.py" || status=1; }
+[ -f "$root/bench/spend.py" ] && { run spend python3 "$root/bench/spend.py" || status=1; }
 exit $status

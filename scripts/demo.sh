@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: a local rollup node simulator serving a cached 20,000-leaf
 # chain that pays a few notes to a demo wallet, then a first sync of that
-# wallet from leaf 0 with its progress display, then its balance.
+# wallet from leaf 0 with its progress display, then its balance; then a
+# private send to a second demo wallet (proved by the transparent prover,
+# applied by the simulator's kernel), and both wallets' syncs.
 #
 # Environment knobs: DEMO_LEAVES (20000), DEMO_LATENCY_MS (20),
 # DEMO_CONCURRENCY (32), DEMO_DIR (out/demo).
@@ -17,8 +19,11 @@ cache="$root/out/chain-cache"
 demo_sk=${DEMO_MASTER_SK:-0d3e0f1c2b3a495867768594a3b2c1d0e0f1021324354657687980a1b2c3d400}
 
 mkdir -p "$dir" "$cache"
-rm -f "$dir"/wallet.json* "$dir"/.wallet.json.tmp.* "$dir"/addr.json "$dir"/sim.log
+rm -f "$dir"/wallet.json* "$dir"/.wallet.json.tmp.* "$dir"/addr.json "$dir"/sim.log \
+    "$dir"/friend.json* "$dir"/.friend.json.tmp.* "$dir"/friend-addr.json
 wallet="$dir/wallet.json"
+friend="$dir/friend.json"
+friend_sk=${DEMO_FRIEND_SK:-1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f800}
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -54,3 +59,19 @@ printf 'sync of %s leaves took %d.%03d s\n' "$leaves" $((ms / 1000)) $((ms % 100
 step "Balance"
 "$bin/tzel-wallet" -w "$wallet" balance
 "$bin/tzel-wallet" -w "$wallet" addresses
+
+step "A second wallet, and a private send to it (proved by tzel-transparent-prover, applied by the simulator's kernel)"
+"$bin/tzel-wallet" -w "$friend" init --master-sk "$friend_sk" --addresses 0 --at-head \
+    --rollup-node-url "$url"
+"$bin/tzel-wallet" -w "$friend" receive --out "$dir/friend-addr.json" >"$dir/receive.log" 2>&1 \
+    || { cat "$dir/receive.log" >&2; exit 1; }
+curl -fsS "$url/sim/profile" >"$wallet.network.json"
+"$bin/tzel-wallet" -w "$wallet" send --to "$dir/friend-addr.json" --amount 250000 \
+    --memo "hello from the demo" --reprove-bin "$bin/tzel-transparent-prover" \
+    --executables-dir "$dir" 2>"$dir/send.log" || { cat "$dir/send.log" >&2; exit 1; }
+
+step "The friend's sync finds the note; the sender's sync confirms the spend and finds its change"
+"$bin/tzel-wallet" -w "$friend" --rollup-node-url "$url" sync
+"$bin/tzel-wallet" -w "$friend" balance
+"$bin/tzel-wallet" -w "$wallet" --rollup-node-url "$url" sync
+"$bin/tzel-wallet" -w "$wallet" balance

@@ -17,7 +17,8 @@ PQCLEAN_VERSION=0.8.1
 PQCLEAN_SHA512='+5FtknAJdiNtVBiyLiKW3OnanhcqSWy44KCaZz1tELhalp5HfuIcxNsX9uS0t7ne2tEWc7NBd4GpiQBTGTIJBA=='
 
 pkgs=(build-essential cmake pkg-config libb2-dev libsodium-dev
-      libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev npm ca-certificates openssl)
+      libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev npm ca-certificates openssl
+      curl)   # curl: the demo reads the simulator's network profile
 if [ "$want_test" = 1 ]; then
   pkgs+=(python3 procps chromium)   # chromium: the daemon's status page test
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes, which

@@ -198,6 +198,10 @@ static void check_one(const tz_note_receiver *r, const char *hex, size_t n, uint
         if (st == TZ_OK) {
             json_object_set_new(o, "v", json_integer((json_int_t)plain.v));
             set_hex(o, "rseed", plain.rseed.b, 32);
+            size_t ml = sizeof plain.memo;
+            while (ml > 0 && plain.memo[ml - 1] == 0)
+                ml--;
+            set_hex(o, "memo", plain.memo, ml);
         }
         set_hex(o, "cm", pn->cm.b, 32);
         sodium_memzero(&plain, sizeof plain);

@@ -29,7 +29,8 @@ int sim_make_address_main(const char *spec);
 
 /* --check-note MASTER_SK_HEX:J:AUTH_ROOT_HEX: reads PublishedNotes in hex
  * from stdin, one per line, and prints one JSON line per note:
- * {"detected":b,"accepted":b,"open_status":..,"v":..,"rseed":..,"cm":..}
+ * {"detected":b,"accepted":b,"open_status":..,"v":..,"rseed":..,"memo":..,"cm":..}
+ * (memo in hex without its trailing zero bytes)
  * (or {"error":..} for a line that is not a note). Returns a process exit
  * code (0 also when notes are not accepted). */
 int sim_check_note_main(const char *spec);

@@ -34,6 +34,8 @@ static void usage(FILE *f)
             "  --no-values            the `values` route answers 404 (Octez < 21.3)\n"
             "  --acl-secure           `subkeys` and `values` answer 401 (remote ACL)\n"
             "  --operator-token T     bearer token of the operator API /v1/rollup/submissions\n"
+            "  --operator-dal-polls N a payload above 4096 bytes goes \"dal\": commitment_included\n"
+            "                         for its first N status reads, then submitted_to_l1 (0)\n"
             "                         (default \"" SIM_DEFAULT_OPERATOR_TOKEN "\")\n"
             "  --quiet                no progress messages\n"
             "helper modes:\n"
@@ -185,6 +187,8 @@ int main(int argc, char **argv)
                 gp.threads = (unsigned)u;
             else if (!strcmp(name, "--latency-ms") && u <= 600000)
                 so.latency_ms = (unsigned)u;
+            else if (!strcmp(name, "--operator-dal-polls") && u <= 1000)
+                so.operator_dal_polls = (unsigned)u;
             else if (!strcmp(name, "--max-connections") && u >= 1 && u <= 100000)
                 so.max_connections = (unsigned)u;
             else if (!strcmp(name, "--http-threads") && u >= 1 && u <= 64)

@@ -18,6 +18,9 @@ typedef struct sim_server_opts {
     bool acl_secure;          /* `subkeys` and `values` answer 401 */
     const char *operator_token; /* bearer token of /v1/rollup/submissions
                                    (NULL: SIM_DEFAULT_OPERATOR_TOKEN) */
+    unsigned operator_dal_polls; /* > 0: payloads above 4096 bytes go "dal"
+                                    and read commitment_included this many
+                                    times before submitted_to_l1 */
 } sim_server_opts;
 
 /* The operator's bearer token unless --operator-token sets another. */

@@ -66,6 +66,8 @@ typedef struct sim_submission {
     char payload_hash[65];
     uint64_t payload_len;
     char *detail;           /* malloc'd */
+    bool dal;               /* transport "dal" (else "direct_inbox") */
+    unsigned pending_reads; /* status reads left showing commitment_included */
 } sim_submission;
 
 #define SIM_MAX_SUBMISSIONS 100000

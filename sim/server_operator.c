@@ -5,7 +5,11 @@
  * the simulator's kernel (kernel.h) synchronously, as one new block,
  * before the POST answers: its status is then "submitted_to_l1" (applied)
  * or "failed" (rejected, the reason in "detail"). Every payload goes
- * "direct_inbox", whatever its size (the simulator has no DAL). The
+ * "direct_inbox", whatever its size, unless --operator-dal-polls N: then a
+ * payload above 4096 bytes goes "dal" (as the real operator's do) and its
+ * record says "commitment_included" for the POST's answer and the first N
+ * status reads, then its real status (the kernel applied it at once; the
+ * simulator has no DAL). The
  * operation hash is a fake: the Base58check "o..." operation hash of
  * SHA-256(id || payload hash). */
 #include <inttypes.h>
@@ -38,9 +42,10 @@ static bool authorized(sim_server *s, struct MHD_Connection *conn)
 
 static json_t *record_json(const sim_server *s, const sim_submission *x)
 {
+    const char *status = x->pending_reads ? "commitment_included" : x->status;
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:[],s:n,s:I,s:n,s:s,s:I}", "id", x->id,
                           "kind", x->kind, "rollup_address", s->c->rollup_address, "status",
-                          x->status, "transport", "direct_inbox", "operation_hash",
+                          status, "transport", x->dal ? "dal" : "direct_inbox", "operation_hash",
                           x->operation_hash, "dal_chunks", "commitment", "published_level",
                           (json_int_t)x->published_level, "slot_index", "payload_hash",
                           x->payload_hash, "payload_len", (json_int_t)x->payload_len);
@@ -121,6 +126,8 @@ static void submit(sim_server *s, sim_req *r)
     }
     x.published_level = level;
     x.detail = strdup(detail);
+    x.dal = s->o.operator_dal_polls > 0 && plen > 4096;
+    x.pending_reads = x.dal ? s->o.operator_dal_polls + 1 : 0; /* the POST's answer is one */
 
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -164,8 +171,11 @@ static void lookup(sim_server *s, sim_req *r, const char *id)
     json_t *o = NULL;
     pthread_mutex_lock(&s->smu);
     for (size_t i = 0; i < s->nsubs && !o; i++)
-        if (!strcmp(s->subs[i].id, id))
+        if (!strcmp(s->subs[i].id, id)) {
+            if (s->subs[i].pending_reads)
+                s->subs[i].pending_reads--;
             o = record_json(s, &s->subs[i]);
+        }
     pthread_mutex_unlock(&s->smu);
     if (!o)
         sim_reply_error(r, 404, "unknown submission");

@@ -133,6 +133,25 @@ void tz_out_info(const tz_cli *cli, const char *fmt, ...)
     va_end(ap);
 }
 
+void tz_out_phase(const char *phase, json_t *detail)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:o}", "event", "phase", "phase", phase, "ts", ts,
+                           "detail", detail ? detail : json_object());
+    char *s = ev ? tz_json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s) {
+        fflush(stdout);
+        fprintf(stderr, "%s\n", s);
+        fflush(stderr);
+    }
+    free(s);
+    json_decref(ev);
+}
+
 /* ---- progress ------------------------------------------------------------ */
 
 struct tz_progress {

@@ -43,6 +43,12 @@ void tz_out_info(const tz_cli *cli, const char *fmt, ...) __attribute__((format(
 
 /* Pretty-prints `v` (not stolen) followed by a newline on `f`, u64 markers
  * restored. Returns 0, or -1 when out of memory or on a write error. */
+/* One phase event of a spend, on stderr whatever the output mode, as the
+ * reference emits them for tools that follow an operation:
+ * {"event":"phase","phase":PHASE,"ts":"YYYY-MM-DDTHH:MM:SSZ","detail":DETAIL}.
+ * Takes the reference to detail (NULL: {}). */
+void tz_out_phase(const char *phase, json_t *detail);
+
 int tz_out_json_pretty(FILE *f, const json_t *v);
 
 /* Progress display on stderr. Drawn only when stderr is a TTY: a bar with

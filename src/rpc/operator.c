@@ -68,84 +68,136 @@ out:
     return st;
 }
 
-tz_status tz_operator_submit(const char *base_url, const char *token, const char *kind,
-                             const char *rollup_address, const uint8_t *payload, size_t len,
-                             json_t **out, tz_error *err)
+/* base_url without trailing slashes, then `route`: a new string or NULL. */
+static char *join_url(const char *base_url, const char *route)
 {
-    static const char route[] = "/v1/rollup/submissions";
     size_t bl = strlen(base_url);
     while (bl && base_url[bl - 1] == '/')
         bl--;
-    char *url = malloc(bl + sizeof route), *hex = malloc(2 * len + 1), *body = NULL,
-         *auth = NULL;
+    char *url = NULL;
+    return asprintf(&url, "%.*s%s", (int)bl, base_url, route) < 0 ? NULL : url;
+}
+
+/* One call to the operator's submissions API: GET url, or POST `body`
+ * (JSON) to it, with the bearer token; *out is the answer's "submission"
+ * object (new reference). */
+static tz_status exchange(const char *url, const char *token, const char *body, json_t **out,
+                          tz_error *err)
+{
+    const char *method = body ? "POST" : "GET";
+    char *auth = NULL;
     tz_buf answer = TZ_BUF_INIT(TZ_OPERATOR_ANSWER_MAX, false);
     struct curl_slist *hdrs = NULL;
-    json_t *req = NULL, *ans = NULL;
+    json_t *ans = NULL;
     CURL *h = NULL;
     tz_status st = TZ_OK;
-    if (!url || !hex || asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+    if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
         auth = NULL;
-        st = tz_error_set(err, TZ_ENOMEM, "operator submission: out of memory");
-        goto out;
-    }
-    memcpy(url, base_url, bl);
-    memcpy(url + bl, route, sizeof route);
-    for (size_t i = 0; i < len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", payload[i]);
-    hex[2 * len] = '\0';
-    req = json_pack("{s:s, s:s, s:s}", "kind", kind, "rollup_address", rollup_address,
-                    "payload", hex);
-    if (!req || !(body = json_dumps(req, JSON_COMPACT)) || (st = tz_rpc_global_init(err)))
         goto oom;
+    }
+    if ((st = tz_rpc_global_init(err)))
+        goto out;
     if (!(h = curl_easy_init()) ||
         !(hdrs = curl_slist_append(hdrs, "Content-Type: application/json")) ||
         !(hdrs = curl_slist_append(hdrs, auth)))
         goto oom;
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tz_rpc_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, body ? 60L : 35L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     CURLcode cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
-        st = tz_error_set(err, TZ_EHTTP, "HTTP error: POST %s: %s", url, curl_easy_strerror(cc));
+        st = tz_error_set(err, TZ_EHTTP, "HTTP error: %s %s: %s", method, url,
+                          curl_easy_strerror(cc));
         goto out;
     }
     if (status >= 400) {
-        st = tz_error_set(err, TZ_EHTTP, "HTTP error: POST %s: status %ld: %.200s", url, status,
-                          answer.data ? answer.data : "");
+        st = tz_error_set(err, TZ_EHTTP, "HTTP error: %s %s: status %ld: %.200s", method, url,
+                          status, answer.data ? answer.data : "");
         goto out;
     }
     json_error_t je;
     ans = answer.data ? json_loads(answer.data, 0, &je) : NULL;
     json_t *sub = json_object_get(ans, "submission");
-    if (!json_is_string(json_object_get(sub, "id"))) {
-        st = tz_error_set(err, TZ_EPARSE, "POST %s: the answer has no submission id: %.200s",
+    if (!json_is_string(json_object_get(sub, "id")) ||
+        !json_is_string(json_object_get(sub, "status"))) {
+        st = tz_error_set(err, TZ_EPARSE,
+                          "%s %s: the answer has no submission id and status: %.200s", method,
                           url, answer.data ? answer.data : "");
         goto out;
     }
     *out = json_incref(sub);
     goto out;
 oom:
-    if (!st)
-        st = tz_error_set(err, TZ_ENOMEM, "operator submission: out of memory");
+    st = tz_error_set(err, TZ_ENOMEM, "operator: out of memory");
 out:
     if (h)
         curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
-    json_decref(req);
     json_decref(ans);
     tz_buf_free(&answer);
-    free(body);
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);
     }
+    return st;
+}
+
+tz_status tz_operator_submit(const char *base_url, const char *token, const char *kind,
+                             const char *rollup_address, const uint8_t *payload, size_t len,
+                             json_t **out, tz_error *err)
+{
+    char *url = join_url(base_url, "/v1/rollup/submissions"), *hex = malloc(2 * len + 1),
+         *body = NULL;
+    json_t *req = NULL;
+    tz_status st;
+    if (!url || !hex)
+        goto oom;
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", payload[i]);
+    hex[2 * len] = '\0';
+    req = json_pack("{s:s, s:s, s:s}", "kind", kind, "rollup_address", rollup_address,
+                    "payload", hex);
+    if (!req || !(body = json_dumps(req, JSON_COMPACT)))
+        goto oom;
+    st = exchange(url, token, body, out, err);
+    goto out;
+oom:
+    st = tz_error_set(err, TZ_ENOMEM, "operator submission: out of memory");
+out:
+    json_decref(req);
+    free(body);
     free(hex);
     free(url);
+    return st;
+}
+
+tz_status tz_operator_status(const char *base_url, const char *token, const char *id,
+                             json_t **out, tz_error *err)
+{
+    CURL *h = NULL;
+    char *esc = NULL, *route = NULL, *url = NULL;
+    tz_status st = tz_rpc_global_init(err);
+    if (st)
+        return st;
+    if (!(h = curl_easy_init()) || !(esc = curl_easy_escape(h, id, 0)) ||
+        asprintf(&route, "/v1/rollup/submissions/%s", esc) < 0 ||
+        !(url = join_url(base_url, route))) {
+        st = tz_error_set(err, TZ_ENOMEM, "operator status: out of memory");
+    } else {
+        st = exchange(url, token, NULL, out, err);
+    }
+    free(route);
+    free(url);
+    curl_free(esc);
+    if (h)
+        curl_easy_cleanup(h);
     return st;
 }

@@ -30,9 +30,17 @@ tz_status tz_operator_health(const char *base_url, char **out, tz_error *err) TZ
  * object (new reference; id, status, operation_hash, ...). Returns TZ_OK;
  * TZ_EHTTP for a failed transfer or a status of 400 or above (the URL,
  * the status and the answer's first bytes in the message); TZ_EPARSE when
- * the answer has no submission object with a string id; TZ_ENOMEM. */
+ * the answer has no submission object with a string id and status;
+ * TZ_ENOMEM. */
 tz_status tz_operator_submit(const char *base_url, const char *token, const char *kind,
                              const char *rollup_address, const uint8_t *payload, size_t len,
+                             json_t **out, tz_error *err) TZ_WUR;
+
+/* GETs <base_url>/v1/rollup/submissions/<id> (id URL-escaped) with the
+ * bearer token (5 s to connect, 35 s in all): TZ_OK with *out the
+ * "submission" object (new reference), or the errors of
+ * tz_operator_submit. */
+tz_status tz_operator_status(const char *base_url, const char *token, const char *id,
                              json_t **out, tz_error *err) TZ_WUR;
 
 #endif

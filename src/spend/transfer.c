@@ -1,4 +1,4 @@
-/* Building a private transfer from the wallet (transfer.h). */
+/* Building a private transfer or an unshield from the wallet (transfer.h). */
 #include "spend/transfer.h"
 
 #include <inttypes.h>
@@ -8,6 +8,7 @@
 
 #include "core/commit.h"
 #include "core/note.h"
+#include "core/recipient.h"
 #include "core/sighash.h"
 #include "core/xmss.h"
 
@@ -131,6 +132,59 @@ static tz_status make_output(tz_spend_output *o, tz_enc_note *enc, const tz_paym
     return TZ_OK;
 }
 
+/* The input blocks of the notes of `plan`, but their one-time keys: the
+ * nullifiers, the note openings and the commitment paths from the notes'
+ * witnesses; *root is the root of the first path (tz_transfer_select
+ * checked that they share one tree). */
+static tz_status fill_inputs(const tz_wallet *w, const tz_transfer_plan *plan,
+                             tz_spend_input in[], tz_felt *root, tz_error *err)
+{
+    for (size_t k = 0; k < plan->n; k++) {
+        const tz_wallet_note *n = &w->notes[plan->note[k]];
+        const tz_witness *x = tz_wallet_witness_of(w, n->index, &n->cm);
+        if (!x)
+            return tz_error_set(err, TZ_ESTATE, "the note at leaf %" PRIu64 " has no spend path",
+                                n->index);
+        tz_note_nullifier(&in[k].nf, &n->nk_spend, &n->cm, n->index);
+        in[k].nk_spend = n->nk_spend;
+        in[k].auth_root = n->auth_root;
+        in[k].d_j = n->d_j;
+        in[k].v = n->v;
+        in[k].rseed = n->rseed;
+        in[k].pos = n->index;
+        tz_witness_path(x, in[k].cm_path);
+        if (k == 0)
+            tz_witness_root(x, root);
+    }
+    return TZ_OK;
+}
+
+/* One fresh one-time key per input, reserved on the note's address (the
+ * wallet's bds and wots_key_indices advance), then the input's WOTS
+ * signature of the sighash. */
+static tz_status sign_inputs(tz_wallet *w, const tz_keys *keys, const tz_transfer_plan *plan,
+                             tz_spend_input in[], const tz_felt *sighash, tz_error *err)
+{
+    for (size_t k = 0; k < plan->n; k++) {
+        const tz_wallet_note *n = &w->notes[plan->note[k]];
+        size_t pos = address_pos(w, n->addr_index);
+        if (pos == SIZE_MAX)
+            return tz_error_set(err, TZ_ESTATE,
+                                "the note at leaf %" PRIu64 " belongs to address %u, which has "
+                                "no record",
+                                n->index, (unsigned)n->addr_index);
+        tz_status st = tz_wallet_reserve_key(w, pos, keys, &in[k].key_idx, in[k].auth_path, err);
+        if (st)
+            return st;
+        tz_addr_keys ak;
+        tz_addr_keys_derive(&ak, keys, n->addr_index);
+        in[k].auth_pub_seed = ak.auth_pub_seed;
+        tz_wots_sign(in[k].sig, &ak.ask_j, &ak.auth_pub_seed, in[k].key_idx, sighash);
+        tz_addr_keys_wipe(&ak);
+    }
+    return TZ_OK;
+}
+
 tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer_req *req,
                             const tz_transfer_plan *plan, tz_transfer_built *out,
                             tz_error *err)
@@ -164,27 +218,10 @@ tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer
     wt->fee = req->fee;
     wt->n = plan->n;
     tz_transfer_public pub = {.auth_domain = req->auth_domain, .n_nf = plan->n, .fee = req->fee};
-    for (size_t k = 0; k < plan->n; k++) {
-        const tz_wallet_note *n = &w->notes[plan->note[k]];
-        const tz_witness *x = tz_wallet_witness_of(w, n->index, &n->cm);
-        if (!x) {
-            st = tz_error_set(err, TZ_ESTATE, "the note at leaf %" PRIu64 " has no spend path",
-                              n->index);
-            goto fail;
-        }
-        tz_spend_input *in = &wt->in[k];
-        tz_note_nullifier(&in->nf, &n->nk_spend, &n->cm, n->index);
-        in->nk_spend = n->nk_spend;
-        in->auth_root = n->auth_root;
-        in->d_j = n->d_j;
-        in->v = n->v;
-        in->rseed = n->rseed;
-        in->pos = n->index;
-        tz_witness_path(x, in->cm_path);
-        if (k == 0)
-            tz_witness_root(x, &wt->root);
-        pub.nf[k] = in->nf;
-    }
+    if ((st = fill_inputs(w, plan, wt->in, &wt->root, err)))
+        goto fail;
+    for (size_t k = 0; k < plan->n; k++)
+        pub.nf[k] = wt->in[k].nf;
     pub.root = wt->root;
     for (int i = 0; i < 3; i++) {
         pub.cm[i] = wt->out[i].cm;
@@ -196,25 +233,8 @@ tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer
         goto fail;
     }
 
-    /* One fresh one-time key per input, reserved before signing. */
-    for (size_t k = 0; k < plan->n; k++) {
-        const tz_wallet_note *n = &w->notes[plan->note[k]];
-        size_t pos = address_pos(w, n->addr_index);
-        if (pos == SIZE_MAX) {
-            st = tz_error_set(err, TZ_ESTATE, "the note at leaf %" PRIu64 " belongs to address "
-                                              "%u, which has no record",
-                              n->index, (unsigned)n->addr_index);
-            goto fail;
-        }
-        tz_spend_input *in = &wt->in[k];
-        if ((st = tz_wallet_reserve_key(w, pos, keys, &in->key_idx, in->auth_path, err)))
-            goto fail;
-        tz_addr_keys ak;
-        tz_addr_keys_derive(&ak, keys, n->addr_index);
-        in->auth_pub_seed = ak.auth_pub_seed;
-        tz_wots_sign(in->sig, &ak.ask_j, &ak.auth_pub_seed, in->key_idx, &sighash);
-        tz_addr_keys_wipe(&ak);
-    }
+    if ((st = sign_inputs(w, keys, plan, wt->in, &sighash, err)))
+        goto fail;
 
     /* The kernel message: everything but the proof. */
     out->msg.root = wt->root;
@@ -224,6 +244,86 @@ tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer
     out->msg.fee = req->fee;
     for (int i = 0; i < 3; i++)
         out->msg.cm[i] = wt->out[i].cm;
+    return TZ_OK;
+fail:
+    sodium_memzero(out, sizeof *out);
+    return st;
+}
+
+tz_status tz_unshield_build(tz_wallet *w, const tz_keys *keys, const tz_unshield_req *req,
+                            const tz_transfer_plan *plan, tz_unshield_built *out, tz_error *err)
+{
+    memset(out, 0, sizeof *out);
+    tz_unshield_witness *wt = &out->wit;
+    tz_kmsg_unshield *m = &out->msg;
+    tz_status st = TZ_OK;
+    size_t rlen = strlen(req->recipient);
+    const char *r = tz_recipient_trim(req->recipient, &rlen);
+    if (req->dal_fee == 0)
+        return tz_error_set(err, TZ_EINVAL, "the DAL fee must be greater than zero");
+    if (!tz_recipient_valid(r, rlen))
+        return tz_error_set(err, TZ_EINVAL, "invalid L1 withdrawal recipient: %.*s",
+                            (int)(rlen > 80 ? 80 : rlen), r);
+    unsigned __int128 spend = (unsigned __int128)req->amount + req->fee + req->dal_fee;
+    if (plan->n == 0 || plan->n > TZ_KMSG_MAX_INPUTS || spend > plan->sum_in)
+        return tz_error_set(err, TZ_EINVAL, "the selected notes do not cover the unshield");
+    out->change_value = (uint64_t)(plan->sum_in - spend);
+    if (out->change_value > 0 && !req->change)
+        return tz_error_set(err, TZ_EINVAL, "an unshield with change needs a change address");
+
+    /* Outputs first: their commitments and memo hashes are signed. */
+    static const uint8_t dal[] = "dal";
+    wt->has_change = out->change_value > 0;
+    if ((wt->has_change &&
+         (st = make_output(&wt->change, &m->enc_change, req->change, out->change_value, NULL, 0,
+                           &keys->outgoing_seed, TZ_OUT_UNSHIELD_CHANGE))) ||
+        (st = make_output(&wt->producer, &m->enc_fee, req->producer, req->dal_fee, dal,
+                          sizeof dal - 1, &keys->outgoing_seed, TZ_OUT_PRODUCER_FEE))) {
+        tz_error_set(err, st, "unshield: cannot encrypt an output note");
+        goto fail;
+    }
+    wt->auth_domain = req->auth_domain;
+    wt->v_pub = req->amount;
+    wt->fee = req->fee;
+    wt->n = plan->n;
+    tz_unshield_recipient_id(&wt->recipient_id, r, rlen);
+    if ((st = fill_inputs(w, plan, wt->in, &wt->root, err)))
+        goto fail;
+    tz_unshield_public pub = {.auth_domain = wt->auth_domain,
+                              .root = wt->root,
+                              .n_nf = plan->n,
+                              .v_pub = req->amount,
+                              .fee = req->fee,
+                              .recipient_id = wt->recipient_id,
+                              .cm_fee = wt->producer.cm,
+                              .mh_fee = wt->producer.mh};
+    for (size_t k = 0; k < plan->n; k++)
+        pub.nf[k] = wt->in[k].nf;
+    if (wt->has_change) {
+        pub.cm_change = wt->change.cm;
+        pub.mh_change = wt->change.mh;
+    }
+    tz_felt sighash;
+    if ((st = tz_sighash_unshield(&sighash, &pub)) != TZ_OK) {
+        tz_error_set(err, st, "unshield: cannot compute the sighash");
+        goto fail;
+    }
+    if ((st = sign_inputs(w, keys, plan, wt->in, &sighash, err)))
+        goto fail;
+
+    /* The kernel message: everything but the proof. */
+    m->root = wt->root;
+    m->n_nf = plan->n;
+    for (size_t k = 0; k < plan->n; k++)
+        m->nf[k] = wt->in[k].nf;
+    m->v_pub = req->amount;
+    m->fee = req->fee;
+    memcpy(m->recipient, r, rlen);
+    m->recipient[rlen] = '\0';
+    m->recipient_len = rlen;
+    m->cm_change = pub.cm_change;
+    m->has_enc_change = wt->has_change;
+    m->cm_fee = wt->producer.cm;
     return TZ_OK;
 fail:
     sodium_memzero(out, sizeof *out);

@@ -1,8 +1,9 @@
-/* A private transfer (`send`) built from the wallet, up to the prover's
- * arguments: note selection (before anything is burned), the three output
- * notes (recipient, change, producer), the sighash, one reserved one-time
- * key and signature per input, and the witness the circuit takes
- * (SPENDS.md §3-§6). Nothing here saves, proves or submits: the caller
+/* A private transfer (`send`) or an unshield built from the wallet, up to
+ * the prover's arguments: note selection (before anything is burned), the
+ * output notes (transfer: recipient, change, producer; unshield: change
+ * when there is some, producer), the sighash, one reserved one-time key
+ * and signature per input, and the witness the circuit takes (SPENDS.md
+ * §3-§6). Nothing here saves, proves or submits: the caller
  * saves the wallet between tz_transfer_select and the prover. */
 #ifndef TZ_SPEND_TRANSFER_H
 #define TZ_SPEND_TRANSFER_H
@@ -68,6 +69,34 @@ typedef struct tz_transfer_built {
  * *out is wiped on failure. */
 tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer_req *req,
                             const tz_transfer_plan *plan, tz_transfer_built *out,
+                            tz_error *err) TZ_WUR;
+
+typedef struct tz_unshield_req {
+    tz_felt auth_domain;
+    const char *recipient;              /* tz1/tz2/tz3/KT1, NUL-terminated */
+    uint64_t amount, fee, dal_fee;      /* amount = v_pub; dal_fee > 0 */
+    const tz_payment_address *producer; /* dal_fee_address */
+    const tz_payment_address *change;   /* a new own address; NULL without change */
+} tz_unshield_req;
+
+typedef struct tz_unshield_built {
+    tz_unshield_witness wit;
+    tz_kmsg_unshield msg; /* its proof left empty */
+    uint64_t change_value;
+} tz_unshield_built;
+
+/* Builds the unshield of `req` spending the notes of `plan`, as
+ * tz_transfer_build does a transfer: a change note (role 5, no memo) only
+ * when the notes exceed amount + fee + dal_fee, the producer note (memo
+ * "dal", role 2), the recipient trimmed of Unicode White_Space and hashed
+ * into recipient_id, the sighash, one reserved key and signature per
+ * input. Returns TZ_OK; TZ_EINVAL (nothing reserved) for a recipient that
+ * is not a valid tz1/tz2/tz3/KT1 address, a zero DAL fee, a plan that does
+ * not cover the spend, change without req->change; TZ_ESTATE, TZ_ENOMEM as
+ * tz_transfer_build (keys may be reserved: save the wallet anyway). *out
+ * is wiped on failure. */
+tz_status tz_unshield_build(tz_wallet *w, const tz_keys *keys, const tz_unshield_req *req,
+                            const tz_transfer_plan *plan, tz_unshield_built *out,
                             tz_error *err) TZ_WUR;
 
 #endif

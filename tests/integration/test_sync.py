@@ -919,73 +919,6 @@ def test_spend_paths_kept():
         check_paths(load(w), 238, sim.chain()["root"])
 
 
-def test_send_proved_and_submitted():
-    """send end to end on the simulator: refusals leave the wallet byte for byte; one-time
-    keys are saved before the prover runs (a prover that fails leaves them burned, the
-    retry signs with the next ones); the transparent prover's proof goes to the operator
-    with the bearer token, the simulator's kernel applies it (every check of the real
-    kernel), the pending spend is recorded; the sender's next sync drops the spent note,
-    finds its change and clears the pending spend; reading the chain for the send costs a
-    few requests, not a leaf each."""
-    with start_sim(200, "send", pay=ADDR() + ":3:200000") as sim:
-        w = new_wallet_dir("send")
-        sync_ok(w, sim.url)
-        made = json.loads(subprocess.run([SIM_BIN, "--make-address",
-                                          "07%s:0:07%s" % ("00" * 31, "00" * 31)],
-                                         capture_output=True, text=True, timeout=60).stdout)
-        to = os.path.join(TMP, "send-to.json")
-        json.dump({k: made[k] for k in ("d_j", "auth_root", "auth_pub_seed", "nk_tag", "ek_v",
-                                        "ek_d")}, open(to, "w"))
-        prof = sim.get("/sim/profile")
-        json.dump(dict(prof, operator_bearer_token="wrong"), open(w + ".network.json", "w"))
-        prover = os.path.join(tzlib.BIN, "tzel-transparent-prover")
-        base = ["send", "--to", to, "--reprove-bin", prover, "--executables-dir", TMP]
-        before = open(w, "rb").read()
-        for extra, code, words in [(["--amount", "1000000000"], 3, "insufficient funds"),
-                                   (["--amount", "5", "--fee", "10"], 2, "below the required fee")]:
-            r = run_wallet(w, None, *(base + extra))
-            check(r.returncode == code and words in r.stderr and open(w, "rb").read() == before,
-                  "%r: exit %d %r" % (extra, r.returncode, r.stderr[-300:]))
-        # a prover that fails: the keys stay burned
-        r = run_wallet(w, None, "send", "--to", to, "--reprove-bin", "false", "--amount", "1000")
-        check(r.returncode != 0 and "the one-time keys it was given are spent" in r.stderr,
-              "failing prover: %d %r" % (r.returncode, r.stderr[-300:]))
-        burned = load(w)["wots_key_indices"]["0"]
-        check(burned == 1, "keys burned before proving: %r" % burned)
-        # a wrong bearer token: refused by the operator, keys burned, nothing pending
-        r = run_wallet(w, None, *(base + ["--amount", "1000"]), timeout=300)
-        check(r.returncode == 5 and "401" in r.stderr and not load(w)["pending_spends"],
-              "wrong token: %d %r" % (r.returncode, r.stderr[-300:]))
-        check(load(w)["wots_key_indices"]["0"] == 2, "the refused submission's key")
-        json.dump(prof, open(w + ".network.json", "w"))
-        size0 = sim.chain()["size"]
-        sim.reset()
-        r = run_wallet(w, None, *(base + ["--amount", "1000", "--memo", "hi"]), timeout=300)
-        check(r.returncode == 0, "send: %d %s" % (r.returncode, r.stderr[-800:]))
-        res = envelope(r.stdout)["result"]
-        check(res["amount"] == 1000 and res["dal_fee"] == prof["dal_fee"] and
-              res["fee"] == 100000 and res["change"] == 200000 - 1000 - 100000 - prof["dal_fee"]
-              and res["submission"]["status"] == "submitted_to_l1",
-              "result %r" % {k: res[k] for k in res if k != "nullifiers"})
-        check(sim.rpc_requests() < 20, "chain reads %r" % sim.counters())
-        doc = load(w)
-        check(doc["wots_key_indices"]["0"] == 3, "a fresh key for the accepted send")
-        check(doc["pending_spends"][-1]["description"] == "transfer 1000" and
-              doc["pending_spends"][-1]["nullifiers"] == res["nullifiers"], "pending spend %r" %
-              doc["pending_spends"])
-        check(sim.chain()["size"] == size0 + 3, "the kernel appended %d notes" %
-              (sim.chain()["size"] - size0))
-        # the sender's next sync: spent note gone, change found, pending cleared
-        before_notes = note_set(doc)
-        r2, res2 = sync_ok(w, sim.url)
-        doc = load(w)
-        check(res2["verified_root"] == sim.chain()["root"] and not doc["pending_spends"],
-              "after sync: pending %r" % doc["pending_spends"])
-        check(len(doc["notes"]) == len(before_notes) and
-              sorted(n["v"] for n in doc["notes"]) == [98999, 200000, 200000],
-              "notes after the send %r" % sorted(n["v"] for n in doc["notes"]))
-
-
 def test_at_head_frontier_verified():
     """A wallet made with `init --at-head` keeps the chain's frontier: a later sync over new
     leaves verifies the root; one made with --at-tree-size has no frontier and says so."""
@@ -1223,7 +1156,6 @@ TESTS = [
     ("tamper", test_tampered_leaf_trips_root_check),
     ("rollback", test_lying_node_costs_a_rescan),
     ("paths", test_spend_paths_kept),
-    ("send", test_send_proved_and_submitted),
     ("athead", test_at_head_frontier_verified),
     ("restore", test_spends_observed_after_restore),
     ("stdout", test_reference_stdout_and_file),

@@ -3,13 +3,15 @@
  * transfer circuit proves: the wallet side (selection, outputs, paths from
  * the witnesses sync keeps, reserved keys and their signatures) makes a
  * statement the chain would accept. Also the refusals before anything is
- * burned, and that each spend burns fresh one-time keys. */
+ * burned, and that each spend burns fresh one-time keys. The same for
+ * unshields, with and without change. */
 #include <sodium.h>
 
 #include "core/commit.h"
 #include "core/keys.h"
 #include "core/note.h"
 #include "core/provarg.h"
+#include "core/sighash.h"
 #include "spend/transfer.h"
 #include "spend/transparent.h"
 #include "store/address.h"
@@ -156,6 +158,47 @@ static void test_send(void)
     CHECK(tz_wallet_add_spend(w, &b->wit.in[0].nf, 1, "transfer 110", NULL) == TZ_OK);
     CHECK(tz_transfer_select(w, 561, &plan, &err) == TZ_ESTATE &&
           strstr(err.msg, "561 needed, 560 available"));
+
+    /* Unshields (the pending spend holds the 500 note): 200 + fee 100 +
+     * DAL fee 1 from the 300 note, without change... */
+    tz_unshield_built *u = malloc(sizeof *u);
+    static const char tz1[] = "tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx";
+    tz_unshield_req ureq = {.auth_domain = req.auth_domain,
+                            .recipient = "\ttz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx ",
+                            .amount = 199, .fee = 100, .dal_fee = 1, .producer = &producer};
+    CHECK(tz_transfer_select(w, 300, &plan, &err) == TZ_OK && plan.n == 1 && plan.sum_in == 300);
+    CHECK(tz_unshield_build(w, keys, &ureq, &plan, u, &err) == TZ_OK);
+    CHECK(u->change_value == 0 && !u->wit.has_change && !u->msg.has_enc_change &&
+          tz_felt_is_zero(&u->msg.cm_change));
+    CHECK(u->msg.recipient_len == strlen(tz1) && !strcmp(u->msg.recipient, tz1));
+    CHECK(u->wit.in[0].key_idx == 3 && tz_wallet_wots_next(w, 0) == 4);
+    tz_unshield_public upub;
+    CHECK_MSG(tz_transparent_check_unshield(&u->wit, &upub, &err) == TZ_OK, "%s", err.msg);
+    tz_felt rid;
+    tz_unshield_recipient_id(&rid, tz1, strlen(tz1));
+    CHECK(tz_felt_eq(&u->wit.recipient_id, &rid) && tz_felt_eq(&upub.recipient_id, &rid));
+    CHECK(tz_provarg_unshield(args, TZ_PROVARG_MAX, &n_args, &u->wit, &err) == TZ_OK);
+    CHECK(tz_transparent_prove(TZ_CIRCUIT_UNSHIELD, args, n_args, &proof, &err) == TZ_OK);
+    CHECK_MSG(tz_transparent_verify(TZ_CIRCUIT_UNSHIELD, &proof, &err) == TZ_OK, "%s", err.msg);
+    tz_kmsg_proof_free(&proof);
+    /* ... and with change (50) to an own address, which can open it. */
+    ureq.amount = 149;
+    ureq.change = &change;
+    CHECK(tz_unshield_build(w, keys, &ureq, &plan, u, &err) == TZ_OK);
+    CHECK(u->change_value == 50 && u->wit.has_change && u->msg.has_enc_change);
+    CHECK_MSG(tz_transparent_check_unshield(&u->wit, &upub, &err) == TZ_OK, "%s", err.msg);
+    CHECK(tz_note_open(r, &u->msg.cm_change, &u->msg.enc_change, &plain) == TZ_OK &&
+          plain.v == 50);
+    CHECK(tz_wallet_wots_next(w, 0) == 5);
+    /* Refused before a key is reserved: a bad recipient, change without an address. */
+    ureq.recipient = "tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSy";
+    CHECK(tz_unshield_build(w, keys, &ureq, &plan, u, &err) == TZ_EINVAL &&
+          strstr(err.msg, "invalid L1 withdrawal recipient"));
+    ureq.recipient = tz1;
+    ureq.change = NULL;
+    CHECK(tz_unshield_build(w, keys, &ureq, &plan, u, &err) == TZ_EINVAL);
+    CHECK(tz_wallet_wots_next(w, 0) == 5);
+    free(u);
 
     free(args);
     free(b);

@@ -1,0 +1,156 @@
+/* `tzel-wallet unshield`: a withdrawal of shielded notes to a Tezos L1
+ * account, proved through the reference's prover interface
+ * (`reprove <dir>/run_unshield.executable.json`) and submitted to the
+ * operator (SPENDS.md §3-§7). A change note, to a new own address, exists
+ * only when the notes exceed the amount and fees. One-time keys are saved
+ * as spent before the prover runs (spend.h). */
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "common.h"
+#include "core/provarg.h"
+#include "core/recipient.h"
+#include "output.h"
+#include "spend.h"
+#include "store/jsonnum.h"
+
+static const char usage[] =
+    "Usage: tzel-wallet [-w PATH] unshield --amount N --recipient tz1...|KT1... [--fee N]\n"
+    "           [--reprove-bin BIN] [--executables-dir DIR]\n"
+    "\n"
+    "Withdraws N from the shielded pool to the L1 account --recipient (tz1, tz2, tz3\n"
+    "or KT1, Base58check), with the required burn fee unless --fee gives a higher one\n"
+    "and the profile's dal_fee to its dal_fee_address. Notes are selected largest\n"
+    "first (notes in a pending spend are skipped; at most 7); what they hold beyond\n"
+    "N and the fees goes to a new address of this wallet as change. Refused, with the\n"
+    "wallet untouched: an invalid recipient, insufficient funds, more than 7 notes, a\n"
+    "fee below the required one, a profile without dal_fee, dal_fee_address,\n"
+    "operator_url and operator_bearer_token. Then one-time keys are reserved and\n"
+    "saved, `BIN DIR/run_unshield.executable.json --arguments-file F --output F`\n"
+    "proves, the kernel message goes to the operator and the spend is recorded as\n"
+    "pending until sync sees its nullifiers. The L1 release then comes through the\n"
+    "rollup's outbox. (The reference's default recipient, the `source_alias` account\n"
+    "of octez-client, is not looked up: name it.)\n"
+    "--json result: {amount, fee, dal_fee, change, recipient, nullifiers, change_cm,\n"
+    "producer_cm, outbox_note, submission_id, operation_hash, submission_output,\n"
+    "submission, timings_ms}; phase events on stderr (docs/spend.md).\n";
+
+static const char outbox_note[] = "The L1 release now comes from this unshield via the normal "
+                                  "smart-rollup outbox/cementation flow.";
+
+static int run(tz_cli *cli, int argc, char **argv)
+{
+    const char *amount_s = NULL, *fee_s = NULL, *recipient = NULL;
+    tz_prover prover = {"reprove", "cairo/target/dev"};
+    const tz_opt opts[] = {{"amount", TZ_OPT_VALUE, &amount_s},
+                           {"fee", TZ_OPT_VALUE, &fee_s},
+                           {"recipient", TZ_OPT_VALUE, &recipient},
+                           {"reprove-bin", TZ_OPT_VALUE, &prover.bin},
+                           {"executables-dir", TZ_OPT_VALUE, &prover.exe_dir}};
+    int rc =
+        tz_cli_parse_args(cli, &tz_cmd_unshield, argc, argv, opts, sizeof opts / sizeof opts[0]);
+    if (rc >= 0)
+        return rc;
+    uint64_t amount = 0;
+    if (!amount_s)
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "unshield needs --amount N");
+    if ((rc = tz_cli_parse_u64(cli, "amount", amount_s, &amount)))
+        return rc;
+    tz_out_phase("op_started", json_pack("{s:s, s:I, s:n, s:s?}", "kind", "unshield", "amount",
+                                         (json_int_t)amount, "deposit_id", "recipient",
+                                         recipient));
+    if (!recipient)
+        return tz_out_fail(cli, TZ_EXIT_USAGE,
+                           "unshield needs --recipient tz1...|KT1... (the L1 account paid)");
+    size_t rlen = strlen(recipient);
+    const char *r = tz_recipient_trim(recipient, &rlen);
+    if (rlen == 0)
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "L1 withdrawal recipient must not be empty");
+    if (!tz_recipient_valid(r, rlen))
+        return tz_out_fail(cli, TZ_EXIT_USAGE, "invalid L1 withdrawal recipient: %.*s",
+                           (int)(rlen > 100 ? 100 : rlen), r);
+    char *rcpt = strndup(r, rlen);
+    tz_payment_address *change = calloc(1, sizeof *change);
+    tz_unshield_built *b = calloc(1, sizeof *b);
+    tz_felt *args = calloc(TZ_PROVARG_MAX, sizeof *args);
+    tz_kmsg *msg = calloc(1, sizeof *msg);
+    json_t *sub = NULL;
+    tz_cli_spend sp;
+    memset(&sp, 0, sizeof sp);
+    tz_error err = {0};
+    tz_status st;
+    if (!rcpt || !change || !b || !args || !msg) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+        goto out;
+    }
+    if ((rc = tz_cli_spend_open(cli, &sp, "unshield", fee_s, &prover)))
+        goto out;
+    tz_transfer_plan plan;
+    if ((rc = tz_cli_spend_select(cli, &sp, amount, &plan)))
+        goto out;
+    /* From here on, keys and the change address are spent. */
+    bool has_change = plan.sum_in > amount + sp.fee + sp.dal_fee; /* no overflow: selected */
+    if (has_change && (rc = tz_cli_spend_change_address(cli, &sp, change)))
+        goto out;
+    tz_unshield_req req = {.auth_domain = sp.auth_domain, .recipient = rcpt, .amount = amount,
+                           .fee = sp.fee, .dal_fee = sp.dal_fee, .producer = &sp.producer,
+                           .change = has_change ? change : NULL};
+    int64_t t0 = tz_mono_ms();
+    st = tz_unshield_build(sp.ses.w, &sp.keys, &req, &plan, b, &err);
+    sp.ms_sign = tz_mono_ms() - t0;
+    if ((rc = tz_cli_spend_burned(cli, &sp, st, &err)))
+        goto out;
+    size_t n_args = 0;
+    if ((st = tz_provarg_unshield(args, TZ_PROVARG_MAX, &n_args, &b->wit, &err))) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
+        goto out;
+    }
+    msg->kind = TZ_KMSG_UNSHIELD;
+    msg->u.unshield = b->msg;
+    char desc[64];
+    snprintf(desc, sizeof desc, "unshield %" PRIu64, amount);
+    if ((rc = tz_cli_spend_submit(cli, &sp, "run_unshield", args, n_args, msg, b->msg.nf,
+                                  b->msg.n_nf, desc, &sub)))
+        goto out;
+    tz_out_text(cli, "Submitted unshield of %" PRIu64 " to L1 recipient %s with fee %" PRIu64
+                     " + dal fee %" PRIu64,
+                amount, rcpt, sp.fee, sp.dal_fee);
+    json_t *nfs = json_array();
+    for (size_t k = 0; k < b->msg.n_nf; k++)
+        json_array_append_new(nfs, tz_cli_felt_json(&b->msg.nf[k]));
+    json_t *res = json_pack(
+        "{s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:s}", "amount", tz_json_u64(amount), "fee",
+        tz_json_u64(sp.fee), "dal_fee", tz_json_u64(sp.dal_fee), "change",
+        tz_json_u64(b->change_value), "recipient", rcpt, "nullifiers", nfs, "change_cm",
+        b->wit.has_change ? tz_cli_felt_json(&b->msg.cm_change) : json_null(), "producer_cm",
+        tz_cli_felt_json(&b->msg.cm_fee), "outbox_note", outbox_note);
+    json_object_set_new(res, "timings_ms", tz_cli_spend_timings(&sp));
+    tz_cli_spend_print_submission(cli, sub, false, res);
+    tz_out_text(cli, "%s", outbox_note);
+    rc = tz_out_result(cli, res);
+out:
+    if (msg)
+        tz_kmsg_proof_free(&msg->u.unshield.proof);
+    free(msg);
+    json_decref(sub);
+    if (args)
+        sodium_memzero(args, TZ_PROVARG_MAX * sizeof *args);
+    free(args);
+    if (b)
+        sodium_memzero(b, sizeof *b);
+    free(b);
+    tz_cli_spend_close(&sp);
+    free(change);
+    free(rcpt);
+    return rc;
+}
+
+const tz_cmd tz_cmd_unshield = {
+    .name = "unshield",
+    .summary = "a withdrawal to an L1 account, proved and submitted to the operator",
+    .usage = usage,
+    .run = run,
+};

@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""Integration tests of the spends, `tzel-wallet send` and `unshield`, end to
+end on the real tzel-rollup-sim: the transparent prover proves, the
+simulator's operator takes the kernel message and its kernel applies it with
+every check of the real one; the wallets then sync what the chain says.
+
+Two wallets (one address each) are made once per run and copied per test:
+A pays, B receives.
+
+Run all: python3 test_spend.py; some: python3 test_spend.py send kills ...
+"""
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tzlib import SIM_BIN, check, load  # noqa: E402
+import tzlib  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="tz-it-spend-")
+CACHE = os.path.join(TMP, "chain-cache")
+FIXTURE = os.path.join(TMP, "fixture")
+PROVER = os.path.join(tzlib.BIN, "tzel-transparent-prover")
+STATE = "/tzel/v1/state/"
+
+
+# ---------------------------------------------------------------- helpers
+
+def start_sim(leaves, seed, **kw):
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, threads=2, **kw)
+
+
+def run_wallet(wallet, url, *args, json_mode=True, env=None, timeout=300):
+    return tzlib.run_wallet(*args, wallet=wallet, url=url, json_mode=json_mode, env=env,
+                            timeout=timeout)
+
+
+def new_wallet(who, name):
+    return tzlib.copy_wallet(os.path.join(FIXTURE, who, "wallet.json"), os.path.join(TMP, name))
+
+
+def addr(who):
+    return os.path.join(FIXTURE, who, "addr.json")
+
+
+def sync_ok(wallet, url):
+    r = run_wallet(wallet, url, "sync")
+    check(r.returncode == 0, "sync failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+    return json.loads(r.stdout)["result"]
+
+
+def balance(wallet):
+    return sum(n["v"] for n in load(wallet)["notes"])
+
+
+def use_profile(sim, wallet, **changes):
+    """Writes the simulator's network profile beside `wallet`, with `changes`
+    (a None value removes the field); returns it."""
+    prof = dict(sim.get("/sim/profile"), **changes)
+    prof = {k: v for k, v in prof.items() if v is not None}
+    json.dump(prof, open(wallet + ".network.json", "w"))
+    return prof
+
+
+def spend(wallet, kind, *args, prover=PROVER, env=None):
+    """Runs `send` or `unshield` with the transparent prover (or `prover`)."""
+    return run_wallet(wallet, None, kind, *args, "--reprove-bin", prover, "--executables-dir",
+                      TMP, env=env)
+
+
+def leaf_note(sim, i):
+    """The PublishedNote at leaf i, in hex, from the durable state."""
+    key = STATE + "notes/%016x" % i
+    v = sim.value(key)
+    if v is not None:
+        return v
+    n = sim.u64(key + "/len")
+    return "".join(sim.value(key + "/chunk/%08x" % c) for c in range((n + 1023) // 1024))
+
+
+def leaf_cm(sim, i):
+    return leaf_note(sim, i)[:64]
+
+
+def open_note(sim, wallet, i):
+    """The simulator's --check-note of leaf i for address 0 of `wallet`."""
+    doc = load(wallet)
+    spec = "%s:0:%s" % (doc["master_sk"], doc["addresses"][0]["auth_root"])
+    r = subprocess.run([SIM_BIN, "--check-note", spec], input=leaf_note(sim, i) + "\n",
+                       capture_output=True, text=True, timeout=120)
+    return json.loads(r.stdout)
+
+
+def phases(stderr):
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith('{"event":"phase"'):
+            out.append(json.loads(line))
+    return out
+
+
+def make_fixture():
+    for who in ("a", "b"):
+        d = os.path.join(FIXTURE, who)
+        os.makedirs(d)
+        w = os.path.join(d, "wallet.json")
+        r = tzlib.run_wallet("init", "--addresses", "0", wallet=w, timeout=300)
+        check(r.returncode == 0, "init failed: " + r.stderr)
+        r = tzlib.run_wallet("receive", "--out", os.path.join(d, "addr.json"), wallet=w,
+                             timeout=600)
+        check(r.returncode == 0, "receive failed: " + r.stderr)
+
+
+# ------------------------------------------------------------------ tests
+
+def test_send():
+    """A pays B through the simulator: refusals leave A's wallet byte for byte; a prover
+    that fails or an operator that refuses leaves the one-time keys burned; then the send:
+    phase events, the summary, under 20 chain reads; B's sync finds the note with its value
+    and memo; A's sync drops the spent note, finds its change, clears the pending spend; the
+    balances are exact and the producer's note is on the chain."""
+    with start_sim(200, "send", pay=addr("a") + ":3:200000") as sim:
+        a, b = new_wallet("a", "send-a"), new_wallet("b", "send-b")
+        sync_ok(a, sim.url)
+        sync_ok(b, sim.url)
+        prof = use_profile(sim, a, operator_bearer_token="wrong")
+        base = ["--to", addr("b")]
+        before = open(a, "rb").read()
+        for extra, code, words in [(["--amount", "1000000000"], 3, "insufficient funds"),
+                                   (["--amount", "5", "--fee", "10"], 2, "below the required fee"),
+                                   (["--amount", "-5"], 2, "--amount")]:
+            r = spend(a, "send", *(base + extra))
+            check(r.returncode == code and words in r.stderr and open(a, "rb").read() == before,
+                  "%r: exit %d %r" % (extra, r.returncode, r.stderr[-300:]))
+        use_profile(sim, a, operator_url=None)
+        r = spend(a, "send", *(base + ["--amount", "5"]))
+        check(r.returncode == 2 and "operator_url" in r.stderr and open(a, "rb").read() == before,
+              "no operator: exit %d %r" % (r.returncode, r.stderr[-300:]))
+        use_profile(sim, a, operator_bearer_token="wrong")
+        # a prover that fails: the keys stay burned
+        r = spend(a, "send", *(base + ["--amount", "1000"]), prover="false")
+        check(r.returncode == 1 and "the one-time keys it was given are spent" in r.stderr,
+              "failing prover: %d %r" % (r.returncode, r.stderr[-300:]))
+        check(load(a)["wots_key_indices"]["0"] == 1, "keys burned before proving")
+        # a wrong bearer token: refused by the operator, keys burned, nothing pending
+        r = spend(a, "send", *(base + ["--amount", "1000"]))
+        check(r.returncode == 5 and "401" in r.stderr and not load(a)["pending_spends"],
+              "wrong token: %d %r" % (r.returncode, r.stderr[-300:]))
+        check(load(a)["wots_key_indices"]["0"] == 2, "the refused submission's key")
+        use_profile(sim, a)
+        size0, bal_a, bal_b = sim.chain()["size"], balance(a), balance(b)
+        sim.reset()
+        r = spend(a, "send", *(base + ["--amount", "1000", "--memo", "hi there"]))
+        check(r.returncode == 0, "send: %d %s" % (r.returncode, r.stderr[-800:]))
+        res = json.loads(r.stdout)["result"]
+        fee, dal = res["fee"], prof["dal_fee"]
+        check(res["amount"] == 1000 and res["dal_fee"] == dal and fee == 100000 and
+              res["change"] == 200000 - 1000 - fee - dal and
+              res["submission"]["status"] == "submitted_to_l1" and
+              res["submission_id"] == res["submission"]["id"] and
+              res["submission_output"].startswith("Operator submission id: ") and
+              "Kind: Transfer\nStatus: submitted_to_l1 via direct_inbox" in
+              res["submission_output"] and res["pending_dal"] is False,
+              "result %r" % {k: res[k] for k in res if k != "nullifiers"})
+        names = [e["phase"] for e in phases(r.stderr)]
+        check(names == ["op_started", "witness_built", "proving_started", "proving_finished",
+                        "submitting_to_operator", "operator_done"], "phases %r" % names)
+        check(sim.rpc_requests() < 20, "chain reads %r" % sim.counters())
+        doc = load(a)
+        check(doc["wots_key_indices"]["0"] == 3, "a fresh key for the accepted send")
+        check(doc["pending_spends"][-1]["description"] == "transfer 1000" and
+              doc["pending_spends"][-1]["nullifiers"] == res["nullifiers"],
+              "pending spend %r" % doc["pending_spends"])
+        check([leaf_cm(sim, size0 + k) for k in range(3)] ==
+              [res["recipient_cm"], res["change_cm"], res["producer_cm"]],
+              "the kernel appended recipient, change and producer notes")
+        got = open_note(sim, b, size0)
+        check(got["accepted"] and got["v"] == 1000 and
+              bytes.fromhex(got["memo"]) == b"hi there", "B's note %r" % got)
+        # the recipient's sync finds the note
+        sync_ok(b, sim.url)
+        check(balance(b) == bal_b + 1000 and
+              any(n["index"] == size0 and n["v"] == 1000 for n in load(b)["notes"]),
+              "B's notes %r" % load(b)["notes"])
+        # the sender's next sync: spent note gone, change found, pending cleared
+        res2 = sync_ok(a, sim.url)
+        doc = load(a)
+        check(res2["verified_root"] == sim.chain()["root"] and not doc["pending_spends"],
+              "after sync: pending %r" % doc["pending_spends"])
+        check(balance(a) == bal_a - 1000 - fee - dal and
+              sorted(n["v"] for n in doc["notes"]) == [98999, 200000, 200000],
+              "A's notes after the send %r" % sorted(n["v"] for n in doc["notes"]))
+        # human output: the summary, then the submission as the reference prints it
+        r = run_wallet(a, None, "send", *(base + ["--amount", "7"]), "--reprove-bin", PROVER,
+                       "--executables-dir", TMP, json_mode=False)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and lines[0].startswith("Submitted transfer of 7 with fee 100000"
+                                                        " + dal fee %d and change " % dal) and
+              lines[1].startswith("Submission id: sub-") and
+              lines[2].startswith("Operation hash: o") and
+              lines[3].startswith("Operator submission id: sub-") and
+              lines[-1] == "Run `tzel-wallet sync` after the rollup processes the message.",
+              "human send: %d %r %r" % (r.returncode, lines, r.stderr[-300:]))
+
+
+def test_unshield():
+    """unshield with change and without: the withdrawal records (amount and recipient), the
+    change note and the producer note on the chain; A's balance after sync is exact; an
+    invalid or missing recipient and the refusals of send leave the wallet byte for byte."""
+    with start_sim(120, "unshield", pay=addr("a") + ":2:300000") as sim:
+        a = new_wallet("a", "unshield-a")
+        sync_ok(a, sim.url)
+        prof = use_profile(sim, a)
+        tz1, kt1 = prof["public_account"], prof["bridge_ticketer"]
+        before = open(a, "rb").read()
+        for extra, code, words in [
+                (["--amount", "5"], 2, "--recipient"),
+                (["--amount", "5", "--recipient", tz1[:-1] + ("1" if tz1[-1] != "1" else "2")],
+                 2, "invalid L1 withdrawal recipient"),
+                (["--amount", "5", "--recipient", prof["rollup_address"]], 2,
+                 "invalid L1 withdrawal recipient"),
+                (["--amount", "5", "--recipient", "  "], 2, "must not be empty"),
+                (["--amount", "600000", "--recipient", tz1], 3, "insufficient funds"),
+                (["--amount", "5", "--fee", "99999", "--recipient", tz1], 2,
+                 "below the required fee")]:
+            r = spend(a, "unshield", *extra)
+            check(r.returncode == code and words in r.stderr and open(a, "rb").read() == before,
+                  "%r: exit %d %r" % (extra, r.returncode, r.stderr[-300:]))
+        bal = balance(a)
+        size0 = sim.chain()["size"]
+        r = spend(a, "unshield", "--amount", "1000", "--recipient", " " + tz1 + "\n")
+        check(r.returncode == 0, "unshield: %d %s" % (r.returncode, r.stderr[-800:]))
+        res = json.loads(r.stdout)["result"]
+        fee, dal = res["fee"], prof["dal_fee"]
+        check(res["recipient"] == tz1 and res["change"] == 300000 - 1000 - fee - dal and
+              res["change_cm"] and res["submission"]["status"] == "submitted_to_l1" and
+              "outbox" in res["outbox_note"], "result %r" % res)
+        check([leaf_cm(sim, size0), leaf_cm(sim, size0 + 1)] ==
+              [res["change_cm"], res["producer_cm"]] and sim.chain()["size"] == size0 + 2,
+              "the kernel appended change and producer notes")
+        wd = bytes.fromhex(sim.value(STATE + "withdrawals/index/0000000000000000"))
+        check(int.from_bytes(wd[:8], "little") == 1000 and
+              wd[12:] == tz1.encode() and int.from_bytes(wd[8:12], "little") == len(tz1),
+              "withdrawal record %r" % wd)
+        check(load(a)["pending_spends"][-1]["description"] == "unshield 1000", "pending")
+        sync_ok(a, sim.url)
+        check(balance(a) == bal - 1000 - fee - dal and not load(a)["pending_spends"],
+              "after the unshield: %r" % sorted(n["v"] for n in load(a)["notes"]))
+        # without change: the other note, exactly
+        exact = 300000 - fee - dal
+        size1 = sim.chain()["size"]
+        addr_counter = load(a)["addr_counter"]
+        r = spend(a, "unshield", "--amount", str(exact), "--recipient", kt1)
+        check(r.returncode == 0, "unshield exact: %d %s" % (r.returncode, r.stderr[-800:]))
+        res = json.loads(r.stdout)["result"]
+        check(res["change"] == 0 and res["change_cm"] is None and
+              sim.chain()["size"] == size1 + 1 and leaf_cm(sim, size1) == res["producer_cm"] and
+              load(a)["addr_counter"] == addr_counter, "no change: %r" % res)
+        wd = bytes.fromhex(sim.value(STATE + "withdrawals/index/0000000000000001"))
+        check(int.from_bytes(wd[:8], "little") == exact and wd[12:] == kt1.encode(),
+              "second withdrawal %r" % wd)
+        sync_ok(a, sim.url)
+        check(balance(a) == bal - 1000 - fee - dal - exact - fee - dal,
+              "balance after both: %d" % balance(a))
+        # human output as the reference's (the change note, exactly: no change address)
+        left = balance(a)
+        r = run_wallet(a, None, "unshield", "--amount", str(left - fee - dal), "--recipient", tz1,
+                       "--reprove-bin", PROVER, "--executables-dir", TMP, json_mode=False)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and
+              lines[0] == "Submitted unshield of %d to L1 recipient %s with fee %d + dal fee %d"
+              % (left - fee - dal, tz1, fee, dal) and lines[1].startswith("Submission id: ") and
+              lines[-1].startswith("The L1 release now comes from this unshield"),
+              "human unshield %r %r" % (lines, r.stderr[-300:]))
+
+
+def test_more_than_seven_notes():
+    """A spend that needs 8 notes is refused before any key is burned."""
+    with start_sim(60, "eight", pay=addr("a") + ":9:100000") as sim:
+        a = new_wallet("a", "eight-a")
+        sync_ok(a, sim.url)
+        use_profile(sim, a)
+        before = open(a, "rb").read()
+        for kind, extra in [("send", ["--to", addr("b")]),
+                            ("unshield", ["--recipient", sim.get("/sim/profile")["public_account"]])]:
+            r = spend(a, kind, "--amount", "650000", *extra)
+            check(r.returncode == 3 and "more than 7 notes" in r.stderr and
+                  open(a, "rb").read() == before, "%s: %d %r" % (kind, r.returncode,
+                                                                 r.stderr[-300:]))
+
+
+def logging_prover(log_dir, sleep=0):
+    """A prover script that keeps a copy of every arguments file, optionally sleeps,
+    then runs the transparent prover."""
+    path = os.path.join(log_dir, "prover.sh")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\ncp \"$3\" \"%s/args-$$-$(date +%%s%%N).json\"\n%s"
+                "exec \"%s\" \"$@\"\n" % (log_dir, "sleep %d\n" % sleep if sleep else "", PROVER))
+    os.chmod(path, 0o755)
+    return path
+
+
+def signed_keys(log_dir):
+    """(auth_root, key_idx) of every input of every arguments file the prover got."""
+    keys = []
+    for name in sorted(os.listdir(log_dir)):
+        if not name.startswith("args-"):
+            continue
+        args = [int(x, 16) for x in json.load(open(os.path.join(log_dir, name)))]
+        n = args[1]
+        first = 5 if len(args) == 5 + 206 * n + 24 else 7  # transfer / unshield
+        for k in range(n):
+            blk = args[first + 9 * k: first + 9 * k + 9]
+            keys.append((blk[2], blk[4]))
+    return keys
+
+
+def test_kills():
+    """SIGKILL at each step between key reservation and submission (keys reserved in
+    memory, saved, during proving, proof in hand, submitted), then retry: the wallet always
+    loads, the lock is recovered, and no one-time key index is ever given to the prover
+    twice, across every attempt of the test. A spend that reached the chain before the kill
+    is refused by the kernel on retry (nullifier spent), and after a sync the next retry
+    spends other notes. (Unshields without change: the steps are those of send, without an
+    auth tree to derive at each attempt.)"""
+    fee_dal = 100000 + 1
+    with start_sim(80, "kills", pay=addr("a") + ":6:%d" % (1000 + fee_dal)) as sim:
+        a = new_wallet("a", "kills-a")
+        sync_ok(a, sim.url)
+        prof = use_profile(sim, a)
+        check(prof["dal_fee"] == 1, "the simulator's DAL fee")
+        logs = tzlib.new_dir(TMP, "kill-logs")
+        prover = logging_prover(logs)
+        slow = logging_prover(tzlib.new_dir(logs, "slow"), sleep=30)
+        args = ["--recipient", prof["public_account"], "--amount", "1000"]
+        for point in ["reserved", "saved", "proving", "proved", "submitted"]:
+            idx0 = load(a)["wots_key_indices"].get("0", 0)
+            if point == "proving":
+                p = tzlib.spawn_wallet("unshield", *args, "--reprove-bin", slow,
+                                       "--executables-dir", TMP, wallet=a, json_mode=True)
+                tzlib.wait_for(lambda: len(os.listdir(os.path.join(logs, "slow"))) > 1, 60,
+                               "the prover to start")
+                p.send_signal(signal.SIGKILL)
+                code = p.wait(timeout=30)
+                p.stdout.close()  # the orphaned prover still holds the pipes' other ends
+                p.stderr.close()
+            else:
+                r = spend(a, "unshield", *args, prover=prover, env={"TZEL_CRASH_AT": point})
+                code = r.returncode
+            check(code == -signal.SIGKILL, "%s: exit %r" % (point, code))
+            doc = load(a)  # parses
+            idx = doc["wots_key_indices"].get("0", 0)
+            check(idx == (idx0 if point == "reserved" else idx0 + 1),
+                  "%s: key index %d -> %d" % (point, idx0, idx))
+            r = run_wallet(a, None, "balance")
+            check(r.returncode == 0, "%s: the wallet loads and the lock is recovered: %r"
+                  % (point, r.stderr[-300:]))
+        # the kill after submission: the chain spent the note, the wallet did not record it
+        r = spend(a, "unshield", *args, prover=prover)
+        check(r.returncode == 1 and "already spent" in r.stderr and
+              "failed" in r.stderr, "retry of a landed spend: %d %r" % (r.returncode,
+                                                                       r.stderr[-400:]))
+        check(not load(a)["pending_spends"], "a failed submission is not pending")
+        sync_ok(a, sim.url)
+        check(len(load(a)["notes"]) == 5, "the landed spend's note is gone: %r"
+              % sorted(n["v"] for n in load(a)["notes"]))
+        r = spend(a, "unshield", *args, prover=prover)
+        check(r.returncode == 0, "final retry: %d %r" % (r.returncode, r.stderr[-400:]))
+        keys = signed_keys(logs) + signed_keys(os.path.join(logs, "slow"))
+        # five attempts reached the prover: during proving, proof in hand, submitted, the
+        # retry the kernel refused, the final one (the kill before the save signed in
+        # memory only, and its index was given again to the next attempt, never out)
+        check(len(keys) == 5 and len(set(keys)) == len(keys),
+              "a one-time key was given to the prover twice: %r" % sorted(keys))
+        floor = open(a + ".xmss-floor").read()
+        check(str(load(a)["wots_key_indices"]["0"]) in floor, "floor %r" % floor)
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """An operator in front of the simulator's: forwards each request and keeps the
+    bodies POSTed."""
+    upstream, bodies = None, []
+
+    def forward(self, body=None):
+        req = urllib.request.Request(self.upstream + self.path, data=body, method=self.command,
+                                     headers={k: v for k, v in self.headers.items()
+                                              if k.lower() in ("authorization", "content-type")})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                status, data = resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            status, data = e.code, e.read()
+        self.send_response(status)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.forward()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        Recorder.bodies.append(body)
+        self.forward(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_double_submit():
+    """The same kernel message submitted twice: the second is refused by the kernel
+    (nullifier already spent) and changes nothing on the chain."""
+    with start_sim(60, "double", pay=addr("a") + ":2:101001") as sim:
+        a = new_wallet("a", "double-a")
+        sync_ok(a, sim.url)
+        Recorder.upstream, Recorder.bodies = sim.url, []
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            prof = use_profile(sim, a, operator_url="http://127.0.0.1:%d" % srv.server_port)
+            r = spend(a, "unshield", "--recipient", prof["public_account"], "--amount", "1000")
+            check(r.returncode == 0 and len(Recorder.bodies) == 1,
+                  "send through the recorder: %d %r" % (r.returncode, r.stderr[-400:]))
+            chain = sim.chain()
+            again = tzlib.http_json(sim.url + "/v1/rollup/submissions", "POST",
+                                    json.loads(Recorder.bodies[0]),
+                                    headers={"Authorization": "Bearer " +
+                                             prof["operator_bearer_token"]})
+            sub = again["submission"]
+            check(sub["status"] == "failed" and "already spent" in sub["detail"] and
+                  sim.chain()["size"] == chain["size"] and sim.chain()["root"] == chain["root"],
+                  "second submission %r" % sub)
+        finally:
+            srv.shutdown()
+
+
+def test_dal_followed():
+    """A submission the operator parks for DAL publication is followed until it reaches
+    L1 (status reads every 2 s), with the reference's phase events; the result says the
+    final status."""
+    with start_sim(60, "dal", pay=addr("a") + ":2:101001",
+                   extra=("--operator-dal-polls", "1")) as sim:
+        a = new_wallet("a", "dal-a")
+        sync_ok(a, sim.url)
+        prof = use_profile(sim, a)
+        t = time.monotonic()
+        r = spend(a, "unshield", "--recipient", prof["public_account"], "--amount", "1000")
+        took = time.monotonic() - t
+        check(r.returncode == 0, "send: %d %r" % (r.returncode, r.stderr[-600:]))
+        res = json.loads(r.stdout)["result"]
+        names = [e["phase"] for e in phases(r.stderr)]
+        done = [e for e in phases(r.stderr) if e["phase"] == "operator_done"]
+        check(res["submission"]["status"] == "submitted_to_l1" and
+              res["submission"]["transport"] == "dal" and "Status: submitted_to_l1 via dal" in
+              res["submission_output"] and
+              "commitment_included" in names and done and done[0]["detail"]["attested"] is True
+              and took >= 4, "followed: %.1fs %r %r" % (took, names, res["submission"]))
+        check(load(a)["pending_spends"], "the followed spend is pending")
+
+
+TESTS = [
+    ("send", test_send),
+    ("unshield", test_unshield),
+    ("eight", test_more_than_seven_notes),
+    ("kills", test_kills),
+    ("double", test_double_submit),
+    ("dal", test_dal_followed),
+]
+
+
+def main():
+    return tzlib.run_tests(TESTS, TMP, make_fixture)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
