@@ -66,12 +66,12 @@ tz_status tz_transfer_select(const tz_wallet *w, uint64_t total, tz_transfer_pla
     uint64_t size = 0;
     for (size_t k = 0; k < plan->n; k++) {
         const tz_wallet_note *n = &w->notes[plan->note[k]];
-        const tz_witness *x = tz_wallet_witness_of(w, n->index, &n->cm);
+        const tz_witness *x = tz_wallet_spend_witness_of(w, n->index, &n->cm);
         if (!x) {
             st = tz_error_set(err, TZ_ESTATE,
-                              "the note at leaf %" PRIu64 " has no spend path: run `tzel-wallet "
-                              "sync` (a wallet whose file the reference rewrote must sync from "
-                              "leaf 0 once)",
+                              "the note at leaf %" PRIu64 " has no spend path at the last "
+                              "verified state: let `tzel-wallet sync` finish (a wallet whose "
+                              "file the reference rewrote must sync from leaf 0 once)",
                               n->index);
             goto out;
         }
@@ -141,7 +141,7 @@ static tz_status fill_inputs(const tz_wallet *w, const tz_transfer_plan *plan,
 {
     for (size_t k = 0; k < plan->n; k++) {
         const tz_wallet_note *n = &w->notes[plan->note[k]];
-        const tz_witness *x = tz_wallet_witness_of(w, n->index, &n->cm);
+        const tz_witness *x = tz_wallet_spend_witness_of(w, n->index, &n->cm);
         if (!x)
             return tz_error_set(err, TZ_ESTATE, "the note at leaf %" PRIu64 " has no spend path",
                                 n->index);

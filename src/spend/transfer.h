@@ -30,7 +30,7 @@ typedef struct tz_transfer_plan {
  * Refuses, reading only (TZ_ESTATE, the message says which): the wallet
  * holds less than `total` available; more than 7 notes would be needed
  * (the circuit and the kernel take at most 7); a selected note has no
- * spend path (run sync: the path is kept from its first sync) or a path
+ * spend path at the last verified state (tz_wallet_spend_witness_of) or a path
  * for another tree size than the others. */
 tz_status tz_transfer_select(const tz_wallet *w, uint64_t total, tz_transfer_plan *plan,
                              tz_error *err) TZ_WUR;

@@ -489,12 +489,26 @@ size_t tz_wallet_witness_append(tz_wallet *w, uint64_t index, const tz_felt *cm)
     return dropped;
 }
 
+static const tz_witness *find_witness(const tz_witness *v, size_t n, uint64_t pos,
+                                      const tz_felt *cm)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].pos == pos && tz_felt_eq(&v[i].leaf, cm))
+            return &v[i];
+    return NULL;
+}
+
 const tz_witness *tz_wallet_witness_of(const tz_wallet *w, uint64_t pos, const tz_felt *cm)
 {
-    for (size_t i = 0; i < w->sync.n_witnesses; i++)
-        if (w->sync.witnesses[i].pos == pos && tz_felt_eq(&w->sync.witnesses[i].leaf, cm))
-            return &w->sync.witnesses[i];
-    return NULL;
+    return find_witness(w->sync.witnesses, w->sync.n_witnesses, pos, cm);
+}
+
+const tz_witness *tz_wallet_spend_witness_of(const tz_wallet *w, uint64_t pos,
+                                             const tz_felt *cm)
+{
+    if (!w->sync.has_verified)
+        return NULL;
+    return find_witness(w->sync.verified_witnesses, w->sync.n_verified_witnesses, pos, cm);
 }
 
 size_t tz_wallet_witness_check(tz_wallet *w, uint64_t size, const tz_felt *root)

@@ -230,6 +230,15 @@ size_t tz_wallet_witness_append(tz_wallet *w, uint64_t index, const tz_felt *cm)
 /* The witness of the note at leaf `pos` with commitment `cm`, or NULL. */
 const tz_witness *tz_wallet_witness_of(const tz_wallet *w, uint64_t pos, const tz_felt *cm);
 
+/* The witness a spend of that note uses: its state at the last verified
+ * state, whose root the chain gave at a pinned block (so the kernel
+ * recorded it), never a provisional one of a sync under way (a tree size
+ * inside a block's transactions has a root the kernel never recorded).
+ * NULL when there is none (nothing verified yet, or the note was found
+ * after the last verified state). */
+const tz_witness *tz_wallet_spend_witness_of(const tz_wallet *w, uint64_t pos,
+                                             const tz_felt *cm);
+
 /* Keeps only the witnesses that describe the tree of `size` leaves with
  * root `root` and belong to a note of the wallet; returns the number
  * dropped (each a witness that can no longer give a valid path). */

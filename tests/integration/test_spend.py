@@ -465,6 +465,51 @@ def test_dal_followed():
         check(load(a)["pending_spends"], "the followed spend is pending")
 
 
+def daemon_api(url, token, method, path, body=None):
+    return tzlib.http_json(url + path, method, body, 30,
+                           headers={"Authorization": "Bearer " + token})
+
+
+def test_daemon_spend_preempts_sync():
+    """tzel-walletd runs a long sync; an unshield queued through POST /api/jobs starts within
+    a second (the sync yields the wallet at its next leaf), is proved and submitted; the sync
+    then resumes, finishes, and confirms the spend."""
+    fee_dal = 100000 + 1
+    with start_sim(60, "dsend", pay=addr("a") + ":2:%d" % (1000 + fee_dal),
+                   latency_ms=20) as sim:
+        a = new_wallet("a", "dsend-a")
+        sync_ok(a, sim.url)
+        prof = use_profile(sim, a)
+        sim.post("append", {"count": 4000})  # a long sync ahead
+        env = dict(os.environ, TZEL_ROLLUP_NODE_URL=sim.url, TZEL_SYNC_CHECKPOINT_EVERY="100")
+        p, url = tzlib.spawn_listening(
+            [os.path.join(tzlib.BIN, "tzel-walletd"), "--wallet", a, "--listen",
+             "127.0.0.1:0", "--interval-secs", "1"],
+            "tzel-walletd listening on http://127.0.0.1:", "daemon", 20, [], env)
+        try:
+            token = open(a + ".walletd-token").read().strip()
+            tzlib.wait_for(lambda: (lambda st: st["sync_state"] == "syncing" and
+                                    (st["cursor"] or 0) > 300)(
+                daemon_api(url, token, "GET", "/api/status")), 120, "the sync to run")
+            job = daemon_api(url, token, "POST", "/api/jobs", {"args": [
+                "unshield", "--amount", "1000", "--recipient", prof["public_account"],
+                "--reprove-bin", PROVER, "--executables-dir", TMP]})["job"]
+            j = tzlib.wait_for(lambda: (lambda j: j if j["phase"] in ("done", "failed") else
+                                        None)(daemon_api(url, token, "GET", "/api/jobs/%d" % job)),
+                               120, "the unshield job", step=0.2)
+            check(j["phase"] == "done" and j["result"]["submission"]["status"] ==
+                  "submitted_to_l1", "job %r" % j)
+            check(j["started_at"] - j["queued_at"] < 1000, "the spend waited %d ms for the "
+                  "wallet" % (j["started_at"] - j["queued_at"]))
+            tzlib.wait_for(lambda: daemon_api(url, token, "GET", "/api/status")["sync_state"] ==
+                           "synced" and not load(a)["pending_spends"], 240,
+                           "the sync to finish and confirm the spend")
+            check(load(a)["scanned"] == sim.chain()["size"] and len(load(a)["notes"]) == 1,
+                  "after the sync: %r" % sorted(n["v"] for n in load(a)["notes"]))
+        finally:
+            tzlib.stop_process(p)
+
+
 TESTS = [
     ("send", test_send),
     ("unshield", test_unshield),
@@ -472,6 +517,7 @@ TESTS = [
     ("kills", test_kills),
     ("double", test_double_submit),
     ("dal", test_dal_followed),
+    ("daemon", test_daemon_spend_preempts_sync),
 ]
 
 
