@@ -129,15 +129,10 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_out_text(cli, "Submitted transfer of %" PRIu64 " with fee %" PRIu64 " + dal fee %" PRIu64
                      " and change %" PRIu64,
                 amount, sp.fee, sp.dal_fee, b->change_value);
-    json_t *nfs = json_array();
-    for (size_t k = 0; k < b->msg.n_nf; k++)
-        json_array_append_new(nfs, tz_cli_felt_json(&b->msg.nf[k]));
-    json_t *res = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "amount",
-                            tz_json_u64(amount), "fee", tz_json_u64(sp.fee), "dal_fee",
-                            tz_json_u64(sp.dal_fee), "change", tz_json_u64(b->change_value),
-                            "nullifiers", nfs, "recipient_cm", tz_cli_felt_json(&b->msg.cm[0]),
-                            "change_cm", tz_cli_felt_json(&b->msg.cm[1]), "producer_cm",
-                            tz_cli_felt_json(&b->msg.cm[2]));
+    json_t *res = tz_cli_spend_result(&sp, amount, b->change_value, b->msg.nf, b->msg.n_nf);
+    json_object_set_new(res, "recipient_cm", tz_cli_felt_json(&b->msg.cm[0]));
+    json_object_set_new(res, "change_cm", tz_cli_felt_json(&b->msg.cm[1]));
+    json_object_set_new(res, "producer_cm", tz_cli_felt_json(&b->msg.cm[2]));
     json_object_set_new(res, "timings_ms", tz_cli_spend_timings(&sp));
     tz_cli_spend_print_submission(cli, sub, true, res);
     rc = tz_out_result(cli, res);

@@ -15,7 +15,6 @@
 #include "core/recipient.h"
 #include "output.h"
 #include "spend.h"
-#include "store/jsonnum.h"
 
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] unshield --amount N --recipient tz1...|KT1... [--fee N]\n"
@@ -118,15 +117,13 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_out_text(cli, "Submitted unshield of %" PRIu64 " to L1 recipient %s with fee %" PRIu64
                      " + dal fee %" PRIu64,
                 amount, rcpt, sp.fee, sp.dal_fee);
-    json_t *nfs = json_array();
-    for (size_t k = 0; k < b->msg.n_nf; k++)
-        json_array_append_new(nfs, tz_cli_felt_json(&b->msg.nf[k]));
-    json_t *res = json_pack(
-        "{s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:s}", "amount", tz_json_u64(amount), "fee",
-        tz_json_u64(sp.fee), "dal_fee", tz_json_u64(sp.dal_fee), "change",
-        tz_json_u64(b->change_value), "recipient", rcpt, "nullifiers", nfs, "change_cm",
-        b->wit.has_change ? tz_cli_felt_json(&b->msg.cm_change) : json_null(), "producer_cm",
-        tz_cli_felt_json(&b->msg.cm_fee), "outbox_note", outbox_note);
+    json_t *res = tz_cli_spend_result(&sp, amount, b->change_value, b->msg.nf, b->msg.n_nf);
+    json_object_set_new(res, "recipient", json_string(rcpt));
+    json_object_set_new(res, "change_cm", b->wit.has_change
+                                              ? tz_cli_felt_json(&b->msg.cm_change)
+                                              : json_null());
+    json_object_set_new(res, "producer_cm", tz_cli_felt_json(&b->msg.cm_fee));
+    json_object_set_new(res, "outbox_note", json_string(outbox_note));
     json_object_set_new(res, "timings_ms", tz_cli_spend_timings(&sp));
     tz_cli_spend_print_submission(cli, sub, false, res);
     tz_out_text(cli, "%s", outbox_note);

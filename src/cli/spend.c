@@ -327,6 +327,17 @@ void tz_cli_spend_print_submission(const tz_cli *cli, const json_t *sub, bool sy
     free(text);
 }
 
+json_t *tz_cli_spend_result(const tz_cli_spend *sp, uint64_t amount, uint64_t change,
+                            const tz_felt *nf, size_t n_nf)
+{
+    json_t *nfs = json_array();
+    for (size_t k = 0; k < n_nf; k++)
+        json_array_append_new(nfs, tz_cli_felt_json(&nf[k]));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "amount", tz_json_u64(amount), "fee",
+                     tz_json_u64(sp->fee), "dal_fee", tz_json_u64(sp->dal_fee), "change",
+                     tz_json_u64(change), "nullifiers", nfs);
+}
+
 json_t *tz_cli_spend_timings(const tz_cli_spend *sp)
 {
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "reads", (json_int_t)sp->ms_reads,

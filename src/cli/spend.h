@@ -95,6 +95,12 @@ int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit
 void tz_cli_spend_print_submission(const tz_cli *cli, const json_t *sub, bool sync_hint,
                                    json_t *res);
 
+/* The start of a spend's --json result, a new object: {amount, fee,
+ * dal_fee, change, nullifiers (hex of nf[0..n_nf))}; the commands add
+ * their own fields. */
+json_t *tz_cli_spend_result(const tz_cli_spend *sp, uint64_t amount, uint64_t change,
+                            const tz_felt *nf, size_t n_nf);
+
 /* The step durations as a new JSON object {reads, select, change_address,
  * sign, save, prove, submit} (milliseconds). */
 json_t *tz_cli_spend_timings(const tz_cli_spend *sp);
