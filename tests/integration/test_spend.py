@@ -379,6 +379,17 @@ def test_kills():
         # memory only, and its index was given again to the next attempt, never out)
         check(len(keys) == 5 and len(set(keys)) == len(keys),
               "a one-time key was given to the prover twice: %r" % sorted(keys))
+        # a prover that writes a malformed bundle: a clear error, the keys stay burned
+        bad = os.path.join(logs, "bad-prover.sh")
+        with open(bad, "w") as f:
+            f.write('#!/bin/sh\nprintf \'{"proof_bytes": "00", "extra": 1}\' > "$5"\n')
+        os.chmod(bad, 0o755)
+        idx, pending = load(a)["wots_key_indices"]["0"], load(a)["pending_spends"]
+        r = spend(a, "unshield", *args, prover=bad)
+        check(r.returncode == 1 and "the prover's bundle" in r.stderr and
+              load(a)["wots_key_indices"]["0"] == idx + 1 and
+              load(a)["pending_spends"] == pending,
+              "malformed bundle: %d %r" % (r.returncode, r.stderr[-300:]))
         floor = open(a + ".xmss-floor").read()
         check(str(load(a)["wots_key_indices"]["0"]) in floor, "floor %r" % floor)
 
