@@ -248,6 +248,29 @@ static void ctl_fault_clear(sim_server *s)
     pthread_mutex_unlock(&f->mu);
 }
 
+/* {"ms":L} and/or {"capacity_rps":R}: either or both. */
+static void ctl_latency(sim_server *s, sim_req *r, json_t *in)
+{
+    uint64_t ms = 0, cap = 0;
+    bool has_ms = json_object_get(in, "ms") != NULL;
+    bool has_cap = json_object_get(in, "capacity_rps") != NULL;
+    if ((!has_ms && !has_cap) || (has_ms && (!get_u64(in, "ms", &ms) || ms > 600000))) {
+        sim_reply_error(r, 400, "ms must be an integer 0..600000");
+        return;
+    }
+    if (has_cap && (!get_u64(in, "capacity_rps", &cap) || cap > SIM_MAX_CAPACITY_RPS)) {
+        sim_reply_error(r, 400, "capacity_rps must be an integer 0..1000000 (0: no limit)");
+        return;
+    }
+    if (has_ms)
+        atomic_store(&s->latency_ms, (unsigned)ms);
+    if (has_cap)
+        atomic_store(&s->capacity_rps, (unsigned)cap);
+    sim_reply_json(r, 200,
+                   json_pack("{s:I,s:I}", "latency_ms", (json_int_t)atomic_load(&s->latency_ms),
+                             "capacity_rps", (json_int_t)atomic_load(&s->capacity_rps)));
+}
+
 static const char *const ROUTE_NAMES[R_COUNT] = {
     "hash", "level", "smart_rollup_address", "length", "value", "subkeys", "values", "sim",
     "not_found"};
@@ -265,6 +288,7 @@ static void ctl_counters(sim_server *s, sim_req *r)
     json_object_set_new(o, "peak_connections", json_integer((json_int_t)atomic_load(&s->peak)));
     json_object_set_new(o, "active_connections",
                         json_integer((json_int_t)atomic_load(&s->active)));
+    json_object_set_new(o, "latency", sim_latency_json(s));
     sim_reply_json(r, 200, o);
 }
 
@@ -275,6 +299,7 @@ static void ctl_counters_reset(sim_server *s)
     atomic_store(&s->durable_reads, 0);
     atomic_store(&s->accepted, 0);
     atomic_store(&s->peak, atomic_load(&s->active));
+    sim_latency_reset(s);
 }
 
 static void ctl_paid(sim_server *s, sim_req *r)
@@ -345,6 +370,7 @@ void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, 
         json_object_set_new(o, "rollup_address", json_string(s->c->rollup_address));
         pthread_rwlock_unlock(&s->c->lock);
         json_object_set_new(o, "latency_ms", json_integer(atomic_load(&s->latency_ms)));
+        json_object_set_new(o, "capacity_rps", json_integer(atomic_load(&s->capacity_rps)));
         sim_reply_json(r, 200, o);
         return;
     }
@@ -394,13 +420,7 @@ void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, 
         add_head_fields(s, o);
         sim_reply_json(r, 200, o);
     } else if (!strcmp(op, "latency")) {
-        uint64_t ms;
-        if (!get_u64(in, "ms", &ms) || ms > 600000) {
-            sim_reply_error(r, 400, "ms must be an integer 0..600000");
-        } else {
-            atomic_store(&s->latency_ms, (unsigned)ms);
-            sim_reply_json(r, 200, json_pack("{s:I}", "latency_ms", (json_int_t)ms));
-        }
+        ctl_latency(s, r, in);
     } else if (!strcmp(op, "fault")) {
         ctl_fault(s, r, in);
     } else if (!strcmp(op, "fault/clear")) {
