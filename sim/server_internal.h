@@ -35,6 +35,21 @@ enum route {
 
 #define SIM_MAX_FAULT_NOTES 64
 
+/* How /sim/fault {"shape":...} lays one note out instead of len + chunks
+ * 0..3 (ROLLUP_STATE.md): what a wallet's fallbacks must cope with. */
+enum note_shape {
+    SHAPE_NONE,
+    SHAPE_UNDECODABLE, /* chunks of the right sizes; the tag is 0xffff, so the
+                          bytes do not decode as a PublishedNote */
+    SHAPE_NO_CHUNK0,   /* chunk 0 absent; len and chunks 1..3 present */
+    SHAPE_SMALL,       /* a small unchunked note: SIM_SMALL_NOTE bytes (the
+                          note's first) at notes/<i>, no len, no chunks */
+};
+#define SIM_SMALL_NOTE 100
+
+/* Reads under notes/<i> by key, as GET /sim/counters "note_keys" counts them. */
+enum note_key { NK_NOTE, NK_LEN, NK_CHUNK_DIR, NK_CHUNK, NK_COUNT };
+
 /* The fault switches /sim/fault sets and the durable routes apply, under mu. */
 typedef struct sim_faults {
     pthread_mutex_t mu;
@@ -48,6 +63,9 @@ typedef struct sim_faults {
     size_t n_mal;
     uint64_t tamper[SIM_MAX_FAULT_NOTES];
     size_t n_tamper;
+    uint64_t shape_idx[SIM_MAX_FAULT_NOTES];
+    enum note_shape shape[SIM_MAX_FAULT_NOTES];
+    size_t n_shape;
 } sim_faults;
 
 /* A suspended connection and when to resume it. */
@@ -90,6 +108,7 @@ struct sim_server {
 
     atomic_uint_fast64_t req_count[R_COUNT];
     atomic_uint_fast64_t durable_reads, accepted, active, peak;
+    atomic_uint_fast64_t note_keys[NK_COUNT];
     sim_latency_stats lat;
 
     sim_faults f;
