@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "rpc/rpc_int.h"
@@ -62,6 +64,26 @@ static void xfer_reset(tz_rpc_xfer *x)
 }
 
 /* ---- client ----------------------------------------------------------- */
+
+/* curl's socket callbacks: they count the connections open. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *a)
+{
+    (void)purpose;
+    tz_rpc *c = clientp;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd != CURL_SOCKET_BAD)
+        c->sockets_open++;
+    return fd;
+}
+
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    tz_rpc *c = clientp;
+    if (c->sockets_open)
+        c->sockets_open--;
+    return close(fd);
+}
 
 /* libcurl's URL parser accepts the base (host present; no query or
  * fragment, which would swallow the paths appended to it). */
@@ -159,6 +181,10 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
         curl_easy_setopt(e, CURLOPT_USERAGENT, "tzel-c");
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
     }
     return c;
 oom:
@@ -308,9 +334,7 @@ static tz_status transfer_error(const tz_rpc_xfer *x, CURLcode rc, tz_error *err
  * node was seen to accept. */
 static unsigned cap_now(const tz_rpc *c)
 {
-    if (!c->adaptive)
-        return c->conc;
-    unsigned l = tz_limiter_limit(&c->lim);
+    unsigned l = c->adaptive ? tz_limiter_limit(&c->lim) : c->conc;
     return c->conn_ceiling && l > c->conn_ceiling ? c->conn_ceiling : l;
 }
 
@@ -320,12 +344,16 @@ static void limiter_set(tz_rpc *c) { c->limit_now = cap_now(c); }
  * round trip, connection setup excluded), or a refusal. */
 static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
 {
+    if (rc == CURLE_OK) {
+        /* what the accept check needs, in both modes */
+        long nc = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK && nc > 0)
+            c->conns_answered += (uint64_t)nc;
+        if (x->t_start > c->answered_issue_max)
+            c->answered_issue_max = x->t_start;
+    }
     if (!c->adaptive)
         return;
-    long nc = 0;
-    if (rc == CURLE_OK && curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK &&
-        nc > 0)
-        c->conns_answered += (uint64_t)nc;
     switch (rc) {
     case CURLE_OK:
         break;
@@ -357,22 +385,37 @@ static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
     limiter_set(c);
 }
 
-/* Adaptive only: abandons every request that went out on a new
- * connection and has had no answer for the accept wait (the node did not
- * accept the connection: it waits in its listen backlog), marks it to be
- * issued again and shrinks the limit. Returns the number abandoned. */
+/* The lowest round trip of an answered request (both modes). */
+static void rtt_note(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
+{
+    if (rc != CURLE_OK || x->http != 200)
+        return;
+    double rtt = tz_mono_secs() - x->t_start;
+    if (rtt > 0 && (c->rtt_min == 0 || rtt < c->rtt_min))
+        c->rtt_min = rtt;
+}
+
+/* Abandons every request that went out on a new connection and has had
+ * no answer for the accept wait while a request issued after it was
+ * answered: the node did not accept that connection (it waits in the
+ * listen backlog, as Octez leaves connections beyond about 100), and
+ * would never serve it while our other connections stay open. The
+ * request is marked to be issued again, the limiter (when adaptive)
+ * counts a drop, and the requests in flight are held, in both modes, to
+ * the connections still open once those are closed (never above the
+ * connections the node answered on). Returns the number abandoned. A
+ * node that is only slow is not affected: no later request of ours
+ * overtakes the waiting one. */
 static unsigned abandon_unaccepted(tz_rpc *c)
 {
-    if (!c->adaptive)
-        return 0;
-    double wait = c->lim.min_rtt * ACCEPT_WAIT_RTTS;
+    double wait = c->rtt_min * ACCEPT_WAIT_RTTS;
     if (wait < TZ_RPC_ACCEPT_WAIT_SECS)
         wait = TZ_RPC_ACCEPT_WAIT_SECS;
     double now = tz_mono_secs();
     unsigned n = 0;
     for (unsigned i = 0; i < c->conc; i++) {
         tz_rpc_xfer *x = &c->x[i];
-        if (!x->busy || now - x->t_start < wait)
+        if (!x->busy || now - x->t_start < wait || c->answered_issue_max <= x->t_start)
             continue;
         /* on a new connection (or still connecting: the backlog is
          * full) and nothing of the answer yet */
@@ -389,12 +432,19 @@ static unsigned abandon_unaccepted(tz_rpc *c)
         x->busy = false;
         tz_buf_reset(&x->body, BODY_KEEP);
         x->retry = true;
-        tz_limiter_drop(&c->lim);
+        if (c->adaptive)
+            tz_limiter_drop(&c->lim);
         n++;
     }
     if (n) {
         /* the node serves no more connections than it answered on */
-        c->conn_ceiling = c->conns_answered ? (unsigned)c->conns_answered : 1;
+        uint64_t held = c->sockets_open;
+        if (held > c->conns_answered)
+            held = c->conns_answered;
+        if (held < 1)
+            held = 1;
+        if (!c->conn_ceiling || held < c->conn_ceiling)
+            c->conn_ceiling = (unsigned)held;
         limiter_set(c);
     }
     return n;
@@ -451,7 +501,7 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             st = tz_error_set(err, TZ_EHTTP, "rollup client: %s", curl_multi_strerror(mc));
             goto fail;
         }
-        bool finished_any = false;
+        unsigned finished = 0;
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(c->multi, &left))) {
@@ -464,10 +514,11 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             account(c, x);
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http);
             limiter_feed(c, x, rc);
+            rtt_note(c, x, rc);
             curl_multi_remove_handle(c->multi, x->easy);
             x->busy = false;
             active--;
-            finished_any = true;
+            finished++;
             c->stats.bytes += x->body.len;
             if (rc != CURLE_OK) {
                 st = transfer_error(x, rc, err);
@@ -482,7 +533,7 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             }
         }
         active -= abandon_unaccepted(c);
-        if (!finished_any && active > 0) {
+        if (!finished && active > 0) {
             mc = curl_multi_poll(c->multi, NULL, 0, POLL_MS, NULL);
             if (mc != CURLM_OK) {
                 st = tz_error_set(err, TZ_EHTTP, "rollup client: %s", curl_multi_strerror(mc));
