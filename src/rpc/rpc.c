@@ -29,6 +29,10 @@
 /* Bodies above this are not kept allocated between requests. */
 #define BODY_KEEP (64u << 10)
 #define POLL_MS 10
+/* Between two curl_multi_perform calls the loop normally spends at most a
+ * poll (POLL_MS) and the handling of what completed; a longer gap is a
+ * stall of ours, and the answers read after it do not time the node. */
+#define LOOP_STALL_SECS 0.025
 
 /* ---- global init ------------------------------------------------------ */
 
@@ -341,8 +345,13 @@ static unsigned cap_now(const tz_rpc *c)
 static void limiter_set(tz_rpc *c) { c->limit_now = cap_now(c); }
 
 /* What a finished transfer tells the limiter: its latency (the request's
- * round trip, connection setup excluded), or a refusal. */
-static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
+ * round trip to `done_at`, when curl saw it complete, connection setup
+ * excluded), or a refusal. A latency is not a sample when the event loop
+ * itself `stalled` before it read the answer (a callback blocked on a
+ * full queue, or this process waited for a core): the answer may have
+ * waited on us, not on the node. */
+static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc, double done_at,
+                         bool stalled)
 {
     if (rc == CURLE_OK) {
         /* what the accept check needs, in both modes */
@@ -378,7 +387,9 @@ static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
     curl_off_t conn = 0;
     if (curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &conn) != CURLE_OK)
         conn = 0;
-    double rtt = tz_mono_secs() - x->t_start - (double)conn / 1e6;
+    if (stalled)
+        return;
+    double rtt = done_at - x->t_start - (double)conn / 1e6;
     if (rtt <= 0)
         rtt = 1e-6;
     tz_limiter_sample(&c->lim, rtt);
@@ -386,11 +397,11 @@ static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
 }
 
 /* The lowest round trip of an answered request (both modes). */
-static void rtt_note(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
+static void rtt_note(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc, double done_at)
 {
     if (rc != CURLE_OK || x->http != 200)
         return;
-    double rtt = tz_mono_secs() - x->t_start;
+    double rtt = done_at - x->t_start;
     if (rtt > 0 && (c->rtt_min == 0 || rtt < c->rtt_min))
         c->rtt_min = rtt;
 }
@@ -445,6 +456,8 @@ static unsigned abandon_unaccepted(tz_rpc *c)
             held = 1;
         if (!c->conn_ceiling || held < c->conn_ceiling)
             c->conn_ceiling = (unsigned)held;
+        if (c->adaptive)
+            tz_limiter_cap(&c->lim, c->conn_ceiling);
         limiter_set(c);
     }
     return n;
@@ -466,6 +479,7 @@ static tz_status issue(tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
 tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
 {
     unsigned active = 0;
+    double perf_end = 0; /* when the last curl_multi_perform returned */
     tz_status st = TZ_OK;
     for (;;) {
         if (cancelled(c)) {
@@ -496,7 +510,10 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
         if (active == 0)
             return TZ_OK;
         int running = 0;
+        double perf_start = tz_mono_secs();
+        bool stalled = perf_end > 0 && perf_start - perf_end > LOOP_STALL_SECS;
         CURLMcode mc = curl_multi_perform(c->multi, &running);
+        perf_end = tz_mono_secs();
         if (mc != CURLM_OK) {
             st = tz_error_set(err, TZ_EHTTP, "rollup client: %s", curl_multi_strerror(mc));
             goto fail;
@@ -513,8 +530,8 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             CURLcode rc = m->data.result;
             account(c, x);
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http);
-            limiter_feed(c, x, rc);
-            rtt_note(c, x, rc);
+            limiter_feed(c, x, rc, perf_end, stalled);
+            rtt_note(c, x, rc, perf_end);
             curl_multi_remove_handle(c->multi, x->easy);
             x->busy = false;
             active--;
