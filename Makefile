@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup test test-unit test-asan fuzz demo bench clean format
+.PHONY: all setup setup-test setup-bench test test-unit test-asan fuzz demo bench clean format
 
 all: setup
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -16,6 +16,9 @@ setup:
 
 setup-test:
 	@bash scripts/setup.sh --test
+
+setup-bench:
+	@bash scripts/setup.sh --bench
 
 # Every test: the normal build (unit + integration), then the unit tests
 # again under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -41,7 +44,7 @@ fuzz: setup-test
 demo: all
 	bash scripts/demo.sh
 
-bench: all
+bench: setup-bench all
 	bash scripts/bench.sh
 
 clean:

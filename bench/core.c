@@ -6,7 +6,9 @@
  *   auth-root seconds per address on 1 thread and on all cores.
  * Single-thread rates use the thread's CPU clock (robust on a shared
  * machine); the auth-root figures are wall-clock. `--quick` shortens the
- * KEM windows and skips nothing. Not a test: it asserts nothing. */
+ * KEM windows and skips nothing; `--kem-only` (with or after `--quick`)
+ * skips the auth root (bench/fastdefault.py's CPU bound). Not a test: it
+ * asserts nothing. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +72,11 @@ static void cpu_model(char *out, size_t cap)
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, kem_only = 0;
+    for (int a = 1; a < argc; a++) {
+        quick |= strcmp(argv[a], "--quick") == 0;
+        kem_only |= strcmp(argv[a], "--kem-only") == 0;
+    }
     double window = quick ? 0.3 : 2.0;
     if (sodium_init() < 0)
         return 1;
@@ -153,6 +159,8 @@ int main(int argc, char **argv)
     (void)hits;
 
 #if HAVE_XMSS
+    if (kem_only)
+        goto done;
     tz_addr_keys ak;
     tz_addr_keys_derive(&ak, &keys, 0);
     tz_felt r1, rn;
@@ -170,6 +178,7 @@ int main(int argc, char **argv)
 #else
     printf(",\"auth_root\":\"xmss.h not available\"");
 #endif
+done:;
     double load[1] = {-1};
     if (getloadavg(load, 1) < 1)
         load[0] = -1;

@@ -44,4 +44,7 @@ kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f 
 [ -f "$root/bench/sync.py" ] && { run sync python3 "$root/bench/sync.py" || status=1; }
 [ -f "$root/bench/daemon.py" ] && { run daemon python3 "$root/bench/daemon.py" || status=1; }
 [ -f "$root/bench/spend.py" ] && { run spend python3 "$root/bench/spend.py" || status=1; }
+# The defaults against a saturating node, the CPU bound and a connection
+# limit; also draws bench/results/saturation.png.
+[ -f "$root/bench/fastdefault.py" ] && { run fastdefault python3 "$root/bench/fastdefault.py" || status=1; }
 exit $status

@@ -7,11 +7,15 @@
 #   scripts/setup.sh            build dependencies
 #   scripts/setup.sh --test     also what the tests need (python3, chromium,
 #                               clang and its libFuzzer runtime for make fuzz)
+#   scripts/setup.sh --bench    also what the benchmarks need (python3, and
+#                               python3-matplotlib for their plots)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 want_test=0
+want_bench=0
 [ "${1:-}" = "--test" ] && want_test=1
+[ "${1:-}" = "--bench" ] && want_bench=1
 
 PQCLEAN_VERSION=0.8.1
 PQCLEAN_SHA512='+5FtknAJdiNtVBiyLiKW3OnanhcqSWy44KCaZz1tELhalp5HfuIcxNsX9uS0t7ne2tEWc7NBd4GpiQBTGTIJBA=='
@@ -24,6 +28,10 @@ if [ "$want_test" = 1 ]; then
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes, which
   # Debian 12 ships apart from clang (only recommended by it).
   pkgs+=(clang libclang-rt-dev)
+fi
+
+if [ "$want_bench" = 1 ]; then
+  pkgs+=(python3 python3-matplotlib)   # bench/fastdefault.py draws a PNG
 fi
 
 missing=()

@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "  --chain-cache DIR      cache generated chains in DIR\n"
             "  --threads T            generation threads (default: all cores)\n"
             "  --latency-ms L         delay every RPC response by L ms\n"
+            "  --capacity-rps R       the node serves at most R requests/s in all; beyond,\n"
+            "                         requests queue and their latency grows (0: no limit)\n"
             "  --max-connections M    active connection limit (default 100)\n"
             "  --http-threads T       HTTP worker threads (default 2)\n"
             "  --block-interval-ms I  append --block-notes random notes every I ms\n"
@@ -189,6 +191,8 @@ int main(int argc, char **argv)
                 so.latency_ms = (unsigned)u;
             else if (!strcmp(name, "--operator-dal-polls") && u <= 1000)
                 so.operator_dal_polls = (unsigned)u;
+            else if (!strcmp(name, "--capacity-rps") && u <= SIM_MAX_CAPACITY_RPS)
+                so.capacity_rps = (unsigned)u;
             else if (!strcmp(name, "--max-connections") && u >= 1 && u <= 100000)
                 so.max_connections = (unsigned)u;
             else if (!strcmp(name, "--http-threads") && u >= 1 && u <= 64)

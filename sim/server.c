@@ -1,9 +1,15 @@
 /* The simulator's HTTP front (server.h): libmicrohttpd with an internal
  * epoll thread pool, request bodies accumulated in a capped tz_buf, the
- * answer helpers the routes share, latency served by suspending a
- * connection and resuming it from one timer thread, the connection
- * counters, and the delivery of a prepared answer (whole, truncated by a
- * fault, or dropped). The routes live in server_rpc.c and
+ * answer helpers the routes share, latency and the node's capacity served
+ * by suspending a connection and resuming it from one timer thread, the
+ * connection counters and latency statistics, and the delivery of a
+ * prepared answer (whole, truncated by a fault, or dropped).
+ *
+ * Capacity: the rollup routes are one FIFO server of --capacity-rps R
+ * requests per second. A request is served 1/R s after the previous one
+ * was (or at once when the node is idle), then answered after the
+ * latency: when more than R requests per second arrive, they queue and
+ * the latency clients see grows with the queue. The routes live in server_rpc.c and
  * server_control.c. */
 #include "server_internal.h"
 
@@ -120,6 +126,69 @@ void sim_reply_error(sim_req *r, unsigned status, const char *msg)
 
 /* ------------------------------------------------------------- latency */
 
+int64_t sim_now_us(void) { return (int64_t)(tz_mono_secs() * 1e6); }
+
+static void latency_record(sim_server *s, int64_t us)
+{
+    if (us < 0)
+        us = 0;
+    sim_latency_stats *l = &s->lat;
+    atomic_fetch_add(&l->n, 1);
+    atomic_fetch_add(&l->sum_us, (uint_fast64_t)us);
+    uint_fast64_t m = atomic_load(&l->max_us);
+    while ((uint_fast64_t)us > m && !atomic_compare_exchange_weak(&l->max_us, &m, (uint_fast64_t)us)) {
+    }
+    int64_t b = us / SIM_LAT_BUCKET_US;
+    atomic_fetch_add(&l->hist[b < SIM_LAT_BUCKETS ? b : SIM_LAT_BUCKETS - 1], 1);
+}
+
+/* The q-quantile (0 < q <= 1) of the histogram, in ms: the middle of its
+ * bucket. */
+static double latency_quantile(const uint_fast64_t *h, uint64_t n, double q)
+{
+    uint64_t want = (uint64_t)(q * (double)n + 0.5), seen = 0;
+    if (want < 1)
+        want = 1;
+    for (size_t b = 0; b < SIM_LAT_BUCKETS; b++) {
+        seen += h[b];
+        if (seen >= want)
+            return ((double)b + 0.5) * SIM_LAT_BUCKET_US / 1000.0;
+    }
+    return (double)SIM_LAT_BUCKETS * SIM_LAT_BUCKET_US / 1000.0;
+}
+
+json_t *sim_latency_json(sim_server *s)
+{
+    sim_latency_stats *l = &s->lat;
+    uint_fast64_t *h = malloc(sizeof(uint_fast64_t) * SIM_LAT_BUCKETS);
+    uint64_t n = 0;
+    for (size_t b = 0; h && b < SIM_LAT_BUCKETS; b++) {
+        h[b] = atomic_load(&l->hist[b]);
+        n += h[b];
+    }
+    double sum = (double)atomic_load(&l->sum_us) / 1000.0;
+    json_t *o = json_object();
+    json_object_set_new(o, "n", json_integer((json_int_t)n));
+    json_object_set_new(o, "sum_ms", json_real(sum));
+    json_object_set_new(o, "mean_ms", json_real(n ? sum / (double)n : 0));
+    json_object_set_new(o, "p50_ms", json_real(h && n ? latency_quantile(h, n, 0.50) : 0));
+    json_object_set_new(o, "p90_ms", json_real(h && n ? latency_quantile(h, n, 0.90) : 0));
+    json_object_set_new(o, "p99_ms", json_real(h && n ? latency_quantile(h, n, 0.99) : 0));
+    json_object_set_new(o, "max_ms", json_real((double)atomic_load(&l->max_us) / 1000.0));
+    free(h);
+    return o;
+}
+
+void sim_latency_reset(sim_server *s)
+{
+    sim_latency_stats *l = &s->lat;
+    for (size_t b = 0; b < SIM_LAT_BUCKETS; b++)
+        atomic_store(&l->hist[b], 0);
+    atomic_store(&l->n, 0);
+    atomic_store(&l->sum_us, 0);
+    atomic_store(&l->max_us, 0);
+}
+
 static void heap_push(sim_server *s, sim_pending p)
 {
     if (s->nheap == s->heapcap) {
@@ -177,14 +246,14 @@ static void *timer_main(void *arg)
                 MHD_resume_connection(heap_pop(s).conn);
             break;
         }
-        int64_t now = tz_mono_ms();
+        int64_t now = sim_now_us();
         while (s->nheap && s->heap[0].deadline <= now)
             MHD_resume_connection(heap_pop(s).conn);
         if (s->nheap) {
-            /* tz_mono_ms reads CLOCK_MONOTONIC, the clock of tcv. */
+            /* sim_now_us reads CLOCK_MONOTONIC, the clock of tcv. */
             int64_t dl = s->heap[0].deadline;
-            struct timespec ts = {.tv_sec = (time_t)(dl / 1000),
-                                  .tv_nsec = (long)(dl % 1000) * 1000000};
+            struct timespec ts = {.tv_sec = (time_t)(dl / 1000000),
+                                  .tv_nsec = (long)(dl % 1000000) * 1000};
             pthread_cond_timedwait(&s->tcv, &s->tmu, &ts);
         } else {
             pthread_cond_wait(&s->tcv, &s->tmu);
@@ -291,6 +360,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         r->body.max = SIM_MAX_BODY;
+        r->arrival = sim_now_us();
         *con_cls = r;
         return MHD_YES;
     }
@@ -304,24 +374,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r->prepared) {
         r->prepared = true;
         bool is_sim = strncmp(url, "/sim/", 5) == 0;
+        bool is_op = !is_sim && strncmp(url, "/v1/rollup/submissions", 22) == 0;
+        r->node_route = !is_sim && !is_op;
         if (is_sim)
             sim_control_handle(s, conn, r, url, method);
-        else if (strncmp(url, "/v1/rollup/submissions", 22) == 0)
+        else if (is_op)
             sim_operator_handle(s, conn, r, url, method);
         else
             sim_rpc_handle(s, conn, r, url, method);
-        unsigned lat = is_sim ? 0 : atomic_load(&s->latency_ms);
-        if (lat) {
+        int64_t lat = is_sim ? 0 : (int64_t)atomic_load(&s->latency_ms) * 1000;
+        unsigned cap = r->node_route ? atomic_load(&s->capacity_rps) : 0;
+        if (lat || cap) {
             pthread_mutex_lock(&s->tmu);
             if (!s->stopping) {
+                int64_t now = sim_now_us(), ready = now;
+                if (cap) {
+                    /* one FIFO server: after the requests before this one */
+                    int64_t start = s->busy_until > now ? s->busy_until : now;
+                    s->busy_until = start + 1000000 / (int64_t)cap;
+                    ready = s->busy_until;
+                }
                 MHD_suspend_connection(conn);
-                heap_push(s, (sim_pending){.deadline = tz_mono_ms() + lat, .conn = conn});
+                heap_push(s, (sim_pending){.deadline = ready + lat, .conn = conn});
                 pthread_cond_signal(&s->tcv);
                 pthread_mutex_unlock(&s->tmu);
                 return MHD_YES;
             }
             pthread_mutex_unlock(&s->tmu);
         }
+    }
+    if (r->node_route) {
+        latency_record(s, sim_now_us() - r->arrival);
+        r->node_route = false; /* once */
     }
     return deliver(conn, r);
 }
@@ -385,6 +469,7 @@ tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts
     if (s->o.http_threads > s->o.max_connections)
         s->o.http_threads = s->o.max_connections;
     atomic_store(&s->latency_ms, o->latency_ms);
+    atomic_store(&s->capacity_rps, o->capacity_rps);
     pthread_mutex_init(&s->f.mu, NULL);
     pthread_mutex_init(&s->tmu, NULL);
     pthread_mutex_init(&s->smu, NULL);

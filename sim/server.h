@@ -13,6 +13,8 @@ typedef struct sim_server_opts {
     unsigned port;            /* 0: any free port */
     unsigned max_connections; /* MHD_OPTION_CONNECTION_LIMIT */
     unsigned latency_ms;
+    unsigned capacity_rps;    /* the rollup routes serve at most this many
+                                 requests per second in all (0: no limit) */
     unsigned http_threads;    /* MHD thread pool size (>= 1) */
     bool no_values;           /* `values` answers 404 (Octez < 21.3) */
     bool acl_secure;          /* `subkeys` and `values` answer 401 */
@@ -22,6 +24,8 @@ typedef struct sim_server_opts {
                                     and read commitment_included this many
                                     times before submitted_to_l1 */
 } sim_server_opts;
+
+#define SIM_MAX_CAPACITY_RPS 1000000
 
 /* The operator's bearer token unless --operator-token sets another. */
 #define SIM_DEFAULT_OPERATOR_TOKEN "tzel-sim-operator-token"

@@ -202,6 +202,25 @@ static void ctl_fault(sim_server *s, sim_req *r, json_t *in)
             f->tamper[f->n_tamper++] = tam;
         else
             bad = "too many tampered notes";
+    } else if (json_object_get(in, "shape")) {
+        const char *sh = json_string_value(json_object_get(in, "shape"));
+        enum note_shape k = SHAPE_NONE;
+        if (sh && !strcmp(sh, "undecodable"))
+            k = SHAPE_UNDECODABLE;
+        else if (sh && !strcmp(sh, "no_chunk0"))
+            k = SHAPE_NO_CHUNK0;
+        else if (sh && !strcmp(sh, "small"))
+            k = SHAPE_SMALL;
+        if (k == SHAPE_NONE)
+            bad = "shape must be undecodable, no_chunk0 or small";
+        else if (!has_idx)
+            bad = "shape needs note_index";
+        else if (f->n_shape < SIM_MAX_FAULT_NOTES) {
+            f->shape_idx[f->n_shape] = idx;
+            f->shape[f->n_shape++] = k;
+        } else {
+            bad = "too many shaped notes";
+        }
     } else if (json_is_true(json_object_get(in, "malformed"))) {
         if (!has_idx)
             bad = "malformed needs note_index";
@@ -228,7 +247,7 @@ static void ctl_fault(sim_server *s, sim_req *r, json_t *in)
             f->next_status_n = has_next ? next : 1;
         }
     } else {
-        bad = "unknown fault (status, drop, truncate, malformed, tamper_note)";
+        bad = "unknown fault (status, drop, truncate, malformed, tamper_note, shape)";
     }
     pthread_mutex_unlock(&f->mu);
     if (bad) {
@@ -242,10 +261,33 @@ static void ctl_fault_clear(sim_server *s)
 {
     sim_faults *f = &s->f;
     pthread_mutex_lock(&f->mu);
-    f->n_ns = f->n_mal = f->n_tamper = 0;
+    f->n_ns = f->n_mal = f->n_tamper = f->n_shape = 0;
     f->next_status = 0;
     f->next_status_n = f->drop_n = f->trunc_n = 0;
     pthread_mutex_unlock(&f->mu);
+}
+
+/* {"ms":L} and/or {"capacity_rps":R}: either or both. */
+static void ctl_latency(sim_server *s, sim_req *r, json_t *in)
+{
+    uint64_t ms = 0, cap = 0;
+    bool has_ms = json_object_get(in, "ms") != NULL;
+    bool has_cap = json_object_get(in, "capacity_rps") != NULL;
+    if ((!has_ms && !has_cap) || (has_ms && (!get_u64(in, "ms", &ms) || ms > 600000))) {
+        sim_reply_error(r, 400, "ms must be an integer 0..600000");
+        return;
+    }
+    if (has_cap && (!get_u64(in, "capacity_rps", &cap) || cap > SIM_MAX_CAPACITY_RPS)) {
+        sim_reply_error(r, 400, "capacity_rps must be an integer 0..1000000 (0: no limit)");
+        return;
+    }
+    if (has_ms)
+        atomic_store(&s->latency_ms, (unsigned)ms);
+    if (has_cap)
+        atomic_store(&s->capacity_rps, (unsigned)cap);
+    sim_reply_json(r, 200,
+                   json_pack("{s:I,s:I}", "latency_ms", (json_int_t)atomic_load(&s->latency_ms),
+                             "capacity_rps", (json_int_t)atomic_load(&s->capacity_rps)));
 }
 
 static const char *const ROUTE_NAMES[R_COUNT] = {
@@ -265,6 +307,13 @@ static void ctl_counters(sim_server *s, sim_req *r)
     json_object_set_new(o, "peak_connections", json_integer((json_int_t)atomic_load(&s->peak)));
     json_object_set_new(o, "active_connections",
                         json_integer((json_int_t)atomic_load(&s->active)));
+    json_t *nk = json_object();
+    static const char *const NK_NAMES[NK_COUNT] = {"note", "len", "chunk_dir", "chunk"};
+    for (int k = 0; k < NK_COUNT; k++)
+        json_object_set_new(nk, NK_NAMES[k],
+                            json_integer((json_int_t)atomic_load(&s->note_keys[k])));
+    json_object_set_new(o, "note_keys", nk);
+    json_object_set_new(o, "latency", sim_latency_json(s));
     sim_reply_json(r, 200, o);
 }
 
@@ -273,8 +322,11 @@ static void ctl_counters_reset(sim_server *s)
     for (int k = 0; k < R_COUNT; k++)
         atomic_store(&s->req_count[k], 0);
     atomic_store(&s->durable_reads, 0);
+    for (int k = 0; k < NK_COUNT; k++)
+        atomic_store(&s->note_keys[k], 0);
     atomic_store(&s->accepted, 0);
     atomic_store(&s->peak, atomic_load(&s->active));
+    sim_latency_reset(s);
 }
 
 static void ctl_paid(sim_server *s, sim_req *r)
@@ -345,6 +397,7 @@ void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, 
         json_object_set_new(o, "rollup_address", json_string(s->c->rollup_address));
         pthread_rwlock_unlock(&s->c->lock);
         json_object_set_new(o, "latency_ms", json_integer(atomic_load(&s->latency_ms)));
+        json_object_set_new(o, "capacity_rps", json_integer(atomic_load(&s->capacity_rps)));
         sim_reply_json(r, 200, o);
         return;
     }
@@ -394,13 +447,7 @@ void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, 
         add_head_fields(s, o);
         sim_reply_json(r, 200, o);
     } else if (!strcmp(op, "latency")) {
-        uint64_t ms;
-        if (!get_u64(in, "ms", &ms) || ms > 600000) {
-            sim_reply_error(r, 400, "ms must be an integer 0..600000");
-        } else {
-            atomic_store(&s->latency_ms, (unsigned)ms);
-            sim_reply_json(r, 200, json_pack("{s:I}", "latency_ms", (json_int_t)ms));
-        }
+        ctl_latency(s, r, in);
     } else if (!strcmp(op, "fault")) {
         ctl_fault(s, r, in);
     } else if (!strcmp(op, "fault/clear")) {

@@ -35,6 +35,21 @@ enum route {
 
 #define SIM_MAX_FAULT_NOTES 64
 
+/* How /sim/fault {"shape":...} lays one note out instead of len + chunks
+ * 0..3 (ROLLUP_STATE.md): what a wallet's fallbacks must cope with. */
+enum note_shape {
+    SHAPE_NONE,
+    SHAPE_UNDECODABLE, /* chunks of the right sizes; the tag is 0xffff, so the
+                          bytes do not decode as a PublishedNote */
+    SHAPE_NO_CHUNK0,   /* chunk 0 absent; len and chunks 1..3 present */
+    SHAPE_SMALL,       /* a small unchunked note: SIM_SMALL_NOTE bytes (the
+                          note's first) at notes/<i>, no len, no chunks */
+};
+#define SIM_SMALL_NOTE 100
+
+/* Reads under notes/<i> by key, as GET /sim/counters "note_keys" counts them. */
+enum note_key { NK_NOTE, NK_LEN, NK_CHUNK_DIR, NK_CHUNK, NK_COUNT };
+
 /* The fault switches /sim/fault sets and the durable routes apply, under mu. */
 typedef struct sim_faults {
     pthread_mutex_t mu;
@@ -48,13 +63,27 @@ typedef struct sim_faults {
     size_t n_mal;
     uint64_t tamper[SIM_MAX_FAULT_NOTES];
     size_t n_tamper;
+    uint64_t shape_idx[SIM_MAX_FAULT_NOTES];
+    enum note_shape shape[SIM_MAX_FAULT_NOTES];
+    size_t n_shape;
 } sim_faults;
 
 /* A suspended connection and when to resume it. */
 typedef struct sim_pending {
-    int64_t deadline; /* tz_mono_ms */
+    int64_t deadline; /* sim_now_us */
     struct MHD_Connection *conn;
 } sim_pending;
+
+/* The latency of rollup-node answers (arrival of the request to its
+ * answer queued), in SIM_LAT_BUCKET_US buckets; the last one holds every
+ * longer answer. */
+#define SIM_LAT_BUCKET_US 50
+#define SIM_LAT_BUCKETS 20000 /* up to 1 s */
+
+typedef struct sim_latency_stats {
+    atomic_uint_fast64_t n, sum_us, max_us;
+    atomic_uint_fast64_t hist[SIM_LAT_BUCKETS];
+} sim_latency_stats;
 
 /* One operator submission, as GET /v1/rollup/submissions/{id} answers it. */
 typedef struct sim_submission {
@@ -77,9 +106,12 @@ struct sim_server {
     sim_server_opts o;
     struct MHD_Daemon *d;
     atomic_uint latency_ms;
+    atomic_uint capacity_rps; /* 0: unlimited */
 
     atomic_uint_fast64_t req_count[R_COUNT];
     atomic_uint_fast64_t durable_reads, accepted, active, peak;
+    atomic_uint_fast64_t note_keys[NK_COUNT];
+    sim_latency_stats lat;
 
     sim_faults f;
 
@@ -91,6 +123,7 @@ struct sim_server {
     sim_pending *heap;
     size_t nheap, heapcap;
     bool stopping;
+    int64_t busy_until; /* capacity model: when the node's queue drains (us) */
 
     unsigned port;           /* the bound port */
 
@@ -110,6 +143,8 @@ enum action { ACT_NORMAL, ACT_DROP, ACT_TRUNCATE };
 /* One request: its body, then the answer a route prepared. */
 typedef struct sim_req {
     tz_buf body;       /* the request body, at most SIM_MAX_BODY bytes */
+    int64_t arrival;   /* sim_now_us when the request's headers arrived */
+    bool node_route;   /* an Octez route: capacity and latency stats apply */
     bool prepared;
     unsigned status;
     char *resp;        /* malloc'd answer body, or NULL for none */
@@ -119,6 +154,16 @@ typedef struct sim_req {
 } sim_req;
 
 /* ---------------------------------------------------------------- server.c */
+
+/* Microseconds on the monotonic clock (base/clock.h's). */
+int64_t sim_now_us(void);
+
+/* The latency statistics as JSON: n, sum_ms, mean_ms, p50_ms, p90_ms,
+ * p99_ms, max_ms (0 when nothing was answered). */
+json_t *sim_latency_json(sim_server *s);
+
+/* Zeroes the latency statistics. */
+void sim_latency_reset(sim_server *s);
 
 /* Each sim_reply_* replaces r's answer, freeing a previous one. */
 

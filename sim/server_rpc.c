@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "durable.h"
@@ -36,6 +37,106 @@ static void note_faults(sim_server *s, const sim_path *p, uint8_t *v, size_t len
     /* The cm is the first 32 bytes of chunk 0. */
     if (tam && p->n == 7 && p->len[6] == 8 && memcmp(p->s[6], "00000000", 8) == 0 && len > 0)
         v[0] ^= 0x01;
+}
+
+/* ----------------------------------------------------------- note shapes */
+
+/* The shape /sim/fault gave note idx (SHAPE_NONE: the usual layout). */
+static enum note_shape shape_of(sim_server *s, uint64_t idx)
+{
+    enum note_shape k = SHAPE_NONE;
+    pthread_mutex_lock(&s->f.mu);
+    for (size_t j = 0; j < s->f.n_shape; j++)
+        if (s->f.shape_idx[j] == idx)
+            k = s->f.shape[j];
+    pthread_mutex_unlock(&s->f.mu);
+    return k;
+}
+
+/* Where p lies under notes/<i>: the note's own key, len, the chunk
+ * folder or one chunk (*k its number); NK_COUNT elsewhere. */
+static enum note_key note_key_of(const sim_path *p, uint64_t *idx, uint64_t *k)
+{
+    if (!sim_path_note_index(p, idx))
+        return NK_COUNT;
+    if (p->n == 5)
+        return NK_NOTE;
+    bool chunk = p->len[5] == 5 && !memcmp(p->s[5], "chunk", 5);
+    if (p->n == 6 && p->len[5] == 3 && !memcmp(p->s[5], "len", 3))
+        return NK_LEN;
+    if (p->n == 6 && chunk)
+        return NK_CHUNK_DIR;
+    if (p->n == 7 && chunk && p->len[6] == 8) {
+        char d[9];
+        memcpy(d, p->s[6], 8);
+        d[8] = '\0';
+        char *end;
+        *k = strtoull(d, &end, 16);
+        return *end ? NK_COUNT : NK_CHUNK;
+    }
+    return NK_COUNT;
+}
+
+/* sim_durable_value with the note shapes applied. */
+static bool shaped_value(sim_server *s, const sim_block *blk, const sim_path *p,
+                         uint8_t v[SIM_MAX_VALUE], size_t *len)
+{
+    uint64_t idx = 0, k = 0;
+    enum note_key nk = note_key_of(p, &idx, &k);
+    enum note_shape sh = nk == NK_COUNT ? SHAPE_NONE : shape_of(s, idx);
+    if (sh == SHAPE_SMALL) {
+        if (nk != NK_NOTE)
+            return false;
+        /* the note's first bytes, read from its chunk 0 */
+        sim_path cp = *p;
+        cp.s[5] = "chunk";
+        cp.len[5] = 5;
+        cp.s[6] = "00000000";
+        cp.len[6] = 8;
+        cp.n = 7;
+        if (!sim_durable_value(s->c, blk, &cp, v, len))
+            return false;
+        *len = *len < SIM_SMALL_NOTE ? *len : SIM_SMALL_NOTE;
+        return true;
+    }
+    if (sh == SHAPE_NO_CHUNK0 && nk == NK_CHUNK && k == 0)
+        return false;
+    if (!sim_durable_value(s->c, blk, p, v, len))
+        return false;
+    /* the EncryptedNote's tag (u16le after ct_d) sits at bytes 1120..1121
+     * of the note: 96..97 of chunk 1 */
+    if (sh == SHAPE_UNDECODABLE && nk == NK_CHUNK && k == 1 && *len > 97)
+        v[96] = v[97] = 0xff;
+    return true;
+}
+
+/* Filters the names sim_durable_children emits through the note shapes. */
+typedef struct shape_filter {
+    void (*emit)(void *ctx, const char *name);
+    void *ctx;
+    enum note_shape sh;
+    enum note_key at;
+} shape_filter;
+
+static void shaped_emit(void *ctx, const char *name)
+{
+    shape_filter *f = ctx;
+    if (f->sh == SHAPE_SMALL && (f->at == NK_NOTE || f->at == NK_CHUNK_DIR))
+        return; /* a small note has no children */
+    if (f->sh == SHAPE_NO_CHUNK0 && f->at == NK_CHUNK_DIR && !strcmp(name, "00000000"))
+        return;
+    f->emit(f->ctx, name);
+}
+
+/* sim_durable_children with the note shapes applied. */
+static void shaped_children(sim_server *s, const sim_block *blk, const sim_path *p,
+                            void (*emit)(void *ctx, const char *name), void *ctx)
+{
+    uint64_t idx = 0, k = 0;
+    shape_filter f = {.emit = emit, .ctx = ctx};
+    f.at = note_key_of(p, &idx, &k);
+    f.sh = f.at == NK_COUNT ? SHAPE_NONE : shape_of(s, idx);
+    sim_durable_children(s->c, blk, p, shaped_emit, &f);
 }
 
 /* Durable-read faults: returns true when the request was answered by one. */
@@ -132,7 +233,7 @@ static void emit_value(void *ctx, const char *name)
     cp.n++;
     uint8_t v[SIM_MAX_VALUE];
     size_t len = 0;
-    if (!sim_durable_value(e->c, e->blk, &cp, v, &len))
+    if (!shaped_value(e->s, e->blk, &cp, v, &len))
         return;
     bool mal;
     note_faults(e->s, &cp, v, len, &mal);
@@ -175,6 +276,10 @@ static void do_durable(sim_server *s, struct MHD_Connection *conn, sim_req *r, c
         sim_reply_text(r, 400, msg);
         return;
     }
+    uint64_t nidx, nchunk;
+    enum note_key nk = note_key_of(&p, &nidx, &nchunk);
+    if (nk != NK_COUNT)
+        atomic_fetch_add(&s->note_keys[nk], 1);
     if (durable_faults(s, r, &p))
         return;
 
@@ -191,7 +296,7 @@ static void do_durable(sim_server *s, struct MHD_Connection *conn, sim_req *r, c
     uint8_t v[SIM_MAX_VALUE];
     size_t len = 0;
     if (op == R_VALUE || op == R_LENGTH) {
-        bool has = sim_durable_value(c, blk, &p, v, &len);
+        bool has = shaped_value(s, blk, &p, v, &len);
         pthread_rwlock_unlock(&c->lock);
         if (!has) {
             tz_buf_puts(&b, "null");
@@ -210,11 +315,11 @@ static void do_durable(sim_server *s, struct MHD_Connection *conn, sim_req *r, c
     emit_ctx e = {.b = &b, .first = true, .c = c, .blk = blk, .parent = &p, .s = s};
     tz_buf_append(&b, "[", 1);
     if (op == R_SUBKEYS) {
-        if (sim_durable_value(c, blk, &p, v, &len))
+        if (shaped_value(s, blk, &p, v, &len))
             emit_name(&e, "");
-        sim_durable_children(c, blk, &p, emit_name, &e);
+        shaped_children(s, blk, &p, emit_name, &e);
     } else {
-        sim_durable_children(c, blk, &p, emit_value, &e);
+        shaped_children(s, blk, &p, emit_value, &e);
     }
     pthread_rwlock_unlock(&c->lock);
     tz_buf_append(&b, "]", 1);

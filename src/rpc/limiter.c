@@ -42,7 +42,11 @@ unsigned tz_limiter_limit(const tz_limiter *l)
 
 static void end_round(tz_limiter *l)
 {
-    double mean = l->round_sum / (double)l->round_n;
+    /* the round's slowest answer is left out: one answer that waited on
+     * the client (a descheduled process) does not move the limit; queueing
+     * at the node slows them all */
+    double mean = l->round_n >= 4 ? (l->round_sum - l->round_max) / (double)(l->round_n - 1)
+                                  : l->round_sum / (double)l->round_n;
     l->round_n = 0;
     l->round_sum = l->round_max = 0;
     /* Not queueing: within the tolerance of the lowest latency, or within
@@ -85,7 +89,10 @@ void tz_limiter_sample(tz_limiter *l, double rtt)
     l->round_sum += rtt;
     if (rtt > l->round_max)
         l->round_max = rtt;
-    if ((double)l->round_n >= floor(l->limit))
+    double round = floor(l->limit);
+    if (round < TZ_LIMITER_MIN_ROUND)
+        round = TZ_LIMITER_MIN_ROUND;
+    if ((double)l->round_n >= round)
         end_round(l);
 }
 
@@ -99,4 +106,17 @@ void tz_limiter_drop(tz_limiter *l)
     l->drop_guard = (uint64_t)floor(l->limit);
     l->round_n = 0;
     l->round_sum = l->round_max = 0;
+}
+
+void tz_limiter_cap(tz_limiter *l, unsigned max)
+{
+    if (max < 1)
+        max = 1;
+    if (max < l->cfg.max)
+        l->cfg.max = max;
+    if (l->cfg.min > l->cfg.max)
+        l->cfg.min = l->cfg.max;
+    l->limit = clamp(l, l->limit);
+    if (l->limit >= l->cfg.max)
+        l->slow_start = false;
 }

@@ -19,6 +19,9 @@
 #define TZ_LIMITER_INITIAL 8
 #define TZ_LIMITER_DEFAULT_MAX 64   /* below the Octez node's ~100 connections */
 #define TZ_LIMITER_HARD_MAX 128
+/* A round is at least this many samples, even below this limit: one slow
+ * answer alone does not halve a small limit. */
+#define TZ_LIMITER_MIN_ROUND 8
 
 typedef struct tz_limiter_cfg {
     unsigned initial;   /* first limit (TZ_LIMITER_INITIAL when 0) */
@@ -47,7 +50,9 @@ void tz_limiter_init(tz_limiter *l, const tz_limiter_cfg *cfg);
 unsigned tz_limiter_limit(const tz_limiter *l);
 
 /* A request completed normally after `rtt` seconds (> 0). At the end of
- * each round (about `limit` completions) the limit moves: doubled in slow
+ * each round (`limit` completions, at least TZ_LIMITER_MIN_ROUND) the
+ * limit moves by the round's mean latency, its slowest answer left out:
+ * doubled in slow
  * start while the round's mean latency is within the tolerance of the
  * lowest seen; otherwise limit = limit * gradient + sqrt(limit), the
  * gradient being min(1, tolerance * lowest / mean) (at least 0.5). */
@@ -58,5 +63,11 @@ void tz_limiter_sample(tz_limiter *l, double rtt);
  * ends, and further drops are ignored for one round (one congestion
  * event, one halving). */
 void tz_limiter_drop(tz_limiter *l);
+
+/* The node holds no more than `max` requests in flight whatever the
+ * latency (it accepts only that many connections): the ceiling becomes
+ * min(its value, max) (not below min, nor 1), the limit is clamped to it,
+ * and slow start ends once the limit is there. */
+void tz_limiter_cap(tz_limiter *l, unsigned max);
 
 #endif

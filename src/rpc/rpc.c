@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "rpc/rpc_int.h"
@@ -27,6 +29,10 @@
 /* Bodies above this are not kept allocated between requests. */
 #define BODY_KEEP (64u << 10)
 #define POLL_MS 10
+/* Between two curl_multi_perform calls the loop normally spends at most a
+ * poll (POLL_MS) and the handling of what completed; a longer gap is a
+ * stall of ours, and the answers read after it do not time the node. */
+#define LOOP_STALL_SECS 0.025
 
 /* ---- global init ------------------------------------------------------ */
 
@@ -62,6 +68,26 @@ static void xfer_reset(tz_rpc_xfer *x)
 }
 
 /* ---- client ----------------------------------------------------------- */
+
+/* curl's socket callbacks: they count the connections open. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *a)
+{
+    (void)purpose;
+    tz_rpc *c = clientp;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd != CURL_SOCKET_BAD)
+        c->sockets_open++;
+    return fd;
+}
+
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    tz_rpc *c = clientp;
+    if (c->sockets_open)
+        c->sockets_open--;
+    return close(fd);
+}
 
 /* libcurl's URL parser accepts the base (host present; no query or
  * fragment, which would swallow the paths appended to it). */
@@ -159,6 +185,10 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
         curl_easy_setopt(e, CURLOPT_USERAGENT, "tzel-c");
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
     }
     return c;
 oom:
@@ -308,24 +338,31 @@ static tz_status transfer_error(const tz_rpc_xfer *x, CURLcode rc, tz_error *err
  * node was seen to accept. */
 static unsigned cap_now(const tz_rpc *c)
 {
-    if (!c->adaptive)
-        return c->conc;
-    unsigned l = tz_limiter_limit(&c->lim);
+    unsigned l = c->adaptive ? tz_limiter_limit(&c->lim) : c->conc;
     return c->conn_ceiling && l > c->conn_ceiling ? c->conn_ceiling : l;
 }
 
 static void limiter_set(tz_rpc *c) { c->limit_now = cap_now(c); }
 
 /* What a finished transfer tells the limiter: its latency (the request's
- * round trip, connection setup excluded), or a refusal. */
-static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
+ * round trip to `done_at`, when curl saw it complete, connection setup
+ * excluded), or a refusal. A latency is not a sample when the event loop
+ * itself `stalled` before it read the answer (a callback blocked on a
+ * full queue, or this process waited for a core): the answer may have
+ * waited on us, not on the node. */
+static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc, double done_at,
+                         bool stalled)
 {
+    if (rc == CURLE_OK) {
+        /* what the accept check needs, in both modes */
+        long nc = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK && nc > 0)
+            c->conns_answered += (uint64_t)nc;
+        if (x->t_start > c->answered_issue_max)
+            c->answered_issue_max = x->t_start;
+    }
     if (!c->adaptive)
         return;
-    long nc = 0;
-    if (rc == CURLE_OK && curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK &&
-        nc > 0)
-        c->conns_answered += (uint64_t)nc;
     switch (rc) {
     case CURLE_OK:
         break;
@@ -350,29 +387,46 @@ static void limiter_feed(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc)
     curl_off_t conn = 0;
     if (curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &conn) != CURLE_OK)
         conn = 0;
-    double rtt = tz_mono_secs() - x->t_start - (double)conn / 1e6;
+    if (stalled)
+        return;
+    double rtt = done_at - x->t_start - (double)conn / 1e6;
     if (rtt <= 0)
         rtt = 1e-6;
     tz_limiter_sample(&c->lim, rtt);
     limiter_set(c);
 }
 
-/* Adaptive only: abandons every request that went out on a new
- * connection and has had no answer for the accept wait (the node did not
- * accept the connection: it waits in its listen backlog), marks it to be
- * issued again and shrinks the limit. Returns the number abandoned. */
+/* The lowest round trip of an answered request (both modes). */
+static void rtt_note(tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc, double done_at)
+{
+    if (rc != CURLE_OK || x->http != 200)
+        return;
+    double rtt = done_at - x->t_start;
+    if (rtt > 0 && (c->rtt_min == 0 || rtt < c->rtt_min))
+        c->rtt_min = rtt;
+}
+
+/* Abandons every request that went out on a new connection and has had
+ * no answer for the accept wait while a request issued after it was
+ * answered: the node did not accept that connection (it waits in the
+ * listen backlog, as Octez leaves connections beyond about 100), and
+ * would never serve it while our other connections stay open. The
+ * request is marked to be issued again, the limiter (when adaptive)
+ * counts a drop, and the requests in flight are held, in both modes, to
+ * the connections still open once those are closed (never above the
+ * connections the node answered on). Returns the number abandoned. A
+ * node that is only slow is not affected: no later request of ours
+ * overtakes the waiting one. */
 static unsigned abandon_unaccepted(tz_rpc *c)
 {
-    if (!c->adaptive)
-        return 0;
-    double wait = c->lim.min_rtt * ACCEPT_WAIT_RTTS;
+    double wait = c->rtt_min * ACCEPT_WAIT_RTTS;
     if (wait < TZ_RPC_ACCEPT_WAIT_SECS)
         wait = TZ_RPC_ACCEPT_WAIT_SECS;
     double now = tz_mono_secs();
     unsigned n = 0;
     for (unsigned i = 0; i < c->conc; i++) {
         tz_rpc_xfer *x = &c->x[i];
-        if (!x->busy || now - x->t_start < wait)
+        if (!x->busy || now - x->t_start < wait || c->answered_issue_max <= x->t_start)
             continue;
         /* on a new connection (or still connecting: the backlog is
          * full) and nothing of the answer yet */
@@ -389,12 +443,21 @@ static unsigned abandon_unaccepted(tz_rpc *c)
         x->busy = false;
         tz_buf_reset(&x->body, BODY_KEEP);
         x->retry = true;
-        tz_limiter_drop(&c->lim);
+        if (c->adaptive)
+            tz_limiter_drop(&c->lim);
         n++;
     }
     if (n) {
         /* the node serves no more connections than it answered on */
-        c->conn_ceiling = c->conns_answered ? (unsigned)c->conns_answered : 1;
+        uint64_t held = c->sockets_open;
+        if (held > c->conns_answered)
+            held = c->conns_answered;
+        if (held < 1)
+            held = 1;
+        if (!c->conn_ceiling || held < c->conn_ceiling)
+            c->conn_ceiling = (unsigned)held;
+        if (c->adaptive)
+            tz_limiter_cap(&c->lim, c->conn_ceiling);
         limiter_set(c);
     }
     return n;
@@ -416,6 +479,7 @@ static tz_status issue(tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
 tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
 {
     unsigned active = 0;
+    double perf_end = 0; /* when the last curl_multi_perform returned */
     tz_status st = TZ_OK;
     for (;;) {
         if (cancelled(c)) {
@@ -446,12 +510,15 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
         if (active == 0)
             return TZ_OK;
         int running = 0;
+        double perf_start = tz_mono_secs();
+        bool stalled = perf_end > 0 && perf_start - perf_end > LOOP_STALL_SECS;
         CURLMcode mc = curl_multi_perform(c->multi, &running);
+        perf_end = tz_mono_secs();
         if (mc != CURLM_OK) {
             st = tz_error_set(err, TZ_EHTTP, "rollup client: %s", curl_multi_strerror(mc));
             goto fail;
         }
-        bool finished_any = false;
+        unsigned finished = 0;
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(c->multi, &left))) {
@@ -463,11 +530,12 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             CURLcode rc = m->data.result;
             account(c, x);
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->http);
-            limiter_feed(c, x, rc);
+            limiter_feed(c, x, rc, perf_end, stalled);
+            rtt_note(c, x, rc, perf_end);
             curl_multi_remove_handle(c->multi, x->easy);
             x->busy = false;
             active--;
-            finished_any = true;
+            finished++;
             c->stats.bytes += x->body.len;
             if (rc != CURLE_OK) {
                 st = transfer_error(x, rc, err);
@@ -482,7 +550,7 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             }
         }
         active -= abandon_unaccepted(c);
-        if (!finished_any && active > 0) {
+        if (!finished && active > 0) {
             mc = curl_multi_poll(c->multi, NULL, 0, POLL_MS, NULL);
             if (mc != CURLM_OK) {
                 st = tz_error_set(err, TZ_EHTTP, "rollup client: %s", curl_multi_strerror(mc));

@@ -42,18 +42,25 @@ void tz_rpc_free(tz_rpc *c);
  * fixed `concurrency` given to tz_rpc_new, keep as many requests in flight
  * as the limiter allows (starting at 8, never above that `concurrency`),
  * adjusted by every answer's latency; 429/503 answers, timeouts, resets
- * and requests on a new connection that get no answer within
- * TZ_RPC_ACCEPT_WAIT_SECS (or 10 round trips, if longer) shrink it. Such a
- * request is abandoned and issued again: a node that stops accepting
- * connections (Octez near 100) makes the client slow down instead of
- * waiting forever. Errors still end the operation as with a fixed
- * concurrency. The limit carries over across operations and watch rounds. */
+ * and connections the node does not accept shrink it. Errors still end
+ * the operation as with a fixed concurrency. The limit carries over
+ * across operations and watch rounds.
+ *
+ * In both modes, a request on a new connection that has no answer after
+ * TZ_RPC_ACCEPT_WAIT_SECS (or 10 of the lowest round trips, if longer)
+ * while a request issued after it was answered went to a connection the
+ * node did not accept (Octez leaves those beyond about 100 in its listen
+ * backlog, where they would wait forever): it is abandoned, its connection
+ * closed, and issued again, and from then on the requests in flight are
+ * held to the connections still open. A node that is merely slow is left
+ * alone. */
 #define TZ_RPC_ACCEPT_WAIT_SECS 1.0
 void tz_rpc_set_adaptive(tz_rpc *c, bool on);
 
 /* The number of requests the client may have in flight now: the
- * limiter's current limit when adaptive, else the fixed concurrency. Safe
- * to call from any thread. */
+ * limiter's current limit when adaptive, else the fixed concurrency, in
+ * both cases at most the connections the node accepted once it left some
+ * unaccepted. Safe to call from any thread. */
 unsigned tz_rpc_inflight_limit(const tz_rpc *c);
 
 /* Asynchronous cancel flag: when *flag becomes true, in-flight transfers

@@ -47,8 +47,14 @@ struct tz_rpc {
     bool adaptive;      /* in flight: the limiter's limit, else conc */
     tz_limiter lim;
     unsigned conn_ceiling;      /* 0, or the connections the node accepted
-                                   when it left others unaccepted */
+                                   when it left others unaccepted: in
+                                   flight is held to it (both modes) */
     uint64_t conns_answered;    /* new connections the node answered on */
+    unsigned sockets_open;      /* connections open now (curl's socket
+                                   callbacks) */
+    double rtt_min;             /* lowest round trip seen (s), 0 before any */
+    double answered_issue_max;  /* latest issue time (tz_mono_secs) of a
+                                   request that was answered */
     _Atomic unsigned limit_now; /* read by other threads (progress) */
     CURLM *multi;
     tz_rpc_xfer *x;

@@ -396,6 +396,71 @@ def test_latency(ctx):
     check(time.time() - t0 < 0.09, "latency off again")
 
 
+def parallel_reads(sim, n):
+    """n clients, each on its own connection, read tree/size at once; each
+    client's latency (s), sorted, and the wall time of the whole."""
+    times = [None] * n
+    barrier = threading.Barrier(n)
+
+    def worker(k):
+        c = sim.conn(timeout=30)
+        c.connect()
+        barrier.wait()
+        t = time.time()
+        c.request("GET", "/global/block/head/durable/wasm_2_0_0/value?key=%s/tree/size" % STATE)
+        r = c.getresponse()
+        r.read()
+        times[k] = (time.time() - t) if r.status == 200 else None
+        c.close()
+
+    th = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    t0 = time.time()
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    wall = time.time() - t0
+    check(all(t is not None for t in times), "%d parallel reads ok" % n)
+    return sorted(times), wall
+
+
+def test_capacity(ctx):
+    """--capacity-rps / {"capacity_rps"}: one request at a time sees about
+    1/R; beyond R requests per second they queue and the latency grows with
+    the load, on the client's clock and in the simulator's statistics."""
+    sim = ctx.sim
+    for bad in ({}, {"capacity_rps": -1}, {"capacity_rps": "x"}, {"capacity_rps": 2000000}):
+        check(sim.post_status("latency", bad)[0] == 400, "latency body %r refused" % bad)
+    check(sim.post("latency", {"capacity_rps": 100}) == {"latency_ms": 0, "capacity_rps": 100},
+          "set capacity")
+    check(sim.chain()["capacity_rps"] == 100, "chain shows the capacity")
+    sim.reset()
+    for _ in range(5):
+        sim.value(STATE + "/tree/size")
+    idle = sim.counters()["latency"]
+    check(idle["n"] == 5 and 9 <= idle["p50_ms"] <= 30, "idle: one request takes ~1/R: %r" % idle)
+    sim.reset()
+    times, wall = parallel_reads(sim, 40)
+    busy = sim.counters()["latency"]
+    med = times[len(times) // 2]
+    # 40 requests at 100/s: the last waits 0.4 s, the median 0.2 s
+    check(wall >= 0.38 and times[-1] >= 0.35, "40 at 100/s cannot finish in %.3f s" % wall)
+    check(med >= 5 * idle["p50_ms"] / 1000, "median %.3f s vs idle %.1f ms" % (med, idle["p50_ms"]))
+    check(busy["n"] == 40 and busy["p50_ms"] >= 150 and busy["max_ms"] >= 350,
+          "the simulator's statistics show the queue: %r" % busy)
+    check(sim.post("latency", {"ms": 0, "capacity_rps": 0})["capacity_rps"] == 0, "capacity off")
+    times, wall = parallel_reads(sim, 40)
+    check(times[len(times) // 2] < 0.1, "no capacity limit: median %.3f s" % times[len(times) // 2])
+    # the command-line flag, with a latency on top of the queue
+    other = start_sim(leaves=2, latency_ms=20, extra=["--capacity-rps", "50", "--no-values"])
+    try:
+        check(other.chain()["capacity_rps"] == 50, "--capacity-rps shown")
+        times, wall = parallel_reads(other, 20)
+        check(times[0] >= 0.035 and times[-1] >= 0.38, "20 at 50/s + 20 ms: %r" % times)
+    finally:
+        check(other.stop() == 0, "clean exit on SIGTERM")
+
+
 def test_clean_exit(ctx):
     check(ctx.sim.stop() == 0, "clean exit on SIGTERM")
 
@@ -658,7 +723,7 @@ def test_profile(ctx):
 
 
 TESTS = [test_make_address, test_profile, test_routes, test_tree, test_acceptance, test_faults,
-         test_counters, test_latency, test_pinned, test_clean_exit,
+         test_counters, test_latency, test_capacity, test_pinned, test_clean_exit,
          test_cache, test_max_connections, test_acl_and_blocks, test_bad_args, test_many_pays,
          test_operator]
 

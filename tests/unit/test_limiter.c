@@ -144,6 +144,55 @@ static void test_bounds(void)
     CHECK(tz_limiter_limit(&l) >= 2);
 }
 
+/* A node that accepts 24 connections: once capped, the limit never
+ * climbs above 24 on an idle node, stays below it when latency grows, and
+ * a cap never raises the ceiling. */
+static void test_cap(void)
+{
+    tz_limiter l;
+    tz_limiter_init(&l, NULL);
+    for (int i = 0; i < 5; i++)
+        round_trip(&l, 0.010, 1e9);
+    CHECK(tz_limiter_limit(&l) == 64);
+    tz_limiter_cap(&l, 24);
+    CHECK_MSG(tz_limiter_limit(&l) == 24 && !l.slow_start, "%u", tz_limiter_limit(&l));
+    unsigned peak = 0;
+    for (int i = 0; i < 100; i++) {
+        round_trip(&l, 0.010, 1e9);
+        peak = tz_limiter_limit(&l) > peak ? tz_limiter_limit(&l) : peak;
+    }
+    CHECK_MSG(peak == 24, "peak %u after the cap", peak);
+    tz_limiter_cap(&l, 100);
+    for (int i = 0; i < 20; i++)
+        round_trip(&l, 0.010, 1e9);
+    CHECK_MSG(tz_limiter_limit(&l) == 24, "a higher cap raised it to %u", tz_limiter_limit(&l));
+    tz_limiter_cap(&l, 0);
+    CHECK(tz_limiter_limit(&l) == 1);
+}
+
+/* A small limit (4, below TZ_LIMITER_MIN_ROUND) is not halved by one
+ * slow answer among normal ones: a round is 8 answers and its slowest is
+ * left out. Queueing, which slows every answer, still shrinks it. */
+static void test_small_round(void)
+{
+    tz_limiter l;
+    tz_limiter_init(&l, &(tz_limiter_cfg){.initial = 4, .max = 4});
+    for (int i = 0; i < 16; i++)
+        tz_limiter_sample(&l, 0.010);
+    CHECK(tz_limiter_limit(&l) == 4 && !l.slow_start);
+    for (int r = 0; r < 5; r++) {
+        tz_limiter_sample(&l, 0.060);
+        for (int i = 0; i < 7; i++)
+            tz_limiter_sample(&l, 0.010);
+        CHECK_MSG(tz_limiter_limit(&l) == 4, "4 -> %u on one slow answer in 8",
+                  tz_limiter_limit(&l));
+    }
+    for (int i = 0; i < 8; i++)
+        tz_limiter_sample(&l, 0.030);
+    CHECK_MSG(tz_limiter_limit(&l) <= 2, "4 -> %u when every answer is 3x slower",
+              tz_limiter_limit(&l));
+}
+
 int main(void)
 {
     test_idle_grows();
@@ -151,5 +200,7 @@ int main(void)
     test_saturated_settles();
     test_drop_halves_once();
     test_bounds();
+    test_cap();
+    test_small_round();
     return tz_test_done("limiter");
 }

@@ -1337,6 +1337,101 @@ static void test_adaptive_conn_limit(void)
     srv_stop(&s);
 }
 
+/* Sets *flag after `secs` unless *done is set first (ends a test that
+ * would otherwise wait for curl's one-minute stall timeout). */
+typedef struct watchdog {
+    volatile int *flag;
+    atomic_bool done;
+    double secs;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    double end = now_s() + w->secs;
+    while (!atomic_load(&w->done) && now_s() < end)
+        sleep_ms(20);
+    if (!atomic_load(&w->done))
+        *w->flag = 1;
+    return NULL;
+}
+
+/* A fixed concurrency above the connections the node accepts (32 against
+ * 8, the others left in its backlog, as Octez leaves those beyond 100):
+ * the requests on unaccepted connections are abandoned and issued again
+ * on the accepted ones, in flight is held to 8, and the fetch finishes
+ * instead of waiting for the stall timeout. */
+static void test_fixed_conn_limit(void)
+{
+    const uint64_t N = 600;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = 5;
+    s.conn_limit = 8;
+    tz_rpc *c = client(&s, 32);
+    tz_rpc_set_use_values(c, false);
+    volatile int flag = 0;
+    tz_rpc_set_cancel_flag(c, &flag);
+    watchdog w = {.flag = &flag, .secs = 20};
+    pthread_t t;
+    pthread_create(&t, NULL, watchdog_main, &w);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+    double el = now_s() - t0;
+    atomic_store(&w.done, true);
+    pthread_join(t, NULL);
+    CHECK_MSG(st == TZ_OK, "fixed 32 against 8 connections: %s after %.1f s", err.msg, el);
+    CHECK(exactly_once(&k) && k.bad == 0);
+    unsigned lim = tz_rpc_inflight_limit(c);
+    printf("fixed 32, 8 connections: %u in flight at the end, %.2f s, %d accepted\n", lim, el,
+           atomic_load(&s.accepted));
+    CHECK(atomic_load(&s.max_live) <= 8);
+    CHECK_MSG(lim == 8, "in flight held to %u, the node accepts 8", lim);
+    /* 2,400 requests x 5 ms / 8 = 1.5 s, plus a second of accept wait */
+    CHECK_MSG(el < 6.0 * (tz_test_sanitized() ? 3.0 : 1.0), "%.2f s", el);
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
+/* A node that is only slow (1.5 s per answer, longer than the accept
+ * wait) on new connections: nothing is abandoned, since no request issued
+ * later was answered first; each request goes out once. */
+static void test_slow_node_kept(void)
+{
+    const uint64_t N = 4;
+    srv s;
+    srv_start(&s, N);
+    s.latency_ms = 1500;
+    tz_rpc *c = client(&s, 64);
+    tz_rpc_set_use_values(c, false);
+    tz_rpc_set_adaptive(c, true);
+    volatile int flag = 0;
+    tz_rpc_set_cancel_flag(c, &flag);
+    watchdog w = {.flag = &flag, .secs = 15};
+    pthread_t t;
+    pthread_create(&t, NULL, watchdog_main, &w);
+    collect k;
+    collect_init(&k, &s, 0, N);
+    tz_error err = {0};
+    double t0 = now_s();
+    tz_status st = tz_rpc_fetch_notes(c, BLOCK, 0, N, on_note, &k, &err);
+    double el = now_s() - t0;
+    atomic_store(&w.done, true);
+    pthread_join(t, NULL);
+    CHECK_MSG(st == TZ_OK, "slow node: %s after %.1f s", err.msg, el);
+    CHECK(exactly_once(&k) && k.bad == 0);
+    CHECK_MSG(atomic_load(&s.requests) == 16, "%d requests for 16", atomic_load(&s.requests));
+    CHECK_MSG(atomic_load(&s.accepted) <= 8, "%d connections", atomic_load(&s.accepted));
+    CHECK_MSG(tz_rpc_inflight_limit(c) >= 8, "limit %u", tz_rpc_inflight_limit(c));
+    free(k.seen);
+    tz_rpc_free(c);
+    srv_stop(&s);
+}
+
 /* Runs one test and prints how long it took. */
 #define STEP(call)                                                     \
     do {                                                               \
@@ -1357,6 +1452,8 @@ int main(void)
     STEP(test_fetch_undecodable());
     STEP(test_adaptive_grows());
     STEP(test_adaptive_conn_limit());
+    STEP(test_fixed_conn_limit());
+    STEP(test_slow_node_kept());
     STEP(test_values_fallback(404));
     STEP(test_values_fallback(401));
     STEP(test_connections());
