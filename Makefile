@@ -4,8 +4,10 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+TORTURE_KILLS ?= 200
+TORTURE_README ?=
 
-.PHONY: all setup setup-test setup-bench test test-unit test-asan fuzz demo bench clean format
+.PHONY: all setup setup-test setup-bench test test-unit test-asan fuzz torture demo bench clean format
 
 all: setup
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -40,6 +42,12 @@ fuzz: setup-test
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTZ_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Crash torture (tests/torture): TORTURE_KILLS SIGKILLs of each program that
+# writes the wallet, checked after each; a JSON summary on stdout and in
+# out/torture/. TORTURE_README=README.md rewrites the README's rows.
+torture: setup-test all
+	python3 tests/torture/torture.py --kills $(TORTURE_KILLS) $(if $(TORTURE_README),--readme $(TORTURE_README))
 
 demo: all
 	bash scripts/demo.sh

@@ -236,6 +236,41 @@ static sim_pending heap_pop(sim_server *s)
     return top;
 }
 
+bool sim_park(sim_server *s, struct MHD_Connection *conn, int64_t deadline)
+{
+    pthread_mutex_lock(&s->tmu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->tmu);
+        return false;
+    }
+    MHD_suspend_connection(conn);
+    /* the heap's deadlines are sim_now_us microseconds, on the same clock */
+    heap_push(s, (sim_pending){.deadline = deadline * 1000, .conn = conn});
+    pthread_cond_signal(&s->tcv);
+    pthread_mutex_unlock(&s->tmu);
+    return true;
+}
+
+static int by_deadline(const void *a, const void *b)
+{
+    int64_t x = ((const sim_pending *)a)->deadline, y = ((const sim_pending *)b)->deadline;
+    return x < y ? -1 : x > y;
+}
+
+void sim_release_parked(sim_server *s)
+{
+    pthread_mutex_lock(&s->tmu);
+    int64_t now = sim_now_us();
+    for (size_t i = 0; i < s->nheap; i++)
+        if (s->heap[i].deadline > now + 3600LL * 1000000)
+            s->heap[i].deadline = now;
+    /* a sorted array is a min-heap */
+    if (s->nheap > 1)
+        qsort(s->heap, s->nheap, sizeof *s->heap, by_deadline);
+    pthread_cond_signal(&s->tcv);
+    pthread_mutex_unlock(&s->tmu);
+}
+
 static void *timer_main(void *arg)
 {
     sim_server *s = arg;
@@ -311,12 +346,14 @@ static void trunc_free(void *cls)
 }
 
 /* Queues r's prepared answer on conn (or drops the connection). */
-static enum MHD_Result deliver(struct MHD_Connection *conn, sim_req *r)
+static enum MHD_Result deliver(sim_server *s, struct MHD_Connection *conn, sim_req *r)
 {
-    if (r->act == ACT_DROP)
+    if (r->act == ACT_DROP || r->act == ACT_HANG)
         return MHD_NO;
     struct MHD_Response *resp;
-    if (r->act == ACT_TRUNCATE) {
+    if (r->act >= ACT_DRIP) {
+        resp = sim_hostile_delivery(s, conn, r);
+    } else if (r->act == ACT_TRUNCATE) {
         trunc_ctx *t = malloc(sizeof *t);
         if (!t)
             return MHD_NO;
@@ -382,6 +419,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             sim_operator_handle(s, conn, r, url, method);
         else
             sim_rpc_handle(s, conn, r, url, method);
+        if (r->act == ACT_HANG) {
+            /* Accepted, never answered: parked until the faults are
+             * cleared (or the server stops), then closed. */
+            r->act = ACT_DROP;
+            if (sim_park(s, conn, tz_mono_ms() + 365LL * 24 * 3600 * 1000))
+                return MHD_YES;
+        }
         int64_t lat = is_sim ? 0 : (int64_t)atomic_load(&s->latency_ms) * 1000;
         unsigned cap = r->node_route ? atomic_load(&s->capacity_rps) : 0;
         if (lat || cap) {
@@ -407,7 +451,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         latency_record(s, sim_now_us() - r->arrival);
         r->node_route = false; /* once */
     }
-    return deliver(conn, r);
+    return deliver(s, conn, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -471,6 +515,7 @@ tz_status sim_server_start(sim_server **out, sim_chain *c, const sim_server_opts
     atomic_store(&s->latency_ms, o->latency_ms);
     atomic_store(&s->capacity_rps, o->capacity_rps);
     pthread_mutex_init(&s->f.mu, NULL);
+    sim_hostile_init(&s->h);
     pthread_mutex_init(&s->tmu, NULL);
     pthread_mutex_init(&s->smu, NULL);
     pthread_condattr_t ca;
@@ -527,6 +572,7 @@ void sim_server_stop(sim_server *s)
     sim_operator_free(s);
     pthread_mutex_destroy(&s->smu);
     pthread_mutex_destroy(&s->f.mu);
+    sim_hostile_destroy(&s->h);
     pthread_mutex_destroy(&s->tmu);
     pthread_cond_destroy(&s->tcv);
     free(s);

@@ -450,8 +450,11 @@ void sim_control_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, 
         ctl_latency(s, r, in);
     } else if (!strcmp(op, "fault")) {
         ctl_fault(s, r, in);
+    } else if (!strcmp(op, "hostile")) {
+        sim_hostile_control(s, r, in);
     } else if (!strcmp(op, "fault/clear")) {
         ctl_fault_clear(s);
+        sim_hostile_clear(s);
         sim_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
     } else if (!strcmp(op, "counters/reset")) {
         ctl_counters_reset(s);

@@ -68,6 +68,17 @@ typedef struct sim_faults {
     size_t n_shape;
 } sim_faults;
 
+/* The hostile node modes /sim/hostile sets (server_hostile.c), under mu. */
+typedef struct sim_hostile {
+    pthread_mutex_t mu;
+    bool hang, drip, forget_blocks, head_moves;
+    uint64_t reset_n, malformed_n, redirect_n, huge_n;
+    char wrong_key[256]; /* a value served one byte longer or shorter */
+    int wrong_delta;
+    bool has_missing, has_tree_size;
+    uint64_t missing_note, tree_size;
+} sim_hostile;
+
 /* A suspended connection and when to resume it. */
 typedef struct sim_pending {
     int64_t deadline; /* sim_now_us */
@@ -114,6 +125,7 @@ struct sim_server {
     sim_latency_stats lat;
 
     sim_faults f;
+    sim_hostile h;
 
     /* latency timer: a min-heap of suspended connections by deadline */
     pthread_t timer;
@@ -135,8 +147,10 @@ struct sim_server {
 };
 
 /* How the prepared answer goes out: as is, not at all (the connection is
- * closed), or cut after half its body. */
-enum action { ACT_NORMAL, ACT_DROP, ACT_TRUNCATE };
+ * closed), or cut after half its body; the hostile modes: never (parked
+ * until the faults are cleared, then closed), one byte per second, half
+ * then a TCP reset, or as a redirect (the body is the Location). */
+enum action { ACT_NORMAL, ACT_DROP, ACT_TRUNCATE, ACT_HANG, ACT_DRIP, ACT_RESET, ACT_REDIRECT };
 
 #define SIM_MAX_BODY (16u << 20)
 
@@ -199,6 +213,37 @@ void sim_buf_hex(tz_buf *b, const uint8_t *v, size_t n, bool malformed);
 
 /* True when the client of conn is on a loopback address. */
 bool sim_conn_is_loopback(struct MHD_Connection *conn);
+
+/* Suspends conn until `deadline` (tz_mono_ms), when the timer thread
+ * resumes it. False (nothing done) when the server is stopping. */
+bool sim_park(sim_server *s, struct MHD_Connection *conn, int64_t deadline);
+
+/* Resumes now every connection parked beyond the next hour (the hung
+ * ones). */
+void sim_release_parked(sim_server *s);
+
+/* ------------------------------------------------------- server_hostile.c */
+
+void sim_hostile_init(sim_hostile *h);
+void sim_hostile_destroy(sim_hostile *h);
+
+/* POST /sim/hostile: sets one mode from `in` (400 on an unknown one). */
+void sim_hostile_control(sim_server *s, sim_req *r, json_t *in);
+
+/* Clears every hostile mode and closes the hung connections. */
+void sim_hostile_clear(sim_server *s);
+
+/* Applies the hostile modes to an Octez route `rt` (block: the block id,
+ * NULL for routes without one) before it is answered. True when r is
+ * answered (or hung); false to answer normally, possibly with r->act set
+ * to drip or reset the answer on delivery. */
+bool sim_hostile_rpc(sim_server *s, struct MHD_Connection *conn, sim_req *r, const char *url,
+                     enum route rt, const char *block);
+
+/* The response of a drip, reset or redirect answer (r->act), taking r's
+ * body; NULL when memory is short. */
+struct MHD_Response *sim_hostile_delivery(sim_server *s, struct MHD_Connection *conn,
+                                          sim_req *r);
 
 /* ------------------------------------------------------------ server_rpc.c */
 

@@ -162,7 +162,8 @@ static bool durable_faults(sim_server *s, sim_req *r, const sim_path *p)
                 status = s->f.ns_status[k];
     }
     pthread_mutex_unlock(&s->f.mu);
-    r->act = act;
+    if (act != ACT_NORMAL)
+        r->act = act;
     if (act == ACT_DROP)
         return true;
     if (status) {
@@ -372,6 +373,8 @@ void sim_rpc_handle(sim_server *s, struct MHD_Connection *conn, sim_req *r, cons
     if (strcmp(method, "GET") != 0)
         rt = R_NOT_FOUND;
     atomic_fetch_add(&s->req_count[rt], 1);
+    if (sim_hostile_rpc(s, conn, r, url, rt, rt == R_ADDRESS || rt == R_NOT_FOUND ? NULL : id))
+        return;
     tz_buf b = {0};
     char msg[256];
     switch (rt) {

@@ -26,7 +26,7 @@
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] sync [--checkpoint-every K] [--concurrency auto|N]\n"
     "                   [--max-concurrency M] [--threads T] [--watch [--interval-secs S]]\n"
-    "                   [--no-values-route]\n"
+    "                   [--rpc-timeout-secs N] [--no-values-route]\n"
     "\n"
     "Scans the leaves [scanned, tree/size) at one pinned block for this wallet's notes,\n"
     "saving a checkpoint every K leaves, then removes spent notes, settles pending\n"
@@ -46,6 +46,9 @@ static const char usage[] =
     "                        the lock released between rounds; SIGINT/SIGTERM ends it\n"
     "  --interval-secs S     seconds between watch rounds (default 5; 0 counts as 1;\n"
     "                        accepted and ignored without --watch)\n"
+    "  --rpc-timeout-secs N  the longest one request to the node may take, 1..86400\n"
+    "                        (default 30): a node that accepts and never answers, or\n"
+    "                        drips its answer, fails the run (exit 5) naming the URL\n"
     "  --no-values-route     fetch each note with `len` + chunks (benchmarks)\n"
     "\n"
     "Cooperative yield: when <wallet>.yield names a live process (or holds anything\n"
@@ -375,7 +378,8 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
 
 static int run(tz_cli *cli, int argc, char **argv)
 {
-    const char *k_s = NULL, *conc_s = NULL, *max_s = NULL, *thr_s = NULL, *interval_s = NULL;
+    const char *k_s = NULL, *conc_s = NULL, *max_s = NULL, *thr_s = NULL, *interval_s = NULL,
+               *timeout_s = NULL;
     bool watch = false, no_values = false;
     tz_opt opts[] = {
         {"checkpoint-every", TZ_OPT_VALUE, &k_s}, {"concurrency", TZ_OPT_VALUE, &conc_s},
@@ -383,6 +387,7 @@ static int run(tz_cli *cli, int argc, char **argv)
         {"threads", TZ_OPT_VALUE, &thr_s},        {"watch", TZ_OPT_FLAG, &watch},
         {"interval-secs", TZ_OPT_VALUE, &interval_s},
         {"no-values-route", TZ_OPT_FLAG, &no_values},
+        {"rpc-timeout-secs", TZ_OPT_VALUE, &timeout_s},
     };
     int rc = tz_cli_parse_args(cli, &tz_cmd_sync, argc, argv, opts, sizeof opts / sizeof *opts);
     if (rc >= 0)
@@ -400,6 +405,15 @@ static int run(tz_cli *cli, int argc, char **argv)
         if (interval == 0)
             interval = 1; /* like the reference; ignored without --watch */
     }
+    uint64_t timeout = TZ_RPC_TIMEOUT_DEFAULT;
+    if (timeout_s) {
+        if ((rc = tz_cli_parse_u64(cli, "rpc-timeout-secs", timeout_s, &timeout)))
+            return rc;
+        if (timeout < 1 || timeout > TZ_RPC_TIMEOUT_MAX)
+            return tz_out_fail(cli, TZ_EXIT_USAGE,
+                               "--rpc-timeout-secs must be 1 to %u (got \"%s\")",
+                               TZ_RPC_TIMEOUT_MAX, timeout_s);
+    }
 
     char *url = NULL;
     if ((rc = tz_cli_node_url(cli, &url)))
@@ -414,6 +428,7 @@ static int run(tz_cli *cli, int argc, char **argv)
     free(url);
     if (no_values)
         tz_rpc_set_use_values(rpc, false);
+    tz_rpc_set_timeout(rpc, (unsigned)timeout);
     tz_rpc_set_adaptive(rpc, cfg.auto_concurrency);
 
     if (!cli->json && cfg.auto_concurrency)

@@ -10,6 +10,8 @@ typedef struct tz_wd_config {
     int lock_timeout_secs;       /* --lock-timeout-secs: a job waits this long for the lock (60) */
     int yield_timeout_secs;      /* --yield-timeout-secs: the sync child is stopped if it has not
                                     yielded this long after a job raised the sentinel (60) */
+    int rpc_timeout_secs;        /* --rpc-timeout-secs: passed to each sync (0: not given, the
+                                    CLI's default) */
 } tz_wd_config;
 
 #endif

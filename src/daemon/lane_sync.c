@@ -106,8 +106,10 @@ static void sync_on_line(void *ctx, const char *line)
 static void run_sync_once(tz_lanes *l)
 {
     const tz_wd_config *cfg = l->cfg;
+    char timeout[24];
+    snprintf(timeout, sizeof timeout, "%d", cfg->rpc_timeout_secs);
     char *argv[] = {(char *)cfg->wallet_bin, "-w", (char *)cfg->wallet_path, "--json", "sync",
-                    NULL};
+                    cfg->rpc_timeout_secs ? "--rpc-timeout-secs" : NULL, timeout, NULL};
     tz_run_opts o = {.bin = cfg->wallet_bin,
                      .argv = argv,
                      .stderr_cap = 16u << 10,

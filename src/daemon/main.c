@@ -29,6 +29,7 @@ enum {
     EXIT_FAIL = 1,
     EXIT_USAGE = 2,
     EXIT_WALLET = 3,
+    EXIT_IO = 7, /* as tzel-wallet (base/exit.h): a file could not be written */
 };
 
 static const char usage[] =
@@ -51,13 +52,16 @@ static const char usage[] =
     "  --lock-timeout-secs N      a job waits at most N s for the wallet lock (default 60)\n"
     "  --yield-timeout-secs N     stop a sync that has not yielded N s after a job\n"
     "                             asked it to (default 60)\n"
+    "  --rpc-timeout-secs N       passed to each sync: the longest one request to the\n"
+    "                             rollup node may take (default 30)\n"
     "  -h, --help                 this text\n"
     "\n"
     "The environment (TZEL_ROLLUP_NODE_URL, TZEL_SYNC_CHECKPOINT_EVERY,\n"
     "TZEL_SYNC_CONCURRENCY, TZEL_SYNC_THREADS) is passed to tzel-wallet.\n"
     "SIGTERM or SIGINT: stop accepting jobs, stop the sync, exit 0.\n"
     "\n"
-    "exit codes: 0 stopped cleanly, 1 failure, 2 usage, 3 wallet or token file\n";
+    "exit codes: 0 stopped cleanly, 1 failure, 2 usage, 3 wallet or token file,\n"
+    "7 the token file could not be written\n";
 
 static bool parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -154,7 +158,8 @@ int main(int argc, char **argv)
     const char *listen_spec = "127.0.0.1:8933";
     const char *token_file = NULL;
     bool allow_remote = false;
-    enum { O_LISTEN = 256, O_TOKEN, O_INTERVAL, O_REMOTE, O_BIN, O_JOBT, O_LOCKT, O_YIELDT };
+    enum { O_LISTEN = 256, O_TOKEN, O_INTERVAL, O_REMOTE, O_BIN, O_JOBT, O_LOCKT, O_YIELDT,
+           O_RPCT };
     static const struct option longopts[] = {
         {"wallet", required_argument, NULL, 'w'},
         {"listen", required_argument, NULL, O_LISTEN},
@@ -165,6 +170,7 @@ int main(int argc, char **argv)
         {"job-timeout-secs", required_argument, NULL, O_JOBT},
         {"lock-timeout-secs", required_argument, NULL, O_LOCKT},
         {"yield-timeout-secs", required_argument, NULL, O_YIELDT},
+        {"rpc-timeout-secs", required_argument, NULL, O_RPCT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -183,6 +189,7 @@ int main(int argc, char **argv)
         case O_JOBT: target = &cfg.job_timeout_secs; what = "--job-timeout-secs"; break;
         case O_LOCKT: target = &cfg.lock_timeout_secs; what = "--lock-timeout-secs"; break;
         case O_YIELDT: target = &cfg.yield_timeout_secs; what = "--yield-timeout-secs"; break;
+        case O_RPCT: target = &cfg.rpc_timeout_secs; what = "--rpc-timeout-secs"; break;
         case 'h': fputs(usage, stdout); return EXIT_OK_;
         default:
             fprintf(stderr,
@@ -278,12 +285,13 @@ int main(int argc, char **argv)
         token_file = token_owned;
     }
     static char token[TZ_TOKEN_HEX_LEN + 1];
-    if (tz_token_load_or_create(token_file, token, &err) != TZ_OK) {
+    tz_status tst = tz_token_load_or_create(token_file, token, &err);
+    if (tst != TZ_OK) {
         fprintf(stderr, "tzel-walletd: error: %s\n", err.msg);
         free(token_owned);
         free(bin_owned);
         free(wallet_owned);
-        return EXIT_WALLET;
+        return tst == TZ_EIO ? EXIT_IO : EXIT_WALLET;
     }
 
     /* Signals are taken synchronously by this thread; every thread created

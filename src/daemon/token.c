@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/atomic.h"
+
 #define TOKEN_BYTES 32
 
 static bool is_hex_token(const char *s, size_t n)
@@ -64,21 +66,28 @@ static tz_status load(const char *path, int fd, char out[TZ_TOKEN_HEX_LEN + 1], 
     return st;
 }
 
+/* Opens and reads the token file; TZ_ENOTFOUND when there is none. */
+static tz_status read_token(const char *path, char out[TZ_TOKEN_HEX_LEN + 1], tz_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return TZ_ENOTFOUND;
+    if (fd < 0)
+        return tz_error_set(err, TZ_EIO, "cannot open %s: %s", path, strerror(errno));
+    tz_status st = load(path, fd, out, err);
+    close(fd);
+    if (st)
+        sodium_memzero(out, TZ_TOKEN_HEX_LEN + 1);
+    return st;
+}
+
 tz_status tz_token_load_or_create(const char *path, char out[TZ_TOKEN_HEX_LEN + 1], tz_error *err)
 {
-    tz_status st;
     if (sodium_init() < 0)
         return tz_error_set(err, TZ_EIO, "libsodium could not be initialised");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        st = load(path, fd, out, err);
-        close(fd);
-        if (st)
-            sodium_memzero(out, TZ_TOKEN_HEX_LEN + 1);
+    tz_status st = read_token(path, out, err);
+    if (st != TZ_ENOTFOUND)
         return st;
-    }
-    if (errno != ENOENT)
-        return tz_error_set(err, TZ_EIO, "cannot open %s: %s", path, strerror(errno));
 
     unsigned char raw[TOKEN_BYTES];
     char line[TZ_TOKEN_HEX_LEN + 2];
@@ -87,31 +96,18 @@ tz_status tz_token_load_or_create(const char *path, char out[TZ_TOKEN_HEX_LEN + 
     sodium_memzero(raw, sizeof raw);
     line[TZ_TOKEN_HEX_LEN] = '\n';
     line[TZ_TOKEN_HEX_LEN + 1] = '\0';
-    st = TZ_OK;
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        st = tz_error_set(err, TZ_EIO, "cannot create %s: %s", path, strerror(errno));
-        goto out;
+    /* Created whole or not at all (a daemon killed meanwhile leaves no
+     * empty token file behind); another daemon that created it first wins
+     * and its token is read. */
+    st = tz_atomic_create(path, line, TZ_TOKEN_HEX_LEN + 1, "token file", err);
+    if (st == TZ_EEXIST) {
+        st = read_token(path, out, err);
+        if (st == TZ_ENOTFOUND)
+            st = tz_error_set(err, TZ_EIO, "cannot open %s: it disappeared", path);
+    } else if (st == TZ_OK) {
+        memcpy(out, line, TZ_TOKEN_HEX_LEN);
+        out[TZ_TOKEN_HEX_LEN] = '\0';
     }
-    ssize_t w;
-    do
-        w = write(fd, line, TZ_TOKEN_HEX_LEN + 1);
-    while (w < 0 && errno == EINTR);
-    if (w != TZ_TOKEN_HEX_LEN + 1 || fsync(fd) != 0) {
-        st = tz_error_set(err, TZ_EIO, "cannot write %s: %s", path,
-                          w < 0 ? strerror(errno) : "short write");
-        close(fd);
-        unlink(path);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        st = tz_error_set(err, TZ_EIO, "cannot write %s: %s", path, strerror(errno));
-        unlink(path);
-        goto out;
-    }
-    memcpy(out, line, TZ_TOKEN_HEX_LEN);
-    out[TZ_TOKEN_HEX_LEN] = '\0';
-out:
     sodium_memzero(line, sizeof line);
     if (st)
         sodium_memzero(out, TZ_TOKEN_HEX_LEN + 1);

@@ -14,11 +14,15 @@
 #define TZ_TOKEN_HEX_LEN 64
 
 /* Reads the token from `path`, or when the file does not exist creates it
- * (O_EXCL, mode 0600) with a fresh token from libsodium's randombytes.
- * Writes the NUL-terminated hex into `out`. Errors: TZ_EIO (cannot read
- * or create; message names the path), TZ_EPARSE (the file does not hold
- * 64 hex characters), TZ_EINVAL (the file is readable by group or others:
- * refused, the message says how to fix it). `out` is wiped on failure. */
+ * with a fresh token from libsodium's randombytes, mode 0600, whole or not
+ * at all (store/atomic.h tz_atomic_create, through the fsys table; when
+ * another process created it first, that token is read). Writes the
+ * NUL-terminated hex into `out`. Errors: TZ_EIO (cannot read or create;
+ * the message names the step and the path, e.g. "fsync token file P: No
+ * space left on device", and nothing is left behind), TZ_EPARSE (the file
+ * does not hold 64 hex characters), TZ_EINVAL (the file is readable by
+ * group or others: refused, the message says how to fix it), TZ_ENOMEM.
+ * `out` is wiped on failure. */
 tz_status tz_token_load_or_create(const char *path, char out[TZ_TOKEN_HEX_LEN + 1],
                                   tz_error *err) TZ_WUR;
 

@@ -149,6 +149,7 @@ tz_rpc *tz_rpc_new(const char *base_url, unsigned concurrency, tz_error *err)
     c->limit_now = concurrency;
     c->use_values = true;
     c->values_state = TZ_RPC_VALUES_UNKNOWN;
+    c->timeout_secs = TZ_RPC_TIMEOUT_DEFAULT;
     c->x = calloc(concurrency, sizeof *c->x);
     c->multi = curl_multi_init();
     if (!c->x || !c->multi)
@@ -221,6 +222,11 @@ void tz_rpc_free(tz_rpc *c)
 void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag) { c->cancel = flag; }
 
 void tz_rpc_set_use_values(tz_rpc *c, bool use) { c->use_values = use; }
+
+void tz_rpc_set_timeout(tz_rpc *c, unsigned secs)
+{
+    c->timeout_secs = secs < 1 ? 1 : secs > TZ_RPC_TIMEOUT_MAX ? TZ_RPC_TIMEOUT_MAX : secs;
+}
 
 void tz_rpc_set_adaptive(tz_rpc *c, bool on)
 {
@@ -321,8 +327,14 @@ static void abandon_all(tz_rpc *c)
 static bool cancelled(const tz_rpc *c) { return c->cancel && *c->cancel; }
 
 /* The error of a transfer curl could not complete. */
-static tz_status transfer_error(const tz_rpc_xfer *x, CURLcode rc, tz_error *err)
+static tz_status transfer_error(const tz_rpc *c, const tz_rpc_xfer *x, CURLcode rc,
+                                tz_error *err)
 {
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return tz_error_set(err, TZ_EHTTP,
+                            "GET %s: no complete answer within %u s (--rpc-timeout-secs): %s%s%s",
+                            x->url, c->timeout_secs, curl_easy_strerror(rc),
+                            x->errbuf[0] ? ": " : "", x->errbuf);
     if (x->body.dropped || rc == CURLE_FILESIZE_EXCEEDED)
         return tz_error_set(err, TZ_ENOMEM,
                             "GET %s: response body exceeds %zu bytes (values above 4 MiB are "
@@ -466,13 +478,24 @@ static unsigned abandon_unaccepted(tz_rpc *c)
 /* Issues x's request (x->url set): adds it to the multi handle. */
 static tz_status issue(tz_rpc *c, tz_rpc_xfer *x, tz_error *err)
 {
+    double now = tz_mono_secs();
+    if (!x->retry)
+        x->t_first = now;
+    /* what is left of the request's time (a re-issue does not restart it) */
+    double left_ms = ((double)c->timeout_secs - (now - x->t_first)) * 1000.0;
+    if (left_ms < 1.0)
+        return tz_error_set(err, TZ_EHTTP,
+                            "GET %s: no complete answer within %u s (--rpc-timeout-secs): the "
+                            "node accepted no connection that answered",
+                            x->url, c->timeout_secs);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)left_ms);
     curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
     CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
     if (mc != CURLM_OK)
         return tz_error_set(err, TZ_EHTTP, "GET %s: %s", x->url, curl_multi_strerror(mc));
     x->busy = true;
     x->retry = false;
-    x->t_start = tz_mono_secs();
+    x->t_start = now;
     return TZ_OK;
 }
 
@@ -538,7 +561,7 @@ tz_status tz_rpc_run(tz_rpc *c, const tz_rpc_op *o, tz_error *err)
             finished++;
             c->stats.bytes += x->body.len;
             if (rc != CURLE_OK) {
-                st = transfer_error(x, rc, err);
+                st = transfer_error(c, x, rc, err);
                 goto fail;
             }
             st = o->done(o->ctx, c, x, err);

@@ -63,6 +63,16 @@ void tz_rpc_set_adaptive(tz_rpc *c, bool on);
  * unaccepted. Safe to call from any thread. */
 unsigned tz_rpc_inflight_limit(const tz_rpc *c);
 
+/* The longest a request may take, from its first issue to its last byte,
+ * re-issues after an unaccepted connection included: a node that accepts
+ * and never answers, or drips its body, fails the operation with TZ_EHTTP
+ * "GET <url>: no complete answer within N s (--rpc-timeout-secs)".
+ * Default TZ_RPC_TIMEOUT_DEFAULT; `secs` 1..TZ_RPC_TIMEOUT_MAX (other
+ * values are clamped). */
+#define TZ_RPC_TIMEOUT_DEFAULT 30u
+#define TZ_RPC_TIMEOUT_MAX 86400u
+void tz_rpc_set_timeout(tz_rpc *c, unsigned secs);
+
 /* Asynchronous cancel flag: when *flag becomes true, in-flight transfers
  * are abandoned (not awaited) and the current call returns TZ_ECANCEL. */
 void tz_rpc_set_cancel_flag(tz_rpc *c, volatile int *flag);

@@ -33,6 +33,8 @@ typedef struct tz_rpc_xfer {
     tz_buf body; /* capped at TZ_RPC_BODY_MAX (truncate mode: `dropped` means too big) */
     long http;
     double t_start;  /* when the request was issued (tz_mono_secs) */
+    double t_first;  /* when it was first issued (retries keep it): the
+                        request's whole time is bounded by the client's timeout */
     bool retry;      /* abandoned on a connection the node did not accept:
                         to issue again, unchanged */
     /* what the request is for, set by the operation */
@@ -61,6 +63,7 @@ struct tz_rpc {
     volatile int *cancel;
     bool use_values;
     int values_state;
+    unsigned timeout_secs; /* a request's whole time, retries included */
     tz_rpc_stats stats;
 };
 

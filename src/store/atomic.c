@@ -28,8 +28,8 @@
  * closes it. On success *dir and *tmp (malloc'd) name the folder and the
  * temp file, which the caller moves into place or unlinks. On failure
  * nothing is left behind. `what` names the operation in messages; the
- * write, chmod, fsync and close failures name the temp file, or, with a
- * `noun`, "<step> <noun> <path>". */
+ * write, chmod, fsync and close failures say "<step> temp file <temp> for
+ * <path>", or, with a `noun`, "<step> <noun> <path>". */
 static tz_status write_temp(const char *path, const void *data, size_t len, mode_t mode,
                             const char *what, const char *noun, char **dir_out, char **tmp_out,
                             tz_error *err)
@@ -79,9 +79,11 @@ static tz_status write_temp(const char *path, const void *data, size_t len, mode
         step = "close";
         e = errno;
     }
-    if (step)
-        st = tz_error_set(err, TZ_EIO, "%s %s%s%s: %s", step, noun ? noun : "",
-                          noun ? " " : "", noun ? path : tmp, strerror(e));
+    if (step && noun)
+        st = tz_error_set(err, TZ_EIO, "%s %s %s: %s", step, noun, path, strerror(e));
+    else if (step)
+        st = tz_error_set(err, TZ_EIO, "%s temp file %s for %s: %s", step, tmp, path,
+                          strerror(e));
     if (st) {
         (void)fs->unlink(tmp);
         goto fail;

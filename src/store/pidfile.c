@@ -18,7 +18,10 @@
  * believed: no conversion, so no verdict of recycling either. */
 #define MAX_UPTIME_SECS 1000000000ULL
 
-tz_status tz_proc_starttime(pid_t pid, unsigned long long *out)
+/* Reads /proc/<pid>/stat: the state letter (field 3) into *state and the
+ * start time (field 22) into *ticks. TZ_ENOTFOUND when there is no such
+ * process, TZ_EPARSE when the file cannot be read or parsed. */
+static tz_status proc_stat(pid_t pid, char *state, unsigned long long *ticks)
 {
     char path[64], *text = NULL;
     size_t len;
@@ -37,12 +40,14 @@ tz_status tz_proc_starttime(pid_t pid, unsigned long long *out)
                 p++;
             if (!*p)
                 break;
+            if (field == 3)
+                *state = *p;
             if (field == 22) {
                 char *end;
                 errno = 0;
                 unsigned long long v = strtoull(p, &end, 10);
                 if (end != p && errno == 0 && (*end == ' ' || *end == '\n' || !*end)) {
-                    *out = v;
+                    *ticks = v;
                     st = TZ_OK;
                 }
                 break;
@@ -53,6 +58,12 @@ tz_status tz_proc_starttime(pid_t pid, unsigned long long *out)
     }
     free(text);
     return st;
+}
+
+tz_status tz_proc_starttime(pid_t pid, unsigned long long *out)
+{
+    char state;
+    return proc_stat(pid, &state, out);
 }
 
 /* Boot time plus `ticks` clock ticks, as wall-clock time. False when the
@@ -111,10 +122,15 @@ tz_pid_verdict tz_pid_file_owner(pid_t pid, unsigned long long recorded_start_or
     if (pid <= 0 || !process_exists(pid))
         return TZ_PID_DEAD;
     unsigned long long ticks;
-    if (tz_proc_starttime(pid, &ticks) != TZ_OK)
+    char state = 0;
+    if (proc_stat(pid, &state, &ticks) != TZ_OK)
         /* Gone meanwhile, or no readable /proc (then a recycled PID cannot
          * be told apart: keep the conservative answer). */
         return process_exists(pid) ? TZ_PID_OWNER : TZ_PID_DEAD;
+    /* A zombie has exited: it holds nothing and writes nothing more, even
+     * while a lazy init (a container's PID 1) has not reaped it yet. */
+    if (state == 'Z' || state == 'X')
+        return TZ_PID_DEAD;
     if (recorded_start_or_0)
         return ticks == recorded_start_or_0 ? TZ_PID_OWNER : TZ_PID_OTHER_START;
     if (!file_mtime || started_by(ticks, file_mtime))

@@ -48,7 +48,9 @@ typedef enum {
  * /proc/<pid>/stat and the clocks; writes nothing. `recorded_start_or_0`
  * is the start time of the two-field form (0: none); `file_mtime` is the
  * file's st_mtim (NULL: judge by existence and the recorded start time
- * only). Returns TZ_PID_DEAD for pid <= 0 or a missing process;
+ * only). Returns TZ_PID_DEAD for pid <= 0, a missing process or one that
+ * has exited and waits to be reaped (a zombie: its parent, or a lazy init
+ * that adopted it, has not waited for it yet);
  * TZ_PID_OTHER_START when a start time is recorded and differs;
  * TZ_PID_STARTED_AFTER when none is recorded and the process started more
  * than TZ_PID_START_SLACK_MS after *file_mtime; otherwise TZ_PID_OWNER

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/atomic.h"
 #include "store/fsys.h"
 #include "store/lock.h"
 #include "store/pidfile.h"
@@ -641,6 +642,57 @@ static void test_reference_reads_ours(void)
     tz_lock_release(l);
 }
 
+/* A holder that exited but is not reaped yet (a zombie, as the children
+ * of a killed daemon are until a lazy init reaps them) holds nothing: its
+ * lock and sentinel are stale, its temp files swept. */
+static void test_zombie_holder(void)
+{
+    fflush(NULL);
+    pid_t z = fork();
+    if (z == 0)
+        _exit(0);
+    /* Not waited for: a zombie until reaped below. */
+    char state = 0;
+    for (int i = 0; i < 500 && state != 'Z'; i++) {
+        char path[64], *t = NULL;
+        snprintf(path, sizeof path, "/proc/%ld/stat", (long)z);
+        t = tz_test_get_file(path);
+        char *p = t ? strrchr(t, ')') : NULL;
+        state = p && p[1] == ' ' ? p[2] : 0;
+        free(t);
+        if (state != 'Z')
+            usleep(2000);
+    }
+    CHECK_MSG(state == 'Z', "child %ld never became a zombie", (long)z);
+    CHECK(kill(z, 0) == 0); /* it still "exists" for kill(2) */
+    CHECK(!tz_pid_alive(z, 0));
+    CHECK(tz_pid_file_owner(z, 0, NULL) == TZ_PID_DEAD);
+
+    char line[64];
+    tz_error err = {0};
+    snprintf(line, sizeof line, "%ld\n", (long)z);
+    tz_test_put_file(lockp, line, 0);
+    tz_lock *l = NULL;
+    CHECK_MSG(tz_lock_acquire(wallet, &l, &err) == TZ_OK, "%s", err.msg);
+    CHECK(l && tz_lock_recovered(l));
+    tz_lock_release(l);
+
+    tz_test_put_file(yieldp, line, 0);
+    tz_sentinel_state ss;
+    long pid = 0;
+    CHECK(tz_sentinel_check(wallet, &ss, &pid, NULL, &err) == TZ_OK &&
+          ss == TZ_SENTINEL_STALE_REMOVED && pid == (long)z);
+    CHECK(!tz_test_exists(yieldp));
+
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s/.wallet.json.lock.tmp.%ld.1.0", dir, (long)z);
+    tz_test_put_file(tmp, line, 0);
+    size_t removed = 0;
+    CHECK(tz_atomic_sweep_stale(lockp, &removed, &err) == TZ_OK && removed == 1);
+    CHECK(!tz_test_exists(tmp));
+    waitpid(z, NULL, 0);
+}
+
 int main(void)
 {
     if (tz_test_mkdtemp(dir, sizeof dir, "store-lock") != 0)
@@ -654,6 +706,7 @@ int main(void)
     test_recheck();
     test_lock_basic();
     test_lock_stale();
+    test_zombie_holder();
     test_lock_io_failure();
     test_lock_created_whole();
     test_lock_wait();
