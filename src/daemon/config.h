@@ -10,6 +10,10 @@ typedef struct tz_wd_config {
     int lock_timeout_secs;       /* --lock-timeout-secs: a job waits this long for the lock (60) */
     int yield_timeout_secs;      /* --yield-timeout-secs: the sync child is stopped if it has not
                                     yielded this long after a job raised the sentinel (60) */
+    int request_timeout_secs;    /* --request-timeout-secs: a request (headers and body) must
+                                    arrive within this of its connection waiting for it (10) */
+    unsigned max_connections;    /* HTTP connections served at once (1,024, or fewer when the
+                                    open-file limit cannot be raised that far) */
 } tz_wd_config;
 
 #endif
