@@ -12,6 +12,10 @@ typedef struct tz_wd_config {
                                     yielded this long after a job raised the sentinel (60) */
     int rpc_timeout_secs;        /* --rpc-timeout-secs: passed to each sync (0: not given, the
                                     CLI's default) */
+    int request_timeout_secs;    /* --request-timeout-secs: a request (headers and body) must
+                                    arrive within this of its connection waiting for it (10) */
+    unsigned max_connections;    /* HTTP connections served at once (1,024, or fewer when the
+                                    open-file limit cannot be raised that far) */
 } tz_wd_config;
 
 #endif

@@ -78,6 +78,13 @@ static bool cached(cache_entry *ce, const file_key *k, json_t **body)
 static int read_uncached(const tz_wd_config *cfg, const char *subcommand, cache_entry *ce,
                          const file_key *before_in, json_t **body);
 
+bool tz_fast_cached(const tz_wd_config *cfg, const char *subcommand, json_t **body)
+{
+    file_key now;
+    key_of(cfg->wallet_path, &now);
+    return cached(entry_for(subcommand), &now, body);
+}
+
 int tz_fast_read(const tz_wd_config *cfg, const char *subcommand, json_t **body)
 {
     file_key before;

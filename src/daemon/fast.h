@@ -7,6 +7,7 @@
 #define TZ_DAEMON_FAST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "config.h"
 
@@ -14,6 +15,12 @@
  * HTTP status and sets *body (new reference): 200 with the command's
  * result, or 502 with {"error":{"code","message","exit","stderr"}}. Thread-safe. */
 int tz_fast_read(const tz_wd_config *cfg, const char *subcommand, json_t **body);
+
+/* Answers `subcommand` from the cache without running anything: true and
+ * *body (new reference, status 200) when the cached answer still matches
+ * the wallet file; false otherwise (tz_fast_read must run it). Never
+ * blocks on a running child. Thread-safe. */
+bool tz_fast_cached(const tz_wd_config *cfg, const char *subcommand, json_t **body);
 
 /* {"bytes":N,"mtime_ms":T} of the wallet file (stat only, never read), or
  * NULL when it does not exist. New reference (the caller may add keys).

@@ -1,5 +1,6 @@
-/* The daemon's HTTP API (libmicrohttpd, one thread per connection so a
- * slow read never delays another request).
+/* The daemon's HTTP API (libmicrohttpd, one event loop; nothing on it
+ * waits, and no client can hold a connection past its request deadline:
+ * docs/daemon.md "Hostile clients").
  *
  *   GET  /                      status page (no token)
  *   GET  /api/status            fast lane: sync progress, queue, last error
@@ -26,8 +27,10 @@
 
 typedef struct tz_http tz_http;
 
-/* Listens on `addr` and serves until tz_http_stop. `cfg`, `lanes` and
- * `token` must outlive the server. Sets *port to the bound port (useful
+/* Listens on `addr` and serves until tz_http_stop, at most
+ * cfg->max_connections connections at once, each request due within
+ * cfg->request_timeout_secs. `cfg`, `lanes` and `token` must outlive the
+ * server. Sets *port to the bound port (useful
  * with port 0). Returns TZ_EIO when the address cannot be bound (message
  * names it) or TZ_ENOMEM. */
 tz_status tz_http_start(const tz_wd_config *cfg, tz_lanes *lanes,
@@ -38,7 +41,8 @@ tz_status tz_http_start(const tz_wd_config *cfg, tz_lanes *lanes,
  * 503 from now on) without closing the listener. */
 void tz_http_quiesce(tz_http *h);
 
-/* Closes the listener, waits for connection threads, frees. NULL: no-op. */
+/* Answers the reads still with the workers (503 when not started), closes
+ * the listener and every connection, frees. NULL: no-op. */
 void tz_http_stop(tz_http *h);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +55,9 @@ static const char usage[] =
     "                             asked it to (default 60)\n"
     "  --rpc-timeout-secs N       passed to each sync: the longest one request to the\n"
     "                             rollup node may take (default 30)\n"
+    "  --request-timeout-secs N   a client must send its whole request (headers and\n"
+    "                             body) within N s of connecting or of its previous\n"
+    "                             answer, however it trickles (default 10)\n"
     "  -h, --help                 this text\n"
     "\n"
     "The environment (TZEL_ROLLUP_NODE_URL, TZEL_SYNC_CHECKPOINT_EVERY,\n"
@@ -135,6 +139,31 @@ static bool parse_listen(const char *spec, struct sockaddr_storage *ss, char *ho
     return true;
 }
 
+/* HTTP connections served at once, when the open-file limit allows. */
+#define CONNECTIONS_WANTED 1024u
+/* Descriptors kept for everything else: the listener, the event loop,
+ * the children's pipes, inotify, the token and sentinel files. */
+#define FDS_RESERVED 64u
+
+/* Raises the open-file limit toward what CONNECTIONS_WANTED needs (up to
+ * the hard limit) and returns how many connections fit under it. */
+static unsigned connections_allowed(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 64;
+    rlim_t want = CONNECTIONS_WANTED + FDS_RESERVED;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        return rl.rlim_cur > FDS_RESERVED + 16 ? (unsigned)(rl.rlim_cur - FDS_RESERVED) : 16;
+    return CONNECTIONS_WANTED;
+}
+
 static char *default_wallet_bin(void)
 {
     char self[PATH_MAX];
@@ -154,12 +183,13 @@ int main(int argc, char **argv)
     tz_wd_config cfg = {.interval_secs = 10,
                         .job_timeout_secs = 300,
                         .lock_timeout_secs = 60,
-                        .yield_timeout_secs = 60};
+                        .yield_timeout_secs = 60,
+                        .request_timeout_secs = 10};
     const char *listen_spec = "127.0.0.1:8933";
     const char *token_file = NULL;
     bool allow_remote = false;
     enum { O_LISTEN = 256, O_TOKEN, O_INTERVAL, O_REMOTE, O_BIN, O_JOBT, O_LOCKT, O_YIELDT,
-           O_RPCT };
+           O_RPCT, O_REQT };
     static const struct option longopts[] = {
         {"wallet", required_argument, NULL, 'w'},
         {"listen", required_argument, NULL, O_LISTEN},
@@ -171,6 +201,7 @@ int main(int argc, char **argv)
         {"lock-timeout-secs", required_argument, NULL, O_LOCKT},
         {"yield-timeout-secs", required_argument, NULL, O_YIELDT},
         {"rpc-timeout-secs", required_argument, NULL, O_RPCT},
+        {"request-timeout-secs", required_argument, NULL, O_REQT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -190,6 +221,7 @@ int main(int argc, char **argv)
         case O_LOCKT: target = &cfg.lock_timeout_secs; what = "--lock-timeout-secs"; break;
         case O_YIELDT: target = &cfg.yield_timeout_secs; what = "--yield-timeout-secs"; break;
         case O_RPCT: target = &cfg.rpc_timeout_secs; what = "--rpc-timeout-secs"; break;
+        case O_REQT: target = &cfg.request_timeout_secs; what = "--request-timeout-secs"; break;
         case 'h': fputs(usage, stdout); return EXIT_OK_;
         default:
             fprintf(stderr,
@@ -302,6 +334,13 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    cfg.max_connections = connections_allowed();
+    if (cfg.max_connections < CONNECTIONS_WANTED)
+        fprintf(stderr,
+                "tzel-walletd: warning: the open-file limit allows %u HTTP connections, not %u "
+                "(raise `ulimit -n`)\n",
+                cfg.max_connections, CONNECTIONS_WANTED);
 
     int rc = EXIT_OK_;
     tz_lanes *lanes = NULL;

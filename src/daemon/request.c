@@ -4,10 +4,13 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <strings.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/num.h"
+
+static const char too_large_message[] = "the request body is larger than 64 KiB";
 
 static void error(tz_req *out, unsigned status, const char *code, const char *message)
 {
@@ -135,6 +138,11 @@ static void api(tz_req *out, const char *method, const char *path, const char *b
     error(out, 404, "NOT_FOUND", "no such API route");
 }
 
+static bool is_api(const char *url)
+{
+    return strcmp(url, "/api") == 0 || strncmp(url, "/api/", 5) == 0;
+}
+
 void tz_req_decide(const char *method, const char *url, const char *auth,
                    const char token[TZ_TOKEN_HEX_LEN + 1], const char *body, size_t body_len,
                    bool too_large, tz_req *out)
@@ -142,14 +150,14 @@ void tz_req_decide(const char *method, const char *url, const char *auth,
     memset(out, 0, sizeof *out);
     if (!body)
         body_len = 0;
-    if (strcmp(url, "/api") == 0 || strncmp(url, "/api/", 5) == 0) {
+    if (is_api(url)) {
         if (!tz_token_check(auth, token))
             return error(out, 401, "UNAUTHORIZED",
                          auth ? "wrong bearer token"
                               : "missing bearer token: send \"Authorization: Bearer <token>\" "
                                 "with the token from the daemon's token file");
         if (too_large)
-            return error(out, 413, "TOO_LARGE", "the request body is larger than 64 KiB");
+            return error(out, 413, "TOO_LARGE", too_large_message);
         return api(out, method, url + 4, body, body_len);
     }
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
@@ -159,4 +167,46 @@ void tz_req_decide(const char *method, const char *url, const char *auth,
         return;
     }
     error(out, 404, "NOT_FOUND", "no such page");
+}
+
+/* "application/json", any case, optionally followed by parameters. */
+static bool is_json_type(const char *type)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof json - 1;
+    if (strncasecmp(type, json, n) != 0)
+        return false;
+    type += n;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    return *type == '\0' || *type == ';';
+}
+
+bool tz_req_head(const char *method, const char *url, const char *auth,
+                 const char token[TZ_TOKEN_HEX_LEN + 1], const char *content_type, bool has_body,
+                 uint64_t body_len, tz_req *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!has_body || !is_api(url)) {
+        tz_req_decide(method, url, auth, token, NULL, 0, false, out);
+        return true;
+    }
+    if (!tz_token_check(auth, token)) {
+        tz_req_decide(method, url, auth, token, NULL, 0, false, out);
+        return true;
+    }
+    if (body_len != UINT64_MAX && body_len > TZ_REQ_BODY_MAX) {
+        error(out, 413, "TOO_LARGE", too_large_message);
+        return true;
+    }
+    if (content_type && !is_json_type(content_type)) {
+        error(out, 415, "UNSUPPORTED_MEDIA_TYPE",
+              "the request body must be JSON, sent with \"Content-Type: application/json\"");
+        return true;
+    }
+    bool post = strcmp(method, "POST") == 0;
+    if (post && (strcmp(url, "/api/deposit") == 0 || strcmp(url, "/api/jobs") == 0))
+        return false;
+    tz_req_decide(method, url, auth, token, NULL, 0, false, out);
+    return true;
 }

@@ -8,9 +8,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "jobs.h"
 #include "token.h"
+
+/* The largest request body kept (job arguments, a deposit amount). */
+#define TZ_REQ_BODY_MAX (64u << 10)
 
 typedef enum {
     TZ_REQ_ERROR,  /* answer `status` with {"error":{"code","message"}} */
@@ -42,5 +46,21 @@ typedef struct tz_req {
 void tz_req_decide(const char *method, const char *url, const char *auth,
                    const char token[TZ_TOKEN_HEX_LEN + 1], const char *body, size_t body_len,
                    bool too_large, tz_req *out);
+
+/* Decides what the request line and headers alone can decide, before a
+ * byte of the body is read. `has_body`: the request announces a body (a
+ * Content-Length above 0, or a chunked one); `body_len` its
+ * Content-Length (UINT64_MAX when chunked); `content_type` the
+ * Content-Type header (NULL when absent). Returns true with *out filled
+ * (as tz_req_decide fills it) when the answer is known: a request without
+ * a body (decided with an empty one); on /api, a missing or wrong token
+ * (401), a body above TZ_REQ_BODY_MAX (413) or a body that is not
+ * application/json (415); a route that takes no body (decided without
+ * it). Returns false, *out zeroed, when the body must be read first and
+ * handed to tz_req_decide (POST /api/deposit and POST /api/jobs).
+ * Allocates only out->job. */
+bool tz_req_head(const char *method, const char *url, const char *auth,
+                 const char token[TZ_TOKEN_HEX_LEN + 1], const char *content_type, bool has_body,
+                 uint64_t body_len, tz_req *out);
 
 #endif

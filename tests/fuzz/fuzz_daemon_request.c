@@ -1,5 +1,7 @@
-/* The daemon's request parsing (daemon/request.h tz_req_decide): routes,
- * the bearer token header, JSON bodies and job arguments. The input is
+/* The daemon's request parsing (daemon/request.h tz_req_decide, and
+ * tz_req_head on the same request line and headers, the body announced
+ * with its length, as text/plain when that length is odd): routes, the
+ * bearer token header, JSON bodies and job arguments. The input is
  * "METHOD\nURL\nAUTHORIZATION\nBODY": a part that is missing is empty, an
  * Authorization of "-" is an absent header; the first byte of the method
  * line is the too-large flag when it is '!'. The token is 64 'a's. */
@@ -53,6 +55,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (d.action == TZ_REQ_JOB)
         FZ_ASSERT(d.job_id >= 1);
+
+    tz_req h;
+    const char *a = strcmp(auth, "-") == 0 ? NULL : auth;
+    if (tz_req_head(method + too_large, url, a, token, blen & 1 ? "text/plain" : NULL, blen > 0,
+                    blen, &h)) {
+        if (h.action == TZ_REQ_ERROR)
+            FZ_ASSERT(h.status >= 400 && h.status < 600 && h.code && h.message[0]);
+        else if (strncmp(url, "/api", 4) == 0)
+            FZ_ASSERT(tz_token_check(a, token));
+        if (h.action == TZ_REQ_SUBMIT && h.job) {
+            FZ_ASSERT(tz_job_subcommand_allowed(h.job->args[0]));
+            tz_job_free(h.job);
+        }
+    } else {
+        /* only the two routes that take a body read it, with the token */
+        FZ_ASSERT(tz_token_check(a, token) && blen > 0 && blen <= TZ_REQ_BODY_MAX);
+        FZ_ASSERT(strcmp(url, "/api/deposit") == 0 || strcmp(url, "/api/jobs") == 0);
+    }
     free(body);
     free(auth);
     free(url);
