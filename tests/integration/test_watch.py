@@ -135,7 +135,238 @@ def test_show():
     check(r.returncode == 3, "missing: %d" % r.returncode)
 
 
-TESTS = [test_init_refusals, test_show]
+# ------------------------------------------------------- sync on the engine
+
+STATE = "/tzel/v1/state"
+PAID_VALUE = 1000
+
+
+def make_fixture():
+    """A one-address wallet (its address file beside it) and its three
+    exported materials."""
+    os.makedirs(FIXTURE)
+    w = os.path.join(FIXTURE, "wallet.json")
+    r = run("init", "--addresses", "0", wallet=w)
+    check(r.returncode == 0, "init failed: " + r.stderr)
+    r = run("receive", "--out", os.path.join(FIXTURE, "addr.json"), wallet=w, timeout=600)
+    check(r.returncode == 0, "receive failed: " + r.stderr)
+    for m in ("detect", "view", "outgoing"):
+        r = run("export-" + m, "--out", os.path.join(FIXTURE, m + ".json"), wallet=w)
+        check(r.returncode == 0, "export-%s failed: %s" % (m, r.stderr))
+
+
+def material(mode):
+    return os.path.join(FIXTURE, mode + ".json")
+
+
+def start_sim(leaves, seed, **kw):
+    return tzlib.SimServer.start(leaves, seed, cache=CACHE, threads=2, **kw)
+
+
+def chain_with_sent(leaves, seed, sent=3, **kw):
+    """A simulator whose chain pays the fixture wallet 5 notes among `leaves`,
+    then `sent` notes the wallet sent (outgoing ciphertexts under its
+    outgoing_seed). Returns (sim, the sent leaves as /sim/append lists them)."""
+    sim = start_sim(leaves, seed, pay=os.path.join(FIXTURE, "addr.json") + ":5", **kw)
+    out = sim.post("append", {"count": sent, "sender": load(material("outgoing")),
+                              "role": "transfer_recipient"})
+    return sim, out["leaves"]
+
+
+def new_watch(name, mode):
+    d = tzlib.new_dir(TMP, name)
+    w = os.path.join(d, "watch.json")
+    r = run("watch", "init", "--material", material(mode), wallet=w)
+    check(r.returncode == 0, "watch init: " + r.stderr)
+    return w
+
+
+def watch_sync(w, url, *args, json_mode=False, env=None):
+    return run("watch", "sync", *args, wallet=w, url=url, json_mode=json_mode, env=env)
+
+
+def sync_ok(w, url, *args, **kw):
+    r = watch_sync(w, url, *args, **kw)
+    check(r.returncode == 0, "watch sync failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+    return r
+
+
+def read_note(sim, i):
+    key = "%s/notes/%016x" % (STATE, i)
+    n = int.from_bytes(bytes.fromhex(sim.value(key + "/len")), "little")
+    data = b""
+    for c in range((n + 1023) // 1024):
+        data += bytes.fromhex(sim.value("%s/chunk/%08x" % (key, c)))
+    return data
+
+
+def tags_match(sim, indices):
+    """The simulator's own verdict on the detection tag of each leaf for the
+    fixture wallet's address 0 (the one receive made)."""
+    wal = load(os.path.join(FIXTURE, "wallet.json"))
+    a = [x for x in wal["addresses"] if x["index"] == 0][0]
+    spec = "%s:0:%s" % (wal["master_sk"], a["auth_root"])
+    notes = "\n".join(read_note(sim, i).hex() for i in indices) + "\n"
+    out = subprocess.run([tzlib.SIM_BIN, "--check-note", spec], input=notes, capture_output=True,
+                         text=True, timeout=120)
+    check(out.returncode == 0, out.stderr)
+    return [json.loads(l)["detected"] for l in out.stdout.splitlines()]
+
+
+def test_three_modes_and_reference_files():
+    """A wallet paid 5 notes among the leaves, plus 3 it sent: view records exactly the 5
+    with values and memos, detect lists the 5 among candidates whose tags all match,
+    outgoing exactly the 3; each file is the reference's serialization of its records,
+    and stdout the reference's line."""
+    sim, sent = chain_with_sent(5000, "watch-modes")
+    with sim:
+        paid = sorted(p["index"] for p in sim.paid())
+        size = 5003
+        wv, wd, wo = (new_watch("modes-" + m, m) for m in ("view", "detect", "outgoing"))
+
+        r = sync_ok(wv, sim.url)
+        check(r.stdout == "Watch sync: 5 new validated notes, cursor=%d, tracked=5, "
+              "incoming_total=%d, spend_status=unavailable_without_spend_key\n"
+              % (size, 5 * PAID_VALUE), "view stdout %r" % r.stdout)
+        doc = load(wv)
+        notes = [{"index": p["index"], "addr_index": 0, "cm": p["cm"], "value": p["v"],
+                  "memo": "f6"} for p in sorted(sim.paid(), key=lambda p: p["index"])]
+        check(doc["notes"] == notes, "view notes %r" % doc["notes"])
+        mat = load(material("view"))
+        want = dict(mat)
+        want.update({"scanned": size, "notes": notes})
+        check(without_ours(wv) == serde_pretty(want), "view file:\n" + open(wv).read()[:3000])
+        check(doc["tzel_c_sync"]["verified"]["size"] == size, "root not verified")
+
+        r = sync_ok(wd, sim.url)
+        doc = load(wd)
+        cands = [m["index"] for m in doc["matches"]]
+        check(set(paid) <= set(cands), "paid %r not among candidates %r" % (paid, cands))
+        check(cands == sorted(cands) and len(cands) < 60, "candidates %r" % cands)
+        check(all(m["addr_index"] == 0 for m in doc["matches"]), "addr_index")
+        check(all(tags_match(sim, cands)), "a candidate's tag does not match")
+        check(not any(tags_match(sim, [i for i in range(0, 400) if i not in cands])),
+              "a leaf whose tag matches is missing from the candidates")
+        check(r.stdout == "Watch sync: %d new candidate matches, cursor=%d, tracked=%d, "
+              "mode=detect\n" % (len(cands), size, len(cands)), "detect stdout %r" % r.stdout)
+        want = dict(load(material("detect")))
+        want.update({"scanned": size, "matches": doc["matches"]})
+        check(without_ours(wd) == serde_pretty(want), "detect file:\n" + open(wd).read()[:2000])
+
+        r = sync_ok(wo, sim.url, json_mode=True)
+        doc = load(wo)
+        got = [(n["index"], n["cm"], n["value"], n["rseed"], n["role"]) for n in doc["notes"]]
+        check(got == [(x["index"], x["cm"], x["v"], x["rseed"], "transfer_recipient")
+                      for x in sent], "outgoing %r, sent %r" % (got, sent))
+        res = json.loads(r.stdout)["result"]
+        check(res["found"] == 3 and res["next_cursor"] == size and
+              res["status"]["outgoing_total"] == sum(x["v"] for x in sent) and
+              res["status"]["outgoing_notes"] == doc["notes"], "envelope %r" % res)
+        check("Watch sync: 3 new outgoing notes, cursor=%d, tracked=3, outgoing_total=%d, "
+              "spend_status=unavailable_without_spend_key" % (size, sum(x["v"] for x in sent))
+              in r.stderr, "the line goes to stderr with --json")
+
+        # a second round finds nothing new and keeps the records
+        r = sync_ok(wv, sim.url)
+        check(r.stdout.startswith("Watch sync: 0 new validated notes, cursor=%d, tracked=5"
+                                  % size), r.stdout)
+
+
+def test_k0_refused_without_request():
+    with start_sim(40, "watch-k0") as sim:
+        w = new_watch("k0", "detect")
+        before = open(w, "rb").read()
+        sim.reset()
+        r = watch_sync(w, sim.url, "--checkpoint-every", "0", json_mode=True)
+        check(r.returncode == 2 and K0_MSG in r.stderr, "exit %d %s" % (r.returncode, r.stderr))
+        r = watch_sync(w, sim.url, env={"TZEL_SYNC_CHECKPOINT_EVERY": "0"})
+        check(r.returncode == 2, "env K=0: exit %d" % r.returncode)
+        check(sim.rpc_requests() == 0, "requests were made")
+        check(open(w, "rb").read() == before and not os.path.exists(w + ".lock"), "file touched")
+
+
+def test_sigkill_then_resume_same_records():
+    """SIGKILL during a watch sync, then resume: the same records as an uninterrupted sync."""
+    sim, _ = chain_with_sent(3000, "watch-kill")
+    with sim:
+        ref = new_watch("kill-ref", "view")
+        sync_ok(ref, sim.url)
+        sim.post("latency", {"ms": 3})
+        w = new_watch("kill", "view")
+        p = tzlib.spawn_wallet("watch", "sync", "--checkpoint-every", "50", "--concurrency", "4",
+                               wallet=w, url=sim.url)
+        try:
+            tzlib.wait_for(lambda: 0 < load(w)["scanned"] < 3003, 60, "a checkpoint",
+                           step=0.02)
+            time.sleep(0.05)
+            p.send_signal(signal.SIGKILL)
+        finally:
+            p.wait(timeout=30)
+        mid = load(w)["scanned"]
+        check(0 < mid < 3003, "killed at %d" % mid)
+        sim.post("latency", {"ms": 0})
+        sync_ok(w, sim.url)
+        check(load(w)["notes"] == load(ref)["notes"] and load(w)["scanned"] == 3003,
+              "records differ after resume")
+        check(without_ours(w) == without_ours(ref), "files differ")
+
+
+def test_sentinel_yields_watch_sync():
+    """A live <watch>.yield makes watch sync save its first batch and exit 0; the next
+    run, without it, finishes."""
+    with start_sim(600, "watch-yield") as sim:
+        w = new_watch("yield", "detect")
+        open(w + ".yield", "w").write("%d\n" % os.getpid())
+        r = sync_ok(w, sim.url, "--checkpoint-every", "100", json_mode=True)
+        res = json.loads(r.stdout)["result"]
+        check(res.get("yielded") is True and res["next_cursor"] == 100 and
+              load(w)["scanned"] == 100, "yield %r" % res)
+        check(os.path.exists(w + ".yield"), "sentinel removed")
+        os.unlink(w + ".yield")
+        r = sync_ok(w, sim.url)
+        check(load(w)["scanned"] == 600 and "cursor=600" in r.stdout, r.stdout)
+
+
+def test_faults_clear_error_intact_file():
+    """Each simulator fault: a clear error, and a file that loads at its last checkpoint;
+    a tampered leaf is caught by the root check and the file returns to the verified state."""
+    sim, _ = chain_with_sent(400, "watch-faults")
+    with sim:
+        w = new_watch("faults", "view")
+        cases = [({"status": 503, "next": 1000}, 5, "503"),
+                 ({"drop": True, "next": 1000}, 5, ""),
+                 ({"truncate": True, "next": 1000}, 5, ""),
+                 ({"malformed": True, "note_index": 150}, 6, "notes/0000000000000096")]
+        for fault, code, needle in cases:
+            sim.post("fault/clear")
+            sim.post("fault", fault)
+            r = watch_sync(w, sim.url, "--checkpoint-every", "50")
+            check(r.returncode == code, "%r: exit %d %s" % (fault, r.returncode, r.stderr))
+            check(r.stderr.count("error: watch sync failed: ") == 1 and needle in r.stderr and
+                  "profile show` to confirm the saved rollup profile." in r.stderr,
+                  "%r: %s" % (fault, r.stderr))
+            doc = load(w)
+            check(doc["scanned"] % 50 == 0 and doc["scanned"] <= 150, "%r: cursor %d"
+                  % (fault, doc["scanned"]))
+        sim.post("fault/clear")
+        sync_ok(w, sim.url)
+        good = load(w)
+        check(len(good["notes"]) == 5 and good["scanned"] == 403, "after faults %r" % good)
+        sim.post("append", {"count": 20})
+        sim.post("fault", {"tamper_note": 410})
+        r = watch_sync(w, sim.url)
+        check(r.returncode == 6 and "root mismatch" in r.stderr and
+              "returned to its last verified state: cursor 423 -> 403" in r.stderr,
+              "tamper: %d %s" % (r.returncode, r.stderr))
+        check(load(w)["scanned"] == 403 and load(w)["notes"] == good["notes"], "rolled back")
+        sim.post("fault/clear")
+        sync_ok(w, sim.url)
+        check(load(w)["scanned"] == 423, "honest node repairs it")
+
+
+TESTS = [test_init_refusals, test_show, test_three_modes_and_reference_files,
+         test_k0_refused_without_request, test_sigkill_then_resume_same_records,
+         test_sentinel_yields_watch_sync, test_faults_clear_error_intact_file]
 
 if __name__ == "__main__":
-    sys.exit(tzlib.run_tests(TESTS, TMP))
+    sys.exit(tzlib.run_tests(TESTS, TMP, setup=make_fixture))
