@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "jobs.h"
-#include "token.h"
+#include "net/token.h"
 
 typedef enum {
     TZ_REQ_ERROR,  /* answer `status` with {"error":{"code","message"}} */

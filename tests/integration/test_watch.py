@@ -175,7 +175,7 @@ def chain_with_sent(leaves, seed, sent=3, **kw):
 
 def new_watch(name, mode):
     d = tzlib.new_dir(TMP, name)
-    w = os.path.join(d, "watch.json")
+    w = os.path.join(d, name + ".json")
     r = run("watch", "init", "--material", material(mode), wallet=w)
     check(r.returncode == 0, "watch init: " + r.stderr)
     return w
@@ -364,9 +364,158 @@ def test_faults_clear_error_intact_file():
         check(load(w)["scanned"] == 423, "honest node repairs it")
 
 
+# ------------------------------------------------------------- tzel-detect
+
+DETECT_BIN = os.path.join(tzlib.BIN, "tzel-detect")
+
+
+class Detect:
+    """A tzel-detect on a free port: url, the process, requests."""
+
+    def __init__(self, wallets, url, *extra, env=None):
+        args = [DETECT_BIN, "--bind", "127.0.0.1:0", "--rollup-node-url", url]
+        for w in wallets:
+            args += ["--wallet", w]
+        e = dict(os.environ)
+        e.update(env or {})
+        self.p = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=e)
+        line = self.p.stdout.readline()
+        check(line.startswith("Detection service listening on http://127.0.0.1:"),
+              "no ready line: %r %s" % (line, self.p.stderr.read() if self.p.poll() else ""))
+        self.url = line.split()[-1]
+
+    def req(self, method, path, token=None):
+        """(status, body text)."""
+        import urllib.error
+        import urllib.request
+        rq = urllib.request.Request(self.url + path, method=method,
+                                    data=b"" if method == "POST" else None)
+        if token:
+            rq.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(rq, timeout=120) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def json(self, method, path, token=None):
+        st, body = self.req(method, path, token)
+        check(st == 200, "%s %s: %d %s" % (method, path, st, body))
+        return json.loads(body)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        return self.p.wait(timeout=60)
+
+
+def test_detect_one_pass_for_three_wallets():
+    """Three wallets at cursors 0, 1000 and 2000 are served by one pass: the simulator
+    reads each leaf once; the routes answer the reference's shapes."""
+    addr = load(os.path.join(FIXTURE, "addr.json"))
+    with start_sim(1000, "detect-pass") as small:
+        wv = new_watch("pass-view", "view")
+        sync_ok(wv, small.url)
+    with start_sim(2000, "detect-pass") as mid:
+        wo = new_watch("pass-out", "outgoing")
+        sync_ok(wo, mid.url)
+    wd = new_watch("pass-detect", "detect")
+    with start_sim(3000, "detect-pass") as sim:
+        paid = sim.post("append", {"to": addr, "count": 2})["leaves"]
+        sent = sim.post("append", {"count": 2, "sender": load(material("outgoing"))})["leaves"]
+        sim.reset()
+        d = Detect([wd, wv, wo], sim.url, "--interval-secs", "3600")
+        try:
+            tzlib.wait_for(lambda: all(load(w)["scanned"] == 3004 for w in (wd, wv, wo)), 120,
+                           "the first round")
+            c = sim.counters()["requests"]
+            check(c["values"] == 3004, "leaves read %r (one pass reads 3004)" % c)
+            check([n["index"] for n in load(wv)["notes"]] == [x["index"] for x in paid],
+                  "view %r" % load(wv)["notes"])
+            check([(n["index"], n["value"]) for n in load(wo)["notes"]] ==
+                  [(x["index"], x["v"]) for x in sent], "outgoing %r" % load(wo)["notes"])
+            cands = [m["index"] for m in load(wd)["matches"]]
+            check(all(x["index"] in cands for x in paid), "detect %r" % cands)
+            check(load(wv)["tzel_c_sync"]["verified"]["size"] == 3004, "view root not verified")
+
+            check(d.req("GET", "/healthz") == (200, "ok"), "healthz")
+            st = d.json("GET", "/v1/status?wallet=pass-view.json")
+            check(st["tracked"] == 2, "status %r" % st)
+            code, body = d.req("GET", "/v1/status")
+            check(code == 400 and "?wallet=" in body, "several wallets: %d %s" % (code, body))
+            code, _ = d.req("GET", "/v1/status?wallet=nope.json")
+            check(code == 404, "unknown wallet %d" % code)
+            ws = d.json("GET", "/v1/wallets")["wallets"]
+            check([w["name"] for w in ws] == ["pass-detect.json", "pass-view.json",
+                                              "pass-out.json"] and
+                  [w["status"]["scanned"] for w in ws] == [3004] * 3, "wallets %r" % ws)
+            # a new note, then a round now
+            sim.post("append", {"to": addr, "count": 1})
+            r = d.json("POST", "/v1/sync?wallet=" + os.path.basename(wv))
+            check(list(r) == ["summary", "status"] and r["summary"] == {"found": 1,
+                  "next_cursor": 3005} and r["status"]["tracked"] == 3, "sync %r" % r)
+            check(list(r["status"]) == list(json.loads(run("watch", "show", wallet=wv).stdout))
+                  and r["status"] == json.loads(run("watch", "show", wallet=wv).stdout),
+                  "status differs from watch show")
+            sim.post("fault", {"status": 503, "next": 100})
+            code, body = d.req("POST", "/v1/sync?wallet=" + os.path.basename(wv))
+            check(code == 502 and "503" in body, "node failure: %d %s" % (code, body))
+            sim.post("fault/clear")
+        finally:
+            check(d.stop() == 0, "exit status")
+
+
+def test_detect_token_background_and_sigterm():
+    """With --token-file every /v1 route needs the token (401 otherwise) and a
+    non-loopback bind is allowed; without one it is refused. A background round
+    happens by itself; SIGTERM ends a round at a checkpoint and exits 0."""
+    d0 = tzlib.new_dir(TMP, "detect-token")
+    w1 = new_watch("token-a", "detect")
+    r = subprocess.run([DETECT_BIN, "--wallet", w1, "--bind", "0.0.0.0:0",
+                        "--rollup-node-url", "http://127.0.0.1:9"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 2 and "without --token-file" in r.stderr,
+          "non-loopback without token: %d %s" % (r.returncode, r.stderr))
+    tok = os.path.join(d0, "token")
+    with start_sim(1500, "detect-token") as sim:
+        sim.post("latency", {"ms": 2})
+        d = Detect([w1], sim.url, "--interval-secs", "1", "--token-file", tok,
+                   env={"TZEL_SYNC_CHECKPOINT_EVERY": "50", "TZEL_SYNC_CONCURRENCY": "2"})
+        try:
+            check(os.stat(tok).st_mode & 0o777 == 0o600, "token file mode")
+            token = open(tok).read().strip()
+            check(d.req("GET", "/healthz") == (200, "ok"), "healthz is open")
+            for m, p in (("GET", "/v1/status"), ("POST", "/v1/sync"), ("GET", "/v1/wallets")):
+                code, _ = d.req(m, p)
+                check(code == 401, "%s %s without token: %d" % (m, p, code))
+                code, _ = d.req(m, p, token="0" * 64)
+                check(code == 401, "%s %s wrong token: %d" % (m, p, code))
+            tzlib.wait_for(lambda: 0 < load(w1)["scanned"] < 1500, 60, "a checkpoint",
+                           step=0.02)
+        finally:
+            t = time.time()
+            rc = d.stop()
+        check(rc == 0 and time.time() - t < 10, "SIGTERM: exit %d after %.1fs" %
+              (rc, time.time() - t))
+        mid = load(w1)["scanned"]
+        check(0 < mid < 1500, "stopped at %d" % mid)
+        sim.post("latency", {"ms": 0})
+        d = Detect([w1], sim.url, "--interval-secs", "1", "--token-file", tok)
+        try:
+            tzlib.wait_for(lambda: load(w1)["scanned"] == 1500, 60, "the background round")
+            sim.post("append", {"count": 5})
+            tzlib.wait_for(lambda: load(w1)["scanned"] == 1505, 30, "a later background round")
+            st = d.json("GET", "/v1/status", token=token)
+            check(st["scanned"] == 1505 and st["mode"] == "detect", "status %r" % st)
+        finally:
+            check(d.stop() == 0, "exit status")
+
+
 TESTS = [test_init_refusals, test_show, test_three_modes_and_reference_files,
          test_k0_refused_without_request, test_sigkill_then_resume_same_records,
-         test_sentinel_yields_watch_sync, test_faults_clear_error_intact_file]
+         test_sentinel_yields_watch_sync, test_faults_clear_error_intact_file,
+         test_detect_one_pass_for_three_wallets, test_detect_token_background_and_sigterm]
 
 if __name__ == "__main__":
     sys.exit(tzlib.run_tests(TESTS, TMP, setup=make_fixture))
