@@ -472,6 +472,13 @@ static sim_block next_block(const sim_chain *c)
 tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *to, uint64_t v,
                            uint64_t *first_index, tz_error *err)
 {
+    return sim_chain_append_from(c, n, to, v, NULL, first_index, err);
+}
+
+tz_status sim_chain_append_from(sim_chain *c, uint64_t n, const tz_payment_address *to,
+                                uint64_t v, const sim_sender *sender, uint64_t *first_index,
+                                tz_error *err)
+{
     if (n > 100000)
         return tz_error_set(err, TZ_EINVAL, "count %" PRIu64 " too large (max 100000)", n);
     pthread_mutex_lock(&c->wmu);
@@ -482,7 +489,7 @@ tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *t
         return tz_error_set(err, TZ_ENOMEM, "out of memory");
     }
     if (n)
-        sim_gen_notes(c, first, n, to, v, notes);
+        sim_gen_notes(c, first, n, to, v, sender, notes);
     pthread_rwlock_wrlock(&c->lock);
     void *ra = c->roots;
     bool room = reserve(&ra, c->roots_n, &c->roots_cap, sizeof(tz_felt), 1);

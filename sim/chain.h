@@ -169,6 +169,17 @@ void sim_leaf_opening(const sim_chain *c, uint64_t i, const tz_payment_address *
  * of the first new leaf. Returns TZ_OK or TZ_ENOMEM. */
 tz_status sim_chain_append(sim_chain *c, uint64_t n, const tz_payment_address *to, uint64_t v,
                            uint64_t *first_index, tz_error *err) TZ_WUR;
+/* The sender of appended notes: their outgoing recovery ciphertexts open
+ * under this outgoing_seed with this role (a tz_out_role). */
+typedef struct sim_sender {
+    tz_felt outgoing_seed;
+    uint8_t role;
+} sim_sender;
+/* sim_chain_append with the notes' outgoing ciphertexts made by `sender`
+ * (NULL: the simulated sender, as sim_chain_append). */
+tz_status sim_chain_append_from(sim_chain *c, uint64_t n, const tz_payment_address *to,
+                                uint64_t v, const sim_sender *sender, uint64_t *first_index,
+                                tz_error *err) TZ_WUR;
 /* Publishes nullifiers (duplicates are ignored as the kernel does). */
 tz_status sim_chain_add_nullifiers(sim_chain *c, const tz_felt *nfs, size_t n,
                                    tz_error *err) TZ_WUR;

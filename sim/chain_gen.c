@@ -81,7 +81,7 @@ void sim_leaf_opening(const sim_chain *c, uint64_t i, const tz_payment_address *
  * opening that of sim_leaf_opening. Writes the PublishedNote bytes.
  * Thread-safe (reads only constant chain fields). */
 static void make_note(const sim_chain *c, uint64_t i, const tz_payment_address *to, uint64_t v,
-                      uint8_t out[SIM_NOTE_BYTES])
+                      const sim_sender *sender, uint8_t out[SIM_NOTE_BYTES])
 {
     uint8_t r[32], coins_d[32], coins_v[32];
     leaf_rand(c, i, to, r);
@@ -97,8 +97,9 @@ static void make_note(const sim_chain *c, uint64_t i, const tz_payment_address *
     }
     tz_enc_note enc;
     tz_felt cm;
-    if (tz_note_encrypt(&enc, &cm, to, v, &rseed, NULL, coins_d, coins_v, &c->outgoing_seed) !=
-        TZ_OK)
+    if (tz_note_encrypt_role(&enc, &cm, to, v, &rseed, NULL, coins_d, coins_v,
+                             sender ? &sender->outgoing_seed : &c->outgoing_seed,
+                             sender ? (tz_out_role)sender->role : TZ_OUT_SHIELD_OUTPUT) != TZ_OK)
         memset(&enc, 0, sizeof enc); /* cannot happen: arguments are non-NULL */
     serialize_note(out, &cm, &enc);
 }
@@ -112,6 +113,7 @@ typedef struct gen_job {
     const sim_pay *pays;
     const tz_payment_address *to; /* used when assign is NULL */
     uint64_t value;
+    const sim_sender *sender;     /* NULL: the simulated sender */
     uint8_t *dest;                /* n * SIM_NOTE_BYTES */
     bool verbose;
     uint64_t reported;            /* notes done at the last progress line */
@@ -132,7 +134,7 @@ static void gen_range(void *arg, uint64_t k0, uint64_t k1)
             to = a >= 0 ? &j->pays[a].to : NULL;
             v = a >= 0 ? j->pays[a].value : 0;
         }
-        make_note(j->c, j->first + k, to, v, j->dest + k * SIM_NOTE_BYTES);
+        make_note(j->c, j->first + k, to, v, j->sender, j->dest + k * SIM_NOTE_BYTES);
     }
 }
 
@@ -258,8 +260,9 @@ void sim_gen_initial(const sim_chain *c, const sim_gen_params *p, const int32_t 
 }
 
 void sim_gen_notes(const sim_chain *c, uint64_t first, uint64_t n, const tz_payment_address *to,
-                   uint64_t v, uint8_t *dest)
+                   uint64_t v, const sim_sender *sender, uint8_t *dest)
 {
-    gen_job j = {.c = c, .first = first, .n = n, .to = to, .value = v, .dest = dest};
+    gen_job j = {.c = c, .first = first, .n = n, .to = to, .value = v, .sender = sender,
+                 .dest = dest};
     gen_run(&j, n >= 64 ? 0 : 1);
 }

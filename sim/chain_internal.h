@@ -38,9 +38,11 @@ void sim_gen_initial(const sim_chain *c, const sim_gen_params *p, const int32_t 
                      uint8_t *dest);
 
 /* Makes n notes for leaf indices first.. (to/v as sim_leaf_opening takes
- * them) into dest[n * SIM_NOTE_BYTES]; on every core for 64 notes or more. */
+ * them) into dest[n * SIM_NOTE_BYTES], their outgoing ciphertexts by
+ * `sender` (NULL: the simulated sender); on every core for 64 notes or
+ * more. */
 void sim_gen_notes(const sim_chain *c, uint64_t first, uint64_t n, const tz_payment_address *to,
-                   uint64_t v, uint8_t *dest);
+                   uint64_t v, const sim_sender *sender, uint8_t *dest);
 
 /* ---------------------------------------------------------- chain_cache.c */
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/note.h"
+
 #include "addr.h"
 #include "core/commit.h"
 
@@ -65,8 +67,30 @@ static void ctl_append(sim_server *s, sim_req *r, json_t *in)
             return;
         }
     }
+    /* "sender": exported outgoing material (its outgoing_seed), "role": the
+     * recovery role by name: the notes' outgoing ciphertexts are that
+     * wallet's, as if it had sent them. */
+    sim_sender sender = {.role = TZ_OUT_TRANSFER_RECIPIENT};
+    const json_t *sj = json_object_get(in, "sender");
+    if (sj) {
+        const char *h = json_string_value(json_object_get(sj, "outgoing_seed"));
+        const char *role = json_string_value(json_object_get(in, "role"));
+        if (role) {
+            sender.role = 0;
+            for (uint8_t k = 1; k < 16 && !sender.role; k++)
+                if (tz_out_role_name(k) && !strcmp(tz_out_role_name(k), role))
+                    sender.role = k;
+        }
+        if (!h || tz_felt_from_hex(&sender.outgoing_seed, h) != TZ_OK || !sender.role) {
+            free(to);
+            sim_reply_error(r, 400, "sender must hold an outgoing_seed (64 hex) and role a "
+                                    "known role name");
+            return;
+        }
+    }
     uint64_t first = 0;
-    if (sim_chain_append(s->c, count, to, value, &first, &err) != TZ_OK) {
+    if (sim_chain_append_from(s->c, count, to, value, sj ? &sender : NULL, &first, &err) !=
+        TZ_OK) {
         free(to);
         sim_reply_error(r, 400, err.msg);
         return;

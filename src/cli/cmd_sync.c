@@ -20,6 +20,7 @@
 #include "store/jsonnum.h"
 #include "store/lock.h"
 #include "sync/sync.h"
+#include "sync_view.h"
 
 #define DEFAULT_INTERVAL_SECS 5 /* the reference's default */
 
@@ -56,176 +57,6 @@ static const char usage[] =
     "the lock; the next sync resumes from the saved cursor. A sentinel left by a dead\n"
     "process, or naming a PID that was recycled since, is removed with a warning.\n";
 
-static volatile int g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-typedef struct view {
-    const tz_cli *cli;
-    tz_progress *bar;
-    uint64_t bar_base;
-    double last_json_progress;
-} view;
-
-/* JSON progress lines at most this often (the engine reports ~10 Hz for
- * the terminal display). */
-#define JSON_PROGRESS_EVERY_SECS 0.25
-
-static void json_line(json_t *o)
-{
-    if (!o)
-        return;
-    char *s = tz_json_dumps(o, JSON_COMPACT);
-    if (s) {
-        fprintf(stderr, "%s\n", s);
-        fflush(stderr);
-        free(s);
-    }
-    json_decref(o);
-}
-
-static json_t *pid_json(long pid)
-{
-    return pid > 0 ? json_integer(pid) : json_null();
-}
-
-/* The reference's line for a new note: value, first 4 bytes of the cm in
- * hex, leaf index. */
-static void found_line(const tz_cli *cli, const tz_sync_event *ev)
-{
-    char hex[TZ_FELT_HEX + 1];
-    tz_felt_to_hex(hex, ev->cm);
-    tz_out_text(cli, "  found: v=%" PRIu64 " cm=%.8s index=%" PRIu64, ev->v, hex, ev->index);
-    fflush(stdout); /* line by line, like the reference, also into a pipe */
-}
-
-static void on_event(void *ctx, const tz_sync_event *ev)
-{
-    view *v = ctx;
-    const tz_cli *cli = v->cli;
-    if (ev->type == TZ_SYNC_EV_FOUND) {
-        /* A progress bar being drawn on a terminal is erased first (on
-         * stderr, so stdout keeps the reference's bytes); it is redrawn
-         * at the next update. */
-        if (v->bar && isatty(STDERR_FILENO)) {
-            fputs("\r\033[K", stderr);
-            fflush(stderr);
-        }
-        found_line(cli, ev); /* human text: stderr with --json */
-        return;
-    }
-    if (cli->json) {
-        json_t *o = NULL;
-        switch (ev->type) {
-        case TZ_SYNC_EV_START:
-            o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:s, s:i, s:i, s:i}", "event", "start",
-                          "scanned", tz_json_u64(ev->scanned), "tree_size",
-                          tz_json_u64(ev->tree_size), "block", ev->block, "checkpoint_every",
-                          tz_json_u64(ev->config->checkpoint_every), "concurrency_mode",
-                          ev->config->auto_concurrency ? "auto" : "fixed", "concurrency",
-                          (int)ev->config->concurrency, "in_flight_limit",
-                          (int)ev->inflight_limit, "threads", (int)ev->config->threads);
-            break;
-        case TZ_SYNC_EV_PROGRESS:
-            if (ev->scanned < ev->tree_size &&
-                tz_mono_secs() - v->last_json_progress < JSON_PROGRESS_EVERY_SECS)
-                return;
-            v->last_json_progress = tz_mono_secs();
-            o = json_pack("{s:s, s:o, s:o, s:o, s:f, s:o, s:i}", "event", "progress", "scanned",
-                          tz_json_u64(ev->scanned), "tree_size", tz_json_u64(ev->tree_size),
-                          "found", tz_json_u64(ev->found), "leaves_per_sec",
-                          ev->leaves_per_sec, "eta_secs",
-                          ev->eta_secs < 0 ? json_null() : json_real(ev->eta_secs),
-                          "in_flight_limit", (int)ev->inflight_limit);
-            break;
-        case TZ_SYNC_EV_CHECKPOINT:
-            o = json_pack("{s:s, s:o}", "event", "checkpoint", "scanned",
-                          tz_json_u64(ev->scanned));
-            break;
-        case TZ_SYNC_EV_YIELD:
-            o = json_pack("{s:s, s:o}", "event", "yield", "pid", pid_json(ev->pid));
-            break;
-        case TZ_SYNC_EV_STALE_SENTINEL:
-            o = json_pack("{s:s, s:o}", "event", "stale_sentinel", "pid", pid_json(ev->pid));
-            break;
-        case TZ_SYNC_EV_WARNING:
-            o = json_pack("{s:s, s:s}", "event", "warning", "message", ev->message);
-            break;
-        case TZ_SYNC_EV_FOUND:
-            break;
-        }
-        json_line(o);
-        return;
-    }
-    switch (ev->type) {
-    case TZ_SYNC_EV_START:
-        tz_out_info(cli, "sync: block %s, leaves [%" PRIu64 ", %" PRIu64 ") to scan", ev->block,
-                    ev->scanned, ev->tree_size);
-        if (ev->scanned < ev->tree_size) {
-            v->bar_base = ev->scanned;
-            v->bar = tz_progress_start(cli, "sync", ev->tree_size - ev->scanned, "leaves");
-        }
-        break;
-    case TZ_SYNC_EV_PROGRESS:
-        if (v->bar && ev->inflight_limit) {
-            char note[32];
-            snprintf(note, sizeof note, "%u in flight", ev->inflight_limit);
-            tz_progress_set_note(v->bar, note);
-        }
-        /* fall through */
-    case TZ_SYNC_EV_CHECKPOINT:
-        if (ev->scanned >= v->bar_base)
-            tz_progress_update(v->bar, ev->scanned - v->bar_base);
-        break;
-    case TZ_SYNC_EV_YIELD:
-        tz_progress_finish(v->bar);
-        v->bar = NULL;
-        if (ev->pid > 0)
-            tz_out_info(cli, "sync: yielding the wallet to process %ld (sentinel %s.yield); "
-                             "progress saved at leaf %" PRIu64,
-                        ev->pid, cli->wallet_path, ev->scanned);
-        else
-            tz_out_info(cli, "sync: yielding the wallet (sentinel %s.yield holds no PID); "
-                             "progress saved at leaf %" PRIu64,
-                        cli->wallet_path, ev->scanned);
-        break;
-    case TZ_SYNC_EV_STALE_SENTINEL:
-        break; /* the warning event that follows says it */
-    case TZ_SYNC_EV_WARNING:
-        tz_out_warn(cli, "%s", ev->message);
-        break;
-    case TZ_SYNC_EV_FOUND:
-        break;
-    }
-}
-
-static int exit_for(tz_status st)
-{
-    switch (st) {
-    case TZ_EIO:
-        return TZ_EXIT_IO;
-    case TZ_ENOMEM:
-    case TZ_ECANCEL:
-        return TZ_EXIT_FAILURE;
-    default:
-        return tz_exit_for_node_status(st);
-    }
-}
-
 /* Totals over the rounds of a watch. */
 typedef struct totals {
     uint64_t found, spent, rounds;
@@ -243,7 +74,7 @@ static json_t *result_json(const totals *t)
                      tz_json_u64(t->found), "spent", tz_json_u64(t->spent), "scanned",
                      tz_json_u64(r->scanned), "tree_size", tz_json_u64(r->tree_size), "block",
                      r->block, "yielded", r->yielded, "yielded_to_pid",
-                     r->yielded ? pid_json(r->yielded_to_pid) : json_null(), "verified_root",
+                     r->yielded ? tz_sync_pid_json(r->yielded_to_pid) : json_null(), "verified_root",
                      r->verified ? json_string(root) : json_null(), "rounds",
                      tz_json_u64(t->rounds));
 }
@@ -296,17 +127,6 @@ static void round_text(const tz_cli *cli, const tz_sync_result *r, uint64_t avai
     fflush(stdout);
 }
 
-/* Sleeps `secs` seconds or until a signal asks to stop. */
-static void nap(uint64_t secs)
-{
-    for (uint64_t i = 0; i < secs && !g_stop; i++) {
-        for (int k = 0; k < 10 && !g_stop; k++) {
-            struct timespec ts = {0, 100000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-}
-
 /* One round: lock, load, run, release. Returns -1 to continue (watch), or
  * an exit code. *skipped is set when the lock was busy (watch rounds after
  * the first only). */
@@ -324,9 +144,9 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
     tz_error err = {0};
     tz_status st = tz_lock_acquire(cli->wallet_path, &lock, &err);
     if (st == TZ_ELOCKED && tolerate_lock) {
-        view v = {.cli = cli};
+        tz_sync_view v = {.cli = cli};
         tz_sync_event ev = {.type = TZ_SYNC_EV_WARNING, .message = err.msg, .pid = -1};
-        on_event(&v, &ev);
+        tz_sync_view_event(&v, &ev);
         *skipped = true;
         return -1;
     }
@@ -335,16 +155,16 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
     if (st != TZ_OK)
         return tz_out_fail(cli, st == TZ_ENOMEM ? TZ_EXIT_FAILURE : TZ_EXIT_IO, "%s", err.msg);
     if (tz_lock_recovered(lock)) {
-        view v = {.cli = cli};
+        tz_sync_view v = {.cli = cli};
         tz_sync_event ev = {
             .type = TZ_SYNC_EV_WARNING, .message = tz_lock_recovered(lock), .pid = -1};
-        on_event(&v, &ev);
+        tz_sync_view_event(&v, &ev);
     }
     char swept[TZ_ERROR_MSG_MAX + 200];
     if (tz_cli_sweep_stale(cli, swept, sizeof swept)) {
-        view sv = {.cli = cli};
+        tz_sync_view sv = {.cli = cli};
         tz_sync_event sev = {.type = TZ_SYNC_EV_WARNING, .message = swept, .pid = -1};
-        on_event(&sv, &sev);
+        tz_sync_view_event(&sv, &sev);
     }
 
     tz_wallet *w = NULL;
@@ -355,8 +175,8 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
         tz_lock_release(lock);
         return rc;
     }
-    view v = {.cli = cli};
-    tz_sync_hooks hooks = {.on_event = on_event, .ctx = &v, .stop = &g_stop};
+    tz_sync_view v = {.cli = cli};
+    tz_sync_hooks hooks = {.on_event = tz_sync_view_event, .ctx = &v, .stop = &tz_sync_stop};
     tz_sync_result res;
     st = tz_sync_run(w, rpc, cfg, &hooks, &res, &err);
     tz_progress_finish(v.bar);
@@ -368,10 +188,10 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
     t->spent += res.spent;
     t->last = res;
     t->have_last = true;
-    if (st == TZ_ECANCEL && g_stop)
+    if (st == TZ_ECANCEL && tz_sync_stop)
         return -2; /* stopped by a signal, prefix saved */
     if (st != TZ_OK)
-        return tz_out_fail(cli, exit_for(st), "%s", err.msg);
+        return tz_out_fail(cli, tz_sync_exit_for(st), "%s", err.msg);
     round_text(cli, &res, available);
     return -1;
 }
@@ -448,12 +268,12 @@ static int run(tz_cli *cli, int argc, char **argv)
                  "near 100",
                  cfg.auto_concurrency ? "max concurrency" : "concurrency", cfg.concurrency,
                  (unsigned)TZ_SYNC_WARN_CONCURRENCY);
-        view v = {.cli = cli};
+        tz_sync_view v = {.cli = cli};
         tz_sync_event ev = {.type = TZ_SYNC_EV_WARNING, .message = msg, .pid = -1};
-        on_event(&v, &ev);
+        tz_sync_view_event(&v, &ev);
     }
 
-    install_signals();
+    tz_sync_install_signals();
     if (watch) {
         tz_out_text(cli, "Watching rollup state every %" PRIu64 "s. Press Ctrl-C to stop.",
                     interval);
@@ -475,10 +295,10 @@ static int run(tz_cli *cli, int argc, char **argv)
         }
         if (rc >= 0)
             break;
-        if (!watch || g_stop)
+        if (!watch || tz_sync_stop)
             break;
-        nap(interval);
-        if (g_stop)
+        tz_sync_nap(interval);
+        if (tz_sync_stop)
             break;
     }
     tz_rpc_free(rpc);

@@ -39,6 +39,15 @@ void tz_keys_derive(tz_keys *out, const tz_felt *master_sk)
     sodium_memzero(&k, sizeof k);
 }
 
+void tz_keys_view_roots(tz_felt *view_root, tz_felt *detect_root, const tz_felt *incoming_seed)
+{
+    tz_felt v;
+    hash_tagged(&v, "view", incoming_seed);
+    hash_tagged(detect_root, "detect", &v);
+    *view_root = v;
+    sodium_memzero(&v, sizeof v);
+}
+
 void tz_mlkem_seed(uint8_t out[TZ_KEM_SEED_BYTES], const tz_felt *root,
                    const char *t1, const char *t2, uint32_t j)
 {

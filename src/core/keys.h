@@ -37,6 +37,11 @@ typedef struct tz_addr_keys {
 /* Derives the wallet-level keys from master_sk into *out. Cannot fail. */
 void tz_keys_derive(tz_keys *out, const tz_felt *master_sk);
 
+/* The roots a viewing key holder derives from incoming_seed alone:
+ * view_root = H(tag view, incoming_seed), detect_root = H(tag detect,
+ * view_root) (the same values as tz_keys). Cannot fail. */
+void tz_keys_view_roots(tz_felt *view_root, tz_felt *detect_root, const tz_felt *incoming_seed);
+
 /* Derives address j's keys into *out. Cannot fail. */
 void tz_addr_keys_derive(tz_addr_keys *out, const tz_keys *keys, uint32_t j);
 

@@ -23,7 +23,7 @@
 #include "config.h"
 #include "core/status.h"
 #include "lanes.h"
-#include "token.h"
+#include "net/token.h"
 
 typedef struct tz_http tz_http;
 

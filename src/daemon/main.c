@@ -23,7 +23,8 @@
 #include "http.h"
 #include "lanes.h"
 #include "store/wallet_path.h"
-#include "token.h"
+#include "net/listen.h"
+#include "net/token.h"
 
 enum {
     EXIT_OK_ = 0,
@@ -75,67 +76,6 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
     if (errno || end == s || *end || v < lo || v > hi)
         return false;
     *out = (int)v;
-    return true;
-}
-
-static bool is_loopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return true;
-        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-    }
-    return false;
-}
-
-/* "HOST:PORT" or "[V6]:PORT"; HOST a numeric address or "localhost". */
-static bool parse_listen(const char *spec, struct sockaddr_storage *ss, char *host_out,
-                         size_t host_cap, char *why, size_t why_cap)
-{
-    char host[256];
-    const char *port_s;
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close[1] != ':') {
-            snprintf(why, why_cap, "expected [ADDRESS]:PORT");
-            return false;
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(close - spec - 1), spec + 1);
-        port_s = close + 2;
-    } else {
-        const char *colon = strrchr(spec, ':');
-        if (!colon) {
-            snprintf(why, why_cap, "expected HOST:PORT");
-            return false;
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-        port_s = colon + 1;
-    }
-    int port;
-    if (!parse_int(port_s, 0, 65535, &port)) {
-        snprintf(why, why_cap, "the port must be a number from 0 to 65535");
-        return false;
-    }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof host, "127.0.0.1");
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
-        snprintf(why, why_cap, "\"%.64s\" is not a numeric IP address", host);
-        return false;
-    }
-    memset(ss, 0, sizeof *ss);
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    if (ss->ss_family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-    snprintf(host_out, host_cap, "%s", host);
     return true;
 }
 
@@ -247,11 +187,11 @@ int main(int argc, char **argv)
 
     struct sockaddr_storage ss;
     char host[256], why[256];
-    if (!parse_listen(listen_spec, &ss, host, sizeof host, why, sizeof why)) {
+    if (!tz_listen_parse(listen_spec, &ss, host, sizeof host, why, sizeof why)) {
         fprintf(stderr, "tzel-walletd: error: --listen %s: %s\n", listen_spec, why);
         return EXIT_USAGE;
     }
-    if (!is_loopback(&ss) && !allow_remote) {
+    if (!tz_listen_is_loopback(&ss) && !allow_remote) {
         fprintf(stderr,
                 "tzel-walletd: error: refusing to listen on %s: not a loopback address; the API "
                 "controls a wallet, so expose it only on purpose with --allow-remote\n",
@@ -259,7 +199,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    if (!is_loopback(&ss))
+    if (!tz_listen_is_loopback(&ss))
         fprintf(stderr,
                 "tzel-walletd: warning: serving on %s, which is not a loopback address: anyone "
                 "who can reach it and holds the token controls this wallet, over plain HTTP\n",

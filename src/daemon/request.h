@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "jobs.h"
-#include "token.h"
+#include "net/token.h"
 
 /* The largest request body kept (job arguments, a deposit amount). */
 #define TZ_REQ_BODY_MAX (64u << 10)

@@ -282,3 +282,21 @@ json_t *tz_json_u64(uint64_t v)
     int k = snprintf(tmp + 1 + MARK_LEN, 21, "%llu", (unsigned long long)v);
     return json_stringn(tmp, 1 + MARK_LEN + (size_t)k);
 }
+
+json_t *tz_json_u128(unsigned __int128 v)
+{
+    if (v <= (unsigned __int128)UINT64_MAX)
+        return tz_json_u64((uint64_t)v);
+    char digits[40];
+    size_t n = 0;
+    while (v) {
+        digits[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    }
+    char tmp[1 + MARK_LEN + 40];
+    tmp[0] = '\0';
+    memcpy(tmp + 1, MARK, MARK_LEN);
+    for (size_t i = 0; i < n; i++)
+        tmp[1 + MARK_LEN + i] = digits[n - 1 - i];
+    return json_stringn(tmp, 1 + MARK_LEN + n);
+}

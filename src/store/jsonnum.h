@@ -50,4 +50,8 @@ bool tz_json_get_u64(const json_t *v, uint64_t *out);
  * string. NULL on allocation failure. */
 json_t *tz_json_u64(uint64_t v);
 
+/* The same for an unsigned 128-bit value (a sum of u64 amounts): printed
+ * exactly by tz_json_dump_exact and tz_json_dumps. */
+json_t *tz_json_u128(unsigned __int128 v);
+
 #endif

@@ -48,7 +48,7 @@ static void free_keys(char **keys, size_t n)
     free(keys);
 }
 
-static tz_status check_root(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err)
+tz_status tz_sync_check_root(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err)
 {
     tz_felt mine, chain;
     if (tz_frontier_root(in->frontier, &mine) != TZ_OK)
@@ -242,7 +242,7 @@ tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_er
     memset(out, 0, sizeof *out);
     tz_wallet *w = in->w;
     tz_status st;
-    if (in->frontier && (st = check_root(in, out, err)) != TZ_OK)
+    if (in->frontier && (st = tz_sync_check_root(in, out, err)) != TZ_OK)
         return st;
 
     uint64_t count = in->nf_count;

@@ -61,4 +61,12 @@ typedef struct tz_finalize_out {
  * it). *out is always initialised. */
 tz_status tz_sync_finalize(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err) TZ_WUR;
 
+/* Step 1 of finalize alone (for watch wallets): compares the root of
+ * in->frontier (required) with tree/root at in->block (in->have_root:
+ * the value passed in; in->w is not used). Sets out->verified and
+ * out->root, or out->root_mismatch. Returns TZ_OK (also for an empty tree
+ * without a root), TZ_EMISMATCH (both roots named), TZ_ENOTFOUND,
+ * TZ_EHTTP, TZ_EPARSE. The caller zeroes *out first. */
+tz_status tz_sync_check_root(const tz_finalize_in *in, tz_finalize_out *out, tz_error *err) TZ_WUR;
+
 #endif

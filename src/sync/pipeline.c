@@ -25,6 +25,7 @@ typedef struct leaf {
     struct leaf *next;          /* work queue / free list */
     tz_published_note pn;
     tz_note_plain plain;
+    unsigned char hit[];        /* cfg.hit_bytes */
 } leaf;
 
 struct tz_pipeline {
@@ -47,12 +48,14 @@ struct tz_pipeline {
     bool fetcher_started;
     pthread_t *workers;
     unsigned n_workers;
+    unsigned char *hit_out;     /* the merger's copy of the last hit */
 };
 
 static void leaf_release(tz_pipeline *p, leaf *l)
 {
     /* Caller holds mu. */
     sodium_memzero(&l->plain, sizeof l->plain);
+    sodium_memzero(l->hit, p->cfg.hit_bytes);
     if (p->n_free < p->cfg.window) {
         l->next = p->free_list;
         p->free_list = l;
@@ -125,7 +128,7 @@ static int on_note(void *ctx, uint64_t index, const uint8_t *bytes, size_t len)
     }
     pthread_mutex_unlock(&p->mu);
 
-    if (!l && !(l = malloc(sizeof *l))) {
+    if (!l && !(l = malloc(sizeof *l + p->cfg.hit_bytes))) {
         pthread_mutex_lock(&p->mu);
         fail_locked(p, tz_error_set(&e, TZ_ENOMEM, "sync: out of memory for leaf %llu",
                                     (unsigned long long)index), &e);
@@ -222,7 +225,10 @@ static void *worker_main(void *arg)
         l->state = LEAF_BUSY;
         pthread_mutex_unlock(&p->mu);
 
-        if (l->decoded) {
+        if (l->decoded && p->cfg.trial) {
+            memset(l->hit, 0, p->cfg.hit_bytes);
+            l->mine = p->cfg.trial(p->cfg.trial_ctx, l->index, &l->pn, l->hit);
+        } else if (l->decoded) {
             size_t which = 0;
             if (tz_note_trial(p->cfg.receivers, p->cfg.n_receivers, &l->pn, &which,
                               &l->plain) == TZ_OK) {
@@ -243,7 +249,8 @@ static void *worker_main(void *arg)
 tz_status tz_pipeline_start(const tz_pipeline_cfg *cfg, tz_pipeline **out, tz_error *err)
 {
     if (!cfg || !out || !cfg->source || cfg->start > cfg->end || cfg->threads == 0 ||
-        cfg->window == 0 || (cfg->n_receivers && !cfg->receivers))
+        cfg->window == 0 || (cfg->n_receivers && !cfg->receivers) ||
+        cfg->hit_bytes > TZ_PIPELINE_MAX_HIT || (cfg->hit_bytes && !cfg->trial))
         return tz_error_set(err, TZ_EINVAL, "sync pipeline: invalid configuration");
     tz_pipeline *p = calloc(1, sizeof *p);
     if (!p)
@@ -255,9 +262,11 @@ tz_status tz_pipeline_start(const tz_pipeline_cfg *cfg, tz_pipeline **out, tz_er
         p->cap *= 2;
     p->ring = calloc(p->cap, sizeof *p->ring);
     p->workers = calloc(cfg->threads, sizeof *p->workers);
-    if (!p->ring || !p->workers) {
+    p->hit_out = calloc(1, cfg->hit_bytes ? cfg->hit_bytes : 1);
+    if (!p->ring || !p->workers || !p->hit_out) {
         free(p->ring);
         free(p->workers);
+        free(p->hit_out);
         free(p);
         return tz_error_set(err, TZ_ENOMEM, "sync pipeline: out of memory");
     }
@@ -349,6 +358,11 @@ tz_status tz_pipeline_next(tz_pipeline *p, unsigned timeout_ms, tz_leaf_result *
                 out->plain = l->plain;
             else
                 memset(&out->plain, 0, sizeof out->plain);
+            out->hit = NULL;
+            if (l->mine && p->cfg.trial) {
+                memcpy(p->hit_out, l->hit, p->cfg.hit_bytes);
+                out->hit = p->hit_out;
+            }
             leaf_release(p, l);
             *got = true;
             pthread_mutex_unlock(&p->mu);
@@ -415,6 +429,7 @@ void tz_pipeline_free(tz_pipeline *p)
     for (size_t k = 0; k < p->cap; k++) {
         if (p->ring[k]) {
             sodium_memzero(&p->ring[k]->plain, sizeof p->ring[k]->plain);
+            sodium_memzero(p->ring[k]->hit, p->cfg.hit_bytes);
             free(p->ring[k]);
         }
     }
@@ -425,6 +440,8 @@ void tz_pipeline_free(tz_pipeline *p)
     }
     free(p->ring);
     free(p->workers);
+    sodium_memzero(p->hit_out, p->cfg.hit_bytes);
+    free(p->hit_out);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->space);
     pthread_cond_destroy(&p->work);

@@ -27,12 +27,24 @@
 typedef tz_status (*tz_leaf_source_fn)(void *src, uint64_t start, uint64_t end,
                                        tz_rpc_note_cb cb, void *cb_ctx, tz_error *err);
 
+/* A per-leaf trial run on the worker threads instead of the receivers':
+ * looks at the decoded note of leaf `index` and writes what the merger
+ * needs into hit[0..hit_bytes) (zeroed before the call). Returns true when
+ * the leaf is of interest (then the merger gets the hit bytes). Called
+ * concurrently: ctx must be read only. */
+typedef bool (*tz_leaf_trial_fn)(void *ctx, uint64_t index, const tz_published_note *pn,
+                                 void *hit);
+
 typedef struct tz_pipeline_cfg {
     tz_leaf_source_fn source;
     void *source_ctx;
     uint64_t start, end;            /* the range, start <= end */
     const tz_note_receiver *receivers; /* borrowed for the pipeline's life */
     size_t n_receivers;
+    /* When set, the trial instead of the receivers' (tz_note_trial). */
+    tz_leaf_trial_fn trial;
+    void *trial_ctx;
+    size_t hit_bytes;               /* bytes a trial writes, <= TZ_PIPELINE_MAX_HIT */
     unsigned threads;               /* workers, >= 1 */
     size_t window;                  /* leaves held before back-pressure, >= 1 */
     /* Set to 1 by tz_pipeline_cancel (atomically); also given to the rpc
@@ -40,13 +52,17 @@ typedef struct tz_pipeline_cfg {
     volatile int *cancel_flag;
 } tz_pipeline_cfg;
 
+#define TZ_PIPELINE_MAX_HIT ((size_t)1 << 20)
+
 /* One leaf, as handed to the merger. */
 typedef struct tz_leaf_result {
     uint64_t index;
     tz_felt cm;
-    bool mine;                 /* accepted by receivers[which] */
+    bool mine;                 /* accepted by receivers[which], or the trial said true */
     size_t which;
-    tz_note_plain plain;       /* secret: wiped by the next tz_pipeline_next */
+    tz_note_plain plain;       /* secret: the caller wipes it */
+    const void *hit;           /* with a trial, when mine: its hit_bytes (secret);
+                                  valid until the next tz_pipeline_next */
 } tz_leaf_result;
 
 typedef struct tz_pipeline tz_pipeline;

@@ -12,7 +12,7 @@
 #include "guard.h"
 #include "jobs.h"
 #include "runner.h"
-#include "token.h"
+#include "net/token.h"
 #include "tz_test_util.h"
 
 static char dir[256];

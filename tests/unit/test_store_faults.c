@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/token.h"
+#include "net/token.h"
 #include "store/fsys.h"
 #include "store/lock.h"
 #include "store/sentinel.h"

@@ -1,8 +1,9 @@
-/* The daemon's bearer token: 32 random bytes as 64 hex characters, kept in
- * a 0600 file (default `<wallet>.walletd-token`) so the user can read it
- * once and paste it into the status page or a client. */
-#ifndef TZ_DAEMON_TOKEN_H
-#define TZ_DAEMON_TOKEN_H
+/* The bearer token of the HTTP services (tzel-walletd, tzel-detect): 32
+ * random bytes as 64 hex characters, kept in a 0600 file (tzel-walletd's
+ * default `<wallet>.walletd-token`) so the user can read it once and paste
+ * it into the status page or a client. */
+#ifndef TZ_NET_TOKEN_H
+#define TZ_NET_TOKEN_H
 
 #include <stdbool.h>
 

@@ -1,6 +1,6 @@
 /* The daemon's bearer token file (token.h): created once with 32 random
  * bytes, read back on later starts, compared in constant time. */
-#include "token.h"
+#include "net/token.h"
 
 #include <errno.h>
 #include <fcntl.h>

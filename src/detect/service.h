@@ -1,0 +1,52 @@
+/* tzel-detect's service: the watch wallets it serves, the round (one pass
+ * over the chain for all of them, one round at a time) and its HTTP API
+ * (libmicrohttpd, a thread per connection):
+ *
+ *   GET  /healthz                 "ok"
+ *   GET  /v1/status[?wallet=N]    the wallet's watch status
+ *   POST /v1/sync[?wallet=N]      a round now: {"summary": {"found",
+ *                                 "next_cursor"}, "status": {...}}; 502 and
+ *                                 the error in words when it fails
+ *   GET  /v1/wallets              every wallet: {"wallets": [{"name",
+ *                                 "status"}]}
+ *
+ * N is the wallet's file name; with one wallet it may be left out. With a
+ * token every /v1 route needs "Authorization: Bearer <token>" (401). */
+#ifndef TZ_DETECT_SERVICE_H
+#define TZ_DETECT_SERVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/status.h"
+#include "pass.h"
+#include "rpc/rpc.h"
+#include "sync/sync.h"
+
+typedef struct tz_detect_svc {
+    tz_detect_item *items;     /* one per wallet, paths resolved */
+    const char **names;        /* their file names */
+    size_t n;
+    tz_rpc *rpc;
+    tz_sync_config cfg;
+    const char *token;         /* NULL: no token (loopback only) */
+    volatile int stop;         /* raised by SIGTERM: the round ends at a checkpoint */
+    pthread_mutex_t round_mu;  /* one round at a time */
+    uint64_t rounds;
+    struct MHD_Daemon *mhd;
+} tz_detect_svc;
+
+/* Runs one round for every wallet (waits for a round in progress first).
+ * Returns the pass's status (the items hold each wallet's outcome). */
+tz_status tz_detect_round(tz_detect_svc *s, tz_error *err) TZ_WUR;
+
+/* Starts the HTTP API on `addr`; *port receives the bound port. TZ_OK,
+ * TZ_EIO (cannot listen: message says why). */
+tz_status tz_detect_http_start(tz_detect_svc *s, const struct sockaddr *addr, uint16_t *port,
+                               tz_error *err) TZ_WUR;
+void tz_detect_http_stop(tz_detect_svc *s);
+
+#endif
