@@ -44,7 +44,8 @@ def fault_rows(summary):
         rows.append("| disk faults injected (fsys table) at open, write, fsync, rename or link, "
                     "folder fsync of every save: wallet, floor, sentinel, lock, daemon token "
                     "| %d faults: %d ENOSPC, %d EIO, %d EDQUOT | status IO, the message names "
-                    "the step, the file and the error; the previous file whole and loadable; "
+                    "the step, the file and the error; the previous file (past the rename: the "
+                    "new one) whole and loadable; "
                     "no temp file; the next save succeeds | %d |"
                     % (r["injected"], r["ENOSPC"], r["EIO"], r["EDQUOT"],
                        0 if d["passed"] else 1))
