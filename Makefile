@@ -44,10 +44,11 @@ fuzz: setup-test
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Crash torture (tests/torture): TORTURE_KILLS SIGKILLs of each program that
-# writes the wallet, checked after each; a JSON summary on stdout and in
-# out/torture/. TORTURE_README=README.md rewrites the README's rows.
+# writes the wallet, checked after each, then the disk and network fault
+# matrices; a JSON summary on stdout and in out/torture/summary.json.
+# TORTURE_README=README.md rewrites the README's reliability rows.
 torture: setup-test all
-	python3 tests/torture/torture.py --kills $(TORTURE_KILLS) $(if $(TORTURE_README),--readme $(TORTURE_README))
+	python3 tests/torture/torture.py --kills $(TORTURE_KILLS) --faults $(if $(TORTURE_README),--readme $(TORTURE_README))
 
 demo: all
 	bash scripts/demo.sh

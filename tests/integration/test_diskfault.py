@@ -152,7 +152,7 @@ def test_read_only_mid_sync():
     sim = STATE["sim"]
     try:
         w = put_wallet(folder)
-        sim.post("latency", {"ms": 5})
+        sim.post("latency", {"ms": 10})
         p = subprocess.Popen(tzlib.wallet_cmd("sync", "--checkpoint-every", "50",
                                               "--concurrency", "2", wallet=w, url=sim.url,
                                               json_mode=True),

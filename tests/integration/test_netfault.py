@@ -188,7 +188,7 @@ def test_pinned_block_forgotten_mid_run():
     """The block the run pinned stops being served while it scans."""
     sim = STATE["sim"]
     w = fresh("forgotten")
-    sim.post("latency", {"ms": 5})
+    sim.post("latency", {"ms": 10})
     try:
         p = subprocess.Popen(tzlib.wallet_cmd("sync", "--checkpoint-every", "50",
                                               "--concurrency", "2", wallet=w, url=sim.url,

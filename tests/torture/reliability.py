@@ -1,8 +1,13 @@
-"""The README's reliability rows: made from the summaries that
-`make torture` writes (torture.py, the disk and network fault matrices),
-and written between `<!-- reliability:<section> -->` and
-`<!-- /reliability:<section> -->` so each source owns its rows."""
+"""The README's reliability rows: made from the summary that
+`make torture` writes (torture.py: kills, and with --faults the disk and
+network fault matrices), and written between `<!-- reliability:<section> -->`
+and `<!-- /reliability:<section> -->` so each source owns its rows.
+
+    reliability.py SUMMARY.json README.md    rewrites the rows from a summary
+"""
+import json
 import re
+import sys
 
 
 def torture_rows(summary):
@@ -16,11 +21,53 @@ def torture_rows(summary):
         extra.append("%d stale locks and %d stale sentinels recovered, %d temp files swept"
                      % (s["locks_recovered"], s["sentinels_recovered"], s["temp_files_swept"]))
         extra.append("%d chain(s) completed" % s["rounds"])
-        rows.append("| SIGKILL of `%s` at random moments (%d leaves, %d paid, K = %d, %d ms) "
-                    "| %d kills | %s; then the notes, cursor and root of an undisturbed sync "
-                    "| %d |" % (name, summary["leaves"], summary["paid"],
-                                summary["checkpoint_every"], summary["latency_ms"], s["kills"],
-                                "; ".join(extra), s["lost"]))
+        # The daemon's sync also saves on a yield or a SIGTERM, anywhere:
+        # only its monotony is checked there.
+        cursor = "never goes back" if "walletd" in name else "is one it saved and never goes back"
+        rows.append("| SIGKILL of `%s` at random moments (%s leaves, %d paid, K = %d, %d ms "
+                    "per request) | %d kills | the wallet parses, its cursor %s, its notes are "
+                    "the undisturbed sync's below it; %s; at the end the notes, cursor and root "
+                    "of an undisturbed sync | %d |"
+                    % (name, format(summary["leaves"], ","), summary["paid"],
+                       summary["checkpoint_every"], summary["latency_ms"], s["kills"], cursor,
+                       "; ".join(extra), s["lost"]))
+    return rows
+
+
+def fault_rows(summary):
+    """Markdown rows of the fault matrices in a torture.py summary."""
+    f = summary.get("faults") or {}
+    rows = []
+    d = f.get("disk_injected") or {}
+    r = d.get("result") or {}
+    if r:
+        rows.append("| disk faults injected (fsys table) at open, write, fsync, rename or link, "
+                    "folder fsync of every save: wallet, floor, sentinel, lock, daemon token "
+                    "| %d faults: %d ENOSPC, %d EIO, %d EDQUOT | status IO, the message names "
+                    "the step, the file and the error; the previous file (past the rename: the "
+                    "new one) whole and loadable; "
+                    "no temp file; the next save succeeds | %d |"
+                    % (r["injected"], r["ENOSPC"], r["EIO"], r["EDQUOT"],
+                       0 if d["passed"] else 1))
+    d = f.get("disk_real") or {}
+    r = d.get("result") or {}
+    if r:
+        done = [k.replace("_", " ") for k, v in r.items() if isinstance(v, dict)]
+        skipped = [k.replace("_", " ") for k, v in r.items() if not isinstance(v, dict)]
+        rows.append("| real disk faults (tmpfs mounts): %s%s | %d cases | exit 7 naming the "
+                    "file and the reason; the wallet the previous checkpoint; the next run "
+                    "recovers the lock and converges | %d |"
+                    % (", ".join(done), " (skipped: %s)" % ", ".join(skipped) if skipped else "",
+                       len(done), 0 if d["passed"] else 1))
+    d = f.get("network") or {}
+    r = d.get("result") or {}
+    if r:
+        rows.append("| network faults from the simulator: %s | %d cases | a clear error (exit "
+                    "5 or 6, or 1 for a body beyond the cap) naming the URL or key within its "
+                    "bound (hang and drip: `--rpc-timeout-secs 2`); the file intact; a clean "
+                    "run converges (a moving head is not an error) | %d |"
+                    % (", ".join(k.replace("_", " ") for k in r), len(r),
+                       0 if d["passed"] else 1))
     return rows
 
 
@@ -35,3 +82,11 @@ def update_readme(path, section, rows):
     text = pat.sub(lambda m: begin + "\n" + "".join(r + "\n" for r in rows) + end, text)
     with open(path, "w") as f:
         f.write(text)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        summ = json.load(f)
+    update_readme(sys.argv[2], "torture", torture_rows(summ))
+    if summ.get("faults"):
+        update_readme(sys.argv[2], "faults", fault_rows(summ))

@@ -32,7 +32,11 @@ survived per program, what was checked, and `lost` (must be 0). Exit 0 when
 nothing was lost. Usage:
 
     torture.py [--kills N] [--targets sync,daemon] [--seed S] [--summary FILE]
-               [--readme README.md]
+               [--faults] [--readme README.md]
+
+--faults also runs the disk and network fault matrices (unit-store_faults,
+it-diskfault, it-netfault) and adds their counts; --readme rewrites the
+README's reliability rows from the summary.
 """
 import argparse
 import json
@@ -380,6 +384,32 @@ class DaemonTarget(Target):
 TARGETS = {"sync": SyncTarget, "daemon": DaemonTarget}
 
 
+def run_faults():
+    """The fault matrices (disk: unit-store_faults and it-diskfault;
+    network: it-netfault), for the summary: each suite's JSON line and
+    whether it passed. A failed suite counts as lost."""
+    suites = {
+        "disk_injected": ([os.path.join(tzlib.BIN, "unit-store_faults")], "disk_faults"),
+        "disk_real": ([sys.executable, os.path.join(HERE, "..", "integration",
+                                                    "test_diskfault.py")], "disk_faults_real"),
+        "network": ([sys.executable, os.path.join(HERE, "..", "integration",
+                                                  "test_netfault.py")], "network_faults"),
+    }
+    out = {}
+    for name, (cmd, key) in suites.items():
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        got = None
+        for line in r.stdout.splitlines():
+            if line.startswith('{"%s"' % key):
+                got = json.loads(line)[key]
+        out[name] = {"passed": r.returncode == 0, "result": got}
+        print("torture faults %s: %s" % (name, "passed" if r.returncode == 0 else "FAILED"),
+              file=sys.stderr, flush=True)
+        if r.returncode:
+            print(r.stdout[-3000:] + r.stderr[-3000:], file=sys.stderr)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=int(os.environ.get("TORTURE_KILLS", "200")))
@@ -388,7 +418,9 @@ def main():
     ap.add_argument("--cache", default=os.path.join(tzlib.SOURCE, "out", "torture-cache"))
     ap.add_argument("--summary", default=os.path.join(tzlib.SOURCE, "out", "torture",
                                                       "summary.json"))
-    ap.add_argument("--readme", help="rewrite the crash-torture rows of this README")
+    ap.add_argument("--faults", action="store_true",
+                    help="also run the disk and network fault matrices")
+    ap.add_argument("--readme", help="rewrite the reliability rows of this README")
     a = ap.parse_args()
     seed = a.seed or str(random.SystemRandom().randrange(1 << 32))
     rng = random.Random(seed)
@@ -419,12 +451,17 @@ def main():
     finally:
         world.stop()
     summary["lost"] = sum(s["lost"] for s in summary["programs"].values())
+    if a.faults:
+        summary["faults"] = run_faults()
+        summary["lost"] += sum(not f["passed"] for f in summary["faults"].values())
     summary["seconds"] = round(time.time() - t0, 1)
     os.makedirs(os.path.dirname(os.path.abspath(a.summary)), exist_ok=True)
     with open(a.summary, "w") as f:
         json.dump(summary, f, indent=1)
     if a.readme:
         reliability.update_readme(a.readme, "torture", reliability.torture_rows(summary))
+        if a.faults:
+            reliability.update_readme(a.readme, "faults", reliability.fault_rows(summary))
     print(json.dumps(summary))
     if summary["lost"] == 0:
         shutil.rmtree(tmp, ignore_errors=True)
