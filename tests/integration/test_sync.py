@@ -305,6 +305,43 @@ def test_sentinel_mid_scan_then_resume():
         check(res2["found"] == len(paid) - len(notes1) > 0, "second run found %r" % res2)
 
 
+def test_yield_under_auto():
+    """The yield bound holds with the default adaptive concurrency at its
+    widest: at 40 ms per request and 32 or more requests in flight, a
+    sentinel raised mid-batch ends the sync (lock released) within the
+    same 1.5 s as with a small pinned concurrency, the prefix saved."""
+    with start_sim(4000, "autoyield", pay=ADDR() + ":4", latency_ms=40) as sim:
+        w = new_wallet_dir("autoyield")
+        p = spawn_wallet(w, sim.url, "sync", "--checkpoint-every", "250")
+        raised = {}
+
+        def on_event(e):
+            if (e["event"] == "progress" and e["in_flight_limit"] >= 32 and
+                    e["scanned"] >= 300 and not raised):
+                with open(sentinel(w) + ".tmp", "w") as f:
+                    f.write("%d\n" % os.getpid())
+                os.rename(sentinel(w) + ".tmp", sentinel(w))
+                raised["t"] = time.time()
+                raised["at"] = e["scanned"]
+                raised["limit"] = e["in_flight_limit"]
+                return True
+            return False
+
+        check(watch_events(p, on_event, time.time() + 120), "auto never reached 32 in flight")
+        while os.path.exists(w + ".lock") and time.time() - raised["t"] < 30:
+            time.sleep(0.002)
+        took = time.time() - raised["t"]
+        out, err = p.communicate(timeout=60)
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, err[-1000:]))
+        res = envelope(out)["result"]
+        s = load(w)["scanned"]
+        check(res["yielded"] and raised["at"] <= s < 4000, "result %r, cursor %d" % (res, s))
+        check(took < 1.5, "yield took %.2f s at %d in flight" % (took, raised["limit"]))
+        print("  auto yield: lock released %.0f ms after the sentinel, %d in flight"
+              % (took * 1000, raised["limit"]))
+        os.unlink(sentinel(w))
+
+
 def test_reader_parses_throughout():
     """A reader process parsing the wallet during a many-checkpoint sync never sees a torn file."""
     with start_sim(400, "reader", pay=ADDR() + ":5", latency_ms=2) as sim:
@@ -1285,6 +1322,7 @@ TESTS = [
     ("legacy", test_legacy_sentinel_content),
     ("stale", test_stale_sentinel_reaped_child),
     ("mid", test_sentinel_mid_scan_then_resume),
+    ("autoyield", test_yield_under_auto),
     ("reader", test_reader_parses_throughout),
     ("e503", test_http_503_keeps_last_checkpoint),
     ("kill", test_sigkill_mid_batch_then_resume),
