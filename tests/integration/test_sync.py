@@ -708,50 +708,6 @@ def test_requests_per_leaf():
               "secure ACL: %d requests for 1000 leaves: %r" % (n, c["requests"]))
 
 
-def test_note_fallbacks():
-    """Notes not laid out as len + chunks 0..3 of a PublishedNote (simulator
-    shapes): each is read through the general layout, in the reference's
-    order where chunk 0 is absent (the direct key, then len), and ends in
-    the error that names the leaf, with the prefix before it kept; the
-    reads of notes/<i> keys show which way was taken. A later run against
-    the usual layout finishes."""
-    leaf = 500
-    # (shape, route flag, expected exit, words of the error, note key reads)
-    cases = [
-        ("undecodable", [], 6, "not a PublishedNote (3487 bytes", {"note": 1, "len": 0}),
-        ("undecodable", ["--no-values-route"], 6, "not a PublishedNote (3487 bytes",
-         {"note": 0, "len": 1}),
-        ("no_chunk0", [], 6, "lists 3 of its 4 chunks", {"note": 1, "len": 0}),
-        ("no_chunk0", ["--no-values-route"], 6, "chunk 0 of note 500 absent",
-         {"note": 1, "len": 1}),
-        ("small", [], 6, "not a PublishedNote (100 bytes", {"note": 2, "len": 0}),
-        ("small", ["--no-values-route"], 6, "not a PublishedNote (100 bytes",
-         {"note": 1, "len": 0}),
-    ]
-    with start_sim(1000, "perleaf") as sim:
-        for shape, flags, code, words, keys in cases:
-            name = "fallback-%s%s" % (shape, "-novalues" if flags else "")
-            w = new_wallet_dir(name)
-            sim.post("fault/clear")
-            sim.post("fault", {"shape": shape, "note_index": leaf})
-            sim.reset()
-            r = run_wallet(w, sim.url, "sync", "--checkpoint-every", "100", *flags)
-            c = sim.counters()
-            err = envelope(r.stdout).get("error", {}).get("message", "") if r.stdout else ""
-            check(r.returncode == code and words in (err or r.stderr) and
-                  ("leaf %d" % leaf in (err or r.stderr) or "note %d" % leaf in (err or r.stderr)),
-                  "%s: exit %d: %s" % (name, r.returncode, (err or r.stderr)[-600:]))
-            got = {k: c["note_keys"][k] for k in keys}
-            check(got == keys, "%s: reads of notes/<i> keys %r, expected %r (all: %r)"
-                  % (name, got, keys, c["note_keys"]))
-            cur = load(w).get("scanned")
-            check(cur is not None and cur <= leaf and cur % 100 == 0,
-                  "%s: cursor %r after the error" % (name, cur))
-            sim.post("fault/clear")
-            r, res = sync_ok(w, sim.url, *flags)
-            check(res["scanned"] == 1000, "%s: the next run finishes: %r" % (name, res))
-
-
 def test_auto_concurrency():
     """The default is adaptive: it starts at 8 in flight, grows at 40 ms per
     request, says so in the start and progress events, and finishes against
@@ -793,40 +749,6 @@ def test_auto_concurrency():
         start = [e for e in events(r.stderr) if e["event"] == "start"][0]
         check(start["concurrency_mode"] == "auto" and start["concurrency"] == 16,
               "auto from the environment %r" % start)
-
-
-def test_concurrency_above_connection_limit():
-    """A pinned --concurrency above the connections the node accepts (32
-    against --max-connections 8; 128 against the default 100, like Octez)
-    does not stall: requests on connections left in the node's backlog are
-    abandoned and issued again, and in flight is held to what the node
-    accepted. It used to wait a minute and exit 5 ("Operation too slow")."""
-    with start_sim(2000, "connlimit", latency_ms=2, extra=["--max-connections", "8"]) as sim:
-        w = new_wallet_dir("connlimit-8")
-        sim.reset()
-        t0 = time.time()
-        r = run_wallet(w, sim.url, "sync", "--concurrency", "32", timeout=45)
-        wall = time.time() - t0
-        check(r.returncode == 0, "32 against 8 connections: exit %d after %.1f s: %s"
-              % (r.returncode, wall, r.stderr[-1500:]))
-        res = envelope(r.stdout)["result"]
-        limits = [e["in_flight_limit"] for e in events(r.stderr) if e["event"] == "progress"]
-        c = sim.counters()
-        # 2,000 requests at 2 ms over 8 connections: 0.5 s, plus the 1 s accept wait
-        check(res["scanned"] == 2000 and wall < 8, "32 against 8: %.1f s, %r" % (wall, res))
-        check(limits and limits[-1] == 8 and c["peak_connections"] <= 8,
-              "in flight held to 8: %r, %r" % (limits[-5:], c))
-        print("  concurrency 32, 8 connections: %.1f s, in flight %s, %d connections accepted"
-              % (wall, sorted(set(limits)), c["connections_accepted"]))
-    with start_sim(3000, "connlimit", latency_ms=5) as sim:
-        w = new_wallet_dir("connlimit-128")
-        t0 = time.time()
-        r = run_wallet(w, sim.url, "sync", "--concurrency", "128", timeout=45)
-        wall = time.time() - t0
-        check(r.returncode == 0 and envelope(r.stdout)["result"]["scanned"] == 3000 and wall < 10,
-              "128 against 100 connections: exit %d after %.1f s: %s"
-              % (r.returncode, wall, r.stderr[-1500:]))
-        print("  concurrency 128, 100 connections: %.1f s" % wall)
 
 
 def test_tampered_leaf_trips_root_check():
@@ -1230,9 +1152,7 @@ TESTS = [
     ("conc", test_concurrency_and_threads_identical),
     ("conn", test_connections_bounded),
     ("perleaf", test_requests_per_leaf),
-    ("fallback", test_note_fallbacks),
     ("auto", test_auto_concurrency),
-    ("connlimit", test_concurrency_above_connection_limit),
     ("tamper", test_tampered_leaf_trips_root_check),
     ("rollback", test_lying_node_costs_a_rescan),
     ("paths", test_spend_paths_kept),
