@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/num.h"
 #include "net/listen.h"
 #include "net/token.h"
@@ -60,7 +61,10 @@ static void *rounds_main(void *arg)
     (void)arg;
     while (!__atomic_load_n(&svc.stop, __ATOMIC_SEQ_CST)) {
         tz_error err = {0};
+        double t0 = tz_mono_secs();
         tz_status st = tz_detect_round(&svc, &err);
+        fprintf(stderr, "tzel-detect: round %llu: %.2f s\n", (unsigned long long)svc.rounds,
+                tz_mono_secs() - t0);
         if (st != TZ_OK && st != TZ_ECANCEL)
             fprintf(stderr, "tzel-detect: round failed: %s\n", err.msg);
         for (size_t i = 0; st == TZ_OK && i < svc.n; i++)
