@@ -66,16 +66,16 @@ void tz_kem_detect_prepare(tz_kem_ct_ready *out, const uint8_t ct[TZ_KEM_CT_BYTE
 void tz_kem_decaps_detect_ready(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *rd,
                                 const uint8_t dk[TZ_KEM_DK_BYTES])
 {
-    ready r;
-    memcpy(&r, rd, sizeof r);
+    /* read in place: PQClean takes the ciphertext's polys as const */
+    const ready *r = (const ready *)rd;
     polyvec skpv;
     poly mp;
     uint8_t buf[2 * KYBER_SYMBYTES];
     uint8_t kr[2 * KYBER_SYMBYTES];
     PQCLEAN_MLKEM768_CLEAN_polyvec_frombytes(&skpv, dk);
-    PQCLEAN_MLKEM768_CLEAN_polyvec_basemul_acc_montgomery(&mp, &skpv, &r.b);
+    PQCLEAN_MLKEM768_CLEAN_polyvec_basemul_acc_montgomery(&mp, &skpv, &r->b);
     PQCLEAN_MLKEM768_CLEAN_poly_invntt_tomont(&mp);
-    PQCLEAN_MLKEM768_CLEAN_poly_sub(&mp, &r.v, &mp);
+    PQCLEAN_MLKEM768_CLEAN_poly_sub(&mp, &r->v, &mp);
     PQCLEAN_MLKEM768_CLEAN_poly_reduce(&mp);
     PQCLEAN_MLKEM768_CLEAN_poly_tomsg(buf, &mp);
     memcpy(buf + KYBER_SYMBYTES, dk + KYBER_SECRETKEYBYTES - 2 * KYBER_SYMBYTES, KYBER_SYMBYTES);

@@ -38,7 +38,7 @@ void tz_kem_decaps_detect(uint8_t ss[TZ_KEM_SS_BYTES], const uint8_t ct[TZ_KEM_C
  * first part and its second part, decompressed (PQClean's polyvec and
  * poly, 4 x 256 coefficients). Public data. */
 typedef struct tz_kem_ct_ready {
-    int16_t coeffs[4 * 256];
+    _Alignas(32) int16_t coeffs[4 * 256];
 } tz_kem_ct_ready;
 
 /* The key-independent half of tz_kem_decaps_detect: decompresses ct and
