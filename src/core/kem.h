@@ -34,6 +34,23 @@ void tz_kem_decaps(uint8_t ss[TZ_KEM_SS_BYTES], const uint8_t ct[TZ_KEM_CT_BYTES
 void tz_kem_decaps_detect(uint8_t ss[TZ_KEM_SS_BYTES], const uint8_t ct[TZ_KEM_CT_BYTES],
                           const uint8_t dk[TZ_KEM_DK_BYTES]);
 
+/* A detection ciphertext made ready once for many keys: the NTT of its
+ * first part and its second part, decompressed (PQClean's polyvec and
+ * poly, 4 x 256 coefficients). Public data. */
+typedef struct tz_kem_ct_ready {
+    _Alignas(32) int16_t coeffs[4 * 256];
+} tz_kem_ct_ready;
+
+/* The key-independent half of tz_kem_decaps_detect: decompresses ct and
+ * transforms its first part once. Cannot fail. */
+void tz_kem_detect_prepare(tz_kem_ct_ready *out, const uint8_t ct[TZ_KEM_CT_BYTES]);
+
+/* The key-dependent half: the same ss as tz_kem_decaps_detect(ss, ct, dk)
+ * for the ct `r` was prepared from, at the cost of one key's work (a
+ * wallet scanning for many addresses prepares each leaf once). */
+void tz_kem_decaps_detect_ready(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *r,
+                                const uint8_t dk[TZ_KEM_DK_BYTES]);
+
 /* Zeroes the whole key pair. */
 void tz_kem_keypair_wipe(tz_kem_keypair *kp);
 

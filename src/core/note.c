@@ -75,6 +75,16 @@ bool tz_note_detect(const tz_note_receiver *r, const tz_enc_note *n)
     return (bool)(((d - 1u) >> 31) & 1u);
 }
 
+bool tz_note_detect_ready(const tz_note_receiver *r, const tz_kem_ct_ready *ct_d, uint16_t tag)
+{
+    uint8_t ss[TZ_KEM_SS_BYTES];
+    tz_kem_decaps_detect_ready(ss, ct_d, r->kd.dk);
+    uint16_t diff = (uint16_t)(tz_note_tag_from_ss(ss) ^ tag);
+    sodium_memzero(ss, sizeof ss);
+    uint32_t d = diff;
+    return (bool)(((d - 1u) >> 31) & 1u);
+}
+
 /* AEAD key = H(ss_v) as a truncated felt. */
 static void note_key(tz_felt *key, const uint8_t ss_v[TZ_KEM_SS_BYTES])
 {

@@ -71,6 +71,10 @@ uint16_t tz_note_tag_from_ss(const uint8_t ss_d[TZ_KEM_SS_BYTES]);
  * probability about 2^-10; acceptance needs tz_note_open. */
 bool tz_note_detect(const tz_note_receiver *r, const tz_enc_note *n);
 
+/* tz_note_detect for a ct_d made ready once (tz_kem_detect_prepare of
+ * n->ct_d) and its tag: the same verdict, one key's work. */
+bool tz_note_detect_ready(const tz_note_receiver *r, const tz_kem_ct_ready *ct_d, uint16_t tag);
+
 /* Full acceptance of a note at the chain commitment *cm: decapsulates ct_v
  * (standard decapsulation), opens the AEAD with key H(ss_v) and n->nonce,
  * then recomputes cm from (d_j, v, rcm(rseed), owner_tag). Returns TZ_OK

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/num.h"
 #include "net/listen.h"
 #include "net/token.h"
@@ -60,12 +61,12 @@ static void *rounds_main(void *arg)
     (void)arg;
     while (!__atomic_load_n(&svc.stop, __ATOMIC_SEQ_CST)) {
         tz_error err = {0};
-        tz_status st = tz_detect_round(&svc, &err);
+        double t0 = tz_mono_secs();
+        tz_status st = tz_detect_round(&svc, 0, NULL, &err);
+        fprintf(stderr, "tzel-detect: round %llu: %.2f s\n", (unsigned long long)svc.rounds,
+                tz_mono_secs() - t0);
         if (st != TZ_OK && st != TZ_ECANCEL)
             fprintf(stderr, "tzel-detect: round failed: %s\n", err.msg);
-        for (size_t i = 0; st == TZ_OK && i < svc.n; i++)
-            if (svc.items[i].st != TZ_OK)
-                fprintf(stderr, "tzel-detect: %s: %s\n", svc.names[i], svc.items[i].error);
         for (uint64_t k = 0; k < interval_secs * 10 && !svc.stop; k++) {
             struct timespec ts = {0, 100000000L};
             nanosleep(&ts, NULL);

@@ -56,12 +56,15 @@ static bool trial(void *ctx, uint64_t index, const tz_published_note *pn, void *
 {
     const pass *p = ctx;
     bool any = false;
+    /* the ciphertext's half of every detection, once for all wallets */
+    tz_kem_ct_ready ready;
+    tz_kem_detect_prepare(&ready, pn->enc.ct_d);
     for (size_t i = 0; i < p->n; i++) {
         const member *m = &p->m[i];
         if (!m->has_keys || index < m->start)
             continue;
         unsigned char *h = (unsigned char *)hit + m->off;
-        if (tz_watch_trial(&m->keys, pn, h + 1)) {
+        if (tz_watch_trial(&m->keys, pn, &ready, h + 1)) {
             h[0] = 1;
             any = true;
         }

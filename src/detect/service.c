@@ -13,13 +13,19 @@
 
 #define CONNECTIONS_MAX 64
 
-tz_status tz_detect_round(tz_detect_svc *s, tz_error *err)
+tz_status tz_detect_round(tz_detect_svc *s, size_t which, tz_detect_item *out, tz_error *err)
 {
     pthread_mutex_lock(&s->round_mu);
     tz_sync_hooks hooks = {.stop = &s->stop};
     tz_sync_result res;
     tz_status st = tz_detect_pass(s->items, s->n, s->rpc, &s->cfg, &hooks, &res, err);
     s->rounds++;
+    /* each wallet's failure, said while the items are this round's */
+    for (size_t i = 0; st == TZ_OK && i < s->n; i++)
+        if (s->items[i].st != TZ_OK)
+            fprintf(stderr, "tzel-detect: %s: %s\n", s->names[i], s->items[i].error);
+    if (out && which < s->n)
+        *out = s->items[which];
     pthread_mutex_unlock(&s->round_mu);
     return st;
 }
@@ -110,10 +116,11 @@ static enum MHD_Result post_sync(tz_detect_svc *s, struct MHD_Connection *c)
     if (i < 0)
         return ret;
     tz_error err = {0};
-    tz_status st = tz_detect_round(s, &err);
+    tz_detect_item copy;
+    tz_status st = tz_detect_round(s, (size_t)i, &copy, &err);
     if (st != TZ_OK)
         return send_text(c, st == TZ_ECANCEL ? 503 : 502, err.msg);
-    const tz_detect_item *it = &s->items[i];
+    const tz_detect_item *it = &copy;
     if (it->st != TZ_OK)
         return send_text(c, 502, it->error);
     json_t *status = status_of(s, (size_t)i, &err);
@@ -139,8 +146,6 @@ static enum MHD_Result get_wallets(tz_detect_svc *s, struct MHD_Connection *c)
         json_object_set_new(e, "status", st ? st : json_null());
         if (!st)
             json_object_set_new(e, "error", json_string(err.msg));
-        else if (s->items[i].st != TZ_OK && s->items[i].error[0])
-            json_object_set_new(e, "last_error", json_string(s->items[i].error));
         json_array_append_new(a, e);
     }
     return send_json(c, 200, json_pack("{s:o}", "wallets", a));

@@ -40,8 +40,11 @@ typedef struct tz_detect_svc {
 } tz_detect_svc;
 
 /* Runs one round for every wallet (waits for a round in progress first).
- * Returns the pass's status (the items hold each wallet's outcome). */
-tz_status tz_detect_round(tz_detect_svc *s, tz_error *err) TZ_WUR;
+ * Returns the pass's status; the items hold each wallet's outcome, and
+ * when `out` is not NULL item `which` is copied into it before another
+ * round can start. */
+tz_status tz_detect_round(tz_detect_svc *s, size_t which, tz_detect_item *out,
+                          tz_error *err) TZ_WUR;
 
 /* Starts the HTTP API on `addr`; *port receives the bound port. TZ_OK,
  * TZ_EIO (cannot listen: message says why). */

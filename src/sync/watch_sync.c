@@ -82,13 +82,19 @@ void tz_watch_keys_wipe(tz_watch_keys *k)
     sodium_memzero(k, sizeof *k);
 }
 
-bool tz_watch_trial(const tz_watch_keys *k, const tz_published_note *pn, void *hit)
+bool tz_watch_trial(const tz_watch_keys *k, const tz_published_note *pn,
+                    const tz_kem_ct_ready *ready, void *hit)
 {
     watch_hit *h = hit;
+    tz_kem_ct_ready own;
+    if (!ready && k->mode != TZ_WATCH_OUTGOING && k->n > 0) {
+        tz_kem_detect_prepare(&own, pn->enc.ct_d);
+        ready = &own;
+    }
     switch (k->mode) {
     case TZ_WATCH_DETECT:
         for (size_t i = 0; i < k->n; i++) {
-            if (tz_note_detect(&k->rs[i], &pn->enc)) {
+            if (tz_note_detect_ready(&k->rs[i], ready, pn->enc.tag)) {
                 h->addr_index = k->rs[i].index;
                 return true;
             }
@@ -96,7 +102,7 @@ bool tz_watch_trial(const tz_watch_keys *k, const tz_published_note *pn, void *h
         return false;
     case TZ_WATCH_VIEW:
         for (size_t i = 0; i < k->n; i++) {
-            if (!tz_note_detect(&k->rs[i], &pn->enc))
+            if (!tz_note_detect_ready(&k->rs[i], ready, pn->enc.tag))
                 continue;
             if (tz_note_open(&k->rs[i], &pn->cm, &pn->enc, &h->u.plain) == TZ_OK) {
                 h->addr_index = k->rs[i].index;
@@ -173,7 +179,7 @@ typedef struct run {
 static bool trial(void *ctx, uint64_t index, const tz_published_note *pn, void *hit)
 {
     (void)index;
-    return tz_watch_trial(ctx, pn, hit);
+    return tz_watch_trial(ctx, pn, NULL, hit);
 }
 
 static tz_status merge(void *ctx, tz_leaf_result *l, tz_error *err)

@@ -44,9 +44,12 @@ void tz_watch_keys_wipe(tz_watch_keys *k);
 size_t tz_watch_hit_bytes(tz_watch_mode m);
 
 /* Tries one published note for the keys (thread-safe: k is read only).
- * Returns true with hit[0..tz_watch_hit_bytes) filled (secret) when the
- * leaf gives a record. */
-bool tz_watch_trial(const tz_watch_keys *k, const tz_published_note *pn, void *hit);
+ * `ready` is pn's detection ciphertext made ready (tz_kem_detect_prepare),
+ * shared by every wallet trying the leaf, or NULL (then made here when
+ * needed). Returns true with hit[0..tz_watch_hit_bytes) filled (secret)
+ * when the leaf gives a record. */
+bool tz_watch_trial(const tz_watch_keys *k, const tz_published_note *pn,
+                    const tz_kem_ct_ready *ready, void *hit);
 
 /* Records the hit of leaf (index, cm) in w unless a record with that index
  * and cm is there (*added tells). TZ_OK or TZ_ENOMEM. */

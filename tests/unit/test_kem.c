@@ -165,6 +165,42 @@ static void check_fast_path_random(size_t iters)
     CHECK(bad_ss_differs == n_bad);
 }
 
+/* A ciphertext made ready once gives, under every key, what the one-shot
+ * fast path gives: honest ciphertexts to that key, ciphertexts to other
+ * keys and random bytes alike. */
+static void check_ready_path(size_t iters)
+{
+    enum { KEYS = 4 };
+    static tz_kem_keypair kp[KEYS];
+    static uint8_t ct[TZ_KEM_CT_BYTES];
+    static tz_kem_ct_ready ready;
+    for (size_t k = 0; k < KEYS; k++) {
+        uint8_t seed[64];
+        randombytes_buf(seed, sizeof seed);
+        tz_kem_keygen(&kp[k], seed);
+    }
+    size_t same = 0, total = 0;
+    for (size_t i = 0; i < iters; i++) {
+        uint8_t coins[32], ss[32], a[32], b[32];
+        randombytes_buf(coins, sizeof coins);
+        if (i % 3 == 2)
+            randombytes_buf(ct, sizeof ct);
+        else
+            tz_kem_encaps(ct, ss, kp[i % KEYS].ek, coins);
+        tz_kem_detect_prepare(&ready, ct);
+        for (size_t k = 0; k < KEYS; k++) {
+            tz_kem_decaps_detect(a, ct, kp[k].dk);
+            tz_kem_decaps_detect_ready(b, &ready, kp[k].dk);
+            same += memcmp(a, b, 32) == 0;
+            total++;
+        }
+    }
+    for (size_t k = 0; k < KEYS; k++)
+        tz_kem_keypair_wipe(&kp[k]);
+    printf("ready path == fast path on %zu/%zu (ciphertext, key) pairs\n", same, total);
+    CHECK(same == total && total == iters * KEYS);
+}
+
 int main(void)
 {
     json_t *root = tz_test_vectors("protocol_v1.json");
@@ -179,5 +215,6 @@ int main(void)
     json_decref(root);
 
     check_fast_path_random(10000); /* also under ASan: about 5 s */
+    check_ready_path(500);
     return tz_test_done("kem");
 }
