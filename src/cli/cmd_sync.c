@@ -17,12 +17,12 @@
 #include "core/xmss.h"
 #include "base/clock.h"
 #include "output.h"
+#include "sync_opts.h"
 #include "store/jsonnum.h"
 #include "store/lock.h"
 #include "sync/sync.h"
 #include "sync_view.h"
 
-#define DEFAULT_INTERVAL_SECS 5 /* the reference's default */
 
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] sync [--checkpoint-every K] [--concurrency auto|N]\n"
@@ -198,58 +198,14 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg, 
 
 static int run(tz_cli *cli, int argc, char **argv)
 {
-    const char *k_s = NULL, *conc_s = NULL, *max_s = NULL, *thr_s = NULL, *interval_s = NULL,
-               *timeout_s = NULL;
-    bool watch = false, no_values = false;
-    tz_opt opts[] = {
-        {"checkpoint-every", TZ_OPT_VALUE, &k_s}, {"concurrency", TZ_OPT_VALUE, &conc_s},
-        {"max-concurrency", TZ_OPT_VALUE, &max_s},
-        {"threads", TZ_OPT_VALUE, &thr_s},        {"watch", TZ_OPT_FLAG, &watch},
-        {"interval-secs", TZ_OPT_VALUE, &interval_s},
-        {"no-values-route", TZ_OPT_FLAG, &no_values},
-        {"rpc-timeout-secs", TZ_OPT_VALUE, &timeout_s},
-    };
-    int rc = tz_cli_parse_args(cli, &tz_cmd_sync, argc, argv, opts, sizeof opts / sizeof *opts);
+    tz_cli_sync_opts o;
+    int rc = tz_cli_sync_opts_parse(cli, &tz_cmd_sync, argc, argv, &o);
     if (rc >= 0)
         return rc;
-
-    /* Validation first: nothing touches the network or the wallet before. */
-    tz_sync_config cfg;
-    tz_error err = {0};
-    if (tz_sync_config_resolve(k_s, conc_s, max_s, thr_s, &cfg, &err) != TZ_OK)
-        return tz_out_fail(cli, TZ_EXIT_USAGE, "%s", err.msg);
-    uint64_t interval = DEFAULT_INTERVAL_SECS;
-    if (interval_s) {
-        if ((rc = tz_cli_parse_u64(cli, "interval-secs", interval_s, &interval)))
-            return rc;
-        if (interval == 0)
-            interval = 1; /* like the reference; ignored without --watch */
-    }
-    uint64_t timeout = TZ_RPC_TIMEOUT_DEFAULT;
-    if (timeout_s) {
-        if ((rc = tz_cli_parse_u64(cli, "rpc-timeout-secs", timeout_s, &timeout)))
-            return rc;
-        if (timeout < 1 || timeout > TZ_RPC_TIMEOUT_MAX)
-            return tz_out_fail(cli, TZ_EXIT_USAGE,
-                               "--rpc-timeout-secs must be 1 to %u (got \"%s\")",
-                               TZ_RPC_TIMEOUT_MAX, timeout_s);
-    }
-
-    char *url = NULL;
-    if ((rc = tz_cli_node_url(cli, &url)))
-        return rc;
-    tz_rpc *rpc = tz_rpc_new(url, cfg.concurrency, &err);
-    if (!rpc) {
-        rc = tz_out_fail(cli, err.code == TZ_EINVAL ? TZ_EXIT_USAGE : TZ_EXIT_NETWORK,
-                         "rollup node %s: %s", url, err.msg);
-        free(url);
-        return rc;
-    }
-    free(url);
-    if (no_values)
-        tz_rpc_set_use_values(rpc, false);
-    tz_rpc_set_timeout(rpc, (unsigned)timeout);
-    tz_rpc_set_adaptive(rpc, cfg.auto_concurrency);
+    tz_sync_config cfg = o.cfg;
+    tz_rpc *rpc = o.rpc;
+    bool watch = o.watch;
+    uint64_t interval = o.interval;
 
     if (!cli->json && cfg.auto_concurrency)
         tz_out_info(cli,

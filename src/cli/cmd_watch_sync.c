@@ -13,14 +13,14 @@
 #include "store/jsonnum.h"
 #include "store/lock.h"
 #include "sync/watch_sync.h"
+#include "sync_opts.h"
 #include "sync_view.h"
 #include "watch.h"
-
-#define DEFAULT_INTERVAL_SECS 5
 
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] watch sync [--checkpoint-every K] [--concurrency auto|N]\n"
     "                   [--max-concurrency M] [--threads T] [--watch [--interval-secs S]]\n"
+    "                   [--rpc-timeout-secs N]\n"
     "\n"
     "Scans the leaves [scanned, tree/size) at one pinned block with the watch wallet's\n"
     "material, saving a checkpoint every K leaves, then checks the commitment tree\n"
@@ -179,43 +179,14 @@ static int one_round(const tz_cli *cli, tz_rpc *rpc, const tz_sync_config *cfg,
 
 int tz_cli_watch_sync(tz_cli *cli, int argc, char **argv)
 {
-    const char *k_s = NULL, *conc_s = NULL, *max_s = NULL, *thr_s = NULL, *interval_s = NULL;
-    bool watch = false, no_values = false;
-    tz_opt opts[] = {
-        {"checkpoint-every", TZ_OPT_VALUE, &k_s}, {"concurrency", TZ_OPT_VALUE, &conc_s},
-        {"max-concurrency", TZ_OPT_VALUE, &max_s}, {"threads", TZ_OPT_VALUE, &thr_s},
-        {"watch", TZ_OPT_FLAG, &watch},           {"interval-secs", TZ_OPT_VALUE, &interval_s},
-        {"no-values-route", TZ_OPT_FLAG, &no_values},
-    };
-    int rc = tz_cli_parse_args(cli, &sync_cmd, argc, argv, opts, sizeof opts / sizeof *opts);
+    tz_cli_sync_opts o;
+    int rc = tz_cli_sync_opts_parse(cli, &sync_cmd, argc, argv, &o);
     if (rc >= 0)
         return rc;
-    /* Validation first: nothing touches the network or the file before. */
-    tz_sync_config cfg;
-    tz_error err = {0};
-    if (tz_sync_config_resolve(k_s, conc_s, max_s, thr_s, &cfg, &err) != TZ_OK)
-        return tz_out_fail(cli, TZ_EXIT_USAGE, "%s", err.msg);
-    uint64_t interval = DEFAULT_INTERVAL_SECS;
-    if (interval_s) {
-        if ((rc = tz_cli_parse_u64(cli, "interval-secs", interval_s, &interval)))
-            return rc;
-        if (interval == 0)
-            interval = 1;
-    }
-    char *url = NULL;
-    if ((rc = tz_cli_node_url(cli, &url)))
-        return rc;
-    tz_rpc *rpc = tz_rpc_new(url, cfg.concurrency, &err);
-    if (!rpc) {
-        rc = tz_out_fail(cli, err.code == TZ_EINVAL ? TZ_EXIT_USAGE : TZ_EXIT_NETWORK,
-                         "rollup node %s: %s", url, err.msg);
-        free(url);
-        return rc;
-    }
-    free(url);
-    if (no_values)
-        tz_rpc_set_use_values(rpc, false);
-    tz_rpc_set_adaptive(rpc, cfg.auto_concurrency);
+    tz_sync_config cfg = o.cfg;
+    tz_rpc *rpc = o.rpc;
+    bool watch = o.watch;
+    uint64_t interval = o.interval;
 
     tz_sync_install_signals();
     last l = {0};

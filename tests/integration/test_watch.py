@@ -281,6 +281,10 @@ def test_k0_refused_without_request():
         check(r.returncode == 2 and K0_MSG in r.stderr, "exit %d %s" % (r.returncode, r.stderr))
         r = watch_sync(w, sim.url, env={"TZEL_SYNC_CHECKPOINT_EVERY": "0"})
         check(r.returncode == 2, "env K=0: exit %d" % r.returncode)
+        # the request timeout is sync's option too, checked as early
+        r = watch_sync(w, sim.url, "--rpc-timeout-secs", "0")
+        check(r.returncode == 2 and "--rpc-timeout-secs must be 1 to" in r.stderr,
+              "timeout 0: exit %d %s" % (r.returncode, r.stderr))
         check(sim.rpc_requests() == 0, "requests were made")
         check(open(w, "rb").read() == before and not os.path.exists(w + ".lock"), "file touched")
 
