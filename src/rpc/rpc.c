@@ -335,8 +335,8 @@ static tz_status transfer_error(const tz_rpc *c, const tz_rpc_xfer *x, CURLcode 
                             "GET %s: no complete answer within %u s (--rpc-timeout-secs): %s%s%s",
                             x->url, c->timeout_secs, curl_easy_strerror(rc),
                             x->errbuf[0] ? ": " : "", x->errbuf);
-    if (x->body.dropped || rc == CURLE_FILESIZE_EXCEEDED)
-        return tz_error_set(err, TZ_ENOMEM,
+    if (x->body.dropped || rc == CURLE_FILESIZE_EXCEEDED) /* the node's answer is wrong */
+        return tz_error_set(err, TZ_EPARSE,
                             "GET %s: response body exceeds %zu bytes (values above 4 MiB are "
                             "refused)",
                             x->url, (size_t)TZ_RPC_BODY_MAX);
@@ -674,7 +674,7 @@ tz_status tz_rpc_body_hex(const tz_rpc_xfer *x, const char **hex, size_t *hexlen
         return tz_error_set(err, TZ_EPARSE, "GET %s: value has an odd number of hex digits",
                             x->url);
     if ((size_t)(e - p) / 2 > TZ_RPC_MAX_VALUE)
-        return tz_error_set(err, TZ_ENOMEM, "GET %s: value of %zu bytes exceeds 4 MiB", x->url,
+        return tz_error_set(err, TZ_EPARSE, "GET %s: value of %zu bytes exceeds 4 MiB", x->url,
                             (size_t)(e - p) / 2);
     *hex = p;
     *hexlen = (size_t)(e - p);

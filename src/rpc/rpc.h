@@ -92,7 +92,9 @@ tz_status tz_rpc_head_hash(tz_rpc *c, char out[TZ_BLOCK_HASH_MAX], tz_error *err
 /* Reads the durable value at `key` (full path, e.g.
  * "/tzel/v1/state/tree/size") at `block`. On success *out is a malloc'd
  * buffer of *len bytes owned by the caller. An absent key (null or 404) is
- * TZ_ENOTFOUND with *out untouched. Accepts 0x-prefixed and bare hex. */
+ * TZ_ENOTFOUND with *out untouched. Accepts 0x-prefixed and bare hex. An
+ * answer past the body cap or a value above TZ_RPC_MAX_VALUE is the node's
+ * error: TZ_EPARSE (the transfer is cut, never read whole). */
 tz_status tz_rpc_read_value(tz_rpc *c, const char *block, const char *key,
                             uint8_t **out, size_t *len, tz_error *err) TZ_WUR;
 

@@ -160,8 +160,9 @@ def test_redirect():
 
 
 def test_huge_body():
-    """10 MB where a felt is expected: refused past the body cap, not read whole."""
-    fails("huge_body", {"huge": True, "next": 1}, 1, ["exceeds"])
+    """10 MB where a felt is expected: refused past the body cap, not read whole, as a
+    malformed answer of the node (exit 6), not an out-of-memory failure."""
+    fails("huge_body", {"huge": True, "next": 1}, 6, ["exceeds"])
 
 
 def test_tree_shrinks_between_runs():

@@ -63,7 +63,7 @@ def fault_rows(summary):
     r = d.get("result") or {}
     if r:
         rows.append("| network faults from the simulator: %s | %d cases | a clear error (exit "
-                    "5 or 6, or 1 for a body beyond the cap) naming the URL or key within its "
+                    "5 or 6) naming the URL or key within its "
                     "bound (hang and drip: `--rpc-timeout-secs 2`); the file intact; a clean "
                     "run converges (a moving head is not an error) | %d |"
                     % (", ".join(k.replace("_", " ") for k in r), len(r),
