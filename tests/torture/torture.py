@@ -21,17 +21,19 @@ copy (a new *round*). At the end, one uninterrupted run: the notes, the
 cursor and the verified sync state (root, frontier) equal those of the
 undisturbed sync, and no temp file, lock or sentinel is left.
 
-Targets: `sync` (tzel-wallet sync --checkpoint-every 25, SIGKILLed) and
+Targets: `sync` (tzel-wallet sync --checkpoint-every 25, SIGKILLed),
 `daemon` (tzel-walletd, SIGKILLed mid-sync -- alone or with its sync child
 at the same instant, as an OOM kill or a power loss would -- and mid-job,
-then restarted). A new target is a class with `name`, `kill_once` and
-`finish` (see Target) added to TARGETS.
+then restarted) and `watch` (tzel-wallet watch sync of a view watch wallet
+of the same notes, its records checked as the wallet's notes are). A new
+target is a class with `name`, `kill_once` and `finish` (see Target) added
+to TARGETS, and `tortured(key)` when its file is not the wallet.
 
 Prints one JSON summary on stdout (and writes it to --summary): kills
 survived per program, what was checked, and `lost` (must be 0). Exit 0 when
 nothing was lost. Usage:
 
-    torture.py [--kills N] [--targets sync,daemon] [--seed S] [--summary FILE]
+    torture.py [--kills N] [--targets sync,daemon,watch] [--seed S] [--summary FILE]
                [--faults] [--readme README.md]
 
 --faults also runs the disk and network fault matrices (unit-store_faults,
@@ -68,6 +70,12 @@ class Lost(Exception):
 
 def note_set(w):
     return sorted((n["index"], n["cm"], n["v"], n["rseed"], n["nk_spend"])
+                  for n in w.get("notes", []))
+
+
+def watch_set(w):
+    """The records of a view watch wallet, as note_set does a wallet's."""
+    return sorted((n["index"], n["cm"], n["value"], n["memo"], n["addr_index"])
                   for n in w.get("notes", []))
 
 
@@ -147,6 +155,30 @@ class World:
         if r.returncode:
             raise RuntimeError("sync at %d ms failed: %s" % (LATENCY_MS, r.stderr[-2000:]))
 
+    def watch_world(self):
+        """A view watch wallet of the tortured wallet (export-view, watch
+        init) and its undisturbed `watch sync`, made on first use: the
+        (fixture, reference, records) a Tortured of watch sync compares."""
+        if getattr(self, "watch", None):
+            return self.watch
+        d = os.path.join(self.tmp, "watch-fixture")
+        os.makedirs(d)
+        material, fixture = os.path.join(d, "view.json"), os.path.join(d, "watch.json")
+        for args, w in [(("export-view", "--out", material), self.fixture),
+                        (("watch", "init", "--material", material), fixture)]:
+            r = tzlib.run_wallet(*args, wallet=w, timeout=300)
+            if r.returncode:
+                raise RuntimeError("%s failed: %s" % (args[0], r.stderr[-2000:]))
+        ref = tzlib.copy_wallet(fixture, os.path.join(self.tmp, "watch-reference"))
+        r = tzlib.run_wallet("watch", "sync", "--checkpoint-every", str(K), wallet=ref,
+                             url=self.sim.url, timeout=600)
+        ref_doc = load(ref)
+        if r.returncode or len(ref_doc.get("notes", [])) != PAID:
+            raise RuntimeError("undisturbed watch sync: exit %d, %d records: %s"
+                               % (r.returncode, len(ref_doc.get("notes", [])), r.stderr[-2000:]))
+        self.watch = (fixture, ref_doc, watch_set)
+        return self.watch
+
     def stop(self):
         self.sim.stop()
 
@@ -154,8 +186,14 @@ class World:
 class Tortured:
     """One wallet under torture and the checks made after every kill."""
 
-    def __init__(self, world, name):
+    def __init__(self, world, name, fixture=None, ref=None, records=note_set):
+        """`fixture` (default the world's wallet) is copied for each chain,
+        `ref` (default the world's undisturbed sync) is what it must end
+        as, `records` reads the found notes of either."""
         self.world, self.name = world, name
+        self.fixture = fixture or world.fixture
+        self.ref = ref or world.ref
+        self.records = records
         self.folder = os.path.join(world.tmp, name)
         self.rounds = 0
         self.stats = {"kills": 0, "runs_completed": 0, "rounds": 0, "locks_left": 0,
@@ -166,7 +204,7 @@ class Tortured:
     def fresh(self):
         if os.path.isdir(self.folder):
             shutil.rmtree(self.folder)
-        self.wallet = tzlib.copy_wallet(self.world.fixture, self.folder)
+        self.wallet = tzlib.copy_wallet(self.fixture, self.folder)
         self.cursor = load(self.wallet)["scanned"]
         self.lock_pending = self.sentinel_pending = False
         self.temps_pending = set()
@@ -190,8 +228,8 @@ class Tortured:
             self.lost("cursor went from %r back to %r" % (self.cursor, c))
         elif saved is not None and c != self.cursor and c not in saved:
             self.lost("cursor %d is not one the run saved" % c)
-        ref = [n for n in note_set(self.world.ref) if n[0] < (c or 0)]
-        got = note_set(w)
+        ref = [n for n in self.records(self.ref) if n[0] < (c or 0)]
+        got = self.records(w)
         if got != ref:
             self.lost("at cursor %r: %d notes, %d distinct, the undisturbed sync has %d below it"
                       % (c, len(got), len(set(got)), len(ref)))
@@ -235,10 +273,10 @@ class Tortured:
         self.stats["sentinels_recovered"] += self.sentinel_pending
         self.stats["temp_files_swept"] += len(self.temps_pending)
         w = load(self.wallet)
-        ref = self.world.ref
-        if note_set(w) != note_set(ref):
+        ref = self.ref
+        if self.records(w) != self.records(ref):
             self.lost("final notes differ from the undisturbed sync")
-        if len(note_set(w)) != len({n[:2] for n in note_set(w)}):
+        if len(self.records(w)) != len({n[:2] for n in self.records(w)}):
             self.lost("a note is duplicated")
         if w["scanned"] != ref["scanned"]:
             self.lost("final cursor %r, undisturbed %r" % (w["scanned"], ref["scanned"]))
@@ -381,7 +419,21 @@ class DaemonTarget(Target):
             t.lost("the daemon exited %d on SIGTERM" % p.returncode)
 
 
-TARGETS = {"sync": SyncTarget, "daemon": DaemonTarget}
+class WatchSyncTarget(SyncTarget):
+    """`tzel-wallet watch sync` of a view watch wallet of the same notes:
+    the same kills and checks, on the watch file and its records."""
+    name = "tzel-wallet watch sync"
+
+    def tortured(self, key):
+        fixture, ref, records = self.world.watch_world()
+        return Tortured(self.world, key, fixture, ref, records)
+
+    def cmd(self, t):
+        return tzlib.wallet_cmd("watch", "sync", "--checkpoint-every", str(K), wallet=t.wallet,
+                                url=self.world.sim.url, json_mode=True)
+
+
+TARGETS = {"sync": SyncTarget, "daemon": DaemonTarget, "watch": WatchSyncTarget}
 
 
 def run_faults():
@@ -434,7 +486,7 @@ def main():
         summary["sync_seconds_at_latency"] = round(world.run_seconds, 2)
         for key in a.targets.split(","):
             target = TARGETS[key](world)
-            t = Tortured(world, key)
+            t = target.tortured(key) if hasattr(target, "tortured") else Tortured(world, key)
             started = time.time()
             try:
                 while t.stats["kills"] < a.kills:
