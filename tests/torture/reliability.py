@@ -42,7 +42,7 @@ def fault_rows(summary):
     r = d.get("result") or {}
     if r:
         rows.append("| disk faults injected (fsys table) at open, write, fsync, rename or link, "
-                    "folder fsync of every save: wallet, floor, sentinel, lock, daemon token "
+                    "folder fsync of every save: wallet, floor, sentinel, lock, daemon token, watch wallet "
                     "| %d faults: %d ENOSPC, %d EIO, %d EDQUOT | status IO, the message names "
                     "the step, the file and the error; the previous file (past the rename: the "
                     "new one) whole and loadable; "

@@ -1,7 +1,8 @@
 /* The disk fault matrix: ENOSPC, EIO and EDQUOT injected (through the fsys
  * table) at each step of every save -- open, write, fsync, rename (or link
  * for the files created exclusively) and the folder fsync -- of the wallet,
- * its floor, the yield sentinel, the lock and the daemon's token file.
+ * its floor, the yield sentinel, the lock, the daemon's token file and a
+ * watch wallet.
  * Each time: the save fails with TZ_EIO, the message names the step, the
  * file and the error; the file holds its previous content whole (or, once
  * the rename is done, the new content whole; a file being created is
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/token.h"
+#include "store/watch.h"
 #include "store/fsys.h"
 #include "store/lock.h"
 #include "store/sentinel.h"
@@ -254,6 +256,47 @@ static int token_valid(const char *text)
            strspn(text, "0123456789abcdef") == TZ_TOKEN_HEX_LEN;
 }
 
+/* A watch wallet (store/watch.h): a detect file at cursor 12, then a save
+ * at 1000. */
+static const char *old_watch =
+    "{\n"
+    "  \"mode\": \"detect\",\n"
+    "  \"version\": 1,\n"
+    "  \"detect_root\": \"1111111111111111111111111111111111111111111111111111111111111101\",\n"
+    "  \"addr_count\": 2,\n"
+    "  \"scanned\": 12,\n"
+    "  \"matches\": []\n"
+    "}";
+static void watch_prepare(void)
+{
+    char f[600];
+    companion(f, sizeof f, ".watch.json");
+    tz_test_put_file(f, old_watch, 0600);
+}
+static tz_status watch_save(tz_error *err)
+{
+    char f[600];
+    companion(f, sizeof f, ".watch.json");
+    tz_watch *w = NULL;
+    tz_status st = tz_watch_load(f, &w, err);
+    if (st)
+        return st;
+    tz_watch_set_scan(w, w->scanned + 988, NULL);
+    st = tz_watch_save(w, false, err);
+    tz_watch_free(w);
+    return st;
+}
+static int watch_valid(const char *text)
+{
+    char f[600];
+    companion(f, sizeof f, ".watch.json");
+    tz_watch *w = NULL;
+    tz_error err;
+    int ok = text && tz_watch_load(f, &w, &err) == TZ_OK;
+    tz_watch_free(w);
+    return ok;
+}
+
 typedef struct {
     const char *name, *suffix;
     void (*prepare)(void);
@@ -268,6 +311,7 @@ static const target targets[] = {
     {"sentinel", ".yield", sentinel_prepare, sentinel_save, pid_line_valid, 0},
     {"lock", ".lock", lock_prepare, lock_save, pid_line_valid, 1},
     {"token", ".walletd-token", token_prepare, token_save, token_valid, 1},
+    {"watch", ".watch.json", watch_prepare, watch_save, watch_valid, 0},
 };
 
 /* The step as the fsys table calls it, and the words its message uses. */
