@@ -19,7 +19,7 @@
 
 #include "base/buf.h"
 #include "base/num.h"
-#include "conns.h"
+#include "net/conns.h"
 #include "fast.h"
 #include "jobs.h"
 #include "offload.h"

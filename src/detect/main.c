@@ -100,22 +100,25 @@ int main(int argc, char **argv)
             if (!tz_parse_u64(optarg, 86400, &interval_secs)) {
                 fail("--interval-secs must be a whole number of seconds, got \"%s\"%s", optarg,
                      "");
+                free(paths);
                 return EXIT_USAGE;
             }
             if (interval_secs == 0)
                 interval_secs = 1;
             break;
-        case 'h': fputs(usage, stdout); return EXIT_OK_;
-        default: fputs(usage, stderr); return EXIT_USAGE;
+        case 'h': fputs(usage, stdout); free(paths); return EXIT_OK_;
+        default: fputs(usage, stderr); free(paths); return EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fail("unexpected argument \"%s\"%s", argv[optind], "");
+        free(paths);
         return EXIT_USAGE;
     }
     if (n == 0) {
         fail("--wallet PATH is required%s%s", "", "");
         fputs(usage, stderr);
+        free(paths);
         return EXIT_USAGE;
     }
 
@@ -123,11 +126,13 @@ int main(int argc, char **argv)
     char host[256], why[256];
     if (!tz_listen_parse(bind, &ss, host, sizeof host, why, sizeof why)) {
         fail("--bind %s: %s", bind, why);
+        free(paths);
         return EXIT_USAGE;
     }
     if (!token_file && !tz_listen_is_loopback(&ss)) {
         fail("refusing to listen on %s without --token-file: %s", host,
              "the API is open without a token, so it listens on loopback only");
+        free(paths);
         return EXIT_USAGE;
     }
     tz_sync_config cfg;

@@ -1,4 +1,8 @@
-/* tzel-detect's rounds and HTTP API (service.h). */
+/* tzel-detect's rounds and HTTP API (service.h): one epoll event loop
+ * (libmicrohttpd) that answers only what is quick (health, refusals); the
+ * routes that read files or run a round are answered from worker threads,
+ * a bounded number at a time, and every connection has a request deadline
+ * it cannot extend (net/conns.h), as tzel-walletd's. */
 #include "service.h"
 
 #include <errno.h>
@@ -7,11 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/conns.h"
 #include "net/token.h"
 #include "store/jsonnum.h"
 #include "store/watch.h"
 
-#define CONNECTIONS_MAX 64
+/* Connections served at once; the waiting one nearest its deadline is
+ * evicted when EVICT_MARGIN of them are left (net/conns.h). */
+#define CONNECTIONS_MAX 512
+#define EVICT_MARGIN 16
+/* A request (headers and body) must arrive within this of its connection
+ * waiting for it, however it trickles. */
+#define REQUEST_TIMEOUT_SECS 10
+/* Requests answered off the event loop at once (status, wallets, sync). */
+#define SLOW_MAX 16
 
 tz_status tz_detect_round(tz_detect_svc *s, size_t which, tz_detect_item *out, tz_error *err)
 {
@@ -98,59 +111,6 @@ static json_t *status_of(tz_detect_svc *s, size_t i, tz_error *err)
     return st;
 }
 
-static enum MHD_Result get_status(tz_detect_svc *s, struct MHD_Connection *c)
-{
-    enum MHD_Result ret = MHD_NO;
-    long i = pick(s, c, &ret);
-    if (i < 0)
-        return ret;
-    tz_error err = {0};
-    json_t *st = status_of(s, (size_t)i, &err);
-    return st ? send_json(c, 200, st) : send_text(c, 500, err.msg);
-}
-
-static enum MHD_Result post_sync(tz_detect_svc *s, struct MHD_Connection *c)
-{
-    enum MHD_Result ret = MHD_NO;
-    long i = pick(s, c, &ret);
-    if (i < 0)
-        return ret;
-    tz_error err = {0};
-    tz_detect_item copy;
-    tz_status st = tz_detect_round(s, (size_t)i, &copy, &err);
-    if (st != TZ_OK)
-        return send_text(c, st == TZ_ECANCEL ? 503 : 502, err.msg);
-    const tz_detect_item *it = &copy;
-    if (it->st != TZ_OK)
-        return send_text(c, 502, it->error);
-    json_t *status = status_of(s, (size_t)i, &err);
-    if (!status)
-        return send_text(c, 500, err.msg);
-    json_t *summary = json_object();
-    json_object_set_new(summary, "found", tz_json_u64(it->found));
-    json_object_set_new(summary, "next_cursor", tz_json_u64(it->next_cursor));
-    json_t *o = json_object();
-    json_object_set_new(o, "summary", summary);
-    json_object_set_new(o, "status", status);
-    return send_json(c, 200, o);
-}
-
-static enum MHD_Result get_wallets(tz_detect_svc *s, struct MHD_Connection *c)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < s->n; i++) {
-        tz_error err = {0};
-        json_t *st = status_of(s, i, &err);
-        json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(s->names[i]));
-        json_object_set_new(e, "status", st ? st : json_null());
-        if (!st)
-            json_object_set_new(e, "error", json_string(err.msg));
-        json_array_append_new(a, e);
-    }
-    return send_json(c, 200, json_pack("{s:o}", "wallets", a));
-}
-
 static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *str)
 {
     (void)cls;
@@ -159,6 +119,120 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *str)
     return MHD_http_unescape(str);
 }
 
+/* A request whose answer is made off the event loop (status and wallets
+ * read files, sync runs a round): the route, then the answer the worker
+ * left for the loop to send. */
+typedef struct slow_req {
+    tz_detect_svc *s;
+    struct MHD_Connection *c;
+    enum { SLOW_STATUS, SLOW_SYNC, SLOW_WALLETS } route;
+    long wallet;
+    bool ready;
+    unsigned status;
+    json_t *json; /* the answer: JSON, or text when NULL */
+    char *text;
+} slow_req;
+
+/* Records the worker's answer: JSON (stolen) or text. */
+static void slow_set(slow_req *r, unsigned status, json_t *json, const char *text)
+{
+    r->status = status;
+    r->json = json;
+    r->text = json ? NULL : strdup(text ? text : "out of memory");
+}
+
+static void *slow_main(void *arg)
+{
+    slow_req *r = arg;
+    tz_detect_svc *s = r->s;
+    tz_error err = {0};
+    if (r->route == SLOW_STATUS) {
+        json_t *st = status_of(s, (size_t)r->wallet, &err);
+        slow_set(r, st ? 200 : 500, st, err.msg);
+    } else if (r->route == SLOW_WALLETS) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < s->n; i++) {
+            tz_error e = {0};
+            json_t *st = status_of(s, i, &e);
+            json_t *o = json_object();
+            json_object_set_new(o, "name", json_string(s->names[i]));
+            json_object_set_new(o, "status", st ? st : json_null());
+            if (!st)
+                json_object_set_new(o, "error", json_string(e.msg));
+            json_array_append_new(a, o);
+        }
+        slow_set(r, 200, json_pack("{s:o}", "wallets", a), NULL);
+    } else {
+        tz_detect_item copy;
+        tz_status st = tz_detect_round(s, (size_t)r->wallet, &copy, &err);
+        json_t *status = NULL;
+        if (st != TZ_OK) {
+            slow_set(r, st == TZ_ECANCEL ? 503 : 502, NULL, err.msg);
+        } else if (copy.st != TZ_OK) {
+            slow_set(r, 502, NULL, copy.error);
+        } else if (!(status = status_of(s, (size_t)r->wallet, &err))) {
+            slow_set(r, 500, NULL, err.msg);
+        } else {
+            json_t *summary = json_object();
+            json_object_set_new(summary, "found", tz_json_u64(copy.found));
+            json_object_set_new(summary, "next_cursor", tz_json_u64(copy.next_cursor));
+            json_t *o = json_object();
+            json_object_set_new(o, "summary", summary);
+            json_object_set_new(o, "status", status);
+            slow_set(r, 200, o, NULL);
+        }
+    }
+    pthread_mutex_lock(&s->slow_mu);
+    r->ready = true;
+    s->slow_running--;
+    MHD_resume_connection(r->c);
+    pthread_cond_broadcast(&s->slow_cv);
+    pthread_mutex_unlock(&s->slow_mu);
+    return NULL;
+}
+
+/* Suspends the connection and answers it from a worker thread, at most
+ * SLOW_MAX at a time (503 beyond: a crowd of clients cannot make threads
+ * without bound). */
+static enum MHD_Result slow(tz_detect_svc *s, struct MHD_Connection *c, void **state, int route,
+                            long wallet)
+{
+    slow_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return send_text(c, 500, "out of memory");
+    r->s = s;
+    r->c = c;
+    r->route = route;
+    r->wallet = wallet;
+    pthread_mutex_lock(&s->slow_mu);
+    if (s->slow_running >= SLOW_MAX || s->slow_closed) {
+        pthread_mutex_unlock(&s->slow_mu);
+        free(r);
+        return send_text(c, 503, "busy: too many requests in progress, retry");
+    }
+    s->slow_running++;
+    MHD_suspend_connection(c);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &attr, slow_main, r);
+    pthread_attr_destroy(&attr);
+    if (e) {
+        s->slow_running--;
+        slow_set(r, 503, NULL, "busy: cannot start a worker, retry");
+        r->ready = true;
+        MHD_resume_connection(c);
+    }
+    pthread_mutex_unlock(&s->slow_mu);
+    *state = r;
+    return MHD_YES;
+}
+
+/* The request state of a request answered on the loop (a slow one's is
+ * its slow_req). */
+static int plain;
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **state)
@@ -166,48 +240,113 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     tz_detect_svc *s = cls;
     (void)version;
     (void)upload;
-    static int seen;
     if (!*state) { /* headers only so far */
-        *state = &seen;
+        *state = &plain;
         return MHD_YES;
+    }
+    if (*state != &plain) { /* a slow answer, back from its worker */
+        slow_req *r = *state;
+        pthread_mutex_lock(&s->slow_mu);
+        bool ready = r->ready;
+        pthread_mutex_unlock(&s->slow_mu);
+        if (!ready)
+            return MHD_YES;
+        enum MHD_Result ret = r->json ? send_json(c, r->status, r->json)
+                                      : send_text(c, r->status, r->text);
+        r->json = NULL;
+        return ret;
     }
     if (*upload_size) { /* a body is not used: read and drop it */
         *upload_size = 0;
         return MHD_YES;
     }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    tz_conns_busy(s->conns, ci ? ci->socket_context : NULL);
     bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/healthz"))
         return get ? send_text(c, 200, "ok") : send_text(c, 405, "method not allowed");
-    if (strncmp(url, "/v1/", 4) != 0)
-        return send_text(c, 404, "not found");
-    if (s->token &&
+    if (s->token && strncmp(url, "/v1/", 4) == 0 &&
         !tz_token_check(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
                         s->token))
         return send_text(c, 401, "missing or wrong bearer token");
-    if (!strcmp(url, "/v1/status"))
-        return get ? get_status(s, c) : send_text(c, 405, "method not allowed");
-    if (!strcmp(url, "/v1/sync"))
-        return post ? post_sync(s, c) : send_text(c, 405, "method not allowed");
+    enum MHD_Result ret = MHD_NO;
+    if (!strcmp(url, "/v1/status") || !strcmp(url, "/v1/sync")) {
+        bool sync = !strcmp(url, "/v1/sync");
+        if (sync ? !post : !get)
+            return send_text(c, 405, "method not allowed");
+        long i = pick(s, c, &ret);
+        if (i < 0)
+            return ret;
+        return slow(s, c, state, sync ? SLOW_SYNC : SLOW_STATUS, i);
+    }
     if (!strcmp(url, "/v1/wallets"))
-        return get ? get_wallets(s, c) : send_text(c, 405, "method not allowed");
+        return get ? slow(s, c, state, SLOW_WALLETS, 0) : send_text(c, 405, "method not allowed");
     return send_text(c, 404, "not found");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    tz_detect_svc *s = cls;
+    if (*state && *state != &plain) {
+        slow_req *r = *state;
+        json_decref(r->json);
+        free(r->text);
+        free(r);
+    }
+    *state = NULL;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    tz_conns_wait(s->conns, ci ? ci->socket_context : NULL);
+}
+
+/* Connections opened and closed: their request deadlines (net/conns.h),
+ * before libmicrohttpd closes the socket. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    tz_detect_svc *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? tz_conns_add(s->conns, ci->connect_fd) : NULL;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        tz_conns_remove(s->conns, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 tz_status tz_detect_http_start(tz_detect_svc *s, const struct sockaddr *addr, uint16_t *port,
                                tz_error *err)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    pthread_mutex_init(&s->slow_mu, NULL);
+    pthread_cond_init(&s->slow_cv, NULL);
+    s->slow_running = 0;
+    s->slow_closed = false;
+    tz_status st = tz_conns_start((int64_t)REQUEST_TIMEOUT_SECS * 1000,
+                                  CONNECTIONS_MAX - EVICT_MARGIN, &s->conns, err);
+    if (st)
+        return st;
+    /* No library log: hostile clients would turn it into a flood. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, addr,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)REQUEST_TIMEOUT_SECS,
                               MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
-    if (!s->mhd)
+    if (!s->mhd) {
+        int e = errno;
+        tz_conns_stop(s->conns);
+        s->conns = NULL;
         return tz_error_set(err, TZ_EIO, "cannot listen on the requested address: %s",
-                            errno ? strerror(errno) : "libmicrohttpd refused it");
+                            e ? strerror(e) : "libmicrohttpd refused it");
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     *port = info ? info->port : 0;
     return TZ_OK;
@@ -215,7 +354,17 @@ tz_status tz_detect_http_start(tz_detect_svc *s, const struct sockaddr *addr, ui
 
 void tz_detect_http_stop(tz_detect_svc *s)
 {
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd);
+    if (!s->mhd)
+        return;
+    /* libmicrohttpd stops only with no connection suspended: wait for the
+     * workers (a round ends at its next checkpoint once s->stop is set). */
+    pthread_mutex_lock(&s->slow_mu);
+    s->slow_closed = true;
+    while (s->slow_running > 0)
+        pthread_cond_wait(&s->slow_cv, &s->slow_mu);
+    pthread_mutex_unlock(&s->slow_mu);
+    MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
+    tz_conns_stop(s->conns);
+    s->conns = NULL;
 }

@@ -1,6 +1,7 @@
 /* tzel-detect's service: the watch wallets it serves, the round (one pass
  * over the chain for all of them, one round at a time) and its HTTP API
- * (libmicrohttpd, a thread per connection):
+ * (libmicrohttpd on one event loop; slow routes on bounded workers;
+ * request deadlines clients cannot extend):
  *
  *   GET  /healthz                 "ok"
  *   GET  /v1/status[?wallet=N]    the wallet's watch status
@@ -37,6 +38,11 @@ typedef struct tz_detect_svc {
     pthread_mutex_t round_mu;  /* one round at a time */
     uint64_t rounds;
     struct MHD_Daemon *mhd;
+    struct tz_conns *conns;    /* request deadlines of the HTTP connections */
+    pthread_mutex_t slow_mu;   /* the workers answering slow routes: */
+    pthread_cond_t slow_cv;
+    unsigned slow_running;     /* how many run now */
+    bool slow_closed;          /* stopping: no new one */
 } tz_detect_svc;
 
 /* Runs one round for every wallet (waits for a round in progress first).
@@ -47,7 +53,9 @@ tz_status tz_detect_round(tz_detect_svc *s, size_t which, tz_detect_item *out,
                           tz_error *err) TZ_WUR;
 
 /* Starts the HTTP API on `addr`; *port receives the bound port. TZ_OK,
- * TZ_EIO (cannot listen: message says why). */
+ * TZ_EIO (cannot listen: message says why), TZ_ENOMEM. Stop it with
+ * tz_detect_http_stop, which waits for the workers in progress (raise
+ * s->stop first so that a round ends at its next checkpoint). */
 tz_status tz_detect_http_start(tz_detect_svc *s, const struct sockaddr *addr, uint16_t *port,
                                tz_error *err) TZ_WUR;
 void tz_detect_http_stop(tz_detect_svc *s);

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -516,10 +517,77 @@ def test_detect_token_background_and_sigterm():
             check(d.stop() == 0, "exit status")
 
 
+def test_detect_hostile_clients():
+    """Local clients cannot lock tzel-detect out: 400 connections left silent and 100
+    sending their headers one byte every 250 ms, while a well-behaved client asks
+    /healthz on a fresh connection every 10 ms and /v1/status now and then: every probe
+    is answered, p99 under 200 ms, and the silent and trickling connections are cut at
+    their request deadline."""
+    import socket
+    w1 = new_watch("hostile", "detect")
+    with start_sim(200, "detect-hostile") as sim:
+        d = Detect([w1], sim.url, "--interval-secs", "3600")
+        socks, stop = [], threading.Event()
+        try:
+            for _ in range(400):
+                socks.append(socket.create_connection(("127.0.0.1", int(d.url.rsplit(":", 1)[1])),
+                                                      timeout=5))
+
+            def trickle():
+                port = int(d.url.rsplit(":", 1)[1])
+                conns = [socket.create_connection(("127.0.0.1", port), timeout=5)
+                         for _ in range(100)]
+                msg = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+                for i in range(len(msg)):
+                    if stop.is_set():
+                        break
+                    for c in conns:
+                        try:
+                            c.send(msg[i:i + 1])
+                        except OSError:
+                            pass
+                    time.sleep(0.25)
+                for c in conns:
+                    c.close()
+            t = threading.Thread(target=trickle, daemon=True)
+            t.start()
+            time.sleep(0.5)
+            lat, failed = [], 0
+            end = time.monotonic() + 4
+            n = 0
+            while time.monotonic() < end:
+                t0 = time.monotonic()
+                try:
+                    if n % 20 == 19:
+                        code, _ = d.req("GET", "/v1/status")
+                    else:
+                        code, _ = d.req("GET", "/healthz")
+                    if code != 200:
+                        failed += 1
+                except OSError:
+                    failed += 1
+                lat.append(time.monotonic() - t0)
+                n += 1
+                time.sleep(0.01)
+            lat.sort()
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            check(failed == 0 and len(lat) >= 100 and p99 < 0.2,
+                  "under attack: %d of %d probes failed, p99 %.0f ms" %
+                  (failed, len(lat), p99 * 1000))
+            print('{"detect_hostile":{"silent":400,"trickling":100,"probes":%d,"failed":%d,'
+                  '"p99_ms":%.1f}}' % (len(lat), failed, p99 * 1000))
+        finally:
+            stop.set()
+            for s_ in socks:
+                s_.close()
+            check(d.stop() == 0, "exit status")
+
+
 TESTS = [test_init_refusals, test_show, test_three_modes_and_reference_files,
          test_k0_refused_without_request, test_sigkill_then_resume_same_records,
          test_sentinel_yields_watch_sync, test_faults_clear_error_intact_file,
-         test_detect_one_pass_for_three_wallets, test_detect_token_background_and_sigterm]
+         test_detect_one_pass_for_three_wallets, test_detect_token_background_and_sigterm,
+         test_detect_hostile_clients]
 
 if __name__ == "__main__":
     sys.exit(tzlib.run_tests(TESTS, TMP, setup=make_fixture))

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "conns.h"
+#include "net/conns.h"
 #include "offload.h"
 #include "request.h"
 #include "tz_test.h"

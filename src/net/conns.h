@@ -1,4 +1,5 @@
-/* Deadlines a client cannot extend, for the daemon's HTTP connections.
+/* Deadlines a client cannot extend, for the HTTP connections of
+ * tzel-walletd and tzel-detect.
  *
  * Each connection is registered when it is accepted. While it waits for a
  * request (from its opening, or from the end of its previous answer) it
@@ -12,8 +13,8 @@
  * crowd of idle clients cannot keep a new one out until their deadlines.
  *
  * All functions are thread-safe. */
-#ifndef TZ_DAEMON_CONNS_H
-#define TZ_DAEMON_CONNS_H
+#ifndef TZ_NET_CONNS_H
+#define TZ_NET_CONNS_H
 
 #include <stddef.h>
 #include <stdint.h>

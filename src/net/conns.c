@@ -1,7 +1,7 @@
 /* Connection deadlines (conns.h): a list of records under one mutex and a
  * sweeper thread sleeping until the nearest deadline. Records are kept in
  * registration order; a few thousand at most, so scans are linear. */
-#include "conns.h"
+#include "net/conns.h"
 
 #include <pthread.h>
 #include <stdbool.h>
