@@ -111,12 +111,22 @@ static json_t *status_of(tz_detect_svc *s, size_t i, tz_error *err)
     return st;
 }
 
+/* Decodes %XX (a wallet file name in ?wallet= may need it), unless the
+ * decoded text would hold a NUL: "/v1/status%00x" must not reach the
+ * routes as "/v1/status", so such text is left as it came (and matches no
+ * route or wallet). Returns the length of the text left in str. */
 static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *str)
 {
     (void)cls;
     (void)c;
-    /* decode %XX in query values (a file name may need them) */
-    return MHD_http_unescape(str);
+    char *copy = strdup(str);
+    if (!copy)
+        return strlen(str);
+    size_t n = MHD_http_unescape(copy);
+    if (strlen(copy) == n)
+        memcpy(str, copy, n + 1);
+    free(copy);
+    return strlen(str);
 }
 
 /* A request whose answer is made off the event loop (status and wallets

@@ -517,6 +517,14 @@ def test_detect_token_background_and_sigterm():
             check(d.stop() == 0, "exit status")
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def test_detect_hostile_clients():
     """Local clients cannot lock tzel-detect out: 400 connections left silent and 100
     sending their headers one byte every 250 ms, while a well-behaved client asks
@@ -576,6 +584,32 @@ def test_detect_hostile_clients():
                   (failed, len(lat), p99 * 1000))
             print('{"detect_hostile":{"silent":400,"trickling":100,"probes":%d,"failed":%d,'
                   '"p99_ms":%.1f}}' % (len(lat), failed, p99 * 1000))
+            # Bodies are never kept (10 MB sent whole: drained, RSS bounded); path tricks
+            # and foreign wallet names reach no file.
+            rss0 = rss_kib(d.p.pid)
+            port = int(d.url.rsplit(":", 1)[1])
+            for _ in range(3):
+                c = socket.create_connection(("127.0.0.1", port), timeout=30)
+                c.sendall(b"POST /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                          b"\r\n" % (10 << 20))
+                chunk = b"7" * 65536
+                try:
+                    for _ in range(160):
+                        c.sendall(chunk)
+                    answer = c.recv(200)
+                except OSError:
+                    answer = b""
+                c.close()
+                check(answer == b"" or answer.startswith(b"HTTP/1.1 405"),
+                      "10 MB body: %r" % answer)
+            grew = rss_kib(d.p.pid) - rss0
+            check(grew < 48 * 1024, "RSS grew %d KiB over three 10 MB bodies" % grew)
+            for path in ("/v1/status/../wallets", "/v1//status", "/v1/status%00x",
+                         "/v1/status?wallet=../../etc/passwd", "/v1/status?wallet=%2e%2e",
+                         "/../healthz", "/v1/sync/"):
+                code, _ = d.req("GET", path)
+                check(code in (400, 404, 405), "%s: %d" % (path, code))
+            check(d.req("GET", "/healthz") == (200, "ok"), "still answering")
         finally:
             stop.set()
             for s_ in socks:
