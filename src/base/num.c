@@ -26,3 +26,17 @@ bool tz_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
     return s && tz_parse_u64_n(s, strlen(s), max, out);
 }
+
+const char *tz_u128_dec(char out[TZ_U128_DEC_MAX], unsigned __int128 v)
+{
+    char tmp[TZ_U128_DEC_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return out;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/num.h"
 #include "common.h"
 #include "output.h"
 #include "store/jsonnum.h"
@@ -33,28 +34,13 @@ static const char usage[] =
 
 static const tz_cmd sync_cmd = {.name = "watch sync", .usage = usage};
 
-/* Decimal text of a 128-bit total into buf (at least 40 bytes). */
-static const char *u128_text(unsigned __int128 v, char *buf)
-{
-    char tmp[40];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-    return buf;
-}
-
 /* The reference's line for a finished round. */
 static void round_line(const tz_cli *cli, const tz_watch *w, uint64_t found)
 {
     unsigned __int128 total = 0;
     for (size_t i = 0; w->mode != TZ_WATCH_DETECT && i < w->n_recs; i++)
         total += w->recs[i].value;
-    char t[40];
+    char t[TZ_U128_DEC_MAX];
     switch (w->mode) {
     case TZ_WATCH_DETECT:
         tz_out_text(cli,
@@ -66,13 +52,13 @@ static void round_line(const tz_cli *cli, const tz_watch *w, uint64_t found)
         tz_out_text(cli,
                     "Watch sync: %" PRIu64 " new validated notes, cursor=%" PRIu64
                     ", tracked=%zu, incoming_total=%s, spend_status=unavailable_without_spend_key",
-                    found, w->scanned, w->n_recs, u128_text(total, t));
+                    found, w->scanned, w->n_recs, tz_u128_dec(t, total));
         break;
     case TZ_WATCH_OUTGOING:
         tz_out_text(cli,
                     "Watch sync: %" PRIu64 " new outgoing notes, cursor=%" PRIu64
                     ", tracked=%zu, outgoing_total=%s, spend_status=unavailable_without_spend_key",
-                    found, w->scanned, w->n_recs, u128_text(total, t));
+                    found, w->scanned, w->n_recs, tz_u128_dec(t, total));
         break;
     }
     fflush(stdout);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/num.h"
 #include "core/commit.h"
 #include "core/hash.h"
 #include "core/keys.h"
@@ -58,26 +59,11 @@ tz_status tz_transparent_circuit_of_exe(const char *path, tz_circuit *c, tz_erro
                         path);
 }
 
-/* Decimal form of v into out[40]. */
-static const char *u128_dec(char out[40], u128 v)
-{
-    char tmp[40];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = 0;
-    return out;
-}
-
 static tz_status balance_fail(tz_error *err, u128 in, u128 outs, uint64_t fee)
 {
-    char a[40], b[40];
+    char a[TZ_U128_DEC_MAX], b[TZ_U128_DEC_MAX];
     return tz_error_set(err, TZ_EMISMATCH, "value balance: inputs %s != outputs %s + fee %llu",
-                        u128_dec(a, in), u128_dec(b, outs), (unsigned long long)fee);
+                        tz_u128_dec(a, in), tz_u128_dec(b, outs), (unsigned long long)fee);
 }
 
 /* cm of the opening (d_j, v, rseed) owned by (auth_root, pub_seed, nk_tag). */

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "base/buf.h"
+#include "base/num.h"
 
 #define MARK "tzel-c-number:"
 #define MARK_LEN (sizeof(MARK) - 1)
@@ -287,16 +288,9 @@ json_t *tz_json_u128(unsigned __int128 v)
 {
     if (v <= (unsigned __int128)UINT64_MAX)
         return tz_json_u64((uint64_t)v);
-    char digits[40];
-    size_t n = 0;
-    while (v) {
-        digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    }
-    char tmp[1 + MARK_LEN + 40];
+    char tmp[1 + MARK_LEN + TZ_U128_DEC_MAX];
     tmp[0] = '\0';
     memcpy(tmp + 1, MARK, MARK_LEN);
-    for (size_t i = 0; i < n; i++)
-        tmp[1 + MARK_LEN + i] = digits[n - 1 - i];
+    size_t n = strlen(tz_u128_dec(tmp + 1 + MARK_LEN, v));
     return json_stringn(tmp, 1 + MARK_LEN + n);
 }

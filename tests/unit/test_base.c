@@ -67,6 +67,10 @@ static void test_num(void)
     CHECK(tz_parse_u64("0", UINT64_MAX, &v) && v == 0);
     CHECK(tz_parse_u64("18446744073709551615", UINT64_MAX, &v) && v == UINT64_MAX);
     CHECK(tz_parse_u64("007", UINT64_MAX, &v) && v == 7);
+    char dec[TZ_U128_DEC_MAX];
+    CHECK(!strcmp(tz_u128_dec(dec, 0), "0") && !strcmp(tz_u128_dec(dec, 1234), "1234"));
+    CHECK(!strcmp(tz_u128_dec(dec, ~(unsigned __int128)0),
+                  "340282366920938463463374607431768211455"));
     v = 9;
     CHECK(!tz_parse_u64("18446744073709551616", UINT64_MAX, &v) && v == 9);
     CHECK(!tz_parse_u64("99999999999999999999", UINT64_MAX, &v));
