@@ -47,4 +47,5 @@ kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f 
 # The defaults against a saturating node, the CPU bound and a connection
 # limit; also draws bench/results/saturation.png.
 [ -f "$root/bench/fastdefault.py" ] && { run fastdefault python3 "$root/bench/fastdefault.py" || status=1; }
+[ -f "$root/bench/detect.py" ] && { run detect python3 "$root/bench/detect.py" || status=1; }
 exit $status
