@@ -18,7 +18,10 @@ on a shared machine:
     first when other jobs load the machine);
   * cpu: a wallet of 20 addresses at 0 ms: leaves/s against the CPU bound,
     all cores doing 20 detections per leaf at the rate bench-core measures
-    just before (its non-matching fast path, per core);
+    just before (its non-matching fast path, per core), and against the
+    bound of the wallet's own per-leaf trial (bench-core's 20-address
+    leaves/s on all cores); with the simulator's CPU time, as it shares
+    the cores;
   * connlimit: a node accepting 24 connections (--max-connections 24,
     10 ms): the default finishes, beside a fixed 24, and the node's peak
     of connections.
@@ -33,6 +36,7 @@ Sizes (environment):
   BENCH_FAST_CAPACITY      node capacities of the saturation part, requests/s
                            (2000,800: 2,000 as specified, 800 a node this
                            2-core machine can saturate while it runs the wallet)
+  BENCH_FAST_PARTS         parts to run (saturation,cpu,connlimit)
   BENCH_FAST_PLOT          PNG path, {capacity} replaced
                            (bench/results/saturation-{capacity}.png)
 The wallets (one address, and 20 addresses whose records 1..19 reuse
@@ -63,6 +67,7 @@ ROUNDS = int(os.environ.get("BENCH_FAST_ROUNDS", 2 if QUICK else 3))
 FIXED = [int(x) for x in os.environ.get("BENCH_FAST_FIXED", "8,16,24,32,48,64,128").split(",")]
 PLOT = os.environ.get("BENCH_FAST_PLOT",
                       os.path.join(ROOT, "bench", "results", "saturation-{capacity}.png"))
+PARTS = os.environ.get("BENCH_FAST_PARTS", "saturation,cpu,connlimit").split(",")
 CAPACITIES = [int(x) for x in os.environ.get("BENCH_FAST_CAPACITY", "2000,800").split(",")]
 LATENCY_MS = 10
 CACHE = os.path.join(ROOT, "out", "chain-cache")
@@ -263,35 +268,57 @@ def saturation(w1, capacity):
     }
 
 
-def detect_rate():
+def detect_rates():
+    """bench-core's rates per core: one-shot detections (the issue's unit),
+    and whole non-matching leaves of a 20-address wallet (the trial a sync
+    runs: the ciphertext's half once, each key's half with its key
+    unpacked once)."""
     core = json.loads(subprocess.run([os.path.join(BIN, "bench-core"), "--quick", "--kem-only"],
                                      capture_output=True, text=True, check=True).stdout)
-    return core["nonmatching_notes_detected_per_s_per_core"]
+    return (core["nonmatching_notes_detected_per_s_per_core"],
+            core["nonmatching_leaves_20_addresses_per_s_per_core"])
+
+
+def proc_cpu(pid):
+    """User + system CPU seconds of a running process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_bound(w20):
-    """ROUNDS rounds of: the detection rate per core (bench-core), then a
+    """ROUNDS rounds of: the detection rates per core (bench-core), then a
     default sync of the 20-address wallet at 0 ms. The bound is all cores
-    detecting at that rate, 20 detections per leaf; also the wallet's CPU
-    time over the detections' (how much else a leaf costs)."""
+    detecting at the one-shot rate, 20 detections per leaf; beside it the
+    bound of the wallet's own trial (all cores running tz_note_trial on
+    20 addresses), the wallet's CPU time over the detections', and the
+    simulator's CPU time (it shares the cores)."""
     cores = os.cpu_count() or 1
     sim = start_sim()
     rows = []
     try:
         for rnd in range(ROUNDS):
-            rate = detect_rate()
+            rate, leaf_rate = detect_rates()
             w = fresh(w20, "cpu-%d" % rnd)
             sim.reset()
+            sim_cpu0 = proc_cpu(sim.p.pid)
             wall, cpu, res, limits = run_sync(w, sim.url)
+            sim_cpu = proc_cpu(sim.p.pid) - sim_cpu0
             lps = res["scanned"] / wall
             bound = cores * rate / 20.0
+            leaf_bound = cores * leaf_rate
             det_secs = res["scanned"] * 20 / rate
             row = {"round": rnd, "leaves": res["scanned"], "secs": round(wall, 2),
                    "leaves_per_sec": round(lps, 1), "detections_per_s_per_core": rate,
                    "cpu_bound_leaves_per_sec": round(bound, 1),
                    "bound_over_measured": round(bound / lps, 3),
+                   "leaves_20_addresses_per_s_per_core": leaf_rate,
+                   "trial_bound_leaves_per_sec": round(leaf_bound, 1),
+                   "trial_bound_over_measured": round(leaf_bound / lps, 3),
                    "wallet_cpu_secs": round(cpu, 2),
                    "wallet_cpu_over_detection_cpu": round(cpu / det_secs, 3),
+                   "wallet_cpu_over_trial_cpu": round(cpu / (res["scanned"] / leaf_rate), 3),
+                   "sim_cpu_secs": round(sim_cpu, 2),
                    "loadavg_1min": round(os.getloadavg()[0], 2)}
             log("bench fast: cpu", json.dumps(row))
             rows.append(row)
@@ -303,6 +330,13 @@ def cpu_bound(w20):
                                                       for r in rows]), 1),
             "bound_over_measured": round(median([r["bound_over_measured"] for r in rows]), 3),
             "target_bound_over_measured": 1.2,
+            "trial_bound_leaves_per_sec": round(median([r["trial_bound_leaves_per_sec"]
+                                                        for r in rows]), 1),
+            "trial_bound_over_measured": round(median([r["trial_bound_over_measured"]
+                                                       for r in rows]), 3),
+            "wallet_cpu_over_trial_cpu": round(median([r["wallet_cpu_over_trial_cpu"]
+                                                       for r in rows]), 3),
+            "sim_cpu_secs": round(median([r["sim_cpu_secs"] for r in rows]), 2),
             "wallet_cpu_over_detection_cpu": round(median([r["wallet_cpu_over_detection_cpu"]
                                                            for r in rows]), 3),
             "rounds": rows}
@@ -361,9 +395,9 @@ def main():
     t0 = time.time()
     w1, _ = tzlib.bench_wallet(WCACHE, BENCH_SK, "bench fast")
     w20 = wallet20(w1)
-    sats = [saturation(w1, cap) for cap in CAPACITIES]
-    cpu = cpu_bound(w20)
-    conn = connlimit(w1)
+    sats = [saturation(w1, cap) for cap in CAPACITIES] if "saturation" in PARTS else []
+    cpu = cpu_bound(w20) if "cpu" in PARTS else None
+    conn = connlimit(w1) if "connlimit" in PARTS else None
     doc = {"bench": "fastdefault", "quick": QUICK, "cores": os.cpu_count(),
            "saturation": sats, "cpu": cpu, "connlimit": conn}
     for sat in sats:

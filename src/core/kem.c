@@ -63,28 +63,56 @@ void tz_kem_detect_prepare(tz_kem_ct_ready *out, const uint8_t ct[TZ_KEM_CT_BYTE
     memcpy(out, &r, sizeof r);
 }
 
-void tz_kem_decaps_detect_ready(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *rd,
-                                const uint8_t dk[TZ_KEM_DK_BYTES])
+_Static_assert(sizeof(((tz_kem_detect_key *)0)->coeffs) == sizeof(polyvec), "detect key size");
+
+void tz_kem_detect_key_init(tz_kem_detect_key *k, const uint8_t dk[TZ_KEM_DK_BYTES])
 {
-    /* read in place: PQClean takes the ciphertext's polys as const */
-    const ready *r = (const ready *)rd;
     polyvec skpv;
+    PQCLEAN_MLKEM768_CLEAN_polyvec_frombytes(&skpv, dk);
+    memcpy(k->coeffs, &skpv, sizeof skpv);
+    memcpy(k->hek, dk + KYBER_SECRETKEYBYTES - 2 * KYBER_SYMBYTES, KYBER_SYMBYTES);
+    sodium_memzero(&skpv, sizeof skpv);
+}
+
+void tz_kem_detect_key_wipe(tz_kem_detect_key *k)
+{
+    sodium_memzero(k, sizeof *k);
+}
+
+/* The key-dependent half of the IND-CPA decryption, then G(m || H(ek)). */
+static void detect_with(uint8_t ss[TZ_KEM_SS_BYTES], const ready *r, const polyvec *skpv,
+                        const uint8_t hek[KYBER_SYMBYTES])
+{
     poly mp;
     uint8_t buf[2 * KYBER_SYMBYTES];
     uint8_t kr[2 * KYBER_SYMBYTES];
-    PQCLEAN_MLKEM768_CLEAN_polyvec_frombytes(&skpv, dk);
-    PQCLEAN_MLKEM768_CLEAN_polyvec_basemul_acc_montgomery(&mp, &skpv, &r->b);
+    PQCLEAN_MLKEM768_CLEAN_polyvec_basemul_acc_montgomery(&mp, skpv, &r->b);
     PQCLEAN_MLKEM768_CLEAN_poly_invntt_tomont(&mp);
     PQCLEAN_MLKEM768_CLEAN_poly_sub(&mp, &r->v, &mp);
     PQCLEAN_MLKEM768_CLEAN_poly_reduce(&mp);
     PQCLEAN_MLKEM768_CLEAN_poly_tomsg(buf, &mp);
-    memcpy(buf + KYBER_SYMBYTES, dk + KYBER_SECRETKEYBYTES - 2 * KYBER_SYMBYTES, KYBER_SYMBYTES);
+    memcpy(buf + KYBER_SYMBYTES, hek, KYBER_SYMBYTES);
     hash_g(kr, buf, 2 * KYBER_SYMBYTES);
     memcpy(ss, kr, KYBER_SSBYTES);
-    sodium_memzero(&skpv, sizeof skpv);
     sodium_memzero(&mp, sizeof mp);
     sodium_memzero(buf, sizeof buf);
     sodium_memzero(kr, sizeof kr);
+}
+
+void tz_kem_decaps_detect_ready(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *rd,
+                                const uint8_t dk[TZ_KEM_DK_BYTES])
+{
+    /* read in place: PQClean takes the ciphertext's polys as const */
+    polyvec skpv;
+    PQCLEAN_MLKEM768_CLEAN_polyvec_frombytes(&skpv, dk);
+    detect_with(ss, (const ready *)rd, &skpv, dk + KYBER_SECRETKEYBYTES - 2 * KYBER_SYMBYTES);
+    sodium_memzero(&skpv, sizeof skpv);
+}
+
+void tz_kem_decaps_detect_key(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *rd,
+                              const tz_kem_detect_key *k)
+{
+    detect_with(ss, (const ready *)rd, (const polyvec *)(const void *)k->coeffs, k->hek);
 }
 
 void tz_kem_decaps_detect(uint8_t ss[TZ_KEM_SS_BYTES], const uint8_t ct[TZ_KEM_CT_BYTES],

@@ -51,6 +51,25 @@ void tz_kem_detect_prepare(tz_kem_ct_ready *out, const uint8_t ct[TZ_KEM_CT_BYTE
 void tz_kem_decaps_detect_ready(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *r,
                                 const uint8_t dk[TZ_KEM_DK_BYTES]);
 
+/* A detection secret key unpacked once for many ciphertexts: PQClean's
+ * polyvec of the IND-CPA secret, and H(ek). Secret: wipe it with
+ * tz_kem_detect_key_wipe. */
+typedef struct tz_kem_detect_key {
+    _Alignas(32) int16_t coeffs[3 * 256];
+    uint8_t hek[32];
+} tz_kem_detect_key;
+
+/* Unpacks dk's IND-CPA secret and H(ek) into *k. Cannot fail. */
+void tz_kem_detect_key_init(tz_kem_detect_key *k, const uint8_t dk[TZ_KEM_DK_BYTES]);
+
+/* tz_kem_decaps_detect_ready with the key already unpacked: the same ss,
+ * without unpacking the secret for every ciphertext. */
+void tz_kem_decaps_detect_key(uint8_t ss[TZ_KEM_SS_BYTES], const tz_kem_ct_ready *r,
+                              const tz_kem_detect_key *k);
+
+/* Zeroes a detection key. */
+void tz_kem_detect_key_wipe(tz_kem_detect_key *k);
+
 /* Zeroes the whole key pair. */
 void tz_kem_keypair_wipe(tz_kem_keypair *kp);
 

@@ -35,8 +35,15 @@ tz_status tz_note_receiver_init(tz_note_receiver *r, const tz_keys *keys, uint32
     tz_owner_tag(&r->owner_tag, &r->auth_root, &r->auth_pub_seed, &r->nk_tag);
     tz_kem_keygen(&r->kv, ak.seed_v);
     tz_kem_keygen(&r->kd, ak.seed_d);
+    tz_note_receiver_ready(r);
     tz_addr_keys_wipe(&ak);
     return TZ_OK;
+}
+
+void tz_note_receiver_ready(tz_note_receiver *r)
+{
+    tz_kem_detect_key_init(&r->kd_ready, r->kd.dk);
+    r->kd_ready_set = true;
 }
 
 void tz_note_receiver_wipe(tz_note_receiver *r)
@@ -78,7 +85,10 @@ bool tz_note_detect(const tz_note_receiver *r, const tz_enc_note *n)
 bool tz_note_detect_ready(const tz_note_receiver *r, const tz_kem_ct_ready *ct_d, uint16_t tag)
 {
     uint8_t ss[TZ_KEM_SS_BYTES];
-    tz_kem_decaps_detect_ready(ss, ct_d, r->kd.dk);
+    if (r->kd_ready_set)
+        tz_kem_decaps_detect_key(ss, ct_d, &r->kd_ready);
+    else
+        tz_kem_decaps_detect_ready(ss, ct_d, r->kd.dk);
     uint16_t diff = (uint16_t)(tz_note_tag_from_ss(ss) ^ tag);
     sodium_memzero(ss, sizeof ss);
     uint32_t d = diff;
@@ -179,8 +189,12 @@ tz_status tz_note_open(const tz_note_receiver *r, const tz_felt *cm, const tz_en
 tz_status tz_note_trial(const tz_note_receiver *rs, size_t n_rs, const tz_published_note *pn,
                         size_t *which, tz_note_plain *out)
 {
+    /* the ciphertext's half of every detection, once for all addresses */
+    tz_kem_ct_ready ready;
+    if (n_rs > 0)
+        tz_kem_detect_prepare(&ready, pn->enc.ct_d);
     for (size_t i = 0; i < n_rs; i++) {
-        if (!tz_note_detect(&rs[i], &pn->enc))
+        if (!tz_note_detect_ready(&rs[i], &ready, pn->enc.tag))
             continue;
         if (tz_note_open(&rs[i], &pn->cm, &pn->enc, out) == TZ_OK) {
             if (which)

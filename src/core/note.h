@@ -33,6 +33,8 @@ typedef struct tz_note_receiver {
     uint32_t index;
     tz_felt d_j, auth_root, auth_pub_seed, nk_tag, nk_spend, owner_tag;
     tz_kem_keypair kv, kd; /* viewing and detection ML-KEM key pairs */
+    tz_kem_detect_key kd_ready; /* kd's secret unpacked, once kd_ready_set */
+    bool kd_ready_set;
 } tz_note_receiver;
 
 /* The opened contents of a note. */
@@ -62,6 +64,10 @@ void tz_note_receiver_wipe(tz_note_receiver *r);
 
 /* The payment address of the receiver (public data). */
 void tz_note_receiver_address(const tz_note_receiver *r, tz_payment_address *out);
+
+/* Unpacks r->kd's secret for tz_note_detect_ready (tz_note_receiver_init
+ * does it; a caller that fills kd itself calls this after). */
+void tz_note_receiver_ready(tz_note_receiver *r);
 
 /* Detection tag of a detection shared secret: (H(ss)[0] | H(ss)[1] << 8) & 0x3ff. */
 uint16_t tz_note_tag_from_ss(const uint8_t ss_d[TZ_KEM_SS_BYTES]);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/wire.h"
+#include "rpc/listing.h"
 #include "rpc/rpc_int.h"
 
 #define NOTE_CHUNK 1024u
@@ -280,23 +281,20 @@ static tz_status put_chunk(const tz_rpc_xfer *x, note *n, uint32_t k, const char
     return TZ_OK;
 }
 
-/* Validates one hex string from a `values` listing. */
-static tz_status listing_hex(const tz_rpc_xfer *x, json_t *v, const char **hex, size_t *hexlen,
-                             tz_error *err)
+/* The hex string of a listing entry's value. */
+static tz_status listing_hex(const tz_rpc_xfer *x, const tz_listing_entry *e, const char **hex,
+                             size_t *hexlen, tz_error *err)
 {
-    const char *s = json_string_value(v);
+    const char *s = e->value;
     if (!s)
         return tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not a string", x->url);
-    size_t n = json_string_length(v);
+    size_t n = e->value_len;
     if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         s += 2;
         n -= 2;
     }
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
-            return tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not hex", x->url);
-    }
+    if (!tz_hex_valid(s, n))
+        return tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not hex", x->url);
     if (n % 2)
         return tz_error_set(err, TZ_EPARSE, "GET %s: listing value has odd length", x->url);
     *hex = s;
@@ -304,30 +302,10 @@ static tz_status listing_hex(const tz_rpc_xfer *x, json_t *v, const char **hex, 
     return TZ_OK;
 }
 
-/* Parses a `values` listing's body, which must be a JSON array. Returns it
- * (the caller decrefs), or NULL with *st and err filled. */
-static json_t *listing_open(const tz_rpc_xfer *x, tz_status *st, tz_error *err)
+/* Parses the `values` listing in x's body (spending the body). */
+static tz_status listing_open(const tz_rpc_xfer *x, tz_listing *l, tz_error *err)
 {
-    json_t *j = tz_rpc_body_json(x, err, st);
-    if (j && !json_is_array(j)) {
-        *st = tz_error_set(err, TZ_EPARSE, "GET %s: expected a JSON array", x->url);
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
-/* Entry i of a listing: its key and value, or TZ_EPARSE. */
-static tz_status listing_entry(const tz_rpc_xfer *x, json_t *j, size_t i, const char **k,
-                               json_t **v, tz_error *err)
-{
-    json_t *e = json_array_get(j, i);
-    *k = json_string_value(json_object_get(e, "key"));
-    *v = json_object_get(e, "value");
-    if (!*k || !*v)
-        return tz_error_set(err, TZ_EPARSE, "GET %s: listing entry %zu lacks key or value",
-                            x->url, i);
-    return TZ_OK;
+    return tz_listing_parse(l, x->body.data, x->body.len, x->url, err);
 }
 
 /* Places guessed chunk `k` (hex) into n->buf if it has the size chunk k
@@ -364,28 +342,25 @@ static bool chunk_name(const char *name, uint32_t *k)
  * malformed listing is an error, as it is for any other read. */
 static tz_status guess_values(fetch *f, const tz_rpc_xfer *x, note *n, tz_error *err)
 {
-    tz_status st;
-    json_t *j = listing_open(x, &st, err);
-    if (!j)
-        return st;
+    tz_listing l;
+    tz_status st = listing_open(x, &l, err);
+    if (st != TZ_OK)
+        goto out;
     if (!guess_start(n, P_GUESS_VALUES)) {
-        json_decref(j);
-        return tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", x->url);
+        st = tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", x->url);
+        goto out;
     }
     unsigned seen = 0;
     bool wrong = false;
-    for (size_t i = 0; i < json_array_size(j); i++) {
-        const char *k, *hex;
-        json_t *v;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *k = l.e[i].key, *hex;
         size_t hexlen;
         uint32_t kn = 0;
-        if ((st = listing_entry(x, j, i, &k, &v, err)))
-            goto out;
         if (!chunk_name(k, &kn)) {
             st = tz_error_set(err, TZ_EPARSE, "GET %s: unexpected chunk name '%s'", x->url, k);
             goto out;
         }
-        if ((st = listing_hex(x, v, &hex, &hexlen, err)))
+        if ((st = listing_hex(x, &l.e[i], &hex, &hexlen, err)))
             goto out;
         if (kn < GUESS_CHUNKS && (seen >> kn & 1u)) {
             st = tz_error_set(err, TZ_EPARSE, "GET %s: chunk '%s' listed twice", x->url, k);
@@ -401,7 +376,7 @@ static tz_status guess_values(fetch *f, const tz_rpc_xfer *x, note *n, tz_error 
     else
         guess_abandon(n, P_VALUES_TOP);
 out:
-    json_decref(j);
+    tz_listing_free(&l);
     return st;
 }
 
@@ -442,20 +417,17 @@ static tz_status note_missing(const tz_rpc_xfer *x, const note *n, tz_error *err
 
 static tz_status values_top(fetch *f, tz_rpc *c, tz_rpc_xfer *x, note *n, tz_error *err)
 {
-    tz_status st;
-    json_t *j = listing_open(x, &st, err);
-    if (!j)
-        return st;
-    json_t *direct = NULL, *len = NULL;
-    for (size_t i = 0; i < json_array_size(j); i++) {
-        const char *k;
-        json_t *v;
-        if ((st = listing_entry(x, j, i, &k, &v, err)))
-            goto out;
+    tz_listing l;
+    tz_status st = listing_open(x, &l, err);
+    if (st != TZ_OK)
+        goto out;
+    const tz_listing_entry *direct = NULL, *len = NULL;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *k = l.e[i].key;
         if (k[0] == '\0')
-            direct = v;
+            direct = &l.e[i];
         else if (strcmp(k, "len") == 0)
-            len = v;
+            len = &l.e[i];
     }
     const char *hex;
     size_t hexlen;
@@ -478,27 +450,25 @@ static tz_status values_top(fetch *f, tz_rpc *c, tz_rpc_xfer *x, note *n, tz_err
         n->want = true;
     }
 out:
-    json_decref(j);
+    tz_listing_free(&l);
     return st;
 }
 
 static tz_status values_chunks(fetch *f, tz_rpc_xfer *x, note *n, tz_error *err)
 {
-    tz_status st;
-    json_t *j = listing_open(x, &st, err);
-    if (!j)
-        return st;
-    uint8_t *seen = calloc(n->nchunks ? n->nchunks : 1, 1);
+    tz_listing l;
+    uint8_t *seen = NULL;
+    tz_status st = listing_open(x, &l, err);
+    if (st != TZ_OK)
+        goto out;
+    seen = calloc(n->nchunks ? n->nchunks : 1, 1);
     if (!seen) {
         st = tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", x->url);
         goto out;
     }
     uint32_t got = 0;
-    for (size_t i = 0; i < json_array_size(j); i++) {
-        const char *k;
-        json_t *v;
-        if ((st = listing_entry(x, j, i, &k, &v, err)))
-            goto out;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *k = l.e[i].key;
         uint32_t kn = 0;
         if (!chunk_name(k, &kn)) {
             st = tz_error_set(err, TZ_EPARSE, "GET %s: unexpected chunk name '%s'", x->url, k);
@@ -510,7 +480,7 @@ static tz_status values_chunks(fetch *f, tz_rpc_xfer *x, note *n, tz_error *err)
         }
         const char *hex;
         size_t hexlen;
-        if ((st = listing_hex(x, v, &hex, &hexlen, err)) ||
+        if ((st = listing_hex(x, &l.e[i], &hex, &hexlen, err)) ||
             (st = put_chunk(x, n, kn, hex, hexlen, err)))
             goto out;
         seen[kn] = 1;
@@ -525,7 +495,7 @@ static tz_status values_chunks(fetch *f, tz_rpc_xfer *x, note *n, tz_error *err)
     st = deliver(f, n, n->buf, n->total, err);
 out:
     free(seen);
-    json_decref(j);
+    tz_listing_free(&l);
     return st;
 }
 

@@ -66,6 +66,7 @@ tz_status tz_watch_keys_init(tz_watch_keys *k, const tz_watch *w, tz_error *err)
         }
         tz_mlkem_seed(seed, &detect_root, "mlkem-d", "mlkem-d2", r->index);
         tz_kem_keygen(&r->kd, seed);
+        tz_note_receiver_ready(r);
         k->n++;
     }
     sodium_memzero(seed, sizeof seed);
