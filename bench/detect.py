@@ -17,7 +17,8 @@ Sizes (environment):
   BENCH_DETECT_SEQ_MAX       sequential syncs measured per point (100; quick 10);
                              beyond it the time is extrapolated, and said so
   BENCH_DETECT_RATE          detections per second per core for the CPU bound
-                             (61722: bench-core's non-matching leaf figure)
+                             (default: bench-core's one-shot non-matching
+                             detection rate, measured at the start of the run)
   BENCH_DETECT_K             TZEL_SYNC_CHECKPOINT_EVERY for both sides (2000)
 """
 import json
@@ -37,7 +38,7 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 LEAVES = int(os.environ.get("BENCH_DETECT_LEAVES", 4000 if QUICK else 20000))
 WALLETS = [int(x) for x in os.environ.get("BENCH_DETECT_WALLETS", "1,10,100").split(",")]
 SEQ_MAX = int(os.environ.get("BENCH_DETECT_SEQ_MAX", 10 if QUICK else 100))
-RATE = float(os.environ.get("BENCH_DETECT_RATE", 61722))
+RATE_ENV = os.environ.get("BENCH_DETECT_RATE")
 K = os.environ.get("BENCH_DETECT_K", "2000")
 LATENCY_MS = 40
 CACHE = os.path.join(ROOT, "out", "chain-cache")
@@ -112,7 +113,20 @@ def sequential(paths, url):
     return time.time() - t0
 
 
+def detect_rate():
+    """bench-core's one-shot detections per second per core (thread CPU time)."""
+    if RATE_ENV:
+        return float(RATE_ENV)
+    core = json.loads(subprocess.run([os.path.join(tzlib.BIN, "bench-core"), "--quick",
+                                      "--kem-only"], capture_output=True, text=True,
+                                     check=True).stdout)
+    return core["nonmatching_notes_detected_per_s_per_core"]
+
+
 def main():
+    global RATE
+    RATE = detect_rate()
+    log("detect: %.0f detections/s per core (bench-core)" % RATE)
     os.makedirs(CACHE, exist_ok=True)
     out = {"leaves": LEAVES, "latency_ms": LATENCY_MS, "cores": CORES, "checkpoint_every": int(K),
            "detections_per_sec_per_core": RATE, "points": []}

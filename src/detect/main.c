@@ -27,6 +27,7 @@ enum { EXIT_OK_ = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WALLET = 3, EXIT_NETWOR
 static const char usage[] =
     "Usage: tzel-detect --wallet PATH [--wallet PATH ...] [--bind HOST:PORT]\n"
     "                   [--interval-secs N] [--token-file FILE] [--rollup-node-url URL]\n"
+    "                   [--request-timeout-secs N]\n"
     "\n"
     "Serves watch wallets (tzel-wallet watch init) over HTTP and scans the chain for\n"
     "all of them in one pass every N seconds: each leaf is fetched once and tried\n"
@@ -39,6 +40,9 @@ static const char usage[] =
     "                         route then needs Authorization: Bearer <token>. Without it\n"
     "                         only a loopback --bind is accepted\n"
     "  --rollup-node-url URL  else $TZEL_ROLLUP_NODE_URL, else the first wallet's profile\n"
+    "  --request-timeout-secs N  a client must send its whole request (headers and\n"
+    "                         body) within N s of connecting or of its previous answer,\n"
+    "                         however it trickles (default 10, 1 to 3600)\n"
     "\n"
     "Routes: GET /healthz, GET /v1/status, POST /v1/sync, GET /v1/wallets.\n"
     "Sync tunables: TZEL_SYNC_CHECKPOINT_EVERY, TZEL_SYNC_CONCURRENCY,\n"
@@ -80,13 +84,14 @@ int main(int argc, char **argv)
     const char *bind = "127.0.0.1:8789", *token_file = NULL, *url_flag = NULL;
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
     size_t n = 0;
-    enum { O_WALLET = 256, O_BIND, O_INTERVAL, O_TOKEN, O_URL };
+    enum { O_WALLET = 256, O_BIND, O_INTERVAL, O_TOKEN, O_URL, O_REQT };
     static const struct option longopts[] = {
         {"wallet", required_argument, NULL, O_WALLET},
         {"bind", required_argument, NULL, O_BIND},
         {"interval-secs", required_argument, NULL, O_INTERVAL},
         {"token-file", required_argument, NULL, O_TOKEN},
         {"rollup-node-url", required_argument, NULL, O_URL},
+        {"request-timeout-secs", required_argument, NULL, O_REQT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int opt;
@@ -106,6 +111,17 @@ int main(int argc, char **argv)
             if (interval_secs == 0)
                 interval_secs = 1;
             break;
+        case O_REQT: {
+            uint64_t v = 0;
+            if (!tz_parse_u64(optarg, 3600, &v) || v == 0) {
+                fail("--request-timeout-secs must be a whole number of seconds from 1 to 3600, "
+                     "got \"%s\"%s", optarg, "");
+                free(paths);
+                return EXIT_USAGE;
+            }
+            svc.request_timeout_secs = (unsigned)v;
+            break;
+        }
         case 'h': fputs(usage, stdout); free(paths); return EXIT_OK_;
         default: fputs(usage, stderr); free(paths); return EXIT_USAGE;
         }

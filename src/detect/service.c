@@ -21,7 +21,7 @@
 #define CONNECTIONS_MAX 512
 #define EVICT_MARGIN 16
 /* A request (headers and body) must arrive within this of its connection
- * waiting for it, however it trickles. */
+ * waiting for it, however it trickles (unless request_timeout_secs says). */
 #define REQUEST_TIMEOUT_SECS 10
 /* Requests answered off the event loop at once (status, wallets, sync). */
 #define SLOW_MAX 16
@@ -252,6 +252,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)upload;
     if (!*state) { /* headers only so far */
         *state = &plain;
+        /* No route takes a body: one announced is refused before a byte
+         * of it is read (libmicrohttpd then closes the connection). */
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *te =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (te || (cl && cl[strspn(cl, "0")] != '\0'))
+            return send_text(c, 413, "request bodies are not accepted");
         return MHD_YES;
     }
     if (*state != &plain) { /* a slow answer, back from its worker */
@@ -266,7 +274,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->json = NULL;
         return ret;
     }
-    if (*upload_size) { /* a body is not used: read and drop it */
+    if (*upload_size) { /* not announced (cannot happen): dropped */
         *upload_size = 0;
         return MHD_YES;
     }
@@ -335,7 +343,8 @@ tz_status tz_detect_http_start(tz_detect_svc *s, const struct sockaddr *addr, ui
     pthread_cond_init(&s->slow_cv, NULL);
     s->slow_running = 0;
     s->slow_closed = false;
-    tz_status st = tz_conns_start((int64_t)REQUEST_TIMEOUT_SECS * 1000,
+    unsigned deadline = s->request_timeout_secs ? s->request_timeout_secs : REQUEST_TIMEOUT_SECS;
+    tz_status st = tz_conns_start((int64_t)deadline * 1000,
                                   CONNECTIONS_MAX - EVICT_MARGIN, &s->conns, err);
     if (st)
         return st;
@@ -348,7 +357,7 @@ tz_status tz_detect_http_start(tz_detect_svc *s, const struct sockaddr *addr, ui
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)REQUEST_TIMEOUT_SECS,
+                              MHD_OPTION_CONNECTION_TIMEOUT, deadline,
                               MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         int e = errno;

@@ -34,6 +34,7 @@ typedef struct tz_detect_svc {
     tz_rpc *rpc;
     tz_sync_config cfg;
     const char *token;         /* NULL: no token (loopback only) */
+    unsigned request_timeout_secs; /* a request's deadline (0: the default, 10 s) */
     volatile int stop;         /* raised by SIGTERM: the round ends at a checkpoint */
     pthread_mutex_t round_mu;  /* one round at a time */
     uint64_t rounds;

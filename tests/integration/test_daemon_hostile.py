@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""tzel-walletd under hostile local clients (no token needed to try).
+"""tzel-walletd and tzel-detect under hostile local clients (no token
+needed to try).
 
 Each test starts a daemon (syncing against a small simulator chain, a
 request deadline of REQUEST_TIMEOUT s), runs one kind of attack and,
@@ -15,6 +16,10 @@ daemon's, not this interpreter's nor the CPU time a Python attacker takes
 on a 2-core machine: the lock-out tried here is of connection slots. The figures of every test are written to
 build/test-artifacts/daemon-hostile.json and printed as a table (the
 README's reliability rows).
+
+The detect_* tests run the connection attacks (1,000 at once, 3,000 at
+once, slow headers, slow bodies, 10 MiB bodies) against tzel-detect serving
+a detect watch wallet, probing its GET /v1/status the same way.
 
 Run all: python3 test_daemon_hostile.py; some: python3 test_daemon_hostile.py flood trickle
 """
@@ -33,11 +38,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tzlib import BIN, DAEMON_BIN, check  # noqa: E402
+DETECT_BIN = os.path.join(BIN, "tzel-detect")
 import tzlib  # noqa: E402
 
 ARTIFACTS = os.path.join(os.path.dirname(BIN), "test-artifacts")
 TMP = tempfile.mkdtemp(prefix="tz-it-hostile-")
 WALLET = os.path.join(TMP, "fixture", "wallet.json")
+DETECT_MATERIAL = os.path.join(TMP, "fixture", "detect.json")
 
 REQUEST_TIMEOUT = 2      # --request-timeout-secs of the daemons under test
 PROBE_EVERY = 0.01       # the well-behaved client's pace
@@ -67,6 +74,7 @@ class Daemon:
         self.port = int(self.url.rsplit(":", 1)[1])
         with open(self.wallet + ".walletd-token") as f:
             self.token = f.read().strip()
+        self.status_path, self.status_marker = "/api/status", b"sync_state"
 
     def rss(self):
         try:
@@ -99,6 +107,51 @@ class Daemon:
         check(rc == 0, "the daemon exited %r after SIGTERM: %s" % (rc, "".join(self.log)[-3000:]))
 
 
+class DetectSvc:
+    """A tzel-detect serving one detect watch wallet (scanning SIM), with a
+    token and a request deadline of REQUEST_TIMEOUT s; the same interface
+    as Daemon for the probe and the attacks."""
+
+    def __init__(self, name):
+        folder = os.path.join(TMP, name)
+        os.makedirs(folder)
+        self.wallet = os.path.join(folder, "watch.json")
+        r = tzlib.run_wallet("watch", "init", "--material", DETECT_MATERIAL, wallet=self.wallet)
+        check(r.returncode == 0, "watch init failed: " + r.stderr)
+        tok = os.path.join(folder, "token")
+        args = [DETECT_BIN, "--wallet", self.wallet, "--bind", "127.0.0.1:0",
+                "--rollup-node-url", SIM.url, "--interval-secs", "1", "--token-file", tok,
+                "--request-timeout-secs", str(REQUEST_TIMEOUT)]
+        self.log = []
+        # the ready line is on stdout; stderr (round reports) is drained
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        line = self.p.stdout.readline()
+        if not line.startswith("Detection service listening on http://127.0.0.1:"):
+            self.p.kill()
+            check(False, "tzel-detect: no ready line: %r %s" % (line, self.p.stderr.read()))
+        self.url = line.split()[-1]
+        threading.Thread(target=lambda: self.log.extend(self.p.stderr), daemon=True).start()
+        self.port = int(self.url.rsplit(":", 1)[1])
+        with open(tok) as f:
+            self.token = f.read().strip()
+        self.status_path, self.status_marker = "/v1/status", b"scanned"
+
+    rss = Daemon.rss
+
+    def get(self, path, token="default", timeout=10):
+        return Daemon.get(self, path, token, timeout)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            rc = self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        check(rc == 0, "tzel-detect exited %r: %s" % (rc, "".join(self.log)[-1500:]))
+
+
 _HAS_RT = []
 
 
@@ -114,9 +167,9 @@ def has_request_timeout():
 # ------------------------------------------------- the well-behaved client
 
 class Probe:
-    """GET /api/status with the token on a fresh connection every
-    PROBE_EVERY s, in a thread, while the attack runs; also samples the
-    daemon's RSS."""
+    """GET d.status_path (/api/status, /v1/status) with the token on a
+    fresh connection every PROBE_EVERY s, in a thread, while the attack
+    runs; also samples the service's RSS."""
 
     def __init__(self, d):
         self.d = d
@@ -132,11 +185,12 @@ class Probe:
             t0 = time.monotonic()
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=PROBE_TIMEOUT)
-                c.request("GET", "/api/status", headers={"Authorization": "Bearer " + self.d.token})
+                c.request("GET", self.d.status_path,
+                          headers={"Authorization": "Bearer " + self.d.token})
                 r = c.getresponse()
                 body = r.read()
                 c.close()
-                if r.status != 200 or b"sync_state" not in body:
+                if r.status != 200 or self.d.status_marker not in body:
                     self.failures.append("status %d" % r.status)
             except (OSError, http.client.HTTPException) as e:
                 self.failures.append("%s: %s" % (type(e).__name__, e))
@@ -668,6 +722,101 @@ def test_no_token():
         d.stop()
 
 
+# ------------------------------------------------------ tzel-detect
+
+def test_detect_flood():
+    """tzel-detect: 1,000 connections opened at once and left silent, each
+    cut at its request deadline; GET /v1/status answered throughout."""
+    d = DetectSvc("d-flood")
+    try:
+        pr = Probe(d)
+        time.sleep(0.3)
+        r = attack(d, "idle", n=1000, hold=REQUEST_TIMEOUT + 2.5)
+        pr.finish("tzel-detect: 1,000 idle connections at once", r["opened"],
+                  ended_by_service=r["ended"])
+        check(r["opened"] >= 900, "only %d of 1000 connections opened" % r["opened"])
+        check(r["ended"] == r["opened"], "tzel-detect ended %d of %d silent connections within "
+              "%.1f s" % (r["ended"], r["opened"], REQUEST_TIMEOUT + 2.5))
+        check(r["last_end"] <= REQUEST_TIMEOUT + 2, "last silent connection ended after %.1f s"
+              % r["last_end"])
+    finally:
+        d.stop()
+
+
+def test_detect_overflow():
+    """tzel-detect: 3,000 connections at once, six times its limit of 512:
+    the oldest silent ones are evicted, the status client still gets in
+    (its connection waits behind the burst in the kernel's accept queue,
+    so the bound on p99 is looser, as for the daemon)."""
+    d = DetectSvc("d-overflow")
+    try:
+        pr = Probe(d)
+        time.sleep(0.3)
+        r = attack(d, "idle", n=3000, hold=1.5)
+        pr.finish("tzel-detect: 3,000 idle connections at once (6x the limit)", r["opened"],
+                  p99_max_ms=1000, ended_by_service=r["ended"])
+        check(r["ended"] > 0, "no connection was evicted or cut: %r" % r)
+    finally:
+        d.stop()
+
+
+def test_detect_slow_clients():
+    """tzel-detect: 100 clients sending their headers one byte every
+    250 ms and 100 sending a body one byte every 250 ms after announcing
+    it: every one cut at the request deadline or refused at once (no route
+    takes a body: 413 before a byte of it is read), none answered 2xx."""
+    d = DetectSvc("d-slow")
+    try:
+        pr = Probe(d)
+        time.sleep(0.3)
+        hd = attack(d, "trickle", n=100, hold=REQUEST_TIMEOUT + 2.5, every=0.25, head="",
+                    drip="GET /v1/status HTTP/1.1\r\nAuthorization: Bearer TOKEN\r\n" +
+                    "X-Slow: " + "a" * 4000)
+        body = " " * 500
+        bd = attack(d, "trickle", n=100, hold=REQUEST_TIMEOUT + 2.5, every=0.25, drip=body,
+                    head="POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN"
+                    "\r\nContent-Length: %d\r\n\r\n" % len(body))
+        pr.finish("tzel-detect: 200 slow clients (headers or body, 1 byte / 250 ms)",
+                  hd["opened"] + bd["opened"], ended_by_service=hd["ended"] + bd["ended"])
+        check(hd["ended"] == hd["opened"] == 100, "ended %d of %d slow-header clients"
+              % (hd["ended"], hd["opened"]))
+        check(hd["first_end"] >= REQUEST_TIMEOUT - 0.5 and
+              hd["last_end"] <= REQUEST_TIMEOUT + 1.5,
+              "slow headers ended between %.2f and %.2f s, deadline %d s"
+              % (hd["first_end"], hd["last_end"], REQUEST_TIMEOUT))
+        check(not hd["answers"], "slow headers were answered %r" % hd["answers"])
+        check(bd["ended"] == bd["opened"] == 100, "ended %d of %d slow bodies"
+              % (bd["ended"], bd["opened"]))
+        check(bd["answers"] == ["HTTP/1.1 413 Content Too Large"] or
+              bd["answers"] == ["HTTP/1.1 413 Request Entity Too Large"],
+              "slow bodies: %r" % bd["answers"])
+    finally:
+        d.stop()
+
+
+def test_detect_big_bodies():
+    """tzel-detect: 10 MiB bodies, announced (with and without the token)
+    or chunked: 413 before the body is read, memory flat."""
+    d = DetectSvc("d-big")
+    try:
+        pr = Probe(d)
+        time.sleep(0.3)
+        cl = attack(d, "big", n=20, mib=10, chunked=False, auth=True, path="/v1/sync")
+        anon = attack(d, "big", n=20, mib=10, chunked=False, auth=False, path="/v1/status")
+        ch = attack(d, "big", n=10, mib=10, chunked=True, auth=True, path="/v1/sync")
+        pr.finish("tzel-detect: 10 MiB bodies (20 announced, 20 without token, 10 chunked)",
+                  50)
+        for name, r in (("announced", cl), ("without token", anon), ("chunked", ch)):
+            check(r["answers"] == ["HTTP/1.1 413 Content Too Large"] or
+                  r["answers"] == ["HTTP/1.1 413 Request Entity Too Large"],
+                  "10 MiB %s: %r" % (name, r["answers"]))
+            check(r["max_secs"] < 2, "%s: 413 took %.1f s" % (name, r["max_secs"]))
+        check(ch["max_taken"] < (10 << 20), "a chunked body: all %d bytes were taken"
+              % ch["max_taken"])
+    finally:
+        d.stop()
+
+
 def write_figures():
     if not FIGURES:
         return
@@ -675,7 +824,8 @@ def write_figures():
     with open(os.path.join(ARTIFACTS, "daemon-hostile.json"), "w") as f:
         json.dump({"daemon": DAEMON_BIN, "request_timeout_secs": REQUEST_TIMEOUT,
                    "figures": FIGURES}, f, indent=1)
-    print("| hostile clients (tzel-walletd) | cases | status p50 / p99 / max | failed | RSS |")
+    print("| hostile clients (tzel-walletd, tzel-detect) | cases | status p50 / p99 / max | failed "
+          "| RSS |")
     for name, fig in FIGURES.items():
         print("| %s | %d | %.1f / %.1f / %.1f ms | %d of %d | +%.1f MiB |"
               % (name, fig["cases"], fig["p50_ms"], fig["p99_ms"], fig["max_ms"], fig["failed"],
@@ -687,6 +837,8 @@ def setup():
     os.makedirs(os.path.dirname(WALLET))
     r = tzlib.run_wallet("init", "--addresses", "0", wallet=WALLET)
     check(r.returncode == 0, "init failed: " + r.stderr)
+    r = tzlib.run_wallet("export-detect", "--out", DETECT_MATERIAL, wallet=WALLET)
+    check(r.returncode == 0, "export-detect failed: " + r.stderr)
     SIM = tzlib.SimServer.start(2000, "hostile", cache=os.path.join(TMP, "chain-cache"),
                                 threads=2, quiet=True, timeout=120)
 
@@ -698,7 +850,9 @@ def teardown():
 
 
 TESTS = [test_flood, test_overflow, test_trickle, test_slow_body, test_big_bodies,
-         test_slow_reads, test_nested_json, test_content_types, test_path_tricks, ("auth", test_no_token)]
+         test_slow_reads, test_nested_json, test_content_types, test_path_tricks, ("auth", test_no_token),
+         test_detect_flood, test_detect_overflow, test_detect_slow_clients,
+         test_detect_big_bodies]
 
 
 def main():
