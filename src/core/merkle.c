@@ -58,6 +58,46 @@ tz_status tz_frontier_append(tz_frontier *f, const tz_felt *cm, tz_felt *root)
     return TZ_OK;
 }
 
+tz_status tz_frontier_push(tz_frontier *f, const tz_felt *cm)
+{
+    if (f->size >= TZ_TREE_CAPACITY)
+        return TZ_EINVAL;
+    tz_felt cur = *cm;
+    uint64_t idx = f->size;
+    unsigned l = 0;
+    for (; l < TZ_TREE_DEPTH && (idx & 1); l++, idx >>= 1)
+        tz_merkle_node(&cur, &f->branch[l], &cur);
+    if (l < TZ_TREE_DEPTH)
+        f->branch[l] = cur;
+    f->size++;
+    return TZ_OK;
+}
+
+void tz_frontier_settle(tz_frontier *f)
+{
+    if (f->size == 0 || f->size > TZ_TREE_CAPACITY)
+        return;
+    /* The last leaf's path: below its first left-child level l0 the
+     * branches are complete left subtrees, at l0 is the node push left;
+     * from there on, what tz_frontier_append writes. */
+    uint64_t idx = f->size - 1;
+    unsigned l = 0;
+    while (l < TZ_TREE_DEPTH && ((idx >> l) & 1))
+        l++;
+    if (l >= TZ_TREE_DEPTH)
+        return;
+    tz_felt cur = f->branch[l];
+    tz_merkle_node(&cur, &cur, tz_merkle_zero(l));
+    for (l++; l < TZ_TREE_DEPTH; l++) {
+        if (((idx >> l) & 1) == 0) {
+            f->branch[l] = cur;
+            tz_merkle_node(&cur, &cur, tz_merkle_zero(l));
+        } else {
+            tz_merkle_node(&cur, &f->branch[l], &cur);
+        }
+    }
+}
+
 /* Root of a depth-`depth` tree whose first n leaves are summarised by
  * branch[] (complete left subtrees at the set bits of n). */
 void tz_merkle_partial_root(tz_felt *root, const tz_felt *branch, uint64_t n, unsigned depth)

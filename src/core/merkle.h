@@ -45,6 +45,20 @@ void tz_frontier_init(tz_frontier *f);
  * (frontier untouched) when the tree already holds 2^48 leaves. */
 tz_status tz_frontier_append(tz_frontier *f, const tz_felt *cm, tz_felt *root) TZ_WUR;
 
+/* tz_frontier_append without the path to the root: hashes only up to the
+ * first level where the new leaf is a left child (about 2 hashes per leaf
+ * instead of 48). The complete left subtrees (the branches at the set
+ * bits of f->size), hence tz_frontier_root, are as after
+ * tz_frontier_append; the other branches are those of tz_frontier_append
+ * only after tz_frontier_settle. Returns TZ_OK, or TZ_EINVAL (untouched)
+ * when the tree is full. */
+tz_status tz_frontier_push(tz_frontier *f, const tz_felt *cm) TZ_WUR;
+
+/* Brings a frontier grown by tz_frontier_push to exactly the branches
+ * tz_frontier_append would have left (what the kernel stores and the
+ * wallet file keeps): at most 48 hashes. Idempotent. */
+void tz_frontier_settle(tz_frontier *f);
+
 /* The root of the tree the frontier describes (the kernel's tree/root).
  * Returns TZ_OK, or TZ_EINVAL (root untouched) when size >= 2^48: the root
  * of a full tree is not determined by the frontier. */

@@ -79,7 +79,7 @@ static tz_status merge(void *ctx, tz_leaf_result *l, tz_error *err)
         member *m = &p->m[i];
         if (!m->active || l->index < m->cursor)
             continue;
-        if (m->has_fr && tz_frontier_append(&m->fr, &l->cm, NULL) != TZ_OK) {
+        if (m->has_fr && tz_frontier_push(&m->fr, &l->cm) != TZ_OK) {
             fail_item(m, TZ_EPARSE, "the commitment tree is full");
             continue;
         }
@@ -100,6 +100,8 @@ static tz_status merge(void *ctx, tz_leaf_result *l, tz_error *err)
 /* Saves one wallet at its cursor. */
 static tz_status save_member(member *m, bool verified, tz_error *err)
 {
+    if (m->has_fr)
+        tz_frontier_settle(&m->fr); /* the branches the kernel stores */
     tz_watch_set_scan(m->w, m->cursor, m->has_fr ? m->fr.branch : NULL);
     if (verified)
         tz_watch_mark_verified(m->w);
@@ -198,6 +200,7 @@ static void finish(pass *p, member *m, const tz_chain_heads *heads)
     tz_error e = {0};
     tz_status st = TZ_OK;
     if (m->has_fr) {
+        tz_frontier_settle(&m->fr);
         tz_finalize_in fin = {.rpc = p->sc.rpc, .block = p->sc.res->block,
                               .tree_size = p->sc.res->tree_size, .frontier = &m->fr,
                               .have_root = true, .root_present = heads->root_present,

@@ -36,6 +36,8 @@ static tz_status save_wallet(void *ctx, uint64_t cursor, tz_error *err)
 {
     run *r = ctx;
     tz_wallet *w = r->w;
+    if (r->has_fr)
+        tz_frontier_settle(&r->fr); /* the branches the kernel stores */
     tz_wallet_set_scan(w, cursor, r->has_fr ? r->fr.branch : NULL);
     if (r->verified_now && tz_wallet_mark_verified(w) != TZ_OK)
         return tz_error_set(err, TZ_ENOMEM, "out of memory");
@@ -101,7 +103,7 @@ static tz_status merge(void *ctx, tz_leaf_result *l, tz_error *err)
             goto out;
         }
     }
-    if (r->has_fr && tz_frontier_append(&r->fr, &l->cm, NULL) != TZ_OK) {
+    if (r->has_fr && tz_frontier_push(&r->fr, &l->cm) != TZ_OK) {
         st = tz_error_set(err, TZ_EPARSE, "leaf %" PRIu64 ": the commitment tree is full",
                           l->index);
         goto out;
@@ -212,6 +214,8 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
             tz_scan_progress(&r.sc, true);
         }
         fin.tree_size = res->tree_size;
+        if (r.has_fr)
+            tz_frontier_settle(&r.fr);
         fin.frontier = r.has_fr ? &r.fr : NULL;
         tz_finalize_out fo;
         uint64_t started = r.sc.run_start;

@@ -186,7 +186,7 @@ static bool trial(void *ctx, uint64_t index, const tz_published_note *pn, void *
 static tz_status merge(void *ctx, tz_leaf_result *l, tz_error *err)
 {
     run *r = ctx;
-    if (r->has_fr && tz_frontier_append(&r->fr, &l->cm, NULL) != TZ_OK)
+    if (r->has_fr && tz_frontier_push(&r->fr, &l->cm) != TZ_OK)
         return tz_error_set(err, TZ_EPARSE, "leaf %" PRIu64 ": the commitment tree is full",
                             l->index);
     if (!l->mine)
@@ -211,6 +211,8 @@ static tz_status merge(void *ctx, tz_leaf_result *l, tz_error *err)
 static tz_status save(void *ctx, uint64_t cursor, tz_error *err)
 {
     run *r = ctx;
+    if (r->has_fr)
+        tz_frontier_settle(&r->fr); /* the branches the kernel stores */
     tz_watch_set_scan(r->w, cursor, r->has_fr ? r->fr.branch : NULL);
     if (r->verified_now)
         tz_watch_mark_verified(r->w);
@@ -255,6 +257,7 @@ tz_status tz_watch_sync_run(tz_watch *w, tz_rpc *rpc, const tz_sync_config *cfg,
         memset(&fo, 0, sizeof fo);
         uint64_t started = r.sc.run_start;
         if (r.has_fr) {
+            tz_frontier_settle(&r.fr);
             tz_finalize_in fin = {.rpc = rpc, .block = res->block, .tree_size = res->tree_size,
                                   .frontier = &r.fr, .have_root = true,
                                   .root_present = heads.root_present, .chain_root = heads.root};
