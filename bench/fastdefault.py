@@ -22,6 +22,11 @@ on a shared machine:
     bound of the wallet's own per-leaf trial (bench-core's 20-address
     leaves/s on all cores); with the simulator's CPU time, as it shares
     the cores;
+  * long (not in the default parts): the issue's first target, a default
+    sync of BENCH_FAST_LONG_LEAVES (67,000) leaves at 40 ms, with `values`
+    and against a node without it (--no-values), each against its bound
+    leaves x requests per leaf x 40 ms / 64 in flight (--max-concurrency's
+    default);
   * connlimit: a node accepting 24 connections (--max-connections 24,
     10 ms): the default finishes, beside a fixed 24, and the node's peak
     of connections.
@@ -36,7 +41,8 @@ Sizes (environment):
   BENCH_FAST_CAPACITY      node capacities of the saturation part, requests/s
                            (2000,800: 2,000 as specified, 800 a node this
                            2-core machine can saturate while it runs the wallet)
-  BENCH_FAST_PARTS         parts to run (saturation,cpu,connlimit)
+  BENCH_FAST_PARTS         parts to run (saturation,cpu,connlimit; also long)
+  BENCH_FAST_LONG_LEAVES   leaves of the long part (67000; quick 20000)
   BENCH_FAST_PLOT          PNG path, {capacity} replaced
                            (bench/results/saturation-{capacity}.png)
 The wallets (one address, and 20 addresses whose records 1..19 reuse
@@ -67,6 +73,7 @@ ROUNDS = int(os.environ.get("BENCH_FAST_ROUNDS", 2 if QUICK else 3))
 FIXED = [int(x) for x in os.environ.get("BENCH_FAST_FIXED", "8,16,24,32,48,64,128").split(",")]
 PLOT = os.environ.get("BENCH_FAST_PLOT",
                       os.path.join(ROOT, "bench", "results", "saturation-{capacity}.png"))
+LONG_LEAVES = int(os.environ.get("BENCH_FAST_LONG_LEAVES", 20000 if QUICK else 67000))
 PARTS = os.environ.get("BENCH_FAST_PARTS", "saturation,cpu,connlimit").split(",")
 CAPACITIES = [int(x) for x in os.environ.get("BENCH_FAST_CAPACITY", "2000,800").split(",")]
 LATENCY_MS = 10
@@ -375,6 +382,31 @@ def connlimit(w1):
     return out
 
 
+def long_run(w1):
+    """A default sync of LONG_LEAVES leaves at 40 ms, with `values` and
+    without, each against its bound (requests x 40 ms / 64)."""
+    out = {"leaves": LONG_LEAVES, "latency_ms": 40, "in_flight_cap": 64}
+    for name, extra, per_leaf in (("values", [], 1), ("no_values", ["--no-values"], 4)):
+        sim = tzlib.SimServer.start(LONG_LEAVES, SEED, cache=CACHE, timeout=None,
+                                    stop_timeout=None, http_timeout=60, quiet=True,
+                                    latency_ms=40, extra=extra)
+        try:
+            w = fresh(w1, "long-" + name)
+            sim.reset()
+            wall, cpu, res, limits = run_sync(w, sim.url)
+            reads = sim.counters()["durable_reads"]
+        finally:
+            sim.stop()
+        bound = LONG_LEAVES * per_leaf * 0.040 / 64
+        row = {"leaves": res["scanned"], "secs": round(wall, 1),
+               "bound_secs": round(bound, 1), "over_bound": round(wall / bound, 3),
+               "durable_reads": reads, "reads_per_leaf": round(reads / LONG_LEAVES, 3),
+               "in_flight_max": max(limits) if limits else None, "target_over_bound": 1.3}
+        log("bench fast: long", name, json.dumps(row))
+        out[name] = row
+    return out
+
+
 def plot(doc, path):
     """Throughput and latency against time, the default and fixed 128."""
     data = os.path.join(TMP, "plot.json")
@@ -398,8 +430,9 @@ def main():
     sats = [saturation(w1, cap) for cap in CAPACITIES] if "saturation" in PARTS else []
     cpu = cpu_bound(w20) if "cpu" in PARTS else None
     conn = connlimit(w1) if "connlimit" in PARTS else None
+    long_doc = long_run(w1) if "long" in PARTS else None
     doc = {"bench": "fastdefault", "quick": QUICK, "cores": os.cpu_count(),
-           "saturation": sats, "cpu": cpu, "connlimit": conn}
+           "saturation": sats, "cpu": cpu, "connlimit": conn, "long": long_doc}
     for sat in sats:
         png = plot(sat, PLOT.format(capacity=sat["capacity_rps"]))
         sat["plot"] = os.path.relpath(png, ROOT) if png else None

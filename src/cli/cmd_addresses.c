@@ -94,8 +94,11 @@ static int run_addresses(tz_cli *cli, int argc, char **argv)
                     (unsigned long long)avail[k], (unsigned)count[k]);
     }
     if (count[na])
-        tz_out_warn(cli, "%u note(s) belong to no address record of this wallet",
-                    (unsigned)count[na]);
+        tz_out_warn(cli,
+                    "%u note(s) worth %llu belong to no address record of this wallet (their "
+                    "addr_index is beyond the addresses): `balance` counts them, no line here "
+                    "lists them",
+                    (unsigned)count[na], (unsigned long long)bal[na]);
     json_object_set_new(res, "addresses", arr);
     arr = NULL;
     json_object_set_new(res, "total", tz_json_u64(total));

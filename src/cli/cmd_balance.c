@@ -88,6 +88,14 @@ static int run(tz_cli *cli, int argc, char **argv)
             goto out;
         tz_cli_pools_print(cli, &pools, w, res);
     }
+    uint64_t orphan_v = 0;
+    size_t orphans = tz_wallet_orphan_notes(w, &orphan_v);
+    if (orphans)
+        tz_out_warn(cli,
+                    "%zu note(s) worth %llu belong to no address record of this wallet (their "
+                    "addr_index is beyond the addresses): counted above, listed by no address "
+                    "in `addresses`",
+                    orphans, (unsigned long long)orphan_v);
     if (w->n_deposits)
         tz_out_info(cli, "Pending deposits in the wallet file: %zu (%llu mutez sent, %zu "
                          "already shielded)",

@@ -132,6 +132,23 @@ static void wipe_json(json_t *v, int depth)
     }
 }
 
+size_t tz_wallet_orphan_notes(const tz_wallet *w, uint64_t *value)
+{
+    size_t n = 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < w->n_notes; i++) {
+        size_t k = 0;
+        while (k < w->n_addresses && w->addresses[k].index != w->notes[i].addr_index)
+            k++;
+        if (k < w->n_addresses)
+            continue;
+        n++;
+        v = w->notes[i].v > UINT64_MAX - v ? UINT64_MAX : v + w->notes[i].v;
+    }
+    *value = v;
+    return n;
+}
+
 void tz_wallet_free(tz_wallet *w)
 {
     if (!w)

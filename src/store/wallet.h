@@ -271,6 +271,12 @@ void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out);
  * floor, TZ_ENOMEM. Reads only. */
 tz_status tz_wallet_floor_check(const tz_wallet *w, tz_error *err) TZ_WUR;
 
+/* Notes whose addr_index names no address record of the file (a file
+ * edited by hand or by another program): their count, and the sum of
+ * their values into *value (saturating). Such notes count in the balance
+ * and no address lists them, as in the reference. */
+size_t tz_wallet_orphan_notes(const tz_wallet *w, uint64_t *value);
+
 /* Releases everything and wipes master_sk. NULL is a no-op. */
 void tz_wallet_free(tz_wallet *w);
 

@@ -335,6 +335,21 @@ def test_addresses_and_balance():
         ok_json("export-view", wallet=w)
     finally:
         os.unlink(w + ".lock")
+    # A note whose addr_index names no address record (a hand-edited file):
+    # stdout stays the reference's (balance counts it, no address line lists
+    # it), and both commands say so on stderr with its count and value.
+    doc["notes"].append(dict(notes[3], v=40, cm=felt(rng), index=20, addr_index=7))
+    write_wallet(w, doc)
+    h = run("balance", wallet=w)
+    check(h.returncode == 0 and "Private tracked total: 397\n" in h.stdout, "balance %r"
+          % h.stdout)
+    check("1 note(s) worth 40 belong to no address record" in h.stderr,
+          "balance says nothing of the orphan note: %r" % h.stderr)
+    h = run("addresses", wallet=w)
+    check(h.returncode == 0 and h.stdout.startswith("3 address(es), total 357"),
+          "addresses %r" % h.stdout)
+    check("1 note(s) worth 40 belong to no address record" in h.stderr,
+          "addresses says nothing of the orphan note: %r" % h.stderr)
 
 
 def test_exports():
