@@ -41,7 +41,7 @@ test-asan: setup
 fuzz: setup-test
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTZ_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	FUZZ_README=$(FUZZ_README) bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Crash torture (tests/torture): TORTURE_KILLS SIGKILLs of each program that
 # writes the wallet, checked after each, then the disk and network fault

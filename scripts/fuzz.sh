@@ -9,6 +9,8 @@
 # are kept in BUILD_DIR/fuzz-artifacts/<target>/: add each one to the
 # target's corpus as a regression seed once fixed. Prints one line per
 # target (executions, corpus, result) and fails if any target failed.
+# Writes BUILD_DIR/fuzz-summary.json; with FUZZ_README set, rewrites that
+# file's fuzzing table from it (tests/torture/reliability.py --fuzz).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,7 @@ trap 'rm -rf "$work"' EXIT
 arts="$build/fuzz-artifacts"
 mkdir -p "$arts"
 summary=()
+json=()
 failed=0
 for t in "${targets[@]}"; do
   exe="$build/bin/fuzz_$t"
@@ -56,8 +59,20 @@ for t in "${targets[@]}"; do
     tail -40 "$log" >&2
   fi
   summary+=("$(printf '%-14s %12s execs %6s corpus  %s' "$t" "${execs:-?}" "$units" "$result")")
+  json+=("$(printf '"%s": {"execs": %s, "seeds": %s, "corpus": %s, "ok": %s}' "$t" \
+    "${execs:-0}" "$seeds" "$units" "$([ "$rc" -eq 0 ] && echo true || echo false)")")
 done
 
 echo "fuzz: ${secs}s per target"
 printf '%s\n' "${summary[@]}"
+{
+  printf '{"seconds": %s, "targets": {' "$secs"
+  sep=""
+  for j in "${json[@]}"; do printf '%s%s' "$sep" "$j"; sep=", "; done
+  printf '}}\n'
+} >"$build/fuzz-summary.json"
+if [ -n "${FUZZ_README:-}" ]; then
+  python3 "$here/tests/torture/reliability.py" --fuzz "$build/fuzz-summary.json" \
+    "$FUZZ_README" || failed=1
+fi
 exit "$failed"

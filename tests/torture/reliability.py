@@ -1,13 +1,51 @@
-"""The README's reliability rows: made from the summary that
+"""The README's reliability tables: made from the summary that
 `make torture` writes (torture.py: kills, and with --faults the disk and
-network fault matrices), and written between `<!-- reliability:<section> -->`
-and `<!-- /reliability:<section> -->` so each source owns its rows.
+network fault matrices) and from the one `make fuzz` writes
+(scripts/fuzz.sh: executions per target), each written whole (header
+and rows) between `<!-- reliability:<section> -->` and
+`<!-- /reliability:<section> -->`, outside any table, so each source owns
+its table.
 
-    reliability.py SUMMARY.json README.md    rewrites the rows from a summary
+    reliability.py SUMMARY.json README.md          torture (and faults) tables
+    reliability.py --fuzz FUZZ.json README.md      the fuzzing table
 """
 import json
+import os
 import re
 import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+HEADER = ["| tried | how many | checked after each | lost |", "| --- | --- | --- | --- |"]
+FUZZ_HEADER = ["| fuzz target (libFuzzer, ASan + UBSan) | executions | result | lost |",
+               "| --- | --- | --- | --- |"]
+
+
+def fuzz_what(target):
+    """The first sentence of tests/fuzz/fuzz_<target>.c's leading comment."""
+    path = os.path.join(ROOT, "tests", "fuzz", "fuzz_%s.c" % target)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    m = re.match(r"\s*/\*(.*?)\*/", text, re.S)
+    if not m:
+        return ""
+    words = " ".join(line.strip(" *") for line in m.group(1).splitlines()).split()
+    sentence = " ".join(words)
+    cut = re.search(r"[.:](\s|$)", sentence)
+    return (sentence[:cut.start()] if cut else sentence).replace("|", "\\|")
+
+
+def fuzz_rows(summary):
+    """Markdown rows of a scripts/fuzz.sh summary, one per target."""
+    rows = []
+    for t, r in sorted(summary["targets"].items()):
+        rows.append("| `%s`: %s | %s in %d s | %s; corpus %d seeds, %d after | %d |"
+                    % (t, fuzz_what(t), format(r["execs"], ","), summary["seconds"],
+                       "no crash, leak or hang" if r["ok"] else "FAILED",
+                       r["seeds"], r["corpus"], 0 if r["ok"] else 1))
+    return rows
 
 
 def torture_rows(summary):
@@ -71,20 +109,25 @@ def fault_rows(summary):
     return rows
 
 
-def update_readme(path, section, rows):
-    """Replaces the rows between the section's markers in `path`."""
+def update_readme(path, section, rows, header=HEADER):
+    """Replaces the table between the section's markers in `path`."""
     begin, end = "<!-- reliability:%s -->" % section, "<!-- /reliability:%s -->" % section
     with open(path) as f:
         text = f.read()
     pat = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
     if not pat.search(text):
         raise RuntimeError("%s has no %s ... %s" % (path, begin, end))
-    text = pat.sub(lambda m: begin + "\n" + "".join(r + "\n" for r in rows) + end, text)
+    table = "".join(r + "\n" for r in header + rows)
+    text = pat.sub(lambda m: begin + "\n" + table + end, text)
     with open(path, "w") as f:
         f.write(text)
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--fuzz":
+        with open(sys.argv[2]) as f:
+            update_readme(sys.argv[3], "fuzz", fuzz_rows(json.load(f)), FUZZ_HEADER)
+        sys.exit(0)
     with open(sys.argv[1]) as f:
         summ = json.load(f)
     update_readme(sys.argv[2], "torture", torture_rows(summ))
