@@ -75,6 +75,7 @@ class Daemon:
         with open(self.wallet + ".walletd-token") as f:
             self.token = f.read().strip()
         self.status_path, self.status_marker = "/api/status", b"sync_state"
+        self.label = "tzel-walletd"
 
     def rss(self):
         try:
@@ -136,6 +137,7 @@ class DetectSvc:
         with open(tok) as f:
             self.token = f.read().strip()
         self.status_path, self.status_marker = "/v1/status", b"scanned"
+        self.label = "tzel-detect"
 
     rss = Daemon.rss
 
@@ -201,7 +203,8 @@ class Probe:
     def finish(self, name, cases, p99_max_ms=P99_MAX_MS, **extra):
         """Stops probing (after MIN_PROBES at least), asserts the service
         stayed up for the well-behaved client, records the figures under
-        `name`."""
+        `name` (prefixed with the service's name)."""
+        name = "%s: %s" % (self.d.label, name)
         deadline = time.monotonic() + 10
         while len(self.lat) < MIN_PROBES and time.monotonic() < deadline:
             time.sleep(PROBE_EVERY)
@@ -737,26 +740,26 @@ def test_no_token():
 # ------------------------------------------------------ tzel-detect
 
 def test_detect_flood():
-    """tzel-detect: 1,000 silent connections at once."""
+    """1,000 silent connections at once."""
     d = DetectSvc("d-flood")
     try:
-        flood(d, "tzel-detect: 1,000 idle connections at once")
+        flood(d, "1,000 idle connections at once")
     finally:
         d.stop()
 
 
 def test_detect_overflow():
-    """tzel-detect: 3,000 connections at once, six times its limit of 512."""
+    """3,000 connections at once, six times its limit of 512."""
     d = DetectSvc("d-overflow")
     try:
-        r = overflow(d, "tzel-detect: 3,000 idle connections at once (6x the limit)")
+        r = overflow(d, "3,000 idle connections at once (6x the limit)")
         check(r["ended"] > 0, "no connection was evicted or cut: %r" % r)
     finally:
         d.stop()
 
 
 def test_detect_slow_clients():
-    """tzel-detect: 100 clients sending their headers one byte every
+    """100 clients sending their headers one byte every
     250 ms and 100 sending a body one byte every 250 ms after announcing
     it: every one cut at the request deadline or refused at once (no route
     takes a body: 413 before a byte of it is read), none answered 2xx."""
@@ -771,7 +774,7 @@ def test_detect_slow_clients():
         bd = attack(d, "trickle", n=100, hold=REQUEST_TIMEOUT + 2.5, every=0.25, drip=body,
                     head="POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN"
                     "\r\nContent-Length: %d\r\n\r\n" % len(body))
-        pr.finish("tzel-detect: 200 slow clients (headers or body, 1 byte / 250 ms)",
+        pr.finish("200 slow clients (headers or body, 1 byte / 250 ms)",
                   hd["opened"] + bd["opened"], ended_by_service=hd["ended"] + bd["ended"])
         check(hd["ended"] == hd["opened"] == 100, "ended %d of %d slow-header clients"
               % (hd["ended"], hd["opened"]))
@@ -790,7 +793,7 @@ def test_detect_slow_clients():
 
 
 def test_detect_big_bodies():
-    """tzel-detect: 10 MiB bodies, announced (with and without the token)
+    """10 MiB bodies, announced (with and without the token)
     or chunked: 413 before the body is read, memory flat."""
     d = DetectSvc("d-big")
     try:
@@ -799,7 +802,7 @@ def test_detect_big_bodies():
         cl = attack(d, "big", n=20, mib=10, chunked=False, auth=True, path="/v1/sync")
         anon = attack(d, "big", n=20, mib=10, chunked=False, auth=False, path="/v1/status")
         ch = attack(d, "big", n=10, mib=10, chunked=True, auth=True, path="/v1/sync")
-        pr.finish("tzel-detect: 10 MiB bodies (20 announced, 20 without token, 10 chunked)",
+        pr.finish("10 MiB bodies (20 announced, 20 without token, 10 chunked)",
                   50)
         for name, r in (("announced", cl), ("without token", anon), ("chunked", ch)):
             check(r["answers"] == ["HTTP/1.1 413 Content Too Large"] or
@@ -819,8 +822,7 @@ def write_figures():
     with open(os.path.join(ARTIFACTS, "daemon-hostile.json"), "w") as f:
         json.dump({"daemon": DAEMON_BIN, "request_timeout_secs": REQUEST_TIMEOUT,
                    "figures": FIGURES}, f, indent=1)
-    print("| hostile clients (tzel-walletd, tzel-detect) | cases | status p50 / p99 / max | failed "
-          "| RSS |")
+    print("| hostile clients | cases | status p50 / p99 / max | failed | RSS |")
     for name, fig in FIGURES.items():
         print("| %s | %d | %.1f / %.1f / %.1f ms | %d of %d | +%.1f MiB |"
               % (name, fig["cases"], fig["p50_ms"], fig["p99_ms"], fig["max_ms"], fig["failed"],

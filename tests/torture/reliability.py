@@ -16,6 +16,8 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 HEADER = ["| tried | how many | checked after each | lost |", "| --- | --- | --- | --- |"]
+HOSTILE_HEADER = ["| service: attack | connections or requests | a well-behaved client meanwhile "
+                  "| lost |", "| --- | --- | --- | --- |"]
 FUZZ_HEADER = ["| fuzz target (libFuzzer, ASan + UBSan) | executions | result | lost |",
                "| --- | --- | --- | --- |"]
 
@@ -109,6 +111,23 @@ def fault_rows(summary):
     return rows
 
 
+def hostile_rows(summary):
+    """Markdown rows of the hostile-client matrix (it-daemon_hostile's
+    figures) in a torture.py summary."""
+    d = (summary.get("faults") or {}).get("hostile") or {}
+    rows = []
+    for name, f in (d.get("result") or {}).items():
+        extra = ""
+        if "ended_by_service" in f:
+            extra = "; %s ended by the service" % format(f["ended_by_service"], ",")
+        rows.append("| %s | %s | `GET` status on a fresh connection every 10 ms: %d of %d "
+                    "answered, p50 / p99 / max %.1f / %.1f / %.1f ms; RSS +%.1f MiB%s | %d |"
+                    % (name, format(f["cases"], ","), f["probes"] - f["failed"], f["probes"],
+                       f["p50_ms"], f["p99_ms"], f["max_ms"], f["rss_growth_mib"], extra,
+                       0 if d.get("passed") else 1))
+    return rows
+
+
 def update_readme(path, section, rows, header=HEADER):
     """Replaces the table between the section's markers in `path`."""
     begin, end = "<!-- reliability:%s -->" % section, "<!-- /reliability:%s -->" % section
@@ -133,3 +152,5 @@ if __name__ == "__main__":
     update_readme(sys.argv[2], "torture", torture_rows(summ))
     if summ.get("faults"):
         update_readme(sys.argv[2], "faults", fault_rows(summ))
+        if summ["faults"].get("hostile"):
+            update_readme(sys.argv[2], "hostile", hostile_rows(summ), HOSTILE_HEADER)

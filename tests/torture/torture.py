@@ -37,8 +37,9 @@ nothing was lost. Usage:
                [--faults] [--readme README.md]
 
 --faults also runs the disk and network fault matrices (unit-store_faults,
-it-diskfault, it-netfault) and adds their counts; --readme rewrites the
-README's reliability rows from the summary.
+it-diskfault, it-netfault) and the hostile-client matrix of tzel-walletd
+and tzel-detect (it-daemon_hostile), and adds their counts; --readme
+rewrites the README's reliability tables from the summary.
 """
 import argparse
 import json
@@ -438,22 +439,31 @@ TARGETS = {"sync": SyncTarget, "daemon": DaemonTarget, "watch": WatchSyncTarget}
 
 def run_faults():
     """The fault matrices (disk: unit-store_faults and it-diskfault;
-    network: it-netfault), for the summary: each suite's JSON line and
-    whether it passed. A failed suite counts as lost."""
+    network: it-netfault; clients: it-daemon_hostile), for the summary:
+    each suite's JSON line (the clients': its figures file) and whether it
+    passed. A failed suite counts as lost."""
     suites = {
         "disk_injected": ([os.path.join(tzlib.BIN, "unit-store_faults")], "disk_faults"),
         "disk_real": ([sys.executable, os.path.join(HERE, "..", "integration",
                                                     "test_diskfault.py")], "disk_faults_real"),
         "network": ([sys.executable, os.path.join(HERE, "..", "integration",
                                                   "test_netfault.py")], "network_faults"),
+        "hostile": ([sys.executable, os.path.join(HERE, "..", "integration",
+                                                  "test_daemon_hostile.py")], None),
     }
+    figures = os.path.join(os.path.dirname(tzlib.BIN), "test-artifacts", "daemon-hostile.json")
     out = {}
     for name, (cmd, key) in suites.items():
+        if key is None and os.path.exists(figures):
+            os.unlink(figures)
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         got = None
         for line in r.stdout.splitlines():
-            if line.startswith('{"%s"' % key):
+            if key and line.startswith('{"%s"' % key):
                 got = json.loads(line)[key]
+        if key is None and os.path.exists(figures):
+            with open(figures) as f:
+                got = json.load(f)["figures"]
         out[name] = {"passed": r.returncode == 0, "result": got}
         print("torture faults %s: %s" % (name, "passed" if r.returncode == 0 else "FAILED"),
               file=sys.stderr, flush=True)
@@ -514,6 +524,8 @@ def main():
         reliability.update_readme(a.readme, "torture", reliability.torture_rows(summary))
         if a.faults:
             reliability.update_readme(a.readme, "faults", reliability.fault_rows(summary))
+            reliability.update_readme(a.readme, "hostile", reliability.hostile_rows(summary),
+                                      reliability.HOSTILE_HEADER)
     print(json.dumps(summary))
     if summary["lost"] == 0:
         shutil.rmtree(tmp, ignore_errors=True)
