@@ -59,9 +59,9 @@ static int run_addresses(tz_cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; i < w->n_notes; i++) {
         const tz_wallet_note *n = &w->notes[i];
-        size_t k = 0;
-        while (k < na && w->addresses[k].index != n->addr_index)
-            k++;
+        size_t k = tz_wallet_address_pos(w, n->addr_index);
+        if (k == SIZE_MAX)
+            k = na; /* no record: counted apart */
         bal[k] = sat_add(bal[k], n->v);
         count[k]++;
         if (!note_pending(w, n))

@@ -60,14 +60,6 @@ static int hexval(char c)
     return HEX_NIBBLE[(unsigned char)c];
 }
 
-bool tz_hex_valid(const char *hex, size_t len)
-{
-    int acc = 0;
-    for (size_t i = 0; i < len; i++)
-        acc |= HEX_NIBBLE[(unsigned char)hex[i]];
-    return acc >= 0;
-}
-
 tz_status tz_felt_from_hex(tz_felt *out, const char *hex)
 {
     if (!hex || strlen(hex) != TZ_FELT_HEX)

@@ -47,9 +47,6 @@ void tz_felt_to_hex(char out[TZ_FELT_HEX + 1], const tz_felt *f);
 tz_status tz_hex_decode(uint8_t *out, size_t cap, size_t *outlen,
                         const char *hex, size_t hexlen) TZ_WUR;
 
-/* True iff hex[0..len) are all hex digits (either case). */
-bool tz_hex_valid(const char *hex, size_t len);
-
 /* Writes 2*len lowercase hex characters and a NUL into out. */
 void tz_hex_encode(char *out, const uint8_t *in, size_t len);
 

@@ -200,7 +200,6 @@ static void finish(pass *p, member *m, const tz_chain_heads *heads)
     tz_error e = {0};
     tz_status st = TZ_OK;
     if (m->has_fr) {
-        tz_frontier_settle(&m->fr);
         tz_finalize_in fin = {.rpc = p->sc.rpc, .block = p->sc.res->block,
                               .tree_size = p->sc.res->tree_size, .frontier = &m->fr,
                               .have_root = true, .root_present = heads->root_present,

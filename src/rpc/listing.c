@@ -153,7 +153,8 @@ tz_status tz_listing_parse(tz_listing *l, char *body, size_t len, const char *ur
         if (!k || !v)
             return tz_error_set(err, TZ_EPARSE, "GET %s: listing entry %zu lacks key or value",
                                 url, i);
-        if (!add(l, k, strlen(k), json_string_value(v), json_is_string(v) ? json_string_length(v) : 0))
+        size_t vlen = json_is_string(v) ? json_string_length(v) : 0;
+        if (!add(l, k, strlen(k), json_string_value(v), vlen))
             return tz_error_set(err, TZ_ENOMEM, "GET %s: out of memory", url);
     }
     return TZ_OK;

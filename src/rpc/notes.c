@@ -281,7 +281,8 @@ static tz_status put_chunk(const tz_rpc_xfer *x, note *n, uint32_t k, const char
     return TZ_OK;
 }
 
-/* The hex string of a listing entry's value. */
+/* The hex string of a listing entry's value (its characters are checked
+ * where it is decoded). */
 static tz_status listing_hex(const tz_rpc_xfer *x, const tz_listing_entry *e, const char **hex,
                              size_t *hexlen, tz_error *err)
 {
@@ -293,8 +294,6 @@ static tz_status listing_hex(const tz_rpc_xfer *x, const tz_listing_entry *e, co
         s += 2;
         n -= 2;
     }
-    if (!tz_hex_valid(s, n))
-        return tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not hex", x->url);
     if (n % 2)
         return tz_error_set(err, TZ_EPARSE, "GET %s: listing value has odd length", x->url);
     *hex = s;
@@ -308,15 +307,20 @@ static tz_status listing_open(const tz_rpc_xfer *x, tz_listing *l, tz_error *err
     return tz_listing_parse(l, x->body.data, x->body.len, x->url, err);
 }
 
-/* Places guessed chunk `k` (hex) into n->buf if it has the size chunk k
- * of a PublishedNote has; false (nothing written) otherwise. */
-static bool guess_put(note *n, uint32_t k, const char *hex, size_t hexlen)
+/* Places guessed chunk `k` (hex) into n->buf: GUESS_PUT when it has the
+ * size chunk k of a PublishedNote has, GUESS_WRONG (nothing written) when
+ * not, GUESS_NOT_HEX when a character is not hex. */
+enum { GUESS_PUT, GUESS_WRONG, GUESS_NOT_HEX };
+static int guess_put(note *n, uint32_t k, const char *hex, size_t hexlen)
 {
     if (k >= GUESS_CHUNKS)
-        return false;
+        return GUESS_WRONG;
     size_t off = (size_t)k * NOTE_CHUNK;
     size_t want = n->total - off < NOTE_CHUNK ? (size_t)(n->total - off) : NOTE_CHUNK;
-    return hexlen == 2 * want && tz_hex_decode(n->buf + off, want, NULL, hex, hexlen) == TZ_OK;
+    if (hexlen != 2 * want)
+        return GUESS_WRONG;
+    return tz_hex_decode(n->buf + off, want, NULL, hex, hexlen) == TZ_OK ? GUESS_PUT
+                                                                          : GUESS_NOT_HEX;
 }
 
 /* Parses a chunk name (8 lowercase hex digits) into *k. */
@@ -366,7 +370,12 @@ static tz_status guess_values(fetch *f, const tz_rpc_xfer *x, note *n, tz_error 
             st = tz_error_set(err, TZ_EPARSE, "GET %s: chunk '%s' listed twice", x->url, k);
             goto out;
         }
-        if (!guess_put(n, kn, hex, hexlen))
+        int put = guess_put(n, kn, hex, hexlen);
+        if (put == GUESS_NOT_HEX) {
+            st = tz_error_set(err, TZ_EPARSE, "GET %s: listing value is not hex", x->url);
+            goto out;
+        }
+        if (put == GUESS_WRONG)
             wrong = true;
         else
             seen |= 1u << kn;
@@ -392,7 +401,7 @@ static tz_status guess_chunk(fetch *f, const tz_rpc_xfer *x, note *n, bool absen
             n->guess_absent0 = true;
         else
             n->guess_wrong = true;
-    } else if (!guess_put(n, x->chunk, hex, hexlen)) {
+    } else if (guess_put(n, x->chunk, hex, hexlen) != GUESS_PUT) {
         n->guess_wrong = true;
     }
     if (++n->chunks_done < n->nchunks)

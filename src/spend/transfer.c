@@ -95,14 +95,6 @@ out:
     return st;
 }
 
-static size_t address_pos(const tz_wallet *w, uint32_t index)
-{
-    for (size_t i = 0; i < w->n_addresses; i++)
-        if (w->addresses[i].index == index)
-            return i;
-    return SIZE_MAX;
-}
-
 /* One output note: a random rseed (below 2^251) and KEM coins, the
  * ciphertext with its recovery part, cm and memo hash. */
 static tz_status make_output(tz_spend_output *o, tz_enc_note *enc, const tz_payment_address *to,
@@ -167,7 +159,7 @@ static tz_status sign_inputs(tz_wallet *w, const tz_keys *keys, const tz_transfe
 {
     for (size_t k = 0; k < plan->n; k++) {
         const tz_wallet_note *n = &w->notes[plan->note[k]];
-        size_t pos = address_pos(w, n->addr_index);
+        size_t pos = tz_wallet_address_pos(w, n->addr_index);
         if (pos == SIZE_MAX)
             return tz_error_set(err, TZ_ESTATE,
                                 "the note at leaf %" PRIu64 " belongs to address %u, which has "

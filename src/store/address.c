@@ -102,10 +102,7 @@ static tz_status append_derived(tz_wallet *w, const tz_keys *keys, uint32_t j,
 
 static bool has_record(const tz_wallet *w, uint32_t j)
 {
-    for (size_t i = 0; i < w->n_addresses; i++)
-        if (w->addresses[i].index == j)
-            return true;
-    return false;
+    return tz_wallet_address_pos(w, j) != SIZE_MAX;
 }
 
 /* Refuses before anything is derived: an addr_counter beyond the bound, or

@@ -132,15 +132,20 @@ static void wipe_json(json_t *v, int depth)
     }
 }
 
+size_t tz_wallet_address_pos(const tz_wallet *w, uint32_t index)
+{
+    for (size_t i = 0; i < w->n_addresses; i++)
+        if (w->addresses[i].index == index)
+            return i;
+    return SIZE_MAX;
+}
+
 size_t tz_wallet_orphan_notes(const tz_wallet *w, uint64_t *value)
 {
     size_t n = 0;
     uint64_t v = 0;
     for (size_t i = 0; i < w->n_notes; i++) {
-        size_t k = 0;
-        while (k < w->n_addresses && w->addresses[k].index != w->notes[i].addr_index)
-            k++;
-        if (k < w->n_addresses)
+        if (tz_wallet_address_pos(w, w->notes[i].addr_index) != SIZE_MAX)
             continue;
         n++;
         v = w->notes[i].v > UINT64_MAX - v ? UINT64_MAX : v + w->notes[i].v;
@@ -306,14 +311,12 @@ uint32_t tz_wallet_wots_next(const tz_wallet *w, uint32_t addr_index)
     json_t *e = json_object_get(json_object_get(w->doc, "wots_key_indices"), key);
     if (e && tz_json_get_u64(e, &v) && v <= UINT32_MAX)
         return (uint32_t)v;
-    for (size_t i = 0; i < w->n_addresses; i++) {
-        if (w->addresses[i].index != addr_index)
-            continue;
-        json_t *ni = json_object_get(json_object_get(w->addr_objs[i], "bds"), "next_index");
-        if (ni && tz_json_get_u64(ni, &v) && v <= UINT32_MAX)
-            return (uint32_t)v;
+    size_t i = tz_wallet_address_pos(w, addr_index);
+    if (i == SIZE_MAX)
         return 0;
-    }
+    json_t *ni = json_object_get(json_object_get(w->addr_objs[i], "bds"), "next_index");
+    if (ni && tz_json_get_u64(ni, &v) && v <= UINT32_MAX)
+        return (uint32_t)v;
     return 0;
 }
 

@@ -271,6 +271,10 @@ void tz_wallet_rollback_unverified(tz_wallet *w, tz_wallet_rollback *out);
  * floor, TZ_ENOMEM. Reads only. */
 tz_status tz_wallet_floor_check(const tz_wallet *w, tz_error *err) TZ_WUR;
 
+/* The position in w->addresses of the record of address `index`, or
+ * SIZE_MAX when the file has none. */
+size_t tz_wallet_address_pos(const tz_wallet *w, uint32_t index);
+
 /* Notes whose addr_index names no address record of the file (a file
  * edited by hand or by another program): their count, and the sum of
  * their values into *value (saturating). Such notes count in the balance

@@ -214,8 +214,6 @@ tz_status tz_sync_run(tz_wallet *w, tz_rpc *rpc, const tz_sync_config *cfg,
             tz_scan_progress(&r.sc, true);
         }
         fin.tree_size = res->tree_size;
-        if (r.has_fr)
-            tz_frontier_settle(&r.fr);
         fin.frontier = r.has_fr ? &r.fr : NULL;
         tz_finalize_out fo;
         uint64_t started = r.sc.run_start;

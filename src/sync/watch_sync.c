@@ -257,7 +257,6 @@ tz_status tz_watch_sync_run(tz_watch *w, tz_rpc *rpc, const tz_sync_config *cfg,
         memset(&fo, 0, sizeof fo);
         uint64_t started = r.sc.run_start;
         if (r.has_fr) {
-            tz_frontier_settle(&r.fr);
             tz_finalize_in fin = {.rpc = rpc, .block = res->block, .tree_size = res->tree_size,
                                   .frontier = &r.fr, .have_root = true,
                                   .root_present = heads.root_present, .chain_root = heads.root};
