@@ -21,6 +21,7 @@
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] send --to ADDR.json --amount N [--fee N] [--memo TEXT]\n"
     "           [--reprove-bin BIN] [--executables-dir DIR]\n"
+    "           [--proving-service-url URL]\n"
     "\n"
     "A private transfer of N to the payment address in ADDR.json (as `receive --out`\n"
     "writes it), with the required burn fee unless --fee gives a higher one, the\n"
@@ -64,13 +65,14 @@ static int load_address_file(const tz_cli *cli, const char *path, tz_payment_add
 static int run(tz_cli *cli, int argc, char **argv)
 {
     const char *to_path = NULL, *amount_s = NULL, *fee_s = NULL, *memo = NULL;
-    tz_prover prover = {"reprove", "cairo/target/dev"};
+    tz_prover prover = {cli->reprove_bin, cli->executables_dir, cli->proving_service_url, NULL};
     const tz_opt opts[] = {{"to", TZ_OPT_VALUE, &to_path},
                            {"amount", TZ_OPT_VALUE, &amount_s},
                            {"fee", TZ_OPT_VALUE, &fee_s},
                            {"memo", TZ_OPT_VALUE, &memo},
                            {"reprove-bin", TZ_OPT_VALUE, &prover.bin},
-                           {"executables-dir", TZ_OPT_VALUE, &prover.exe_dir}};
+                           {"executables-dir", TZ_OPT_VALUE, &prover.exe_dir},
+                           {"proving-service-url", TZ_OPT_VALUE, &prover.service_url}};
     int rc = tz_cli_parse_args(cli, &tz_cmd_send, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0)
         return rc;

@@ -19,6 +19,7 @@
 static const char usage[] =
     "Usage: tzel-wallet [-w PATH] unshield --amount N --recipient tz1...|KT1... [--fee N]\n"
     "           [--reprove-bin BIN] [--executables-dir DIR]\n"
+    "           [--proving-service-url URL]\n"
     "\n"
     "Withdraws N from the shielded pool to the L1 account --recipient (tz1, tz2, tz3\n"
     "or KT1, Base58check), with the required burn fee unless --fee gives a higher one\n"
@@ -43,12 +44,13 @@ static const char outbox_note[] = "The L1 release now comes from this unshield v
 static int run(tz_cli *cli, int argc, char **argv)
 {
     const char *amount_s = NULL, *fee_s = NULL, *recipient = NULL;
-    tz_prover prover = {"reprove", "cairo/target/dev"};
+    tz_prover prover = {cli->reprove_bin, cli->executables_dir, cli->proving_service_url, NULL};
     const tz_opt opts[] = {{"amount", TZ_OPT_VALUE, &amount_s},
                            {"fee", TZ_OPT_VALUE, &fee_s},
                            {"recipient", TZ_OPT_VALUE, &recipient},
                            {"reprove-bin", TZ_OPT_VALUE, &prover.bin},
-                           {"executables-dir", TZ_OPT_VALUE, &prover.exe_dir}};
+                           {"executables-dir", TZ_OPT_VALUE, &prover.exe_dir},
+                           {"proving-service-url", TZ_OPT_VALUE, &prover.service_url}};
     int rc =
         tz_cli_parse_args(cli, &tz_cmd_unshield, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0)

@@ -19,6 +19,11 @@ typedef struct tz_cli {
     const char *wallet_path;
     char *wallet_path_owned;       /* the resolved path's storage; main frees it */
     const char *rollup_node_url;   /* --rollup-node-url, or NULL */
+    /* The prover (the spends): --reprove-bin (default "reprove"),
+     * --executables-dir (default "cairo/target/dev"), --proving-service-url
+     * (NULL: the local prover). As the reference takes them, before the
+     * subcommand; the spends also take them after it. */
+    const char *reprove_bin, *executables_dir, *proving_service_url;
     bool json;                     /* --json */
     const char *command;           /* the subcommand's name */
 } tz_cli;
@@ -37,7 +42,7 @@ extern const tz_cmd *const tz_commands[];  /* NULL-terminated */
 /* The descriptors, one per cmd_<name>.c. */
 extern const tz_cmd tz_cmd_init, tz_cmd_receive, tz_cmd_addresses, tz_cmd_balance,
     tz_cmd_sync, tz_cmd_check, tz_cmd_deposit, tz_cmd_export_view, tz_cmd_export_detect,
-    tz_cmd_export_outgoing, tz_cmd_profile, tz_cmd_send, tz_cmd_unshield;
+    tz_cmd_export_outgoing, tz_cmd_profile, tz_cmd_send, tz_cmd_unshield, tz_cmd_shield;
 extern const tz_cmd tz_cmd_watch;
 
 #endif

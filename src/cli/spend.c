@@ -1,4 +1,4 @@
-/* The steps `send` and `unshield` share (spend.h). */
+/* The steps the spends share (spend.h). */
 #include "spend.h"
 
 #include <ctype.h>
@@ -188,6 +188,39 @@ static json_t *follow(const tz_cli *cli, const tz_cli_spend *sp, json_t *sub)
     }
 }
 
+/* What the user sees of a proof under way (spend/prover.h hooks), as the
+ * reference prints it. */
+typedef struct prove_view {
+    const tz_cli *cli;
+    int64_t started_ms; /* proving_started, for proving_finished's duration */
+} prove_view;
+
+static void on_announce(void *ctx, const char *circuit, size_t n, const char *service_url)
+{
+    prove_view *v = ctx;
+    if (service_url)
+        tz_out_info(v->cli, "Generating proof for %s (%zu args) via proving-service %s...",
+                    circuit, n, service_url);
+    else
+        tz_out_info(v->cli, "Generating proof for %s (%zu args)...", circuit, n);
+}
+
+static void on_started(void *ctx, const char *prover_url, const char *job_id,
+                       const char *program_hash)
+{
+    prove_view *v = ctx;
+    v->started_ms = tz_mono_ms();
+    tz_out_phase("proving_started", json_pack("{s:s, s:s, s:s}", "prover_url", prover_url,
+                                              "prover_job_id", job_id, "program_hash",
+                                              program_hash));
+}
+
+static void on_warn(void *ctx, const char *msg)
+{
+    prove_view *v = ctx;
+    tz_out_info(v->cli, "%s", msg);
+}
+
 int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit,
                         const tz_felt *args, size_t n, tz_kmsg *msg, const tz_felt *nf,
                         size_t n_nf, const char *desc, json_t **out)
@@ -200,23 +233,29 @@ int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit
     json_t *sub = NULL;
     int rc = TZ_EXIT_OK;
     tz_out_phase("witness_built", json_pack("{s:I}", "args_count", (json_int_t)n));
-    tz_out_phase("proving_started", json_pack("{s:s, s:s, s:s}", "prover_url", "local:reprove",
-                                              "prover_job_id", "", "program_hash", ""));
-    tz_out_info(cli, "Generating proof for %s (%zu args)...", circuit, n);
+    prove_view view = {cli, 0};
+    const tz_prover_hooks hooks = {on_announce, on_started, on_warn, &view};
+    sp->prover.hooks = &hooks;
     int64_t t0 = tz_mono_ms();
-    if ((st = tz_prover_run(&sp->prover, circuit, args, n, proof, &err))) {
-        rc = tz_out_fail(cli, st == TZ_EIO ? TZ_EXIT_IO : TZ_EXIT_FAILURE,
+    view.started_ms = t0;
+    st = tz_prover_run(&sp->prover, circuit, args, n, proof, &err);
+    sp->prover.hooks = NULL;
+    if (st) {
+        int code = st == TZ_EIO     ? TZ_EXIT_IO
+                   : st == TZ_EHTTP ? TZ_EXIT_NETWORK
+                                    : TZ_EXIT_FAILURE;
+        rc = tz_out_fail(cli, code,
                          "%s; the one-time keys it was given are spent: a retry signs with "
                          "fresh ones",
                          err.msg);
         goto out;
     }
     sp->ms_prove = tz_mono_ms() - t0;
-    t0 = tz_mono_ms();
     tz_out_phase("proving_finished",
                  json_pack("{s:I, s:I, s:I}", "proof_bytes", (json_int_t)proof->len,
                            "public_outputs", (json_int_t)proof->n_preimage, "duration_ms",
-                           (json_int_t)(tz_mono_ms() - t0)));
+                           (json_int_t)(tz_mono_ms() - view.started_ms)));
+    t0 = tz_mono_ms();
     tz_out_info(cli, "Proof generated: %zu KB, %zu public outputs", proof->len / 1024,
                 proof->n_preimage);
     crash_point("proved");
@@ -245,11 +284,18 @@ int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit
                          detail ? detail : "<no detail>");
         goto out;
     }
-    if (tz_wallet_add_spend(sp->ses.w, nf, n_nf, desc,
-                            json_string_value(json_object_get(sub, "operation_hash")))) {
+    if (n_nf && tz_wallet_add_spend(sp->ses.w, nf, n_nf, desc,
+                                    json_string_value(json_object_get(sub, "operation_hash")))) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         goto out;
     }
+    /* The latest shield of a pool is the note sync most likely sees next;
+     * an earlier one is still among the wallet's notes once found. */
+    for (size_t i = 0; sp->shield && i < sp->ses.w->n_deposits; i++)
+        if (tz_felt_eq(&sp->ses.w->deposits[i].pubkey_hash, &sp->shield_pkh)) {
+            sp->ses.w->deposits[i].has_shielded_cm = true;
+            sp->ses.w->deposits[i].shielded_cm = sp->shield_cm;
+        }
     if ((rc = tz_cli_save(cli, sp->ses.w)))
         goto out;
     sp->ms_submit = tz_mono_ms() - t0;

@@ -1,4 +1,4 @@
-/* What `send` and `unshield` share, in the order a spend runs
+/* What `send`, `unshield` and `shield` share, in the order a spend runs
  * (ARCHITECTURE.md, "A spend as data moving through it"): the network
  * profile's spend fields, the lock and the wallet, the chain reads of a
  * spend (auth_domain and the required fee at one pinned block), note
@@ -29,7 +29,7 @@
 #include "store/profile.h"
 
 typedef struct tz_cli_spend {
-    const char *kind; /* "transfer" or "unshield" (the operator's kind) */
+    const char *kind; /* "transfer", "unshield" or "shield" (the operator's kind) */
     tz_profile *prof;
     const char *op_url, *op_tok, *rollup;
     uint64_t dal_fee, fee, required_fee;
@@ -41,6 +41,10 @@ typedef struct tz_cli_spend {
     tz_keys keys; /* the wallet's, derived by tz_cli_spend_open */
     bool have_keys;
     tz_prover prover;
+    /* A shield: the pool drained and the note it pays, recorded on the
+     * pool's pending deposits once the operator took the message. */
+    bool shield;
+    tz_felt shield_pkh, shield_cm;
     /* Milliseconds spent in each step, for --json's timings_ms: lock, load
      * and chain reads; note selection; the change address; building and
      * signing (set by the command); saving the burned keys; proving;
@@ -77,7 +81,9 @@ int tz_cli_spend_burned(const tz_cli *cli, tz_cli_spend *sp, tz_status st, const
  * fields are set), submits it to the operator, follows the submission
  * until it reaches L1 or fails (polling every 2 s, at most 180 s, while
  * the operator says pending_dal, commitment_included or attested), then
- * records the pending spend of nf[0..n_nf) described as `desc` and saves.
+ * records the pending spend of nf[0..n_nf) described as `desc` (none when
+ * n_nf is 0; a shield marks its pool's pending deposits with the note's
+ * commitment instead) and saves.
  * A submission the operator marks failed is not recorded (its notes stay
  * available; the keys stay spent) and exits 1 with the operator's detail.
  * Phase events on stderr as the reference's. On TZ_EXIT_OK *sub is the

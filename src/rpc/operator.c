@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "rpc/jsonhttp.h"
 #include "rpc/rpc_int.h"
 
 #define HEALTH_TIMEOUT_SECS 30L
@@ -17,10 +18,7 @@ static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || 
 
 tz_status tz_operator_health(const char *base_url, char **out, tz_error *err)
 {
-    size_t bl = strlen(base_url);
-    while (bl && base_url[bl - 1] == '/')
-        bl--;
-    char *url = malloc(bl + sizeof "/healthz");
+    char *url = tz_http_url(base_url, "/healthz");
     tz_buf body = TZ_BUF_INIT(TZ_OPERATOR_HEALTH_MAX, false);
     CURL *h = NULL;
     tz_status st = TZ_OK;
@@ -28,8 +26,6 @@ tz_status tz_operator_health(const char *base_url, char **out, tz_error *err)
         st = tz_error_set(err, TZ_ENOMEM, "operator health: out of memory");
         goto out;
     }
-    memcpy(url, base_url, bl);
-    memcpy(url + bl, "/healthz", sizeof "/healthz");
     if ((st = tz_rpc_global_init(err)))
         goto out;
     if (!(h = curl_easy_init())) {
@@ -68,85 +64,29 @@ out:
     return st;
 }
 
-/* base_url without trailing slashes, then `route`: a new string or NULL. */
-static char *join_url(const char *base_url, const char *route)
-{
-    size_t bl = strlen(base_url);
-    while (bl && base_url[bl - 1] == '/')
-        bl--;
-    char *url = NULL;
-    return asprintf(&url, "%.*s%s", (int)bl, base_url, route) < 0 ? NULL : url;
-}
-
 /* One call to the operator's submissions API: GET url, or POST `body`
  * (JSON) to it, with the bearer token; *out is the answer's "submission"
  * object (new reference). */
 static tz_status exchange(const char *url, const char *token, const char *body, json_t **out,
                           tz_error *err)
 {
-    const char *method = body ? "POST" : "GET";
-    char *auth = NULL;
-    tz_buf answer = TZ_BUF_INIT(TZ_OPERATOR_ANSWER_MAX, false);
-    struct curl_slist *hdrs = NULL;
     json_t *ans = NULL;
-    CURL *h = NULL;
-    tz_status st = TZ_OK;
-    if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
-        auth = NULL;
-        goto oom;
-    }
-    if ((st = tz_rpc_global_init(err)))
-        goto out;
-    if (!(h = curl_easy_init()) ||
-        !(hdrs = curl_slist_append(hdrs, "Content-Type: application/json")) ||
-        !(hdrs = curl_slist_append(hdrs, auth)))
-        goto oom;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tz_rpc_on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, body ? 60L : 35L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK) {
-        st = tz_error_set(err, TZ_EHTTP, "HTTP error: %s %s: %s", method, url,
-                          curl_easy_strerror(cc));
-        goto out;
-    }
-    if (status >= 400) {
-        st = tz_error_set(err, TZ_EHTTP, "HTTP error: %s %s: status %ld: %.200s", method, url,
-                          status, answer.data ? answer.data : "");
-        goto out;
-    }
-    json_error_t je;
-    ans = answer.data ? json_loads(answer.data, 0, &je) : NULL;
+    tz_status st = tz_http_json(url, token, body, body ? 60L : 35L, TZ_OPERATOR_ANSWER_MAX, &ans,
+                                err);
+    if (st)
+        return st;
     json_t *sub = json_object_get(ans, "submission");
     if (!json_is_string(json_object_get(sub, "id")) ||
         !json_is_string(json_object_get(sub, "status"))) {
+        char *text = json_dumps(ans, JSON_COMPACT);
         st = tz_error_set(err, TZ_EPARSE,
-                          "%s %s: the answer has no submission id and status: %.200s", method,
-                          url, answer.data ? answer.data : "");
-        goto out;
+                          "%s %s: the answer has no submission id and status: %.200s",
+                          body ? "POST" : "GET", url, text ? text : "");
+        free(text);
+    } else {
+        *out = json_incref(sub);
     }
-    *out = json_incref(sub);
-    goto out;
-oom:
-    st = tz_error_set(err, TZ_ENOMEM, "operator: out of memory");
-out:
-    if (h)
-        curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
     json_decref(ans);
-    tz_buf_free(&answer);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
     return st;
 }
 
@@ -154,7 +94,7 @@ tz_status tz_operator_submit(const char *base_url, const char *token, const char
                              const char *rollup_address, const uint8_t *payload, size_t len,
                              json_t **out, tz_error *err)
 {
-    char *url = join_url(base_url, "/v1/rollup/submissions"), *hex = malloc(2 * len + 1),
+    char *url = tz_http_url(base_url, "/v1/rollup/submissions"), *hex = malloc(2 * len + 1),
          *body = NULL;
     json_t *req = NULL;
     tz_status st;
@@ -189,7 +129,7 @@ tz_status tz_operator_status(const char *base_url, const char *token, const char
         return st;
     if (!(h = curl_easy_init()) || !(esc = curl_easy_escape(h, id, 0)) ||
         asprintf(&route, "/v1/rollup/submissions/%s", esc) < 0 ||
-        !(url = join_url(base_url, route))) {
+        !(url = tz_http_url(base_url, route))) {
         st = tz_error_set(err, TZ_ENOMEM, "operator status: out of memory");
     } else {
         st = exchange(url, token, NULL, out, err);

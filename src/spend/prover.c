@@ -1,7 +1,8 @@
-/* Running the local prover (prover.h). */
+/* Running the prover, locally or through a proving service (prover.h). */
 #include "spend/prover.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <spawn.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rpc/proving.h"
 #include "spend/bundle.h"
 #include "spend/prover_json.h"
 #include "store/atomic.h"
@@ -47,11 +49,131 @@ static tz_status spawn_wait(char *const argv[], tz_error *err)
                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+/* `BIN EXE --program-hash`: its stdout, trimmed, into *hash (new). */
+static tz_status local_program_hash(const tz_prover *p, const char *exe, char **hash,
+                                    tz_error *err)
+{
+    int fd[2];
+    if (pipe(fd))
+        return tz_error_set(err, TZ_EIO, "reprove --program-hash: pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa)) {
+        close(fd[0]);
+        close(fd[1]);
+        return tz_error_set(err, TZ_ENOMEM, "prover: out of memory");
+    }
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fd[0]);
+    posix_spawn_file_actions_addclose(&fa, fd[1]);
+    char *argv[] = {(char *)p->bin, (char *)exe, "--program-hash", NULL};
+    pid_t pid;
+    int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd[1]);
+    if (e) {
+        close(fd[0]);
+        return tz_error_set(err, TZ_ESTATE, "reprove --program-hash failed to start: %s",
+                            strerror(e));
+    }
+    char buf[512];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd[0], buf + len, sizeof buf - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len == sizeof buf - 1) { /* a hash is 66 characters: drain the rest */
+            char sink[512];
+            while (read(fd[0], sink, sizeof sink) > 0 || errno == EINTR)
+                ;
+            break;
+        }
+    }
+    close(fd[0]);
+    buf[len] = '\0';
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return tz_error_set(err, TZ_ESTATE, "reprove --program-hash: wait: %s",
+                                strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return tz_error_set(err, TZ_ESTATE, "reprove --program-hash failed (%s %d)",
+                            WIFEXITED(status) ? "exit" : "signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    char *s = buf, *end = buf + len;
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    if (!(*hash = strndup(s, (size_t)(end - s))))
+        return tz_error_set(err, TZ_ENOMEM, "prover: out of memory");
+    return TZ_OK;
+}
+
+/* The proof through p->service_url (prover.h). */
+static tz_status run_service(const tz_prover *p, const char *circuit, const char *exe,
+                             const char *args_text, size_t n,
+                             tz_kmsg_proof *out, tz_error *err)
+{
+    const tz_prover_hooks *h = p->hooks;
+    char *hash = NULL, *job = NULL, *bundle = NULL;
+    json_t *b = NULL;
+    tz_error e2 = {0};
+    tz_status st = tz_proving_program_hash(p->service_url, circuit, &hash, &e2);
+    if (st) {
+        if (h && h->warn) {
+            char msg[sizeof e2.msg + 128];
+            snprintf(msg, sizeof msg,
+                     "proving-service: /v1/programs lookup failed (%s), falling back to local "
+                     "reprove --program-hash",
+                     e2.msg);
+            h->warn(h->ctx, msg);
+        }
+        if ((st = local_program_hash(p, exe, &hash, err)))
+            goto out;
+    }
+    if (h && h->announce)
+        h->announce(h->ctx, circuit, n, p->service_url);
+    if ((st = tz_proving_submit(p->service_url, hash, args_text, &job, err)))
+        goto out;
+    if (h && h->started)
+        h->started(h->ctx, p->service_url, job, hash);
+    if ((st = tz_proving_wait(p->service_url, job, &b, err)))
+        goto out;
+    if (!(bundle = json_dumps(b, JSON_COMPACT))) {
+        st = tz_error_set(err, TZ_ENOMEM, "prover: out of memory");
+        goto out;
+    }
+    if ((st = tz_bundle_parse(out, bundle, strlen(bundle), err)))
+        tz_error_prefix(err, "the proving service's bundle");
+out:
+    json_decref(b);
+    free(bundle);
+    free(job);
+    free(hash);
+    return st;
+}
+
 tz_status tz_prover_run(const tz_prover *p, const char *circuit, const tz_felt *args, size_t n,
                         tz_kmsg_proof *out, tz_error *err)
 {
     if (!circuit_known(circuit))
         return tz_error_set(err, TZ_EINVAL, "unknown circuit %s", circuit);
+    const tz_prover_hooks *h = p->hooks;
+    if (p->service_url) {
+        char exe[8192], *json = NULL;
+        size_t json_len = 0;
+        snprintf(exe, sizeof exe, "%s/%s.executable.json", p->exe_dir, circuit);
+        tz_status st = tz_prover_args_json(args, n, &json, &json_len, err);
+        if (st == TZ_OK)
+            st = run_service(p, circuit, exe, json, n, out, err);
+        if (json)
+            sodium_memzero(json, json_len);
+        free(json);
+        return st;
+    }
     const char *tmp = getenv("TMPDIR");
     char dir[4096], args_path[4200] = "", out_path[4200] = "", exe[8192];
     snprintf(dir, sizeof dir, "%s/tzel-prove-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -69,6 +191,10 @@ tz_status tz_prover_run(const tz_prover *p, const char *circuit, const tz_felt *
     if (st == TZ_OK) {
         char *argv[] = {(char *)p->bin, exe, "--arguments-file", args_path, "--output",
                         out_path, NULL};
+        if (h && h->started)
+            h->started(h->ctx, "local:reprove", "", "");
+        if (h && h->announce)
+            h->announce(h->ctx, circuit, n, NULL);
         st = spawn_wait(argv, err);
     }
     if (st == TZ_OK && ((st = tz_read_file(out_path, TZ_BUNDLE_MAX_TEXT, &bundle, &blen, err)) ||

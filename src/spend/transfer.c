@@ -11,6 +11,7 @@
 #include "core/recipient.h"
 #include "core/sighash.h"
 #include "core/xmss.h"
+#include "spend/output.h"
 
 static bool in_pending_spend(const tz_wallet *w, const tz_felt *nf)
 {
@@ -95,35 +96,6 @@ out:
     return st;
 }
 
-/* One output note: a random rseed (below 2^251) and KEM coins, the
- * ciphertext with its recovery part, cm and memo hash. */
-static tz_status make_output(tz_spend_output *o, tz_enc_note *enc, const tz_payment_address *to,
-                             uint64_t v, const uint8_t *memo, size_t memo_len,
-                             const tz_felt *outgoing_seed, tz_out_role role)
-{
-    uint8_t padded[TZ_NOTE_MEMO_BYTES], coins_d[32], coins_v[32];
-    memset(o, 0, sizeof *o);
-    randombytes_buf(o->rseed.b, sizeof o->rseed.b);
-    tz_felt_truncate(&o->rseed);
-    randombytes_buf(coins_d, sizeof coins_d);
-    randombytes_buf(coins_v, sizeof coins_v);
-    if (memo)
-        tz_note_memo_pad(padded, memo, memo_len);
-    tz_status st = tz_note_encrypt_role(enc, &o->cm, to, v, &o->rseed, memo ? padded : NULL,
-                                        coins_d, coins_v, outgoing_seed, role);
-    sodium_memzero(coins_d, sizeof coins_d);
-    sodium_memzero(coins_v, sizeof coins_v);
-    if (st)
-        return st;
-    o->d_j = to->d_j;
-    o->v = v;
-    o->auth_root = to->auth_root;
-    o->auth_pub_seed = to->auth_pub_seed;
-    o->nk_tag = to->nk_tag;
-    tz_memo_ct_hash(&o->mh, enc);
-    return TZ_OK;
-}
-
 /* The input blocks of the notes of `plan`, but their one-time keys: the
  * nullifiers, the note openings and the commitment paths from the notes'
  * witnesses; *root is the root of the first path (tz_transfer_select
@@ -196,12 +168,13 @@ tz_status tz_transfer_build(tz_wallet *w, const tz_keys *keys, const tz_transfer
 
     /* Outputs first: their commitments and memo hashes are signed. */
     static const uint8_t dal[] = "dal";
-    if ((st = make_output(&wt->out[0], &out->msg.enc[0], req->to, req->amount, req->memo,
-                          req->memo_len, &keys->outgoing_seed, TZ_OUT_TRANSFER_RECIPIENT)) ||
-        (st = make_output(&wt->out[1], &out->msg.enc[1], req->change, out->change_value, NULL, 0,
-                          &keys->outgoing_seed, TZ_OUT_TRANSFER_CHANGE)) ||
-        (st = make_output(&wt->out[2], &out->msg.enc[2], req->producer, req->dal_fee, dal,
-                          sizeof dal - 1, &keys->outgoing_seed, TZ_OUT_PRODUCER_FEE))) {
+    if ((st = tz_spend_output_make(&wt->out[0], &out->msg.enc[0], req->to, req->amount, req->memo,
+                                   req->memo_len, &keys->outgoing_seed,
+                                   TZ_OUT_TRANSFER_RECIPIENT)) ||
+        (st = tz_spend_output_make(&wt->out[1], &out->msg.enc[1], req->change, out->change_value,
+                                   NULL, 0, &keys->outgoing_seed, TZ_OUT_TRANSFER_CHANGE)) ||
+        (st = tz_spend_output_make(&wt->out[2], &out->msg.enc[2], req->producer, req->dal_fee, dal,
+                                   sizeof dal - 1, &keys->outgoing_seed, TZ_OUT_PRODUCER_FEE))) {
         tz_error_set(err, st, "send: cannot encrypt an output note");
         goto fail;
     }
@@ -267,10 +240,10 @@ tz_status tz_unshield_build(tz_wallet *w, const tz_keys *keys, const tz_unshield
     static const uint8_t dal[] = "dal";
     wt->has_change = out->change_value > 0;
     if ((wt->has_change &&
-         (st = make_output(&wt->change, &m->enc_change, req->change, out->change_value, NULL, 0,
-                           &keys->outgoing_seed, TZ_OUT_UNSHIELD_CHANGE))) ||
-        (st = make_output(&wt->producer, &m->enc_fee, req->producer, req->dal_fee, dal,
-                          sizeof dal - 1, &keys->outgoing_seed, TZ_OUT_PRODUCER_FEE))) {
+         (st = tz_spend_output_make(&wt->change, &m->enc_change, req->change, out->change_value,
+                                    NULL, 0, &keys->outgoing_seed, TZ_OUT_UNSHIELD_CHANGE))) ||
+        (st = tz_spend_output_make(&wt->producer, &m->enc_fee, req->producer, req->dal_fee, dal,
+                                   sizeof dal - 1, &keys->outgoing_seed, TZ_OUT_PRODUCER_FEE))) {
         tz_error_set(err, st, "unshield: cannot encrypt an output note");
         goto fail;
     }

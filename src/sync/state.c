@@ -84,6 +84,48 @@ static uint64_t sat_add64(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* A pool's value as read: an entry holds 8 bytes (its balance, little
+ * endian); absent or empty is no entry; another length is TZ_EPARSE. */
+static tz_status pool_value(const tz_felt *pkh, bool present, const uint8_t *buf, size_t len,
+                            bool *entry, uint64_t *balance, tz_error *err)
+{
+    *entry = false;
+    *balance = 0;
+    if (!present || len == 0)
+        return TZ_OK;
+    if (len != 8) {
+        char hex[TZ_FELT_HEX + 1];
+        tz_felt_to_hex(hex, pkh);
+        return tz_error_set(err, TZ_EPARSE, "deposit balance for pool %s has unexpected length %zu",
+                            hex, len);
+    }
+    *entry = true;
+    *balance = tz_get_u64le(buf);
+    return TZ_OK;
+}
+
+tz_status tz_state_read_pool(tz_rpc *rpc, const char *block, const tz_felt *pubkey_hash,
+                             bool *has_entry, uint64_t *balance, tz_error *err)
+{
+    char hex[TZ_FELT_HEX + 1], key[KEY_MAX];
+    tz_felt_to_hex(hex, pubkey_hash);
+    snprintf(key, sizeof key, KEY_BALANCE "%s", hex);
+    const char *keys[1] = {key};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    bool present = false;
+    *has_entry = false;
+    *balance = 0;
+    tz_status st = tz_rpc_read_blobs(rpc, block, keys, 1, &buf, &len, &present, err);
+    if (st != TZ_OK) {
+        tz_error_prefix(err, "reading the deposit pool balance");
+        return st;
+    }
+    st = pool_value(pubkey_hash, present, buf, len, has_entry, balance, err);
+    free(buf);
+    return st;
+}
+
 tz_status tz_state_read_pools(tz_rpc *rpc, const char *block, const tz_wallet *w,
                               tz_pools *out, tz_error *err)
 {
@@ -129,22 +171,19 @@ tz_status tz_state_read_pools(tz_rpc *rpc, const char *block, const tz_wallet *w
         goto out;
     }
     for (size_t k = 0; k < n && st == TZ_OK; k++) {
-        if (present[k] && lens[k] == 8) {
-            uint64_t b = tz_get_u64le(bufs[k]);
-            out->funded++;
-            out->total = sat_add64(out->total, b);
-            for (size_t i = 0; i < nd; i++)
-                if (pool_of[i] == k) {
-                    out->has_entry[i] = true;
-                    out->balance[i] = b;
-                }
-        } else if (present[k] && lens[k] != 0) {
-            char hex[TZ_FELT_HEX + 1];
-            tz_felt_to_hex(hex, &w->deposits[first[k]].pubkey_hash);
-            st = tz_error_set(err, TZ_EPARSE,
-                              "deposit balance for pool %s has unexpected length %zu", hex,
-                              lens[k]);
-        }
+        bool entry;
+        uint64_t b;
+        st = pool_value(&w->deposits[first[k]].pubkey_hash, present[k], bufs[k], lens[k], &entry,
+                        &b, err);
+        if (st || !entry)
+            continue;
+        out->funded++;
+        out->total = sat_add64(out->total, b);
+        for (size_t i = 0; i < nd; i++)
+            if (pool_of[i] == k) {
+                out->has_entry[i] = true;
+                out->balance[i] = b;
+            }
     }
 out:
     for (size_t k = 0; k < n; k++) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Integration tests of the spends, `tzel-wallet send` and `unshield`, end to
+"""Integration tests of the spends, `tzel-wallet send`, `unshield` and `shield`, end to
 end on the real tzel-rollup-sim: the transparent prover proves, the
 simulator's operator takes the kernel message and its kernel applies it with
 every check of the real one; the wallets then sync what the chain says.
@@ -273,6 +273,289 @@ def test_unshield():
               "human unshield %r %r" % (lines, r.stderr[-300:]))
 
 
+def test_shield():
+    """A deposit pool drained into shielded notes: malformed pool hashes, an empty pool, a
+    pool below the fees or the amount, a pool the wallet did not prepare, each refused with
+    the wallet byte for byte; then a shield of part of the pool and one of the rest (the
+    default amount): the kernel appends the recipient and producer notes, debits then
+    empties the pool, the pending deposit records the note's commitment; sync finds both
+    notes and, the pool drained, prunes the deposit. A kill with the proof in hand and a
+    failing prover burn the key; no key index reaches the prover twice."""
+    with start_sim(40, "shield") as sim:
+        a = new_wallet("a", "shield-a")
+        prof = use_profile(sim, a)
+        sync_ok(a, sim.url)
+        r = run_wallet(a, None, "deposit", "--amount", "500000", "--prepare-only")
+        check(r.returncode == 0, "deposit: %r" % r.stderr[-300:])
+        pkh = json.loads(r.stdout)["result"]["pubkey_hash"]
+        pd = load(a)["pending_deposits"][0]
+        idx = pd["address_index"]
+        other = "%064x" % (int(pkh, 16) ^ 1)
+        low = "%064x" % (int(pkh, 16) ^ 2)
+        logs = tzlib.new_dir(TMP, "shield-logs")
+        prover = logging_prover(logs)
+        before = open(a, "rb").read()
+
+        def refused(extra, code, words):
+            r = spend(a, "shield", *extra, prover=prover)
+            check(r.returncode == code and words in r.stderr and open(a, "rb").read() == before,
+                  "%r: exit %d %r" % (extra, r.returncode, r.stderr[-300:]))
+        refused(["--amount", "5"], 2, "--pubkey-hash")
+        refused(["--pubkey-hash", "0x" + pkh], 2, "no `0x` prefix")
+        refused(["--pubkey-hash", "deposit:" + pkh], 2, "no `deposit:` prefix")
+        refused(["--pubkey-hash", pkh[:-1]], 2, "got 63 chars")
+        refused(["--pubkey-hash", pkh.upper()], 2, "lowercase hex (0-9, a-f) only")
+        refused(["--pubkey-hash", pkh], 3,
+                "deposit pool %s not found or already drained" % pkh)
+        sim.post("deposit", {"pubkey_hash": pkh, "amount": 500000})
+        sim.post("deposit", {"pubkey_hash": other, "amount": 500000})
+        sim.post("deposit", {"pubkey_hash": low, "amount": 1000})
+        fee, dal = 100000, prof["dal_fee"]
+        refused(["--pubkey-hash", pkh, "--amount", "400000"], 3,
+                "deposit pool %s balance 500000 < requested draw %d (amount 400000 + tx_fee "
+                "%d + producer_fee %d)" % (pkh, 400000 + fee + dal, fee, dal))
+        refused(["--pubkey-hash", low], 3,
+                "deposit pool %s balance 1000 < required fees %d (tx_fee %d + producer_fee %d)"
+                % (low, fee + dal, fee, dal))
+        refused(["--pubkey-hash", other], 3,
+                "deposit pool %s is not tracked by this wallet" % other)
+
+        size0, idx0 = sim.chain()["size"], load(a)["wots_key_indices"].get(str(idx), 0)
+        r = spend(a, "shield", "--pubkey-hash", pkh, "--amount", "150000", prover=prover)
+        check(r.returncode == 0, "shield: %d %s" % (r.returncode, r.stderr[-800:]))
+        res = json.loads(r.stdout)["result"]
+        check(res["amount"] == 150000 and res["fee"] == fee and res["dal_fee"] == dal and
+              res["pubkey_hash"] == pkh and res["pool_balance"] == 500000 and
+              res["address_index"] == idx and res["submission"]["status"] == "submitted_to_l1"
+              and "Kind: Shield\nStatus: submitted_to_l1" in res["submission_output"] and
+              res["pending_dal"] is False, "result %r" % res)
+        names = [e["phase"] for e in phases(r.stderr)]
+        check(names == ["op_started", "witness_built", "proving_started", "proving_finished",
+                        "submitting_to_operator", "operator_done"], "phases %r" % names)
+        started = phases(r.stderr)[0]["detail"]
+        check(started["kind"] == "shield" and started["amount"] == 150000 and
+              started["pubkey_hash"] == pkh and started["recipient"] is None,
+              "op_started %r" % started)
+        check([leaf_cm(sim, size0), leaf_cm(sim, size0 + 1)] ==
+              [res["recipient_cm"], res["producer_cm"]], "the kernel appended both notes")
+        left = 500000 - 150000 - fee - dal
+        check(sim.u64(STATE + "deposits/balance/" + pkh) == left, "pool debited")
+        doc = load(a)
+        check(doc["pending_deposits"][0]["shielded_cm"] == res["recipient_cm"] and
+              doc["wots_key_indices"][str(idx)] == idx0 + 1 and not doc["pending_spends"],
+              "after the shield: %r" % doc["pending_deposits"])
+        sync_ok(a, sim.url)
+        check([(n["index"], n["v"], n["addr_index"]) for n in load(a)["notes"]] ==
+              [(size0, 150000, idx)], "the shielded note found: %r" % load(a)["notes"])
+        check(len(load(a)["pending_deposits"]) == 1, "a pool with funds left stays pending")
+
+        # a kill with the proof in hand, then a failing prover: the keys burned
+        r = spend(a, "shield", "--pubkey-hash", pkh, prover=prover,
+                  env={"TZEL_CRASH_AT": "proved"})
+        check(r.returncode == -signal.SIGKILL and
+              load(a)["wots_key_indices"][str(idx)] == idx0 + 2, "kill: %d" % r.returncode)
+        r = spend(a, "shield", "--pubkey-hash", pkh, prover="false")
+        check(r.returncode == 1 and "are spent" in r.stderr and
+              load(a)["wots_key_indices"][str(idx)] == idx0 + 3,
+              "failing prover: %d %r" % (r.returncode, r.stderr[-300:]))
+
+        # the rest of the pool (the default amount), human output
+        size1 = sim.chain()["size"]
+        rest = left - fee - dal
+        r = run_wallet(a, None, "shield", "--pubkey-hash", pkh, "--reprove-bin", prover,
+                       "--executables-dir", TMP, json_mode=False)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and
+              lines[0] == "Submitted shield of %d from pool %s (fee %d + producer_fee %d)"
+              % (rest, pkh, fee, dal) and lines[1].startswith("Submission id: ") and
+              lines[2].startswith("Operation hash: o") and
+              lines[3].startswith("Operator submission id: sub-") and
+              lines[-1] == "Run `tzel-wallet sync` after the rollup processes the message.",
+              "human shield %r %r" % (lines, r.stderr[-300:]))
+        check(sim.value(STATE + "deposits/balance/" + pkh) in (None, "") and
+              sim.chain()["size"] == size1 + 2, "pool emptied")
+        sync_ok(a, sim.url)
+        doc = load(a)
+        check(sorted(n["v"] for n in doc["notes"]) == sorted([150000, rest]) and
+              not doc["pending_deposits"], "after the second shield: %r %r"
+              % (doc["notes"], doc["pending_deposits"]))
+        # no key index reached the prover twice
+        used = []
+        for name in os.listdir(logs):
+            if name.startswith("args-"):
+                args = [int(x, 16) for x in json.load(open(os.path.join(logs, name)))]
+                check(len(args) == 171 and args[0] == 170, "run_shield arguments")
+                used.append((args[10], args[16]))
+        check(len(used) == 3 and len(set(used)) == 3, "shield keys %r" % used)
+
+
+class ProvingService:
+    """A proving service with the reference's API in front of the transparent prover:
+    GET /v1/programs, POST /v1/jobs, GET /v1/jobs/<id>?wait=N[&if_state_changed_from=S]
+    (a real long poll). `mode`: "ok"; "no-programs" (404 on /v1/programs); "fail" (the
+    job fails with a message); "unknown" (the job's answers carry no status); "slow" (the
+    job stays running for 2 s)."""
+
+    def __init__(self, mode="ok"):
+        self.mode, self.jobs, self.posts, self.polls = mode, {}, [], []
+        self.cond = threading.Condition()
+        self.hashes = {}
+        for c in ("run_transfer", "run_unshield", "run_shield"):
+            out = subprocess.run([PROVER, os.path.join(TMP, c + ".executable.json"),
+                                  "--program-hash"], capture_output=True, text=True, check=True)
+            self.hashes[c] = out.stdout.strip()
+        svc = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self, code, doc):
+                body = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                q = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
+                if path == "/v1/programs":
+                    if svc.mode == "no-programs":
+                        return self.answer(404, {"error": "no such route"})
+                    return self.answer(200, {"programs": [
+                        {"name": c, "program_hash": h} for c, h in svc.hashes.items()]})
+                if path.startswith("/v1/jobs/"):
+                    jid = path[len("/v1/jobs/"):]
+                    svc.polls.append(query)
+                    with svc.cond:
+                        if jid not in svc.jobs:
+                            return self.answer(404, {"error": "unknown job"})
+                        since = q.get("if_state_changed_from")
+                        svc.cond.wait_for(lambda: svc.jobs[jid]["status"] != since,
+                                          timeout=min(float(q.get("wait", 0)), 30))
+                        job = dict(svc.jobs[jid])
+                    if svc.mode == "unknown":
+                        job.pop("status")
+                    return self.answer(200, job)
+                self.answer(404, {})
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                req = json.loads(self.rfile.read(n))
+                svc.posts.append(req)
+                name = [c for c, h in svc.hashes.items() if h == req["program_hash"]]
+                if not name:
+                    return self.answer(400, {"error": "unknown program"})
+                jid = "job-%d" % len(svc.posts)
+                with svc.cond:
+                    svc.jobs[jid] = {"job_id": jid, "status": "queued"}
+                threading.Thread(target=svc.prove, args=(jid, name[0], req["arguments"]),
+                                 daemon=True).start()
+                self.answer(202, {"job_id": jid, "status": "queued"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def set(self, jid, **kw):
+        with self.cond:
+            self.jobs[jid].update(kw)
+            self.cond.notify_all()
+
+    def prove(self, jid, circuit, arguments):
+        self.set(jid, status="running")
+        time.sleep(2 if self.mode == "slow" else 0.05)
+        if self.mode == "fail":
+            return self.set(jid, status="failed", error={"message": "prover out of memory"})
+        d = tempfile.mkdtemp(dir=TMP)
+        args, out = os.path.join(d, "args.json"), os.path.join(d, "bundle.json")
+        json.dump(arguments, open(args, "w"))
+        r = subprocess.run([PROVER, os.path.join(TMP, circuit + ".executable.json"),
+                            "--arguments-file", args, "--output", out], capture_output=True)
+        if r.returncode:
+            return self.set(jid, status="failed", error={"message": r.stderr.decode()[-200:]})
+        self.set(jid, status="done", proof_bundle=json.load(open(out)))
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_proving_service():
+    """Spends proved through a proving service (`--proving-service-url`, before or after
+    the command): the program hash from its /v1/programs, else from the local
+    `--program-hash`; the job long-polled to done and the spend applied by the kernel; a
+    failed job, a job that reports no status and an unreachable service each exit with the
+    reference's message and leave the one-time key burned."""
+    fee_dal = 100000 + 1
+    with start_sim(40, "service", pay=addr("a") + ":6:%d" % (1000 + fee_dal)) as sim:
+        a = new_wallet("a", "service-a")
+        sync_ok(a, sim.url)
+        prof = use_profile(sim, a)
+        args = ["unshield", "--recipient", prof["public_account"], "--amount", "1000"]
+
+        def idx():
+            return load(a)["wots_key_indices"].get("0", 0)
+
+        for mode, before in [("slow", True), ("no-programs", False)]:
+            svc = ProvingService(mode)
+            try:
+                k0, size0 = idx(), sim.chain()["size"]
+                flags = ["--proving-service-url", svc.url]
+                if mode == "no-programs":  # the local binary names the program hash
+                    flags += ["--reprove-bin", PROVER, "--executables-dir", TMP]
+                argv = flags + args if before else args + flags
+                r = run_wallet(a, None, *argv)
+                check(r.returncode == 0, "%s: %d %r" % (mode, r.returncode, r.stderr[-600:]))
+                res = json.loads(r.stdout)["result"]
+                ev = {e["phase"]: e["detail"] for e in phases(r.stderr)}
+                check(ev["proving_started"] == {
+                    "prover_url": svc.url, "prover_job_id": "job-1",
+                    "program_hash": svc.hashes["run_unshield"]},
+                    "%s: proving_started %r" % (mode, ev["proving_started"]))
+                check(ev["proving_finished"]["duration_ms"] >= (1900 if mode == "slow" else 0),
+                      "%s: proving_finished %r" % (mode, ev["proving_finished"]))
+                check("Generating proof for run_unshield (%d args) via proving-service %s..."
+                      % (len(svc.posts[0]["arguments"]), svc.url) in r.stderr,
+                      "%s: announce line %r" % (mode, r.stderr[-600:]))
+                check(("falling back to local reprove --program-hash" in r.stderr) ==
+                      (mode == "no-programs"), "%s: fallback line" % mode)
+                check(len(svc.posts) == 1 and svc.posts[0]["arguments"][0] ==
+                      hex(len(svc.posts[0]["arguments"]) - 1), "%s: the job's arguments" % mode)
+                if mode == "slow":  # the long poll carried the state last seen
+                    check(any("if_state_changed_from=running" in q or
+                              "if_state_changed_from=queued" in q for q in svc.polls) and
+                          len(svc.polls) <= 4, "long polls %r" % svc.polls)
+                check(res["submission"]["status"] == "submitted_to_l1" and
+                      sim.chain()["size"] == size0 + 1 and idx() == k0 + 1,
+                      "%s: the spend landed: %r" % (mode, res))
+            finally:
+                svc.close()
+        # failures: each burns the key, nothing pending, the reference's message
+        for mode, code, words in [
+                ("fail", 1, "proving-service reported failure: prover out of memory"),
+                ("unknown", 1, "stuck reporting status=unknown for 3 consecutive polls"),
+                ("down", 5, "proving-service submit failed")]:
+            svc = ProvingService("ok" if mode == "down" else mode)
+            url = svc.url
+            if mode == "down":
+                svc.close()
+            try:
+                k0, pending = idx(), load(a)["pending_spends"]
+                # (the local program hash, as the program list is unreachable too)
+                r = run_wallet(a, None, "--proving-service-url", url, "--reprove-bin", PROVER,
+                               "--executables-dir", TMP, *args)
+                check(r.returncode == code and words in r.stderr and
+                      "the one-time keys it was given are spent" in r.stderr and
+                      idx() == k0 + 1 and load(a)["pending_spends"] == pending,
+                      "%s: %d %r" % (mode, r.returncode, r.stderr[-400:]))
+            finally:
+                if mode != "down":
+                    svc.close()
+
+
 def test_more_than_seven_notes():
     """A spend that needs 8 notes is refused before any key is burned."""
     with start_sim(60, "eight", pay=addr("a") + ":9:100000") as sim:
@@ -533,6 +816,8 @@ def test_daemon_spend_preempts_sync():
 TESTS = [
     ("send", test_send),
     ("unshield", test_unshield),
+    ("shield", test_shield),
+    ("service", test_proving_service),
     ("eight", test_more_than_seven_notes),
     ("kills", test_kills),
     ("double", test_double_submit),
