@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "base/clock.h"
 #include "common.h"
@@ -15,14 +16,19 @@
 #include "core/recipient.h"
 #include "output.h"
 #include "spend.h"
+#include "spend/proc.h"
+#include "store/profile.h"
 
 static const char usage[] =
-    "Usage: tzel-wallet [-w PATH] unshield --amount N --recipient tz1...|KT1... [--fee N]\n"
+    "Usage: tzel-wallet [-w PATH] unshield --amount N [--recipient tz1...|KT1...] [--fee N]\n"
     "           [--reprove-bin BIN] [--executables-dir DIR]\n"
     "           [--proving-service-url URL]\n"
     "\n"
     "Withdraws N from the shielded pool to the L1 account --recipient (tz1, tz2, tz3\n"
-    "or KT1, Base58check), with the required burn fee unless --fee gives a higher one\n"
+    "or KT1, Base58check; by default the profile's source_alias account, as\n"
+    "`octez-client show address <source_alias>` names it, with the profile's\n"
+    "octez_client_bin, octez_client_dir, octez_node_endpoint and octez_protocol),\n"
+    "with the required burn fee unless --fee gives a higher one\n"
     "and the profile's dal_fee to its dal_fee_address. Notes are selected largest\n"
     "first (notes in a pending spend are skipped; at most 7); what they hold beyond\n"
     "N and the fees goes to a new address of this wallet as change. Refused, with the\n"
@@ -32,14 +38,99 @@ static const char usage[] =
     "saved, `BIN DIR/run_unshield.executable.json --arguments-file F --output F`\n"
     "proves, the kernel message goes to the operator and the spend is recorded as\n"
     "pending until sync sees its nullifiers. The L1 release then comes through the\n"
-    "rollup's outbox. (The reference's default recipient, the `source_alias` account\n"
-    "of octez-client, is not looked up: name it.)\n"
+    "rollup's outbox.\n"
     "--json result: {amount, fee, dal_fee, change, recipient, nullifiers, change_cm,\n"
     "producer_cm, outbox_note, submission_id, operation_hash, submission_output,\n"
     "submission, timings_ms}; phase events on stderr (docs/spend.md).\n";
 
 static const char outbox_note[] = "The L1 release now comes from this unshield via the normal "
                                   "smart-rollup outbox/cementation flow.";
+
+/* The reference's default recipient: the `Hash:` line of `octez-client
+ * [-d DIR] [-E URL] [-p PROTO] -w none show address <source_alias>` with
+ * the profile's settings (PROTO defaults to PtTALLiN on shadownet), checked
+ * here as an L1 account before anything is burned. *out: a new string. */
+static int source_account(const tz_cli *cli, const tz_profile *prof, char **out)
+{
+    const char *alias = tz_profile_str(prof, "source_alias");
+    const char *bin = tz_profile_str(prof, "octez_client_bin");
+    const char *dir = tz_profile_str(prof, "octez_client_dir");
+    const char *endpoint = tz_profile_str(prof, "octez_node_endpoint");
+    const char *proto = tz_profile_str(prof, "octez_protocol");
+    const char *network = tz_profile_str(prof, "network");
+    if (!alias)
+        return tz_out_fail(cli, TZ_EXIT_USAGE,
+                           "unshield needs --recipient tz1...|KT1..., or a profile whose "
+                           "source_alias names the L1 account paid");
+    if (!bin)
+        bin = "octez-client";
+    if (!proto && network && !strcmp(network, "shadownet"))
+        proto = "PtTALLiN";
+    const char *opt[][2] = {{"-d", dir}, {"-E", endpoint}, {"-p", proto}};
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = (char *)bin;
+    for (size_t k = 0; k < 3; k++)
+        if (opt[k][1]) {
+            argv[n++] = (char *)opt[k][0];
+            argv[n++] = (char *)opt[k][1];
+        }
+    const char *tail[] = {"-w", "none", "show", "address", alias, NULL};
+    for (size_t k = 0; k < 6; k++)
+        argv[n++] = (char *)tail[k];
+    char *so = NULL, *se = NULL;
+    int status = 0, rc = TZ_EXIT_OK;
+    tz_error err = {0};
+    if (tz_proc_capture(argv, &so, &se, &status, &err))
+        return tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
+    char *o = tz_proc_trim(so), *e = tz_proc_trim(se);
+    const char *sep = *o && *e ? "\n" : "";
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (*o || *e)
+            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s%s%s", o, sep, e);
+        else
+            rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s exited with status %d", bin,
+                             WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        goto out;
+    }
+    /* the first line "Hash: <value>" with a non-empty value */
+    const char *hash = NULL;
+    size_t hlen = 0;
+    for (char *line = o; line && *line && !hash;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        size_t t = len;
+        const char *v = tz_recipient_trim(line, &t);
+        if (t > 5 && !strncmp(v, "Hash:", 5)) {
+            size_t vl = t - 5;
+            const char *val = tz_recipient_trim(v + 5, &vl);
+            if (vl) {
+                hash = val;
+                hlen = vl;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (!hash) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE,
+                         "could not parse octez-client address hash from output: %s%s%s", o, sep,
+                         e);
+        goto out;
+    }
+    if (!tz_recipient_valid(hash, hlen)) {
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE,
+                         "octez-client names %s %.*s, which is not an L1 account an unshield "
+                         "can pay",
+                         alias, (int)(hlen > 100 ? 100 : hlen), hash);
+        goto out;
+    }
+    if (!(*out = strndup(hash, hlen)))
+        rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+out:
+    free(so);
+    free(se);
+    return rc;
+}
 
 static int run(tz_cli *cli, int argc, char **argv)
 {
@@ -63,17 +154,18 @@ static int run(tz_cli *cli, int argc, char **argv)
     tz_out_phase("op_started", json_pack("{s:s, s:I, s:n, s:s?}", "kind", "unshield", "amount",
                                          (json_int_t)amount, "deposit_id", "recipient",
                                          recipient));
-    if (!recipient)
-        return tz_out_fail(cli, TZ_EXIT_USAGE,
-                           "unshield needs --recipient tz1...|KT1... (the L1 account paid)");
-    size_t rlen = strlen(recipient);
-    const char *r = tz_recipient_trim(recipient, &rlen);
-    if (rlen == 0)
-        return tz_out_fail(cli, TZ_EXIT_USAGE, "L1 withdrawal recipient must not be empty");
-    if (!tz_recipient_valid(r, rlen))
-        return tz_out_fail(cli, TZ_EXIT_USAGE, "invalid L1 withdrawal recipient: %.*s",
-                           (int)(rlen > 100 ? 100 : rlen), r);
-    char *rcpt = strndup(r, rlen);
+    char *rcpt = NULL;
+    if (recipient) {
+        size_t rlen = strlen(recipient);
+        const char *r = tz_recipient_trim(recipient, &rlen);
+        if (rlen == 0)
+            return tz_out_fail(cli, TZ_EXIT_USAGE, "L1 withdrawal recipient must not be empty");
+        if (!tz_recipient_valid(r, rlen))
+            return tz_out_fail(cli, TZ_EXIT_USAGE, "invalid L1 withdrawal recipient: %.*s",
+                               (int)(rlen > 100 ? 100 : rlen), r);
+        if (!(rcpt = strndup(r, rlen)))
+            return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
+    }
     tz_payment_address *change = calloc(1, sizeof *change);
     tz_unshield_built *b = calloc(1, sizeof *b);
     tz_felt *args = calloc(TZ_PROVARG_MAX, sizeof *args);
@@ -83,11 +175,13 @@ static int run(tz_cli *cli, int argc, char **argv)
     memset(&sp, 0, sizeof sp);
     tz_error err = {0};
     tz_status st;
-    if (!rcpt || !change || !b || !args || !msg) {
+    if (!change || !b || !args || !msg) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         goto out;
     }
     if ((rc = tz_cli_spend_open(cli, &sp, "unshield", fee_s, &prover)))
+        goto out;
+    if (!rcpt && (rc = source_account(cli, sp.prof, &rcpt)))
         goto out;
     tz_transfer_plan plan;
     if ((rc = tz_cli_spend_select(cli, &sp, amount, &plan)))

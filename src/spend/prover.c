@@ -13,6 +13,7 @@
 
 #include "rpc/proving.h"
 #include "spend/bundle.h"
+#include "spend/proc.h"
 #include "spend/prover_json.h"
 #include "store/atomic.h"
 #include "store/fsys.h"
@@ -53,63 +54,22 @@ static tz_status spawn_wait(char *const argv[], tz_error *err)
 static tz_status local_program_hash(const tz_prover *p, const char *exe, char **hash,
                                     tz_error *err)
 {
-    int fd[2];
-    if (pipe(fd))
-        return tz_error_set(err, TZ_EIO, "reprove --program-hash: pipe: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa)) {
-        close(fd[0]);
-        close(fd[1]);
-        return tz_error_set(err, TZ_ENOMEM, "prover: out of memory");
-    }
-    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fd[0]);
-    posix_spawn_file_actions_addclose(&fa, fd[1]);
     char *argv[] = {(char *)p->bin, (char *)exe, "--program-hash", NULL};
-    pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd[1]);
-    if (e) {
-        close(fd[0]);
-        return tz_error_set(err, TZ_ESTATE, "reprove --program-hash failed to start: %s",
-                            strerror(e));
-    }
-    char buf[512];
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd[0], buf + len, sizeof buf - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == sizeof buf - 1) { /* a hash is 66 characters: drain the rest */
-            char sink[512];
-            while (read(fd[0], sink, sizeof sink) > 0 || errno == EINTR)
-                ;
-            break;
-        }
-    }
-    close(fd[0]);
-    buf[len] = '\0';
+    char *out = NULL, *errout = NULL;
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return tz_error_set(err, TZ_ESTATE, "reprove --program-hash: wait: %s",
-                                strerror(errno));
+    tz_status st = tz_proc_capture(argv, &out, &errout, &status, err);
+    if (st) {
+        tz_error_prefix(err, "reprove --program-hash");
+        return st;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return tz_error_set(err, TZ_ESTATE, "reprove --program-hash failed (%s %d)",
-                            WIFEXITED(status) ? "exit" : "signal",
-                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    char *s = buf, *end = buf + len;
-    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-        s++;
-    while (end > s && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\t' || end[-1] == '\r'))
-        end--;
-    if (!(*hash = strndup(s, (size_t)(end - s))))
-        return tz_error_set(err, TZ_ENOMEM, "prover: out of memory");
-    return TZ_OK;
+        st = tz_error_set(err, TZ_ESTATE, "reprove --program-hash failed: %.300s",
+                          tz_proc_trim(errout));
+    else if (!(*hash = strdup(tz_proc_trim(out))))
+        st = tz_error_set(err, TZ_ENOMEM, "prover: out of memory");
+    free(out);
+    free(errout);
+    return st;
 }
 
 /* The proof through p->service_url (prover.h). */

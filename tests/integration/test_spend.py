@@ -212,8 +212,35 @@ def test_unshield():
         prof = use_profile(sim, a)
         tz1, kt1 = prof["public_account"], prof["bridge_ticketer"]
         before = open(a, "rb").read()
+        # without --recipient: the profile's source_alias, through octez-client
+        octez = os.path.join(TMP, "octez-unshield")
+        os.makedirs(octez, exist_ok=True)
+
+        def fake_octez(body):
+            path = os.path.join(octez, "octez-client")
+            with open(path, "w") as f:
+                f.write('#!/bin/sh\necho "$@" > "%s/argv"\n%s\n' % (octez, body))
+            os.chmod(path, 0o755)
+            use_profile(sim, a, octez_client_bin=path, octez_client_dir="/tmp/oc dir",
+                        octez_node_endpoint="http://l1.example:8732")
+        for body, words in [
+                ('echo "Error: no public key hash alias named tzel-sim" >&2; exit 1',
+                 "no public key hash alias named tzel-sim"),
+                ('echo "Public Key: edpk..."', "could not parse octez-client address hash"),
+                ('echo "Hash: tz1notanaccount"', "not an L1 account")]:
+            fake_octez(body)
+            r = spend(a, "unshield", "--amount", "5")
+            check(r.returncode == 1 and words in r.stderr and open(a, "rb").read() == before,
+                  "octez-client %r: exit %d %r" % (body, r.returncode, r.stderr[-300:]))
+        check(open(os.path.join(octez, "argv")).read().split() ==
+              ["-d", "/tmp/oc", "dir", "-E", "http://l1.example:8732", "-p", "PtTALLiN", "-w",
+               "none", "show", "address", "tzel-sim"], "octez-client's arguments")
+        use_profile(sim, a, source_alias=None)
+        r = spend(a, "unshield", "--amount", "5")
+        check(r.returncode == 2 and "source_alias" in r.stderr and
+              open(a, "rb").read() == before, "no source_alias: %r" % r.stderr[-300:])
+        use_profile(sim, a)
         for extra, code, words in [
-                (["--amount", "5"], 2, "--recipient"),
                 (["--amount", "5", "--recipient", tz1[:-1] + ("1" if tz1[-1] != "1" else "2")],
                  2, "invalid L1 withdrawal recipient"),
                 (["--amount", "5", "--recipient", prof["rollup_address"]], 2,
@@ -261,9 +288,11 @@ def test_unshield():
         sync_ok(a, sim.url)
         check(balance(a) == bal - 1000 - fee - dal - exact - fee - dal,
               "balance after both: %d" % balance(a))
-        # human output as the reference's (the change note, exactly: no change address)
+        # human output as the reference's (the change note, exactly: no change address), to
+        # the default recipient: the source_alias account octez-client names
         left = balance(a)
-        r = run_wallet(a, None, "unshield", "--amount", str(left - fee - dal), "--recipient", tz1,
+        fake_octez('printf "Hash: %s\\nPublic Key: edpkxyz\\n"' % tz1)
+        r = run_wallet(a, None, "unshield", "--amount", str(left - fee - dal),
                        "--reprove-bin", PROVER, "--executables-dir", TMP, json_mode=False)
         lines = r.stdout.splitlines()
         check(r.returncode == 0 and
