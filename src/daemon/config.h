@@ -14,6 +14,9 @@ typedef struct tz_wd_config {
                                     CLI's default) */
     int request_timeout_secs;    /* --request-timeout-secs: a request (headers and body) must
                                     arrive within this of its connection waiting for it (10) */
+    /* --reprove-bin, --executables-dir, --proving-service-url: given to every
+     * job's tzel-wallet before its command (NULL: not given) */
+    const char *reprove_bin, *executables_dir, *proving_service_url;
     unsigned max_connections;    /* HTTP connections served at once (1,024, or fewer when the
                                     open-file limit cannot be raised that far) */
 } tz_wd_config;

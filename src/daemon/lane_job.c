@@ -108,18 +108,29 @@ static void run_job(tz_lanes *l, tz_job *j)
     size_t nargs = 0;
     while (j->args[nargs])
         nargs++;
-    char **argv = calloc(nargs + 5, sizeof *argv);
+    char **argv = calloc(nargs + 11, sizeof *argv);
     if (!argv) {
         error = strdup("out of memory");
         code = "FAILURE";
         goto out;
     }
-    argv[0] = (char *)cfg->wallet_bin;
-    argv[1] = "-w";
-    argv[2] = (char *)cfg->wallet_path;
-    argv[3] = "--json";
+    size_t n = 0;
+    argv[n++] = (char *)cfg->wallet_bin;
+    argv[n++] = "-w";
+    argv[n++] = (char *)cfg->wallet_path;
+    argv[n++] = "--json";
+    /* the daemon's prover settings, before the command: a job's own
+     * options after it still win */
+    const char *prover[][2] = {{"--reprove-bin", cfg->reprove_bin},
+                               {"--executables-dir", cfg->executables_dir},
+                               {"--proving-service-url", cfg->proving_service_url}};
+    for (size_t k = 0; k < 3; k++)
+        if (prover[k][1]) {
+            argv[n++] = (char *)prover[k][0];
+            argv[n++] = (char *)prover[k][1];
+        }
     for (size_t i = 0; i < nargs; i++)
-        argv[4 + i] = j->args[i];
+        argv[n++] = j->args[i];
 
     int64_t deadline = tz_mono_ms() + (int64_t)cfg->lock_timeout_secs * 1000;
     int backoff = 50;

@@ -59,6 +59,10 @@ static const char usage[] =
     "  --request-timeout-secs N   a client must send its whole request (headers and\n"
     "                             body) within N s of connecting or of its previous\n"
     "                             answer, however it trickles (default 10)\n"
+    "  --reprove-bin BIN, --executables-dir DIR, --proving-service-url URL\n"
+    "                             the prover of the spends (send, unshield, shield),\n"
+    "                             given to each job's tzel-wallet; a job's own\n"
+    "                             options after its command still win\n"
     "  -h, --help                 this text\n"
     "\n"
     "The environment (TZEL_ROLLUP_NODE_URL, TZEL_SYNC_CHECKPOINT_EVERY,\n"
@@ -129,7 +133,7 @@ int main(int argc, char **argv)
     const char *token_file = NULL;
     bool allow_remote = false;
     enum { O_LISTEN = 256, O_TOKEN, O_INTERVAL, O_REMOTE, O_BIN, O_JOBT, O_LOCKT, O_YIELDT,
-           O_RPCT, O_REQT };
+           O_RPCT, O_REQT, O_REPROVE, O_EXEDIR, O_PROVSVC };
     static const struct option longopts[] = {
         {"wallet", required_argument, NULL, 'w'},
         {"listen", required_argument, NULL, O_LISTEN},
@@ -142,6 +146,9 @@ int main(int argc, char **argv)
         {"yield-timeout-secs", required_argument, NULL, O_YIELDT},
         {"rpc-timeout-secs", required_argument, NULL, O_RPCT},
         {"request-timeout-secs", required_argument, NULL, O_REQT},
+        {"reprove-bin", required_argument, NULL, O_REPROVE},
+        {"executables-dir", required_argument, NULL, O_EXEDIR},
+        {"proving-service-url", required_argument, NULL, O_PROVSVC},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -156,6 +163,9 @@ int main(int argc, char **argv)
         case O_TOKEN: token_file = optarg; break;
         case O_REMOTE: allow_remote = true; break;
         case O_BIN: cfg.wallet_bin = optarg; break;
+        case O_REPROVE: cfg.reprove_bin = optarg; break;
+        case O_EXEDIR: cfg.executables_dir = optarg; break;
+        case O_PROVSVC: cfg.proving_service_url = optarg; break;
         case O_INTERVAL: target = &cfg.interval_secs; what = "--interval-secs"; break;
         case O_JOBT: target = &cfg.job_timeout_secs; what = "--job-timeout-secs"; break;
         case O_LOCKT: target = &cfg.lock_timeout_secs; what = "--lock-timeout-secs"; break;

@@ -804,8 +804,9 @@ def daemon_api(url, token, method, path, body=None):
 
 def test_daemon_spend_preempts_sync():
     """tzel-walletd runs a long sync; an unshield queued through POST /api/jobs starts within
-    a second (the sync yields the wallet at its next leaf), is proved and submitted; the sync
-    then resumes, finishes, and confirms the spend."""
+    a second (the sync yields the wallet at its next leaf), is proved (by the prover the
+    daemon was started with) and submitted; the sync then resumes, finishes, and confirms
+    the spend."""
     fee_dal = 100000 + 1
     with start_sim(60, "dsend", pay=addr("a") + ":2:%d" % (1000 + fee_dal),
                    latency_ms=20) as sim:
@@ -816,7 +817,8 @@ def test_daemon_spend_preempts_sync():
         env = dict(os.environ, TZEL_ROLLUP_NODE_URL=sim.url, TZEL_SYNC_CHECKPOINT_EVERY="100")
         p, url = tzlib.spawn_listening(
             [os.path.join(tzlib.BIN, "tzel-walletd"), "--wallet", a, "--listen",
-             "127.0.0.1:0", "--interval-secs", "1"],
+             "127.0.0.1:0", "--interval-secs", "1", "--reprove-bin", PROVER,
+             "--executables-dir", TMP],
             "tzel-walletd listening on http://127.0.0.1:", "daemon", 20, [], env)
         try:
             token = open(a + ".walletd-token").read().strip()
@@ -824,8 +826,7 @@ def test_daemon_spend_preempts_sync():
                                     (st["cursor"] or 0) > 300)(
                 daemon_api(url, token, "GET", "/api/status")), 120, "the sync to run")
             job = daemon_api(url, token, "POST", "/api/jobs", {"args": [
-                "unshield", "--amount", "1000", "--recipient", prof["public_account"],
-                "--reprove-bin", PROVER, "--executables-dir", TMP]})["job"]
+                "unshield", "--amount", "1000", "--recipient", prof["public_account"]]})["job"]
             j = tzlib.wait_for(lambda: (lambda j: j if j["phase"] in ("done", "failed") else
                                         None)(daemon_api(url, token, "GET", "/api/jobs/%d" % job)),
                                120, "the unshield job", step=0.2)
