@@ -3,7 +3,8 @@
 # chain that pays a few notes to a demo wallet, then a first sync of that
 # wallet from leaf 0 with its progress display, then its balance; then a
 # private send to a second demo wallet (proved by the transparent prover,
-# applied by the simulator's kernel), and both wallets' syncs.
+# applied by the simulator's kernel), and both wallets' syncs; then a bridge
+# deposit pool prepared, credited by the simulator and shielded into a note.
 #
 # Environment knobs: DEMO_LEAVES (20000), DEMO_LATENCY_MS (20),
 # DEMO_CONCURRENCY (32), DEMO_DIR (out/demo).
@@ -73,5 +74,19 @@ curl -fsS "$url/sim/profile" >"$wallet.network.json"
 step "The friend's sync finds the note; the sender's sync confirms the spend and finds its change"
 "$bin/tzel-wallet" -w "$friend" --rollup-node-url "$url" sync
 "$bin/tzel-wallet" -w "$friend" balance
+"$bin/tzel-wallet" -w "$wallet" --rollup-node-url "$url" sync
+"$bin/tzel-wallet" -w "$wallet" balance
+
+step "A deposit pool: prepared by the wallet, credited on L1 (here: by the simulator), shielded into a note"
+"$bin/tzel-wallet" -w "$wallet" --rollup-node-url "$url" --json deposit --amount 400000 \
+    --prepare-only >"$dir/deposit.json" 2>"$dir/deposit.log" || { cat "$dir/deposit.log" >&2; exit 1; }
+pool=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["pubkey_hash"])' \
+    "$dir/deposit.json")
+echo "pool $pool" >&2
+curl -fsS -X POST -H 'Content-Type: application/json' \
+    -d "{\"pubkey_hash\": \"$pool\", \"amount\": 400000}" "$url/sim/deposit" >/dev/null
+"$bin/tzel-wallet" -w "$wallet" --reprove-bin "$bin/tzel-transparent-prover" \
+    --executables-dir "$dir" shield --pubkey-hash "$pool" 2>"$dir/shield.log" \
+    || { cat "$dir/shield.log" >&2; exit 1; }
 "$bin/tzel-wallet" -w "$wallet" --rollup-node-url "$url" sync
 "$bin/tzel-wallet" -w "$wallet" balance
