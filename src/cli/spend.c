@@ -307,8 +307,26 @@ out:
     return rc;
 }
 
-/* The operator's record as the reference formats it. */
-static char *format_submission(const json_t *sub)
+/* `kind` as Rust's Debug prints the reference's enum: snake_case to
+ * CamelCase ("configure_verifier" -> "ConfigureVerifier"). */
+static void kind_name(FILE *f, const char *kind)
+{
+    if (!kind || !*kind) {
+        fputc('?', f);
+        return;
+    }
+    bool up = true;
+    for (const char *c = kind; *c; c++) {
+        if (*c == '_') {
+            up = true;
+            continue;
+        }
+        fputc(up ? toupper((unsigned char)*c) : *c, f);
+        up = false;
+    }
+}
+
+char *tz_cli_format_submission(const json_t *sub)
 {
     const char *s = json_string_value(json_object_get(sub, "status"));
     const char *t = json_string_value(json_object_get(sub, "transport"));
@@ -321,9 +339,9 @@ static char *format_submission(const json_t *sub)
     FILE *f = open_memstream(&out, &len);
     if (!f)
         return NULL;
-    fprintf(f, "Operator submission id: %s\nKind: %c%s\nStatus: %s via %s",
-            json_string_value(json_object_get(sub, "id")), kind && *kind ? toupper((unsigned char)kind[0]) : '?',
-            kind && *kind ? kind + 1 : "", s ? s : "?", t ? t : "direct_inbox");
+    fprintf(f, "Operator submission id: %s\nKind: ", json_string_value(json_object_get(sub, "id")));
+    kind_name(f, kind);
+    fprintf(f, "\nStatus: %s via %s", s ? s : "?", t ? t : "direct_inbox");
     if (op)
         fprintf(f, "\nOperation hash: %s", op);
     if (json_array_size(chunks)) {
@@ -349,7 +367,7 @@ void tz_cli_spend_print_submission(const tz_cli *cli, const json_t *sub, bool sy
 {
     const char *id = json_string_value(json_object_get(sub, "id"));
     const char *op = json_string_value(json_object_get(sub, "operation_hash"));
-    char *text = format_submission(sub);
+    char *text = tz_cli_format_submission(sub);
     bool pending = in_dal_pipeline(json_string_value(json_object_get(sub, "status")));
     const char *hint = pending ? "The operator has parked this message for DAL publication; "
                                  "wait for it to reach L1 before syncing."

@@ -92,6 +92,12 @@ int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit
                         const tz_felt *args, size_t n, tz_kmsg *msg, const tz_felt *nf,
                         size_t n_nf, const char *desc, json_t **sub);
 
+/* The operator's record `sub` as the reference formats it: "Operator
+ * submission id: ...", "Kind: ...", "Status: S via T", the operation hash,
+ * the DAL chunks and the detail, one a line (no final newline). A new
+ * string, or NULL when memory is short. */
+char *tz_cli_format_submission(const json_t *sub);
+
 /* Prints the submission as the reference does after the summary line
  * (human: "Submission id: ...", "Operation hash: ...", the operator's
  * record, with sync_hint the line saying when to sync; --json: the same

@@ -37,7 +37,7 @@ tz_status tz_operator_submit(const char *base_url, const char *token, const char
                              json_t **out, tz_error *err) TZ_WUR;
 
 /* GETs <base_url>/v1/rollup/submissions/<id> (id URL-escaped) with the
- * bearer token (5 s to connect, 35 s in all): TZ_OK with *out the
+ * bearer token (NULL: none; 5 s to connect, 35 s in all): TZ_OK with *out the
  * "submission" object (new reference), or the errors of
  * tz_operator_submit. */
 tz_status tz_operator_status(const char *base_url, const char *token, const char *id,

@@ -200,6 +200,17 @@ def test_send():
               lines[3].startswith("Operator submission id: sub-") and
               lines[-1] == "Run `tzel-wallet sync` after the rollup processes the message.",
               "human lines of send: %r" % lines)
+        # status: the operator's record, as the send printed it
+        r = run_wallet(a, None, "status", "--submission-id", res["submission_id"],
+                       json_mode=False)
+        check(r.returncode == 0 and r.stdout == res["submission_output"] + "\n",
+              "status %r against %r" % (r.stdout, res["submission_output"]))
+        r = run_wallet(a, None, "status", "--submission-id", res["submission_id"])
+        check(r.returncode == 0 and json.loads(r.stdout)["result"]["submission"] ==
+              res["submission"], "status --json %r" % r.stdout[:300])
+        r = run_wallet(a, None, "status", "--submission-id", "sub-0-nope")
+        check(r.returncode == 5 and "404" in r.stderr, "unknown submission: %d %r"
+              % (r.returncode, r.stderr[-300:]))
 
 
 def test_unshield():
