@@ -83,7 +83,7 @@ static int pool_draw(const tz_cli *cli, tz_cli_spend *sp, const tz_felt *pkh, co
 {
     bool entry = false;
     tz_error err = {0};
-    tz_status st = tz_state_read_pool(sp->rpc, sp->block, pkh, &entry, pool, &err);
+    tz_status st = tz_state_read_pool_list(sp->rpc, sp->block, pkh, 1, &entry, pool, &err);
     if (st) {
         err.code = st;
         return tz_cli_node_fail(cli, "reading the deposit pool", &err);

@@ -104,25 +104,51 @@ static tz_status pool_value(const tz_felt *pkh, bool present, const uint8_t *buf
     return TZ_OK;
 }
 
-tz_status tz_state_read_pool(tz_rpc *rpc, const char *block, const tz_felt *pubkey_hash,
-                             bool *has_entry, uint64_t *balance, tz_error *err)
+tz_status tz_state_read_pool_list(tz_rpc *rpc, const char *block, const tz_felt *pkh, size_t n,
+                                  bool *has_entry, uint64_t *balance, tz_error *err)
 {
-    char hex[TZ_FELT_HEX + 1], key[KEY_MAX];
-    tz_felt_to_hex(hex, pubkey_hash);
-    snprintf(key, sizeof key, KEY_BALANCE "%s", hex);
-    const char *keys[1] = {key};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    bool present = false;
-    *has_entry = false;
-    *balance = 0;
-    tz_status st = tz_rpc_read_blobs(rpc, block, keys, 1, &buf, &len, &present, err);
-    if (st != TZ_OK) {
-        tz_error_prefix(err, "reading the deposit pool balance");
-        return st;
+    tz_status st = TZ_OK;
+    char **keys = calloc(n + 1, sizeof *keys);
+    uint8_t **bufs = calloc(n + 1, sizeof *bufs);
+    size_t *lens = calloc(n + 1, sizeof *lens);
+    bool *present = calloc(n + 1, sizeof *present);
+    for (size_t k = 0; k < n; k++) {
+        has_entry[k] = false;
+        balance[k] = 0;
     }
-    st = pool_value(pubkey_hash, present, buf, len, has_entry, balance, err);
-    free(buf);
+    if (!keys || !bufs || !lens || !present) {
+        st = tz_error_set(err, TZ_ENOMEM, "reading deposit pools: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < n; k++) {
+        char hex[TZ_FELT_HEX + 1];
+        tz_felt_to_hex(hex, &pkh[k]);
+        if (!(keys[k] = malloc(KEY_MAX))) {
+            st = tz_error_set(err, TZ_ENOMEM, "reading deposit pools: out of memory");
+            goto out;
+        }
+        snprintf(keys[k], KEY_MAX, KEY_BALANCE "%s", hex);
+    }
+    if (n == 0)
+        goto out;
+    st = tz_rpc_read_blobs(rpc, block, (const char *const *)keys, n, bufs, lens, present, err);
+    if (st != TZ_OK) {
+        tz_error_prefix(err, "reading deposit pool balances");
+        goto out;
+    }
+    for (size_t k = 0; k < n && st == TZ_OK; k++)
+        st = pool_value(&pkh[k], present[k], bufs[k], lens[k], &has_entry[k], &balance[k], err);
+out:
+    for (size_t k = 0; k < n; k++) {
+        if (keys)
+            free(keys[k]);
+        if (bufs)
+            free(bufs[k]);
+    }
+    free(keys);
+    free(bufs);
+    free(lens);
+    free(present);
     return st;
 }
 
@@ -136,67 +162,39 @@ tz_status tz_state_read_pools(tz_rpc *rpc, const char *block, const tz_wallet *w
     out->balance = calloc(nd + 1, sizeof *out->balance);
     out->has_entry = calloc(nd + 1, sizeof *out->has_entry);
     size_t *pool_of = calloc(nd + 1, sizeof *pool_of); /* deposit -> distinct pool */
-    size_t *first = calloc(nd + 1, sizeof *first);     /* distinct pool -> first deposit */
-    char **keys = calloc(nd + 1, sizeof *keys);
-    uint8_t **bufs = calloc(nd + 1, sizeof *bufs);
-    size_t *lens = calloc(nd + 1, sizeof *lens);
-    bool *present = calloc(nd + 1, sizeof *present);
-    if (!out->balance || !out->has_entry || !pool_of || !first || !keys || !bufs || !lens ||
-        !present) {
+    tz_felt *pkh = calloc(nd + 1, sizeof *pkh);        /* the distinct pools */
+    bool *entry = calloc(nd + 1, sizeof *entry);
+    uint64_t *bal = calloc(nd + 1, sizeof *bal);
+    if (!out->balance || !out->has_entry || !pool_of || !pkh || !entry || !bal) {
         st = tz_error_set(err, TZ_ENOMEM, "reading deposit pools: out of memory");
         goto out;
     }
     for (size_t i = 0; i < nd; i++) {
         const tz_felt *h = &w->deposits[i].pubkey_hash;
         size_t k = 0;
-        while (k < n && !tz_felt_eq(&w->deposits[first[k]].pubkey_hash, h))
+        while (k < n && !tz_felt_eq(&pkh[k], h))
             k++;
         pool_of[i] = k;
-        if (k < n)
-            continue;
-        char hex[TZ_FELT_HEX + 1];
-        tz_felt_to_hex(hex, h);
-        if (!(keys[n] = malloc(KEY_MAX))) {
-            st = tz_error_set(err, TZ_ENOMEM, "reading deposit pools: out of memory");
-            goto out;
-        }
-        snprintf(keys[n], KEY_MAX, KEY_BALANCE "%s", hex);
-        first[n++] = i;
+        if (k == n)
+            pkh[n++] = *h;
     }
-    if (n == 0)
+    if ((st = tz_state_read_pool_list(rpc, block, pkh, n, entry, bal, err)))
         goto out;
-    st = tz_rpc_read_blobs(rpc, block, (const char *const *)keys, n, bufs, lens, present, err);
-    if (st != TZ_OK) {
-        tz_error_prefix(err, "reading deposit pool balances");
-        goto out;
-    }
-    for (size_t k = 0; k < n && st == TZ_OK; k++) {
-        bool entry;
-        uint64_t b;
-        st = pool_value(&w->deposits[first[k]].pubkey_hash, present[k], bufs[k], lens[k], &entry,
-                        &b, err);
-        if (st || !entry)
+    for (size_t k = 0; k < n; k++) {
+        if (!entry[k])
             continue;
         out->funded++;
-        out->total = sat_add64(out->total, b);
-        for (size_t i = 0; i < nd; i++)
-            if (pool_of[i] == k) {
-                out->has_entry[i] = true;
-                out->balance[i] = b;
-            }
+        out->total = sat_add64(out->total, bal[k]);
+    }
+    for (size_t i = 0; i < nd; i++) {
+        out->has_entry[i] = entry[pool_of[i]];
+        out->balance[i] = bal[pool_of[i]];
     }
 out:
-    for (size_t k = 0; k < n; k++) {
-        free(keys[k]);
-        if (bufs)
-            free(bufs[k]);
-    }
     free(pool_of);
-    free(first);
-    free(keys);
-    free(bufs);
-    free(lens);
-    free(present);
+    free(pkh);
+    free(entry);
+    free(bal);
     return st;
 }
 

@@ -76,12 +76,13 @@ typedef struct tz_pools {
 tz_status tz_state_read_pools(tz_rpc *rpc, const char *block, const tz_wallet *w,
                               tz_pools *out, tz_error *err) TZ_WUR;
 
-/* Reads one pool, deposits/balance/<pubkey_hash>, at `block` as the
- * reference does: *has_entry with *balance when it holds 8 bytes, neither
- * when it is absent or empty (never credited, or drained). Returns TZ_OK,
- * TZ_EHTTP, TZ_EPARSE (another length), TZ_ENOMEM. */
-tz_status tz_state_read_pool(tz_rpc *rpc, const char *block, const tz_felt *pubkey_hash,
-                             bool *has_entry, uint64_t *balance, tz_error *err) TZ_WUR;
+/* Reads the pools pkh[0..n), deposits/balance/<pubkey_hash>, at `block`
+ * concurrently, as the reference reads one: has_entry[k] with balance[k]
+ * when it holds 8 bytes, neither when it is absent or empty (never
+ * credited, or drained). Returns TZ_OK, TZ_EHTTP, TZ_EPARSE ("deposit
+ * balance for pool <hex> has unexpected length <n>"), TZ_ENOMEM. */
+tz_status tz_state_read_pool_list(tz_rpc *rpc, const char *block, const tz_felt *pkh, size_t n,
+                                  bool *has_entry, uint64_t *balance, tz_error *err) TZ_WUR;
 
 /* True when deposit i's pool reads zero: no entry, or an entry of 0 (the
  * reference's test for "drained on chain"). */

@@ -418,6 +418,61 @@ def test_preflight_fee_and_operator_fake_node(sim):
         node.stop()
 
 
+def test_recover_deposits(sim):
+    """recover-deposits finds the funded pools of the seed in the (address index, nonce)
+    window that the file does not list, skips a pool already pending and one that is empty,
+    and moves deposit_nonce past the highest nonce found; the reference's stdout lines."""
+    d = new_dir("recover")
+    w = os.path.join(d, "wallet.json")
+    fixture_wallet(w)
+    auth_domain = bytes.fromhex(sim.value(STATE + "auth_domain"))
+    sk = bytes.fromhex(MASTER)
+    recs = load(w)["addresses"]
+
+    def pool(i, j):
+        blind = H(b"tzel-deposit-blind" + sk + i.to_bytes(4, "little") + j.to_bytes(8, "little"))
+        ph = bytes([4]) + bytes(31)
+        for x in (auth_domain, bytes.fromhex(recs[i]["auth_root"]),
+                  bytes.fromhex(recs[i]["auth_pub_seed"]), blind):
+            ph = fold(ph, x)
+        return ph.hex(), blind.hex()
+    # funded: (1, 2) and (2, 0); (0, 1) funded but already pending; (2, 3) credited then
+    # drained to 0 is skipped; (1, 5) is outside the window
+    for (i, j), amount in [((1, 2), 7000), ((2, 0), 800), ((0, 1), 900), ((2, 3), 5),
+                           ((1, 5), 600)]:
+        sim.post("deposit", {"pubkey_hash": pool(i, j)[0], "amount": amount})
+    sim.post("deposit", {"pubkey_hash": pool(2, 3)[0], "amount": 5, "drain": True})
+    doc = load(w)
+    doc["pending_deposits"] = [{"pubkey_hash": pool(0, 1)[0], "blind": pool(0, 1)[1],
+                                "address_index": 0, "auth_domain": auth_domain.hex(),
+                                "amount": 900, "operation_hash": None}]
+    doc["deposit_nonce"] = 2
+    json.dump(doc, open(w, "w"))
+    r = run("recover-deposits", "--max-address-index", "2", "--max-deposit-nonce", "4",
+            wallet=w, url=sim.url, json_mode=False)
+    check(r.returncode == 0 and r.stdout ==
+          "Recovered 2 deposit pool(s)\naddr_counter now 3\ndeposit_nonce now 3\n",
+          "recover stdout %r %r" % (r.stdout, r.stderr[-500:]))
+    check("  recovered: address_index=1 deposit_nonce=2 balance=7000 pubkey_hash=%s"
+          % pool(1, 2)[0] in r.stderr and
+          "Scanning address_index=2 auth_root=%s for deposit_nonce 0..=4" % recs[2]["auth_root"][:8]
+          in r.stderr, "recover stderr %r" % r.stderr)
+    doc = load(w)
+    got = [(p["pubkey_hash"], p["blind"], p["address_index"], p["amount"], p["operation_hash"],
+            p["auth_domain"]) for p in doc["pending_deposits"][1:]]
+    check(got == [(pool(1, 2)[0], pool(1, 2)[1], 1, 7000, None, auth_domain.hex()),
+                  (pool(2, 0)[0], pool(2, 0)[1], 2, 800, None, auth_domain.hex())],
+          "recovered deposits %r" % got)
+    # again: nothing new (both are pending now), --json
+    r = run("recover-deposits", "--max-address-index", "2", "--max-deposit-nonce", "4",
+            wallet=w, url=sim.url)
+    res = json.loads(r.stdout)["result"]
+    check(r.returncode == 0 and res["recovered"] == 0 and res["pools"] == [] and
+          res["deposit_nonce"] == 3 and "No funded pools found" in r.stderr,
+          "second recover %r %r" % (res, r.stderr[-300:]))
+    fails(2, "recover-deposits", "--max-address-index", "99999", wallet=w, url=sim.url)
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
