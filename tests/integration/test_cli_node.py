@@ -418,10 +418,19 @@ def test_preflight_fee_and_operator_fake_node(sim):
         node.stop()
 
 
-def test_recover_deposits(sim):
+def test_recover_deposits(_shared_sim):
     """recover-deposits finds the funded pools of the seed in the (address index, nonce)
     window that the file does not list, skips a pool already pending and one that is empty,
-    and moves deposit_nonce past the highest nonce found; the reference's stdout lines."""
+    and moves deposit_nonce past the highest nonce found; the reference's stdout lines. (A
+    simulator of its own: the shared one holds the pools other tests credited.)"""
+    sim = start_sim(12, "cli-node-recover")
+    try:
+        recover_deposits(sim)
+    finally:
+        sim.stop()
+
+
+def recover_deposits(sim):
     d = new_dir("recover")
     w = os.path.join(d, "wallet.json")
     fixture_wallet(w)
