@@ -85,14 +85,11 @@ static int run(tz_cli *cli, int argc, char **argv)
         return tz_out_fail(cli, TZ_EXIT_USAGE, "--memo is longer than 1024 bytes");
     tz_payment_address *to = calloc(2, sizeof *to), *change = to + 1;
     tz_transfer_built *b = calloc(1, sizeof *b);
-    tz_felt *args = calloc(TZ_PROVARG_MAX, sizeof *args);
-    tz_kmsg msg = {.kind = TZ_KMSG_TRANSFER};
-    json_t *sub = NULL;
     tz_cli_spend sp;
     memset(&sp, 0, sizeof sp);
     tz_error err = {0};
     tz_status st;
-    if (!to || !b || !args) {
+    if (!to || !b) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         goto out;
     }
@@ -117,16 +114,15 @@ static int run(tz_cli *cli, int argc, char **argv)
     sp.ms_sign = tz_mono_ms() - t0;
     if ((rc = tz_cli_spend_burned(cli, &sp, st, &err)))
         goto out;
-    size_t n_args = 0;
-    if ((st = tz_provarg_transfer(args, TZ_PROVARG_MAX, &n_args, &b->wit, &err))) {
+    if ((st = tz_provarg_transfer(sp.args, TZ_PROVARG_MAX, &sp.n_args, &b->wit, &err))) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
         goto out;
     }
-    msg.u.transfer = b->msg;
+    sp.msg.kind = TZ_KMSG_TRANSFER;
+    sp.msg.u.transfer = b->msg;
     char desc[64];
     snprintf(desc, sizeof desc, "transfer %" PRIu64, amount);
-    if ((rc = tz_cli_spend_submit(cli, &sp, "run_transfer", args, n_args, &msg, b->msg.nf,
-                                  b->msg.n_nf, desc, &sub)))
+    if ((rc = tz_cli_spend_submit(cli, &sp, "run_transfer", b->msg.nf, b->msg.n_nf, desc)))
         goto out;
     tz_out_text(cli, "Submitted transfer of %" PRIu64 " with fee %" PRIu64 " + dal fee %" PRIu64
                      " and change %" PRIu64,
@@ -136,14 +132,9 @@ static int run(tz_cli *cli, int argc, char **argv)
     json_object_set_new(res, "change_cm", tz_cli_felt_json(&b->msg.cm[1]));
     json_object_set_new(res, "producer_cm", tz_cli_felt_json(&b->msg.cm[2]));
     json_object_set_new(res, "timings_ms", tz_cli_spend_timings(&sp));
-    tz_cli_spend_print_submission(cli, sub, true, res);
+    tz_cli_spend_print_submission(cli, sp.sub, true, res);
     rc = tz_out_result(cli, res);
 out:
-    tz_kmsg_proof_free(&msg.u.transfer.proof);
-    json_decref(sub);
-    if (args)
-        sodium_memzero(args, TZ_PROVARG_MAX * sizeof *args);
-    free(args);
     if (b)
         sodium_memzero(b, sizeof *b);
     free(b);

@@ -138,14 +138,11 @@ static int run(tz_cli *cli, int argc, char **argv)
     if ((rc = parse_pubkey_hash(cli, pkh_s, &pkh)))
         return rc;
     tz_shield_built *b = calloc(1, sizeof *b);
-    tz_felt *args = calloc(TZ_PROVARG_MAX, sizeof *args);
-    tz_kmsg *msg = calloc(1, sizeof *msg);
-    json_t *sub = NULL;
     tz_cli_spend sp;
     memset(&sp, 0, sizeof sp);
     tz_error err = {0};
     tz_status st;
-    if (!b || !args || !msg) {
+    if (!b) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         goto out;
     }
@@ -170,17 +167,16 @@ static int run(tz_cli *cli, int argc, char **argv)
     sp.ms_sign = tz_mono_ms() - t0;
     if ((rc = tz_cli_spend_burned(cli, &sp, st, &err)))
         goto out;
-    size_t n_args = 0;
-    if ((st = tz_provarg_shield(args, TZ_PROVARG_MAX, &n_args, &b->wit, &err))) {
+    if ((st = tz_provarg_shield(sp.args, TZ_PROVARG_MAX, &sp.n_args, &b->wit, &err))) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
         goto out;
     }
-    msg->kind = TZ_KMSG_SHIELD;
-    msg->u.shield = b->msg;
+    sp.msg.kind = TZ_KMSG_SHIELD;
+    sp.msg.u.shield = b->msg;
     sp.shield = true;
     sp.shield_pkh = pkh;
     sp.shield_cm = b->msg.client_cm;
-    if ((rc = tz_cli_spend_submit(cli, &sp, "run_shield", args, n_args, msg, NULL, 0, NULL, &sub)))
+    if ((rc = tz_cli_spend_submit(cli, &sp, "run_shield", NULL, 0, NULL)))
         goto out;
     tz_out_text(cli,
                 "Submitted shield of %" PRIu64 " from pool %s (fee %" PRIu64
@@ -192,17 +188,10 @@ static int run(tz_cli *cli, int argc, char **argv)
                   "pool_balance", tz_json_u64(pool), "address_index", (json_int_t)b->address_index,
                   "recipient_cm", tz_cli_felt_json(&b->msg.client_cm), "producer_cm",
                   tz_cli_felt_json(&b->msg.producer_cm));
-    tz_cli_spend_print_submission(cli, sub, true, res);
+    tz_cli_spend_print_submission(cli, sp.sub, true, res);
     json_object_set_new(res, "timings_ms", tz_cli_spend_timings(&sp));
     rc = tz_out_result(cli, res);
 out:
-    if (msg)
-        tz_kmsg_proof_free(&msg->u.shield.proof);
-    free(msg);
-    json_decref(sub);
-    if (args)
-        sodium_memzero(args, TZ_PROVARG_MAX * sizeof *args);
-    free(args);
     if (b)
         sodium_memzero(b, sizeof *b);
     free(b);

@@ -168,14 +168,11 @@ static int run(tz_cli *cli, int argc, char **argv)
     }
     tz_payment_address *change = calloc(1, sizeof *change);
     tz_unshield_built *b = calloc(1, sizeof *b);
-    tz_felt *args = calloc(TZ_PROVARG_MAX, sizeof *args);
-    tz_kmsg *msg = calloc(1, sizeof *msg);
-    json_t *sub = NULL;
     tz_cli_spend sp;
     memset(&sp, 0, sizeof sp);
     tz_error err = {0};
     tz_status st;
-    if (!change || !b || !args || !msg) {
+    if (!change || !b) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
         goto out;
     }
@@ -198,17 +195,15 @@ static int run(tz_cli *cli, int argc, char **argv)
     sp.ms_sign = tz_mono_ms() - t0;
     if ((rc = tz_cli_spend_burned(cli, &sp, st, &err)))
         goto out;
-    size_t n_args = 0;
-    if ((st = tz_provarg_unshield(args, TZ_PROVARG_MAX, &n_args, &b->wit, &err))) {
+    if ((st = tz_provarg_unshield(sp.args, TZ_PROVARG_MAX, &sp.n_args, &b->wit, &err))) {
         rc = tz_out_fail(cli, TZ_EXIT_FAILURE, "%s", err.msg);
         goto out;
     }
-    msg->kind = TZ_KMSG_UNSHIELD;
-    msg->u.unshield = b->msg;
+    sp.msg.kind = TZ_KMSG_UNSHIELD;
+    sp.msg.u.unshield = b->msg;
     char desc[64];
     snprintf(desc, sizeof desc, "unshield %" PRIu64, amount);
-    if ((rc = tz_cli_spend_submit(cli, &sp, "run_unshield", args, n_args, msg, b->msg.nf,
-                                  b->msg.n_nf, desc, &sub)))
+    if ((rc = tz_cli_spend_submit(cli, &sp, "run_unshield", b->msg.nf, b->msg.n_nf, desc)))
         goto out;
     tz_out_text(cli, "Submitted unshield of %" PRIu64 " to L1 recipient %s with fee %" PRIu64
                      " + dal fee %" PRIu64,
@@ -221,17 +216,10 @@ static int run(tz_cli *cli, int argc, char **argv)
     json_object_set_new(res, "producer_cm", tz_cli_felt_json(&b->msg.cm_fee));
     json_object_set_new(res, "outbox_note", json_string(outbox_note));
     json_object_set_new(res, "timings_ms", tz_cli_spend_timings(&sp));
-    tz_cli_spend_print_submission(cli, sub, false, res);
+    tz_cli_spend_print_submission(cli, sp.sub, false, res);
     tz_out_text(cli, "%s", outbox_note);
     rc = tz_out_result(cli, res);
 out:
-    if (msg)
-        tz_kmsg_proof_free(&msg->u.unshield.proof);
-    free(msg);
-    json_decref(sub);
-    if (args)
-        sodium_memzero(args, TZ_PROVARG_MAX * sizeof *args);
-    free(args);
     if (b)
         sodium_memzero(b, sizeof *b);
     free(b);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "address.h"
 #include "common.h"
 #include "base/clock.h"
+#include "core/provarg.h"
 #include "node.h"
 #include "output.h"
 #include "rpc/operator.h"
@@ -34,6 +36,8 @@ int tz_cli_spend_open(const tz_cli *cli, tz_cli_spend *sp, const char *kind, con
     int64_t t0 = tz_mono_ms();
     sp->kind = kind;
     sp->prover = *prover;
+    if (!(sp->args = calloc(TZ_PROVARG_MAX, sizeof *sp->args)))
+        return tz_out_fail(cli, TZ_EXIT_FAILURE, "out of memory");
     int rc;
     uint64_t fee = 0;
     if (fee_s && (rc = tz_cli_parse_u64(cli, "fee", fee_s, &fee)))
@@ -222,9 +226,11 @@ static void on_warn(void *ctx, const char *msg)
 }
 
 int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit,
-                        const tz_felt *args, size_t n, tz_kmsg *msg, const tz_felt *nf,
-                        size_t n_nf, const char *desc, json_t **out)
+                        const tz_felt *nf, size_t n_nf, const char *desc)
 {
+    const tz_felt *args = sp->args;
+    size_t n = sp->n_args;
+    tz_kmsg *msg = &sp->msg;
     tz_error err = {0};
     tz_status st;
     tz_kmsg_proof *proof = tz_kmsg_proof_of(msg);
@@ -299,7 +305,7 @@ int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit
     if ((rc = tz_cli_save(cli, sp->ses.w)))
         goto out;
     sp->ms_submit = tz_mono_ms() - t0;
-    *out = sub;
+    sp->sub = sub;
     sub = NULL;
 out:
     json_decref(sub);
@@ -413,6 +419,16 @@ json_t *tz_cli_spend_timings(const tz_cli_spend *sp)
 
 void tz_cli_spend_close(tz_cli_spend *sp)
 {
+    tz_kmsg_proof *proof = tz_kmsg_proof_of(&sp->msg);
+    if (proof)
+        tz_kmsg_proof_free(proof);
+    sp->msg.kind = 0;
+    if (sp->args)
+        sodium_memzero(sp->args, TZ_PROVARG_MAX * sizeof *sp->args);
+    free(sp->args);
+    sp->args = NULL;
+    json_decref(sp->sub);
+    sp->sub = NULL;
     if (sp->have_keys)
         tz_keys_wipe(&sp->keys);
     sp->have_keys = false;

@@ -41,6 +41,13 @@ typedef struct tz_cli_spend {
     tz_keys keys; /* the wallet's, derived by tz_cli_spend_open */
     bool have_keys;
     tz_prover prover;
+    /* The prover's arguments (TZ_PROVARG_MAX felts, wiped on close) and
+     * their count, the kernel message (its proof freed on close) and the
+     * operator's final record of it (set by tz_cli_spend_submit). */
+    tz_felt *args;
+    size_t n_args;
+    tz_kmsg msg;
+    json_t *sub;
     /* A shield: the pool drained and the note it pays, recorded on the
      * pool's pending deposits once the operator took the message. */
     bool shield;
@@ -77,20 +84,18 @@ int tz_cli_spend_change_address(const tz_cli *cli, tz_cli_spend *sp, tz_payment_
  * failed. Returns TZ_EXIT_OK only when st is TZ_OK and the save worked. */
 int tz_cli_spend_burned(const tz_cli *cli, tz_cli_spend *sp, tz_status st, const tz_error *err);
 
-/* Proves `circuit` on args[0..n), puts the proof into *msg (whose other
- * fields are set), submits it to the operator, follows the submission
- * until it reaches L1 or fails (polling every 2 s, at most 180 s, while
- * the operator says pending_dal, commitment_included or attested), then
- * records the pending spend of nf[0..n_nf) described as `desc` (none when
- * n_nf is 0; a shield marks its pool's pending deposits with the note's
- * commitment instead) and saves.
- * A submission the operator marks failed is not recorded (its notes stay
- * available; the keys stay spent) and exits 1 with the operator's detail.
- * Phase events on stderr as the reference's. On TZ_EXIT_OK *sub is the
- * final submission object (new reference). */
+/* Proves `circuit` on sp->args[0..n_args), puts the proof into sp->msg
+ * (whose other fields are set), submits it to the operator, follows the
+ * submission until it reaches L1 or fails (polling every 2 s, at most
+ * 180 s, while the operator says pending_dal, commitment_included or
+ * attested), then records the pending spend of nf[0..n_nf) described as
+ * `desc` (none when n_nf is 0; a shield marks its pool's pending deposits
+ * with the note's commitment instead) and saves. A submission the operator
+ * marks failed is not recorded (its notes stay available; the keys stay
+ * spent) and exits 1 with the operator's detail. Phase events on stderr as
+ * the reference's. On TZ_EXIT_OK sp->sub is the final submission object. */
 int tz_cli_spend_submit(const tz_cli *cli, tz_cli_spend *sp, const char *circuit,
-                        const tz_felt *args, size_t n, tz_kmsg *msg, const tz_felt *nf,
-                        size_t n_nf, const char *desc, json_t **sub);
+                        const tz_felt *nf, size_t n_nf, const char *desc);
 
 /* The operator's record `sub` as the reference formats it: "Operator
  * submission id: ...", "Kind: ...", "Status: S via T", the operation hash,
@@ -118,7 +123,7 @@ json_t *tz_cli_spend_result(const tz_cli_spend *sp, uint64_t amount, uint64_t ch
 json_t *tz_cli_spend_timings(const tz_cli_spend *sp);
 
 /* Releases everything the spend holds (wallet, lock, profile, client,
- * keys wiped). */
+ * keys and arguments wiped, the proof, the submission record). */
 void tz_cli_spend_close(tz_cli_spend *sp);
 
 #endif
