@@ -178,9 +178,8 @@ static int run(tz_cli *cli, int argc, char **argv)
         tz_out_text(cli, "No funded pools found in the scan window. Bump --max-address-index or "
                          "--max-deposit-nonce if you suspect deposits beyond these bounds.");
     rc = tz_out_result(cli, json_pack("{s:o, s:I, s:o, s:O}", "recovered", tz_json_u64(recovered),
-                                      "addr_counter", (json_int_t)w->addr_counter,
-                                      "deposit_nonce", tz_json_u64(w->deposit_nonce), "pools",
-                                      pools));
+                                      "addr_counter", (json_int_t)w->addr_counter, "deposit_nonce",
+                                      tz_json_u64(w->deposit_nonce), "pools", pools));
 out:
     json_decref(pools);
     if (blind)

@@ -25,30 +25,19 @@ static const char usage[] =
     "           [--reprove-bin BIN] [--executables-dir DIR]\n"
     "           [--proving-service-url URL]\n"
     "\n"
-    "Drains the deposit pool HEX (64 lowercase hex characters, as `deposit` "
-    "and\n"
-    "`check` print it) into a shielded note of N to the pool's own address, "
-    "paying\n"
-    "the required fee and the profile's dal_fee to its dal_fee_address from "
-    "the\n"
-    "pool. N defaults to the pool's balance less both fees. Refused, with the "
-    "wallet\n"
-    "untouched: a pool that is empty or holds less than N and the fees, a pool "
-    "this\n"
-    "wallet did not prepare, a pool prepared under another auth_domain, a "
-    "profile\n"
-    "without dal_fee, dal_fee_address, operator_url and operator_bearer_token. "
-    "Then\n"
+    "Drains the deposit pool HEX (64 lowercase hex characters, as `deposit` and\n"
+    "`check` print it) into a shielded note of N to the pool's own address, paying\n"
+    "the required fee and the profile's dal_fee to its dal_fee_address from the\n"
+    "pool. N defaults to the pool's balance less both fees. Refused, with the wallet\n"
+    "untouched: a pool that is empty or holds less than N and the fees, a pool this\n"
+    "wallet did not prepare, a pool prepared under another auth_domain, a profile\n"
+    "without dal_fee, dal_fee_address, operator_url and operator_bearer_token. Then\n"
     "one one-time key of the pool's address is reserved and saved,\n"
-    "`BIN DIR/run_shield.executable.json --arguments-file F --output F` "
-    "proves, the\n"
-    "kernel message goes to the operator, and the pool's pending deposit "
-    "records\n"
+    "`BIN DIR/run_shield.executable.json --arguments-file F --output F` proves, the\n"
+    "kernel message goes to the operator, and the pool's pending deposit records\n"
     "the note's commitment, which the next sync finds.\n"
-    "--json result: {amount, fee, dal_fee, pubkey_hash, pool_balance, "
-    "address_index,\n"
-    "recipient_cm, producer_cm, submission_id, operation_hash, "
-    "submission_output,\n"
+    "--json result: {amount, fee, dal_fee, pubkey_hash, pool_balance, address_index,\n"
+    "recipient_cm, producer_cm, submission_id, operation_hash, submission_output,\n"
     "pending_dal, sync_hint, submission, timings_ms}; phase events on stderr\n"
     "(docs/spend.md).\n";
 
@@ -88,7 +77,7 @@ static int pool_draw(const tz_cli *cli, tz_cli_spend *sp, const tz_felt *pkh, co
         err.code = st;
         return tz_cli_node_fail(cli, "reading the deposit pool", &err);
     }
-    if (!entry || *pool == 0)
+    if (!entry) /* an entry of 0 is the "below the fees" case, as the reference reads it */
         return tz_out_fail(cli, TZ_EXIT_WALLET, "deposit pool %s not found or already drained",
                            hex);
     if (sp->fee > UINT64_MAX - sp->dal_fee)

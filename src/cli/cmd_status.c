@@ -34,12 +34,13 @@ static int run(tz_cli *cli, int argc, char **argv)
     const char *url = tz_profile_str(prof, "operator_url");
     if (!url) {
         tz_profile_free(prof);
-        return tz_out_fail(cli, TZ_EXIT_USAGE, "this wallet profile has no operator_url configured");
+        return tz_out_fail(cli, TZ_EXIT_USAGE,
+                           "this wallet profile has no operator_url configured");
     }
     json_t *sub = NULL;
     tz_error err = {0};
-    tz_status st = tz_operator_status(url, tz_profile_str(prof, "operator_bearer_token"), id, &sub,
-                                      &err);
+    tz_status st =
+        tz_operator_status(url, tz_profile_str(prof, "operator_bearer_token"), id, &sub, &err);
     tz_profile_free(prof);
     if (st)
         return tz_out_fail(cli, st == TZ_EHTTP ? TZ_EXIT_NETWORK : TZ_EXIT_FAILURE, "%s", err.msg);

@@ -36,8 +36,7 @@ static char *take(tz_buf *b)
     return s ? s : strdup("");
 }
 
-tz_status tz_proc_capture(char *const argv[], char **out, char **errout, int *status,
-                          tz_error *err)
+tz_status tz_proc_capture(char *const argv[], char **out, char **errout, int *status, tz_error *err)
 {
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe(po) || pipe(pe)) {

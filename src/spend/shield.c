@@ -11,7 +11,9 @@
 #include "core/xmss.h"
 #include "spend/output.h"
 
-size_t tz_shield_deposit_of(const tz_wallet *w, const tz_felt *pubkey_hash)
+/* The position in w->deposits of the first pending deposit of pool
+ * `pubkey_hash` (the reference's choice), or SIZE_MAX. */
+static size_t deposit_of(const tz_wallet *w, const tz_felt *pubkey_hash)
 {
     for (size_t i = 0; i < w->n_deposits; i++)
         if (tz_felt_eq(&w->deposits[i].pubkey_hash, pubkey_hash))
@@ -32,7 +34,7 @@ tz_status tz_shield_check(const tz_wallet *w, const tz_shield_req *req, tz_error
 {
     char pool[TZ_FELT_HEX + 1], a[9], b[9];
     tz_felt_to_hex(pool, &req->pubkey_hash);
-    size_t d = tz_shield_deposit_of(w, &req->pubkey_hash);
+    size_t d = deposit_of(w, &req->pubkey_hash);
     if (d == SIZE_MAX)
         return tz_error_set(err, TZ_ESTATE, "deposit pool %s is not tracked by this wallet", pool);
     const tz_pending_deposit *dep = &w->deposits[d];
@@ -69,7 +71,7 @@ tz_status tz_shield_build(tz_wallet *w, const tz_keys *keys, const tz_shield_req
     tz_status st = tz_shield_check(w, req, err);
     if (st)
         return st;
-    const tz_pending_deposit *dep = &w->deposits[tz_shield_deposit_of(w, &req->pubkey_hash)];
+    const tz_pending_deposit *dep = &w->deposits[deposit_of(w, &req->pubkey_hash)];
     size_t pos = tz_wallet_address_pos(w, dep->address_index);
     tz_shield_witness *wt = &out->wit;
     tz_kmsg_shield *m = &out->msg;

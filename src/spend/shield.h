@@ -29,10 +29,6 @@ typedef struct tz_shield_built {
     uint32_t address_index; /* the pool's address, paid the note */
 } tz_shield_built;
 
-/* The position in w->deposits of the first pending deposit of pool
- * `pubkey_hash` (the reference's choice), or SIZE_MAX. */
-size_t tz_shield_deposit_of(const tz_wallet *w, const tz_felt *pubkey_hash);
-
 /* Checks, reading only, that the wallet can shield pool req->pubkey_hash:
  * it tracks the pool, the pool's recorded auth_domain is the chain's, its
  * address has a record, and that record's auth tree and the deposit's

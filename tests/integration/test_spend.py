@@ -434,7 +434,8 @@ class ProvingService:
     GET /v1/programs, POST /v1/jobs, GET /v1/jobs/<id>?wait=N[&if_state_changed_from=S]
     (a real long poll). `mode`: "ok"; "no-programs" (404 on /v1/programs); "fail" (the
     job fails with a message); "unknown" (the job's answers carry no status); "slow" (the
-    job stays running for 2 s)."""
+    job stays running for 2 s); "bad-bundle" (done, with a bundle the verifier would
+    refuse: an unknown field)."""
 
     def __init__(self, mode="ok"):
         self.mode, self.jobs, self.posts, self.polls = mode, {}, [], []
@@ -509,6 +510,8 @@ class ProvingService:
         time.sleep(2 if self.mode == "slow" else 0.05)
         if self.mode == "fail":
             return self.set(jid, status="failed", error={"message": "prover out of memory"})
+        if self.mode == "bad-bundle":
+            return self.set(jid, status="done", proof_bundle={"proof_bytes": "00", "extra": 1})
         d = tempfile.mkdtemp(dir=TMP)
         args, out = os.path.join(d, "args.json"), os.path.join(d, "bundle.json")
         json.dump(arguments, open(args, "w"))
@@ -527,8 +530,8 @@ def test_proving_service():
     """Spends proved through a proving service (`--proving-service-url`, before or after
     the command): the program hash from its /v1/programs, else from the local
     `--program-hash`; the job long-polled to done and the spend applied by the kernel; a
-    failed job, a job that reports no status and an unreachable service each exit with the
-    reference's message and leave the one-time key burned."""
+    failed job, a job that reports no status, a malformed bundle and an unreachable service
+    each exit with a clear message and leave the one-time key burned."""
     fee_dal = 100000 + 1
     with start_sim(40, "service", pay=addr("a") + ":6:%d" % (1000 + fee_dal)) as sim:
         a = new_wallet("a", "service-a")
@@ -577,6 +580,7 @@ def test_proving_service():
         for mode, code, words in [
                 ("fail", 1, "proving-service reported failure: prover out of memory"),
                 ("unknown", 1, "stuck reporting status=unknown for 3 consecutive polls"),
+                ("bad-bundle", 1, "the proving service's bundle"),
                 ("down", 5, "proving-service submit failed")]:
             svc = ProvingService("ok" if mode == "down" else mode)
             url = svc.url
