@@ -116,41 +116,26 @@ out:
     return st;
 }
 
-tz_status tz_prover_run(const tz_prover *p, const char *circuit, const tz_felt *args, size_t n,
-                        tz_kmsg_proof *out, tz_error *err)
+/* The local prover on the arguments text json (prover.h). */
+static tz_status run_local(const tz_prover *p, const char *circuit, const char *exe,
+                           const char *json, size_t json_len, size_t n, tz_kmsg_proof *out,
+                           tz_error *err)
 {
-    if (!circuit_known(circuit))
-        return tz_error_set(err, TZ_EINVAL, "unknown circuit %s", circuit);
     const tz_prover_hooks *h = p->hooks;
-    if (p->service_url) {
-        char exe[8192], *json = NULL;
-        size_t json_len = 0;
-        snprintf(exe, sizeof exe, "%s/%s.executable.json", p->exe_dir, circuit);
-        tz_status st = tz_prover_args_json(args, n, &json, &json_len, err);
-        if (st == TZ_OK)
-            st = run_service(p, circuit, exe, json, n, out, err);
-        if (json)
-            sodium_memzero(json, json_len);
-        free(json);
-        return st;
-    }
     const char *tmp = getenv("TMPDIR");
-    char dir[4096], args_path[4200] = "", out_path[4200] = "", exe[8192];
+    char dir[4096], args_path[4200] = "", out_path[4200] = "";
     snprintf(dir, sizeof dir, "%s/tzel-prove-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return tz_error_set(err, TZ_EIO, "cannot create a folder for the prover's files in %s: %s",
                             tmp && *tmp ? tmp : "/tmp", strerror(errno));
     snprintf(args_path, sizeof args_path, "%s/arguments.json", dir);
     snprintf(out_path, sizeof out_path, "%s/bundle.json", dir);
-    snprintf(exe, sizeof exe, "%s/%s.executable.json", p->exe_dir, circuit);
-    char *json = NULL, *bundle = NULL;
-    size_t json_len = 0, blen = 0;
-    tz_status st = tz_prover_args_json(args, n, &json, &json_len, err);
-    if (st == TZ_OK)
-        st = tz_atomic_write(args_path, json, json_len, 0600, err);
+    char *bundle = NULL;
+    size_t blen = 0;
+    tz_status st = tz_atomic_write(args_path, json, json_len, 0600, err);
     if (st == TZ_OK) {
-        char *argv[] = {(char *)p->bin, exe, "--arguments-file", args_path, "--output",
-                        out_path, NULL};
+        char *argv[] = {(char *)p->bin, (char *)exe, "--arguments-file", args_path, "--output",
+                        out_path,       NULL};
         if (h && h->started)
             h->started(h->ctx, "local:reprove", "", "");
         if (h && h->announce)
@@ -160,12 +145,27 @@ tz_status tz_prover_run(const tz_prover *p, const char *circuit, const tz_felt *
     if (st == TZ_OK && ((st = tz_read_file(out_path, TZ_BUNDLE_MAX_TEXT, &bundle, &blen, err)) ||
                         (st = tz_bundle_parse(out, bundle, blen, err))))
         tz_error_prefix(err, "the prover's bundle");
-    if (json)
-        sodium_memzero(json, json_len);
-    free(json);
     free(bundle);
     unlink(args_path);
     unlink(out_path);
     rmdir(dir);
+    return st;
+}
+
+tz_status tz_prover_run(const tz_prover *p, const char *circuit, const tz_felt *args, size_t n,
+                        tz_kmsg_proof *out, tz_error *err)
+{
+    if (!circuit_known(circuit))
+        return tz_error_set(err, TZ_EINVAL, "unknown circuit %s", circuit);
+    char exe[8192], *json = NULL;
+    size_t json_len = 0;
+    snprintf(exe, sizeof exe, "%s/%s.executable.json", p->exe_dir, circuit);
+    tz_status st = tz_prover_args_json(args, n, &json, &json_len, err);
+    if (st == TZ_OK)
+        st = p->service_url ? run_service(p, circuit, exe, json, n, out, err)
+                            : run_local(p, circuit, exe, json, json_len, n, out, err);
+    if (json) /* witness secrets */
+        sodium_memzero(json, json_len);
+    free(json);
     return st;
 }
